@@ -1,0 +1,101 @@
+"""The vault entry model shared by the vault, the importers, the host API and the CLI."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from ..errors import InvalidSecret
+
+OtpKind = Literal["totp", "hotp", "steam"]
+ALGORITHMS = ("SHA1", "SHA256", "SHA512")
+
+
+def normalize_secret(secret: str) -> str:
+    """Canonical Base32: upper case, no spaces, hyphens or padding. Raises InvalidSecret."""
+    cleaned = "".join(secret.split()).replace("-", "").rstrip("=").upper()
+    if not cleaned:
+        raise InvalidSecret("the secret is empty")
+    try:
+        base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+    except (binascii.Error, ValueError):
+        raise InvalidSecret("the secret is not valid Base32 (letters A–Z and digits 2–7)") from None
+    return cleaned
+
+
+def secret_from_bytes(raw: bytes) -> str:
+    """Base32 text (no padding) for a raw secret."""
+    if not raw:
+        raise InvalidSecret("the secret is empty")
+    return base64.b32encode(raw).decode("ascii").rstrip("=")
+
+
+@dataclass
+class Entry:
+    """One OTP account. ``secret`` is canonical Base32 without padding."""
+
+    secret: str
+    kind: OtpKind = "totp"
+    issuer: str = ""
+    account: str = ""
+    algorithm: str = "SHA1"
+    digits: int = 6
+    period: int = 30
+    counter: int = 0
+    origins: list[str] = field(default_factory=list)
+    backup_codes: list[dict[str, Any]] = field(default_factory=list)  # {"code": str, "used": bool}
+    note: str = ""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created: float = field(default_factory=time.time)
+    last_used: float | None = None
+
+    def __post_init__(self) -> None:
+        self.secret = normalize_secret(self.secret)
+        self.algorithm = self.algorithm.upper().replace("-", "")
+        if self.algorithm not in ALGORITHMS:
+            raise InvalidSecret(f"unsupported algorithm {self.algorithm!r}; use SHA1, SHA256 or SHA512")
+        if self.kind not in ("totp", "hotp", "steam"):
+            raise InvalidSecret(f"unsupported OTP type {self.kind!r}")
+        if self.kind == "steam":
+            self.digits, self.period, self.algorithm = 5, 30, "SHA1"
+        elif not 6 <= int(self.digits) <= 8:
+            raise InvalidSecret(f"digits must be 6, 7 or 8, not {self.digits}")
+        if int(self.period) <= 0:
+            raise InvalidSecret(f"period must be positive, not {self.period}")
+        if int(self.counter) < 0:
+            raise InvalidSecret("counter must not be negative")
+
+    @property
+    def label(self) -> str:
+        if self.issuer and self.account:
+            return f"{self.issuer}:{self.account}"
+        return self.issuer or self.account or self.id[:8]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Entry:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+    def public_dict(self) -> dict[str, Any]:
+        """Everything but the secret and the backup codes' values: what the extension may see."""
+        return {
+            "id": self.id,
+            "issuer": self.issuer,
+            "account": self.account,
+            "label": self.label,
+            "kind": self.kind,
+            "digits": self.digits,
+            "period": self.period,
+            "algorithm": self.algorithm,
+            "origins": list(self.origins),
+            "backup_codes_left": sum(1 for c in self.backup_codes if not c.get("used")),
+            "created": self.created,
+            "last_used": self.last_used,
+        }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs everything the tests need (apt packages, PostgreSQL running, a venv with the dev extras,
+# web-ext) and runs every check: ruff, web-ext lint, pytest. Idempotent; quick when already set up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export DEBIAN_FRONTEND=noninteractive
+
+APT_PACKAGES=(chromium firefox-esr pcscd libpcsclite-dev swig nodejs npm)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "== apt: installing ${missing[*]}"
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# PostgreSQL: the verifier suite runs against it as well as SQLite.
+if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1; then
+  echo "== starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+  for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 && break; sleep 1; done
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.tracker2fa-deps
+want=$(sha256sum pyproject.toml | cut -c1-64)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "== pip install -e .[dev]"
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e ".[dev]"
+  echo "$want" > "$stamp"
+else
+  .venv/bin/pip install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1 || .venv/bin/pip install -q -e ".[dev]"
+fi
+
+WEB_EXT_VERSION=8.6.0
+if [ ! -x .tools/node_modules/.bin/web-ext ] || \
+   [ "$(.tools/node_modules/.bin/web-ext --version 2>/dev/null)" != "$WEB_EXT_VERSION" ]; then
+  echo "== npm: web-ext@$WEB_EXT_VERSION"
+  npm install --silent --no-audit --no-fund --prefix .tools "web-ext@$WEB_EXT_VERSION" >/dev/null
+fi
+
+echo "== ruff"
+.venv/bin/ruff check .
+echo "== web-ext lint"
+.tools/node_modules/.bin/web-ext lint --source-dir extension --self-hosted --output text
+echo "== pytest"
+export PATH="$ROOT/.venv/bin:$PATH"
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
