@@ -6,11 +6,13 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 export DEBIAN_FRONTEND=noninteractive
 
-APT_PACKAGES=(chromium firefox-esr pcscd libpcsclite-dev swig nodejs npm)
+APT_PACKAGES=(chromium firefox-esr pcscd libpcsclite-dev swig)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm (for web-ext) come with this kind of machine; Debian's only when they are absent.
+command -v npm >/dev/null || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   echo "== apt: installing ${missing[*]}"
