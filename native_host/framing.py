@@ -185,4 +185,3 @@ def encode_message(message: JsonObject, max_size: int = MAX_REPLY_BYTES) -> byte
     if len(body) > max_size:
         raise FrameTooLarge(f"reply of {len(body)} bytes exceeds the {max_size}-byte limit")
     return HEADER.pack(len(body)) + body
-

@@ -1,0 +1,350 @@
+"""The host's method table: one :class:`Session` per host process, one handler per protocol method.
+
+Handlers take the request's ``params`` (already checked to be a JSON object) and a ``cancelled`` event,
+return the ``result`` object, and raise a :class:`~native_host.errors.Tracker2faError` subclass whose
+``code`` becomes the error reply. They know nothing of frames or threads; ``host.py`` calls them one at a
+time, in arrival order, from its dispatcher thread. The auto-lock watcher is the only other thread that
+touches the session, always under the session's lock.
+
+The vault (and with it ``cryptography``) is imported on first use, so ``hello`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .config import HostConfig, save_config, validate_auto_lock_seconds
+from .errors import BadRequest, Cancelled, Tracker2faError, VaultLocked
+
+if TYPE_CHECKING:
+    from .vault import UnlockedVault
+    from .vault.entry import Entry
+
+PROTOCOL_VERSION = 1
+CAPABILITIES = ["vault", "settings", "cancel"]
+EmitEvent = Callable[[dict[str, Any]], None]
+Params = dict[str, Any]
+
+
+class UnknownMethod(Tracker2faError):
+    """The host does not know this method."""
+
+    code = "unknown_method"
+
+
+# --- parameter checks: each names the parameter and the type it wants -----------------------------------
+
+
+def _required_str(params: Params, name: str, *, max_len: int = 4096) -> str:
+    value = params.get(name)
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"parameter {name!r} must be a non-empty string")
+    if len(value) > max_len:
+        raise BadRequest(f"parameter {name!r} is longer than {max_len} characters")
+    return value
+
+
+def _optional_str(params: Params, name: str, *, max_len: int = 4096) -> str | None:
+    if params.get(name) is None:
+        return None
+    value = params[name]
+    if not isinstance(value, str):
+        raise BadRequest(f"parameter {name!r} must be a string")
+    if len(value) > max_len:
+        raise BadRequest(f"parameter {name!r} is longer than {max_len} characters")
+    return value
+
+
+def _origin(params: Params, name: str = "origin") -> str:
+    from .origins import normalize_origin
+
+    return normalize_origin(_required_str(params, name, max_len=2048))
+
+
+def _origin_list(params: Params, name: str = "origins") -> list[str] | None:
+    from .origins import normalize_origin
+
+    value = params.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(o, str) for o in value):
+        raise BadRequest(f"parameter {name!r} must be a list of origin strings")
+    if len(value) > 100:
+        raise BadRequest(f"parameter {name!r} may hold at most 100 origins")
+    return list(dict.fromkeys(normalize_origin(o) for o in value))  # canonical, duplicates dropped
+
+
+_ENTRY_FIELDS: dict[str, type] = {
+    "secret": str,
+    "issuer": str,
+    "account": str,
+    "kind": str,
+    "algorithm": str,
+    "digits": int,
+    "period": int,
+    "counter": int,
+    "note": str,
+}
+
+
+def _entry_from_params(data: object) -> Entry:
+    """Build an Entry from the ``entry`` object of ``vault.add``, checking every field's type."""
+    from .vault.entry import Entry
+
+    if not isinstance(data, dict):
+        raise BadRequest("parameter 'entry' must be an object")
+    fields: dict[str, Any] = {}
+    for key, value in data.items():
+        want = _ENTRY_FIELDS.get(key)
+        if want is None:
+            raise BadRequest(f"unknown entry field {key!r}; allowed: {', '.join(_ENTRY_FIELDS)}")
+        if isinstance(value, bool) or not isinstance(value, want):
+            raise BadRequest(f"entry field {key!r} must be {'an integer' if want is int else 'a string'}")
+        fields[key] = value
+    if "secret" not in fields:
+        raise BadRequest("entry field 'secret' is required")
+    try:
+        return Entry(**fields)
+    except (TypeError, ValueError) as exc:
+        raise BadRequest(f"invalid entry: {exc}") from None
+
+
+# --- the session -------------------------------------------------------------------------------------------
+
+
+class Session:
+    """The state of one host process: the unlocked vault (or none), the settings, the auto-lock timer."""
+
+    def __init__(
+        self,
+        config: HostConfig,
+        emit: EmitEvent,
+        *,
+        vault_path: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self._emit = emit
+        self._vault_path = vault_path
+        self._clock = clock
+        self._vault: UnlockedVault | None = None
+        self._last_activity = clock()
+        self._closed = False
+        # One lock for all session state; the condition wakes the auto-lock watcher on every change.
+        self._cond = threading.Condition(threading.RLock())
+        self._watcher: threading.Thread | None = None
+        self.methods: dict[str, Callable[[Params, threading.Event], dict[str, Any]]] = {
+            "hello": self.hello,
+            "vault.status": self.vault_status,
+            "vault.unlock": self.vault_unlock,
+            "vault.lock": self.vault_lock,
+            "vault.entries": self.vault_entries,
+            "vault.code": self.vault_code,
+            "vault.copy_code": self.vault_copy_code,
+            "vault.add": self.vault_add,
+            "vault.update": self.vault_update,
+            "vault.rename": self.vault_update,  # the issue's name for an edit of issuer/account
+            "vault.remove": self.vault_remove,
+            "vault.bind": self.vault_bind,
+            "vault.backup_code": self.vault_backup_code,
+            "settings.get": self.settings_get,
+            "settings.set": self.settings_set,
+        }
+
+    # -- plumbing
+
+    def call(self, method: str, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        """Run one request and return its result. Raises Tracker2faError for an error reply."""
+        handler = self.methods.get(method)
+        if handler is None:
+            raise UnknownMethod(f"unknown method {method!r}")
+        if cancelled.is_set():
+            raise Cancelled("the request was cancelled before it started")
+        with self._cond:
+            return handler(params, cancelled)
+
+    @property
+    def vault_path(self) -> Path:
+        if self._vault_path is None:
+            from .vault import default_vault_path
+
+            self._vault_path = Path(default_vault_path())
+        return self._vault_path
+
+    def _unlocked(self) -> UnlockedVault:
+        """The unlocked vault, counting this as activity for the auto-lock timer."""
+        if self._vault is None:
+            raise VaultLocked("the vault is locked; unlock it first")
+        self._last_activity = self._clock()
+        self._cond.notify_all()
+        return self._vault
+
+    def _forget_vault(self) -> bool:
+        vault, self._vault = self._vault, None
+        if vault is None:
+            return False
+        try:
+            vault.lock()
+        finally:
+            self._cond.notify_all()
+        return True
+
+    def _start_watcher(self) -> None:
+        if self._watcher is None:
+            self._watcher = threading.Thread(target=self._auto_lock_loop, name="auto-lock", daemon=True)
+            self._watcher.start()
+
+    def _auto_lock_loop(self) -> None:
+        with self._cond:
+            while not self._closed:
+                seconds = self.config.auto_lock_seconds
+                if self._vault is None or seconds == 0:
+                    self._cond.wait()
+                    continue
+                remaining = self._last_activity + seconds - self._clock()
+                if remaining > 0:
+                    self._cond.wait(remaining)
+                    continue
+                self._forget_vault()
+                self._emit({"event": "vault.locked", "reason": "idle"})
+
+    def close(self) -> None:
+        """Forget the master key and stop the watcher (the host is exiting)."""
+        with self._cond:
+            self._closed = True
+            self._forget_vault()
+            self._cond.notify_all()
+
+    # -- methods
+
+    def hello(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        from .framing import MAX_REPLY_BYTES, MAX_REQUEST_BYTES
+
+        return {
+            "version": __version__,
+            "protocol": PROTOCOL_VERSION,
+            "capabilities": list(CAPABILITIES),
+            "limits": {"max_reply_bytes": MAX_REPLY_BYTES, "max_request_bytes": MAX_REQUEST_BYTES},
+        }
+
+    def vault_status(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        from .vault import VaultFile
+
+        return {
+            "exists": VaultFile(self.vault_path).exists(),
+            "unlocked": self._vault is not None,
+            "path": str(self.vault_path),
+            "entries": len(self._vault.entries()) if self._vault is not None else None,
+            "auto_lock_seconds": self.config.auto_lock_seconds,
+        }
+
+    def vault_unlock(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        from .vault import VaultFile
+
+        password = params.get("password")
+        if not isinstance(password, str) or not password:
+            raise BadRequest("parameter 'password' must be a non-empty string")
+        vault = VaultFile(self.vault_path).unlock(password)
+        if cancelled.is_set():  # the user gave up while the KDF ran: do not keep the key
+            vault.lock()
+            raise Cancelled("the unlock was cancelled")
+        self._forget_vault()
+        self._vault = vault
+        self._start_watcher()
+        return {"unlocked": True, "entries": len(self._unlocked().entries())}
+
+    def vault_lock(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        if self._forget_vault():
+            self._emit({"event": "vault.locked", "reason": "request"})
+        return {"unlocked": False}
+
+    def vault_entries(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        vault = self._unlocked()
+        # Without an origin: every entry, for the extension's own popup.
+        entries = vault.entries() if params.get("origin") is None else vault.entries_for_origin(_origin(params))
+        return {"entries": [e.public_dict() for e in entries]}
+
+    def vault_code(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        entry_id = _required_str(params, "id", max_len=256)
+        origin = _origin(params)  # required: a page may only get the code of an entry bound to it
+        vault = self._unlocked()
+        code, expires_in = vault.code(entry_id, origin)
+        return {"code": code, "expires_in": expires_in, "period": vault.get(entry_id).period}
+
+    def vault_copy_code(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        # For an explicit copy in the extension's own popup: no page is involved, so no origin.
+        entry_id = _required_str(params, "id", max_len=256)
+        vault = self._unlocked()
+        code, expires_in = vault.code(entry_id, None)
+        return {"code": code, "expires_in": expires_in, "period": vault.get(entry_id).period}
+
+    def vault_add(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        origins = _origin_list(params) or []
+        if params.get("uri") is not None:
+            if params.get("entry") is not None:
+                raise BadRequest("give either 'uri' or 'entry', not both")
+            from .vault.otpauth import parse_otpauth_uri
+
+            entry = parse_otpauth_uri(_required_str(params, "uri", max_len=8192))
+        elif params.get("entry") is not None:
+            entry = _entry_from_params(params["entry"])
+        else:
+            raise BadRequest("vault.add needs 'uri' (an otpauth:// URI) or 'entry' (an object)")
+        entry.origins = list(dict.fromkeys([*entry.origins, *origins]))
+        vault = self._unlocked()
+        if cancelled.is_set():
+            raise Cancelled("the add was cancelled")
+        return {"entry": vault.add(entry).public_dict()}
+
+    def vault_update(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        entry_id = _required_str(params, "id", max_len=256)
+        fields: dict[str, Any] = {}
+        for name in ("issuer", "account", "note"):
+            value = _optional_str(params, name, max_len=1024)
+            if value is not None:
+                fields[name] = value
+        origins = _origin_list(params)
+        if origins is not None:
+            fields["origins"] = origins
+        if not fields:
+            raise BadRequest("nothing to change: give 'issuer', 'account', 'note' or 'origins'")
+        vault = self._unlocked()
+        return {"entry": vault.update(entry_id, **fields).public_dict()}
+
+    def vault_remove(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        entry_id = _required_str(params, "id", max_len=256)
+        self._unlocked().remove(entry_id)
+        return {}
+
+    def vault_bind(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        entry_id = _required_str(params, "id", max_len=256)
+        origin = _origin(params)
+        return {"entry": self._unlocked().bind_origin(entry_id, origin).public_dict()}
+
+    def vault_backup_code(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        entry_id = _required_str(params, "id", max_len=256)
+        origin = _origin(params)
+        code, remaining = self._unlocked().take_backup_code(entry_id, origin)
+        return {"code": code, "remaining": remaining}
+
+    def settings_get(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        return {"auto_lock_seconds": self.config.auto_lock_seconds}
+
+    def settings_set(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        if "auto_lock_seconds" not in params:
+            raise BadRequest("settings.set needs 'auto_lock_seconds'")
+        seconds = validate_auto_lock_seconds(params["auto_lock_seconds"])
+        previous = self.config.auto_lock_seconds
+        self.config.auto_lock_seconds = seconds
+        try:
+            save_config(self.config)
+        except OSError as exc:
+            self.config.auto_lock_seconds = previous
+            raise Tracker2faError(f"cannot save the setting ({exc.strerror})") from None
+        self._cond.notify_all()
+        return {"auto_lock_seconds": seconds}

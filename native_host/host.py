@@ -1,0 +1,355 @@
+"""``tracker2fa-host``: the process a browser starts for the extension's native-messaging port.
+
+Threads: the main thread reads stdin and decodes frames (answering ``cancel`` at once, since it must
+overtake the request it cancels); one dispatcher thread runs requests one at a time, in arrival order; one
+writer thread is the only code that writes to the protocol channel; the session's auto-lock watcher only
+queues events for the writer.
+
+stdout is the protocol channel. Before anything else runs, file descriptor 1 is pointed at stderr and
+``sys.stdout`` replaced by ``sys.stderr``, so a stray ``print`` or a library's chatter lands in the
+browser's log instead of corrupting the stream; frames go to a private duplicate of the original stdout.
+
+Exit status: 0 when the browser closes the port (EOF), 1 when the host refuses to serve (the caller is not
+an allowed extension, or the host configuration is broken), 2 when the stream breaks the protocol (a
+length over the cap, or a frame cut short by EOF).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .framing import BadFrame, FrameDecoder, FrameTooLarge, TruncatedFrame, encode_message
+
+EXIT_EOF = 0
+EXIT_REFUSED = 1
+EXIT_PROTOCOL = 2
+READ_SIZE = 64 * 1024
+_CHROMIUM_ORIGIN = re.compile(r"^chrome-extension://([a-p]{32})/?$")
+
+
+def log(message: str) -> None:
+    """One line to stderr (the browser's log). Never pass secrets, codes or passwords here."""
+    try:
+        sys.stderr.write(f"tracker2fa-host[{os.getpid()}]: {message}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+# --- the caller ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who started the host, as told by the browser's argv."""
+
+    browser: str  # "chromium" (any Chromium-family browser) or "firefox"
+    extension_id: str
+    manifest_path: str | None = None
+
+
+def identify_caller(argv: Sequence[str]) -> Caller | None:
+    """Read the caller from argv; None if argv is not what a browser passes.
+
+    Chromium family: ``[host, "chrome-extension://<id>/"]`` (Windows appends ``--parent-window=<hwnd>``).
+    Firefox: ``[host, <manifest path>, <add-on id>]``.
+    """
+    args = list(argv[1:])
+    if args and args[0].startswith("chrome-extension://"):
+        match = _CHROMIUM_ORIGIN.match(args[0])
+        extra = args[1:]
+        if match and all(a.startswith("--parent-window=") for a in extra):
+            return Caller("chromium", match.group(1))
+        return None
+    if len(args) == 2 and args[0] and args[1]:
+        return Caller("firefox", args[1], manifest_path=args[0])
+    return None
+
+
+def check_caller(argv: Sequence[str], config: Any) -> tuple[Caller | None, str]:
+    """Return (caller, "") when the caller may be served, else (caller or None, the reason it may not)."""
+    caller = identify_caller(argv)
+    if caller is None:
+        return None, (
+            "tracker2fa-host is started by a browser for the tracker2fa extension; "
+            "run `tracker2fa install` to register it, or `tracker2fa doctor` to check the set-up"
+        )
+    allowed = config.allows_chromium if caller.browser == "chromium" else config.allows_firefox
+    if not allowed(caller.extension_id):
+        return caller, (
+            f"extension {caller.extension_id!r} ({caller.browser}) is not allowed to use this host; "
+            f"allow it with `tracker2fa install --extension-id {caller.extension_id}`"
+        )
+    return caller, ""
+
+
+# --- the channel -----------------------------------------------------------------------------------------
+
+
+def protect_stdout() -> int:
+    """Keep stdout for frames only: return a private fd for frames, point fd 1 and sys.stdout at stderr."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stdout.flush()
+    out_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    if sys.platform == "win32":  # no CRLF translation on the binary protocol channel
+        import msvcrt
+
+        msvcrt.setmode(0, os.O_BINARY)
+        msvcrt.setmode(out_fd, os.O_BINARY)
+    return out_fd
+
+
+_STOP = object()
+
+
+class Writer(threading.Thread):
+    """The one thread that writes frames. A reply too large for the browser becomes a ``too_large`` error."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(name="writer", daemon=True)
+        self.fd = fd
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.broken = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.queue.put(message)
+
+    def stop(self) -> None:
+        self.queue.put(_STOP)
+
+    def run(self) -> None:
+        while (message := self.queue.get()) is not _STOP:
+            if self.broken:
+                continue
+            try:
+                data = encode_message(message)
+            except FrameTooLarge as exc:
+                data = encode_message(_error(message.get("id"), "too_large", str(exc)))
+            except (TypeError, ValueError) as exc:
+                log(f"cannot encode a reply ({type(exc).__name__})")
+                data = encode_message(_error(message.get("id"), "internal_error", "the host built a bad reply"))
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self.fd, view) :]
+            except OSError as exc:
+                self.broken = True  # the browser has gone; nothing more can be said
+                log(f"the browser closed the channel ({exc.strerror or type(exc).__name__})")
+
+
+def _error(request_id: Any, code: str, message: str) -> dict[str, Any]:
+    return {"id": request_id, "error": {"code": code, "message": message}}
+
+
+# --- dispatch --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Request:
+    id: Any
+    method: str
+    params: dict[str, Any]
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+def _valid_id(value: Any) -> bool:
+    return value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def parse_request(message: dict[str, Any]) -> Request:
+    """Check the request's shape. Raises BadRequest naming the problem (with the id where usable)."""
+    from .errors import BadRequest
+
+    if not _valid_id(message.get("id")):
+        raise BadRequest("'id' must be a string, an integer or null")
+    method = message.get("method")
+    if not isinstance(method, str) or not method:
+        raise BadRequest("'method' must be a non-empty string")
+    params = message.get("params", {})
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise BadRequest("'params' must be an object")
+    return Request(message.get("id"), method, params)
+
+
+class Dispatcher(threading.Thread):
+    """Runs requests one at a time, in arrival order, and hands each reply to the writer."""
+
+    def __init__(self, session: Any, writer: Writer) -> None:
+        super().__init__(name="dispatcher", daemon=True)
+        self.session = session
+        self.writer = writer
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.pending: dict[Any, Request] = {}  # id -> request, queued or running; guarded by _lock
+        self._lock = threading.Lock()
+
+    def submit(self, request: Request) -> None:
+        with self._lock:
+            if request.id is not None:
+                self.pending[request.id] = request
+        self.queue.put(request)
+
+    def cancel(self, target: Any) -> bool:
+        with self._lock:
+            request = self.pending.get(target)
+        if request is None:
+            return False
+        request.cancelled.set()
+        return True
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            for request in self.pending.values():
+                request.cancelled.set()
+
+    def stop(self) -> None:
+        self.queue.put(_STOP)
+
+    def run(self) -> None:
+        from .errors import Tracker2faError
+
+        while (request := self.queue.get()) is not _STOP:
+            try:
+                result = self.session.call(request.method, request.params, request.cancelled)
+                reply: dict[str, Any] = {"id": request.id, "result": result}
+            except Tracker2faError as exc:
+                reply = _error(request.id, exc.code, exc.message)
+            except Exception as exc:  # a bug: answer, log where (not what: messages may hold secrets), go on
+                tb = exc.__traceback__
+                while tb is not None and tb.tb_next is not None:
+                    tb = tb.tb_next
+                where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
+                log(f"internal error in {request.method}: {type(exc).__name__} at {where}")
+                reply = _error(request.id, "internal_error", "the host hit an internal error; see its log")
+            finally:
+                with self._lock:
+                    if self.pending.get(request.id) is request:
+                        del self.pending[request.id]
+            self.writer.send(reply)
+
+
+class _Terminated(Exception):
+    """SIGTERM (Firefox stops hosts this way): finish the current request, then exit."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
+def serve(fd_in: int, writer: Writer, dispatcher: Dispatcher) -> int:
+    """Read frames until EOF or a protocol violation; return the exit status."""
+    decoder = FrameDecoder()
+    while True:
+        try:
+            data = os.read(fd_in, READ_SIZE)
+        except InterruptedError:
+            continue
+        except OSError as exc:
+            log(f"cannot read from the browser ({exc.strerror}); exiting")
+            return EXIT_PROTOCOL
+        try:
+            if not data:
+                decoder.feed_eof()
+                return EXIT_EOF
+            messages = decoder.feed(data)
+        except (FrameTooLarge, TruncatedFrame) as exc:
+            log(f"{exc}; exiting")
+            return EXIT_PROTOCOL
+        for message in messages:
+            handle_message(message, writer, dispatcher)
+
+
+def handle_message(message: dict[str, Any] | BadFrame, writer: Writer, dispatcher: Dispatcher) -> None:
+    """Route one decoded message: bad frames and malformed requests are answered here, the rest queued."""
+    from .errors import Tracker2faError
+
+    if isinstance(message, BadFrame):
+        writer.send(_error(message.request_id, "bad_frame", str(message)))
+        return
+    try:
+        request = parse_request(message)
+    except Tracker2faError as exc:
+        rid = message.get("id")
+        writer.send(_error(rid if _valid_id(rid) else None, exc.code, exc.message))
+        return
+    if request.method == "cancel":  # answered here so that it overtakes the queue
+        target = request.params.get("target")
+        if not _valid_id(target) or target is None:
+            writer.send(_error(request.id, "bad_request", "parameter 'target' must be a request id"))
+        else:
+            writer.send({"id": request.id, "result": {"cancelled": dispatcher.cancel(target)}})
+        return
+    dispatcher.submit(request)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tracker2fa-host`` console script."""
+    out_fd = protect_stdout()
+    argv = list(sys.argv if argv is None else argv)
+    writer = Writer(out_fd)
+    writer.start()
+    try:
+        return _run(argv, writer)
+    except KeyboardInterrupt:
+        return EXIT_EOF
+    except Exception as exc:  # never a traceback on the protocol channel; one line in the log
+        log(f"fatal: {type(exc).__name__}")
+        return EXIT_REFUSED
+    finally:
+        writer.stop()
+        writer.join(timeout=5)
+
+
+def _run(argv: list[str], writer: Writer) -> int:
+    from .config import ConfigError, load_config
+
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        log(f"refusing to serve: {exc.message}")
+        writer.send(_error(None, "forbidden_caller", f"the host configuration is broken: {exc.message}"))
+        return EXIT_REFUSED
+    caller, reason = check_caller(argv, config)
+    if reason:
+        log(f"refusing to serve: {reason}")
+        writer.send(_error(None, "forbidden_caller", reason))
+        return EXIT_REFUSED
+    assert caller is not None
+    log(f"serving {caller.browser} extension {caller.extension_id}")
+
+    from .api import Session
+
+    session = Session(config, writer.send)
+    dispatcher = Dispatcher(session, writer)
+    dispatcher.start()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        status = serve(0, writer, dispatcher)
+    except _Terminated:
+        log("terminated by the browser")
+        dispatcher.cancel_all()
+        status = EXIT_EOF
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # EOF: the queued requests still get their replies (the browser may be reading), then we leave.
+    dispatcher.stop()
+    dispatcher.join()
+    session.close()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
