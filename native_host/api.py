@@ -244,11 +244,11 @@ class Session:
         }
 
     def vault_unlock(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
-        from .vault import VaultFile
-
         password = params.get("password")
         if not isinstance(password, str) or not password:
             raise BadRequest("parameter 'password' must be a non-empty string")
+        from .vault import VaultFile
+
         vault = VaultFile(self.vault_path).unlock(password)
         if cancelled.is_set():  # the user gave up while the KDF ran: do not keep the key
             vault.lock()
