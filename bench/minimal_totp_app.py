@@ -1,0 +1,63 @@
+"""The baseline the verifier is compared with: FastAPI + one pyotp verify + one SQLite UPDATE.
+
+It has a replay check (the UPDATE only succeeds when the step is newer than the last accepted one) and
+nothing else: no rate limit, no policy, no audit, no encryption at rest. Serve with
+``uvicorn --app-dir bench minimal_totp_app:app`` and ``MINIMAL_DB=path``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+
+import pyotp
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+DB = os.environ.get("MINIMAL_DB", "minimal.db")
+app = FastAPI()
+_local = threading.local()
+
+
+def db() -> sqlite3.Connection:
+    conn = getattr(_local, "conn", None)
+    if conn is None:
+        conn = sqlite3.connect(DB, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        _local.conn = conn
+    return conn
+
+
+def create_users(path: str, users: list[tuple[str, str]]) -> None:
+    """Create the table and the users (name, base32 secret)."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, secret TEXT, last_step INTEGER)")
+    conn.executemany("INSERT OR REPLACE INTO users VALUES (?, ?, -1)", users)
+    conn.commit()
+    conn.close()
+
+
+class Check(BaseModel):
+    username: str
+    code: str
+
+
+@app.post("/verify")
+def verify(check: Check) -> dict[str, bool]:
+    row = db().execute("SELECT secret FROM users WHERE name = ?", (check.username,)).fetchone()
+    if row is None:
+        return {"ok": False}
+    totp = pyotp.TOTP(row[0])
+    now = time.time()
+    for offset in (-1, 0, 1):
+        if totp.verify(check.code, for_time=now + offset * 30, valid_window=0):
+            step = int((now + offset * 30) // 30)
+            cur = db().execute("UPDATE users SET last_step = ? WHERE name = ? AND last_step < ?",
+                               (step, check.username, step))
+            return {"ok": cur.rowcount == 1}
+    return {"ok": False}
