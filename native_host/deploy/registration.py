@@ -104,10 +104,16 @@ def install(
     chromium_ids, firefox_ids = split_extension_ids(extension_ids or [])
     if not extension_ids:
         chromium_ids, firefox_ids = [DEV_EXTENSION_ID], [GECKO_EXTENSION_ID]
+    from ..config import config_path
+
+    config_file = config_file or config_path()
     try:
         config = load_config(config_file)
     except ConfigError:
-        config = HostConfig(path=config_file, chromium_extension_ids=[], firefox_extension_ids=[])
+        config = None  # a broken configuration is replaced, not merged
+    if config is None or not config_file.exists():  # a first install allows exactly the ids asked for
+        auto_lock = config.auto_lock_seconds if config else HostConfig().auto_lock_seconds
+        config = HostConfig([], [], auto_lock, config_file)
     config.chromium_extension_ids = list(dict.fromkeys([*config.chromium_extension_ids, *chromium_ids]))
     config.firefox_extension_ids = list(dict.fromkeys([*config.firefox_extension_ids, *firefox_ids]))
     manifests = []
