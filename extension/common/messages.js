@@ -1,0 +1,45 @@
+// Host error codes (native_host/errors.py plus the protocol's own) turned into sentences for people.
+// Every message says what happened and what to do next.
+
+const MESSAGES = {
+  host_not_installed:
+    "The tracker2fa native host is not installed for this browser. Fix: run `tracker2fa install` in a terminal " +
+    "(or `tracker2fa install --browser firefox`), then reopen this window.",
+  host_forbidden:
+    "The tracker2fa native host is installed, but not for this extension. Fix: run `tracker2fa install` again.",
+  host_exited: "The tracker2fa native host stopped unexpectedly. It is restarted on the next request; if this keeps happening run `tracker2fa doctor`.",
+  host_protocol_error: "The tracker2fa native host sent something unreadable. Run `tracker2fa doctor` to check the installation.",
+  host_unavailable: "The tracker2fa native host cannot be reached.",
+  timeout: "The tracker2fa native host did not answer in time. Try again.",
+  vault_locked: "Your vault is locked. Click the tracker2fa toolbar button and enter your master password.",
+  vault_not_found: "You have no vault yet. Create one with `tracker2fa vault init` in a terminal.",
+  wrong_password: "That password does not open your vault. Try again.",
+  vault_corrupt: "Your vault file cannot be read; it was left untouched. Restore it from the backup next to it.",
+  vault_tampered: "Your vault file failed its integrity check; it was left untouched. Restore it from the backup next to it.",
+  unsupported_version: "Your vault was written by a newer tracker2fa. Upgrade tracker2fa to open it.",
+  entry_not_found: "That account is no longer in your vault. Reopen the popup to refresh the list.",
+  ambiguous_entry: "More than one account has that name; pick it from the list instead.",
+  origin_not_allowed: "That account is not bound to this site, so its code is not given here.",
+  invalid_origin: "This page has no web origin an account can be bound to (only http and https pages).",
+  invalid_uri: "That is not a valid otpauth:// URI.",
+  invalid_secret: "The secret is not valid Base32 (letters A–Z and digits 2–7).",
+  bad_request: "The request was malformed.",
+  no_entry_for_origin: "No account in your vault is bound to this site. Open the tracker2fa popup to add or bind one.",
+  no_backup_codes: "This account has no unused backup codes left.",
+  field_has_input: "The code field already holds something you typed, so it was left alone. Clear it to fill.",
+  no_field: "No one-time-code field was found on this page.",
+  not_a_web_page: "This tab is not a web page (http or https).",
+  auto_fill_not_allowed: "Auto-fill is not enabled for this site.",
+  cancelled: "The request was cancelled.",
+  forbidden_caller: "The native host refused this browser extension. Run `tracker2fa install` again.",
+  too_large: "The request was too large for the native host.",
+  unknown_method: "The native host is older than this extension; update tracker2fa.",
+  bad_frame: "The native host could not read a message; update tracker2fa.",
+};
+
+/** The user-facing sentence for an error code (falls back to the host's own message). */
+export function userMessage(code, fallback) {
+  return MESSAGES[code] ?? fallback ?? `Unexpected error (${code}).`;
+}
+
+export const KNOWN_CODES = Object.keys(MESSAGES);

@@ -1,0 +1,120 @@
+// Content script entry: scan for second-factor fields (now, and again when the page changes), draw the
+// inline control, fill on a trusted click / toolbar / keyboard command, and auto-fill where allowed.
+(() => {
+  const ns = (globalThis.__tracker2fa ??= {});
+  if (ns.started) return; // injected twice (e.g. after an extension reload)
+  ns.started = true;
+  const ext = globalThis.browser ?? globalThis.chrome;
+
+  const controls = new Map(); // first input element -> control
+  let rules = null;
+  let pageState = null;
+  let scanTimer = null;
+
+  async function ask(type, payload = {}) {
+    try {
+      const reply = await ext.runtime.sendMessage({ type, ...payload });
+      if (!reply) return { error: { code: "host_unavailable", message: "The extension did not answer; reload the page." } };
+      return reply;
+    } catch (err) {
+      return { error: { code: "host_unavailable", message: `The extension cannot be reached (${err.message}); reload the page.` } };
+    }
+  }
+
+  async function loadRules() {
+    if (rules) return rules;
+    const reply = await ask("page.rules");
+    rules = [...(reply.result ?? []), ...ns.BUILTIN_RULES];
+    return rules;
+  }
+
+  async function fill(control, entryId, { auto = false } = {}) {
+    const { target } = control;
+    if (ns.hasUserInput(target)) {
+      if (!auto) control.showMessage("The code field already holds something you typed, so it was left alone. Clear it to fill.", "refused");
+      return { ok: false, error: { code: "field_has_input" } };
+    }
+    if (!auto) control.showMessage("", "busy");
+    const type = target.kind === "backup" ? "page.backup_code" : "page.code";
+    const reply = await ask(type, { entryId, auto });
+    if (reply.error) {
+      if (!auto) control.showMessage(reply.error.message, "error");
+      return { ok: false, error: reply.error };
+    }
+    if (reply.result.choose) {
+      if (auto) return { ok: false, error: { code: "ambiguous_entry" } };
+      control.showChoices(reply.result.choose);
+      return { ok: false, error: { code: "ambiguous_entry", message: "Several accounts match; pick one on the page." } };
+    }
+    if (!ns.fillTarget(target, reply.result.code)) {
+      control.showMessage("The code field already holds something you typed, so it was left alone.", "refused");
+      return { ok: false, error: { code: "field_has_input" } };
+    }
+    const left = reply.result.remaining;
+    control.showMessage(target.kind === "backup" ? `Backup code filled (${left} left).` : "", "filled");
+    if (pageState?.autoSubmit) setTimeout(() => ns.submitTarget(target), 50);
+    return { ok: true };
+  }
+
+  async function scan() {
+    scanTimer = null;
+    for (const [el, control] of controls) {
+      if (!el.isConnected) {
+        control.remove();
+        controls.delete(el);
+      }
+    }
+    const targets = ns.findTargets(document, await loadRules(), location.href);
+    const fresh = [];
+    for (const target of targets) {
+      const key = target.inputs[0];
+      if (controls.has(key)) continue;
+      const control = ns.createControl(target, (entryId) => fill(control, entryId));
+      controls.set(key, control);
+      fresh.push(control);
+    }
+    if (fresh.length === 0) return;
+    const reply = await ask("page.state");
+    pageState = reply.result ?? null;
+    if (!pageState?.autoFill || pageState.entries.length !== 1) return;
+    for (const control of fresh) {
+      if (control.target.kind === "code" && !ns.hasUserInput(control.target)) await fill(control, pageState.entries[0].id, { auto: true });
+    }
+  }
+
+  function scheduleScan() {
+    if (scanTimer === null) scanTimer = setTimeout(scan, 150);
+  }
+
+  function reposition() {
+    for (const control of controls.values()) control.position();
+  }
+
+  ext.runtime.onMessage.addListener((msg, _sender, sendResponse) => {
+    if (msg?.type !== "fill.request") return false;
+    const control = [...controls.values()].find((c) => c.target.kind === "code") ?? [...controls.values()][0];
+    if (!control) {
+      sendResponse({ ok: false, error: { code: "no_field", message: "No one-time-code field was found on this page." } });
+      return false;
+    }
+    fill(control, msg.entryId ?? null).then(sendResponse);
+    return true;
+  });
+
+  const isOurs = (node) => node instanceof Element && node.hasAttribute("data-tracker2fa-fill");
+  new MutationObserver((records) => {
+    // Our own controls moving or appearing are not page changes.
+    const ours = (r) =>
+      r.type === "attributes" ? isOurs(r.target) : [...r.addedNodes, ...r.removedNodes].every(isOurs);
+    if (records.every(ours)) return;
+    scheduleScan();
+  }).observe(document.documentElement, {
+    childList: true,
+    subtree: true,
+    attributes: true,
+    attributeFilter: ["type", "name", "autocomplete", "style", "class", "hidden", "maxlength"],
+  });
+  addEventListener("resize", reposition);
+  addEventListener("scroll", reposition, true);
+  scan();
+})();

@@ -1,0 +1,130 @@
+// Options: site rules, auto-submit, auto-fill trackers (user values) and auto-lock (the host's setting).
+// Values pushed by an administrator (storage.managed) win and are shown disabled.
+import { callBackground } from "../common/api.js";
+import { effectiveSettings, writeUser } from "../common/settings.js";
+
+const $ = (id) => document.getElementById(id);
+const FIELDS = ["name", "urlPattern", "fieldSelector", "submitSelector", "backupSelector"];
+
+function ruleRow(rule, locked) {
+  const tr = document.createElement("tr");
+  if (locked) tr.className = "locked";
+  for (const field of FIELDS) {
+    const td = document.createElement("td");
+    const input = document.createElement("input");
+    input.type = "text";
+    input.dataset.field = field;
+    input.value = rule[field] ?? "";
+    input.disabled = locked;
+    input.setAttribute("aria-label", field);
+    td.append(input);
+    tr.append(td);
+  }
+  const td = document.createElement("td");
+  if (locked) td.textContent = "admin";
+  else {
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.textContent = "Remove";
+    remove.addEventListener("click", () => tr.remove());
+    td.append(remove);
+  }
+  tr.append(td);
+  return tr;
+}
+
+/** Read the editable rows; throws with a clear message on an invalid pattern or selector. */
+function collectRules() {
+  const rules = [];
+  for (const tr of document.querySelectorAll("#rules tbody tr:not(.locked)")) {
+    const rule = {};
+    for (const input of tr.querySelectorAll("input")) rule[input.dataset.field] = input.value.trim();
+    if (!rule.fieldSelector) continue;
+    try {
+      new RegExp(rule.urlPattern);
+    } catch {
+      throw new Error(`Rule "${rule.name}": the URL pattern is not a valid regular expression.`);
+    }
+    for (const key of ["fieldSelector", "submitSelector", "backupSelector"]) {
+      try {
+        if (rule[key]) document.createDocumentFragment().querySelector(rule[key]);
+      } catch {
+        throw new Error(`Rule "${rule.name}": ${key} is not a valid CSS selector.`);
+      }
+    }
+    rules.push(rule);
+  }
+  return rules;
+}
+
+function collectOrigins() {
+  const origins = [];
+  for (const line of $("auto-fill-origins").value.split(/\s+/).filter(Boolean)) {
+    let url;
+    try {
+      url = new URL(line);
+    } catch {
+      throw new Error(`"${line}" is not an origin (scheme://host[:port]).`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error(`"${line}" is not an http(s) origin.`);
+    origins.push(url.origin);
+  }
+  return origins;
+}
+
+async function main() {
+  const settings = await effectiveSettings();
+  const { user, locked } = settings;
+  const anyManaged = Object.keys(settings.managed).length > 0;
+  $("managed-note").hidden = !anyManaged;
+
+  $("auto-submit").checked = settings.autoSubmit;
+  $("auto-submit").disabled = locked.autoSubmit;
+  $("auto-submit-managed").hidden = !locked.autoSubmit;
+
+  $("auto-fill-origins").value = (user.autoFillOrigins ?? []).join("\n");
+  if (locked.autoFill) {
+    $("auto-fill-managed").hidden = false;
+    $("auto-fill-managed").textContent = settings.managed.autoFill
+      ? `Your administrator enables auto-fill on: ${settings.trackerOrigins.join(", ") || "(no origins listed)"}`
+      : "Your administrator has turned auto-fill off.";
+    $("auto-fill-origins").disabled = settings.managed.autoFill === false;
+  }
+
+  const tbody = document.querySelector("#rules tbody");
+  for (const rule of settings.siteRules) tbody.append(ruleRow(rule, rule.source === "admin"));
+  $("add-rule").addEventListener("click", () => tbody.append(ruleRow({}, false)));
+
+  $("auto-lock").disabled = locked.autoLockSeconds;
+  $("auto-lock-managed").hidden = !locked.autoLockSeconds;
+  try {
+    const current = locked.autoLockSeconds
+      ? { auto_lock_seconds: settings.autoLockSeconds }
+      : await callBackground("ext.request", { method: "settings.get", params: {} });
+    $("auto-lock").value = String(current.auto_lock_seconds ?? 0);
+  } catch (err) {
+    $("auto-lock-problem").textContent = err.message;
+  }
+
+  $("save").addEventListener("click", async () => {
+    try {
+      const patch = { siteRules: collectRules(), autoFillOrigins: collectOrigins() };
+      if (!locked.autoSubmit) patch.autoSubmit = $("auto-submit").checked;
+      await writeUser(patch);
+      if (!locked.autoLockSeconds) {
+        await callBackground("ext.request", {
+          method: "settings.set",
+          params: { auto_lock_seconds: Number($("auto-lock").value) },
+        }).catch((err) => ($("auto-lock-problem").textContent = err.message));
+      }
+      $("saved").textContent = "Saved.";
+      $("saved").dataset.state = "saved";
+    } catch (err) {
+      $("saved").textContent = err.message;
+      $("saved").dataset.state = "error";
+    }
+  });
+  document.body.dataset.ready = "true";
+}
+
+main();
