@@ -118,6 +118,24 @@ class ImportFailed(Tracker2faError):
     code = "import_failed"
 
 
+class ImportNeedsPassword(ImportFailed):
+    """The import file is encrypted; give its password."""
+
+    code = "import_needs_password"
+
+
+class ImportWrongPassword(ImportFailed):
+    """The password does not decrypt this import file. Nothing was imported."""
+
+    code = "import_wrong_password"
+
+
+class UnknownImportFormat(ImportFailed):
+    """The import file's format was not recognised; name it with --format."""
+
+    code = "unknown_import_format"
+
+
 class ExportRefused(Tracker2faError):
     """Plain-text export needs explicit confirmation (it writes secrets unencrypted)."""
 
