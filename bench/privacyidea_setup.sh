@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Builds a privacyIDEA instance for bench/verifier_bench.py, in its own venv (never the project's):
-#   bench/.privacyidea/venv          pip install privacyidea (from PyPI)
-#   bench/.privacyidea/pi.cfg        SQLite database, fresh encryption key and audit keys
-#   bench/.privacyidea/token.json    serial + secret of one TOTP token enrolled through its REST API
-# Then verifier_bench.py starts it (gunicorn or `pi-manage run`) and drives /validate/check.
-# Usage: bash bench/privacyidea_setup.sh [PORT]   (idempotent; re-running re-creates the database)
+# Builds a privacyIDEA instance for bench/verifier_bench.py, in its own venv (never the project's), in
+# $PI_DIR (default ~/.cache/tracker2fa-bench/privacyidea): venv/ (pip install privacyidea gunicorn),
+# pi.cfg (SQLite database, fresh encryption and audit keys), admin-password (a local admin for its REST API).
+# verifier_bench.py then starts it with gunicorn, enrols TOTP tokens through /token/init and drives
+# /validate/check with the same load generator as the other systems.
+# Usage: bash bench/privacyidea_setup.sh   (idempotent; re-running re-creates the database)
 set -euo pipefail
 cd "$(dirname "$0")"
-DIR=$PWD/.privacyidea
+DIR=${PI_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tracker2fa-bench/privacyidea}
 PORT=${1:-5077}
 PY=${PYTHON:-python3}
 mkdir -p "$DIR"

@@ -540,7 +540,14 @@ def create_mock_app(verifier: Any, *, admin_groups: tuple[str, ...] = ADMIN_GROU
         session = session_of(request)
         if (bad := webauthn_guard(request, session, LoginState.SECOND_FACTOR)) is not None:
             return bad
-        options, state_id = await run_sync(v.webauthn_authenticate_begin, session.username, page_origin(request))
+        status = as_dict(await run_sync(v.user_status, session.username))
+        if not status.get("webauthn"):
+            # Asking the browser anyway would leave it waiting for a key that can never answer.
+            return json_error(request, session, 409, "not_enrolled", KEY_MESSAGES["not_enrolled"])
+        try:
+            options, state_id = await run_sync(v.webauthn_authenticate_begin, session.username, page_origin(request))
+        except Exception as exc:  # e.g. an origin the verifier does not serve: say so, never a 500
+            return json_error(request, session, 400, getattr(exc, "code", "bad_request"), str(exc))
         session.webauthn_state = state_id
         return finish(request, JSONResponse({"ok": True, "options": jsonable(options)}), session)
 
@@ -573,7 +580,10 @@ def create_mock_app(verifier: Any, *, admin_groups: tuple[str, ...] = ADMIN_GROU
         session = session_of(request)
         if (bad := webauthn_guard(request, session, LoginState.AUTHENTICATED)) is not None:
             return bad
-        options, state_id = await run_sync(v.webauthn_register_begin, session.username, page_origin(request))
+        try:
+            options, state_id = await run_sync(v.webauthn_register_begin, session.username, page_origin(request))
+        except Exception as exc:  # e.g. an origin the verifier does not serve: say so, never a 500
+            return json_error(request, session, 400, getattr(exc, "code", "bad_request"), str(exc))
         session.webauthn_state = state_id
         return finish(request, JSONResponse({"ok": True, "options": jsonable(options)}), session)
 

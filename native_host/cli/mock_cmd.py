@@ -1,0 +1,49 @@
+"""``tracker2fa mock``: the mock tracker ("Jibra") with the real verifier, on loopback.
+
+    tracker2fa mock [--port N] [--db URL] [--demo-user NAME:PASSWORD]...
+
+Prints the URL (always http://localhost:PORT: WebAuthn refuses IP origins) and the demo credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import BadRequest
+
+DEFAULT_PORT = 8080
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``mock`` sub-command."""
+    parser = subparsers.add_parser(
+        "mock",
+        help="serve the mock tracker login page with the real verifier",
+        description="Serve a Jira-like mock tracker on 127.0.0.1, reached as http://localhost:PORT, "
+        "backed by the real verifier (SQLite by default). See docs/mock-tracker.md.",
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0 = any)")
+    parser.add_argument("--db", metavar="URL",
+                        help="verifier database: sqlite:///PATH or postgresql://... "
+                        "(default: mock-verifier.db in the tracker2fa data directory)")
+    parser.add_argument("--demo-user", metavar="NAME:PASSWORD", action="append", default=[],
+                        help="seed one more user with no factor enrolled (repeatable)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Seed the demo users, print how to log in, serve until interrupted."""
+    try:
+        from verifier.mock.demo import parse_demo_user
+        from verifier.mock.server import serve
+    except ImportError as exc:
+        raise BadRequest(f"the mock tracker needs the verifier extra: pip install 'tracker2fa[verifier]' ({exc})") \
+            from None
+    if not 0 <= args.port <= 65535:
+        raise BadRequest(f"--port must be 0-65535, got {args.port}")
+    try:
+        extra = [parse_demo_user(text) for text in args.demo_user]
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    serve(db_url=args.db, port=args.port, extra_users=extra)
+    return 0

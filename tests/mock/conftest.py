@@ -1,0 +1,149 @@
+"""Fixtures for the mock-tracker tests: a real verifier on SQLite, the mock app on a real uvicorn server
+on 127.0.0.1 (reached as http://localhost:PORT), and one headless Chromium per test session."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+_counter = itertools.count(1)
+
+
+class Clock:
+    """Real time plus an offset a test can move forward (lockout expiry, next TOTP step)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class MockServer:
+    """A running mock tracker and the verifier behind it."""
+
+    verifier: Any
+    clock: Clock
+    port: int
+    totps: dict[str, pyotp.TOTP] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    def new_user(self, prefix: str = "user", *, password: str = "correct horse battery", groups=()) -> tuple[str, str]:
+        """A fresh user name (each test gets its own, so TOTP replay state never leaks between tests)."""
+        name = f"{prefix}{next(_counter)}"
+        self.verifier.create_user(name, password, groups=groups)
+        return name, password
+
+    def enrol_totp(self, username: str) -> pyotp.TOTP:
+        """Enrol TOTP through the verifier as an authenticator app would; returns the app's generator.
+
+        The confirming code is the one of the previous time step (within the ±1 window), so the
+        current step's code stays unused for the test to log in with.
+        """
+        enrolment = self.verifier.totp_enroll_begin(username)
+        totp = pyotp.TOTP(enrolment["secret"])
+        result = self.verifier.totp_enroll_confirm(username, totp.at(self.clock() - 30), "127.0.0.1", "pytest")
+        assert result.ok, result
+        self.totps[username] = totp
+        return totp
+
+    def totp_of(self, username: str) -> pyotp.TOTP:
+        """The generator enrolled for ``username`` by :meth:`enrol_totp`."""
+        return self.totps[username]
+
+    def code(self, totp: pyotp.TOTP, steps: int = 0) -> str:
+        return totp.at(self.clock() + 30 * steps)
+
+
+def _start_server(app, port: int) -> tuple[Any, threading.Thread]:
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off", ws="websockets"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the mock tracker did not start")
+        time.sleep(0.02)
+    return server, thread
+
+
+@pytest.fixture(scope="module")
+def mock_server(tmp_path_factory) -> Iterator[MockServer]:
+    from verifier.service import Verifier
+    from verifier.store import open_store
+
+    from tests.mock.support import verifier_settings
+    from verifier.mock import create_mock_app
+
+    db = Path(tmp_path_factory.mktemp("mockdb")) / "verifier.db"
+    clock = Clock()
+    port = free_port()
+    verifier = Verifier(open_store(f"sqlite:///{db}"), verifier_settings(port), clock=clock)
+    server, thread = _start_server(create_mock_app(verifier), port)
+    yield MockServer(verifier, clock, port)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                           "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[Any]:
+    """A fresh browser context (own cookies) and page per test."""
+    context = browser.new_context()
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def policy(mock_server) -> Iterator[Any]:
+    """Lets a test change the policy; puts the original back afterwards."""
+    v = mock_server.verifier
+    from verifier.mock.app import as_dict
+
+    original = as_dict(v.get_policy())
+
+    def set_policy(**changes: Any) -> None:
+        merged = {**original, **changes}
+        v.set_policy(merged["mode"], list(merged.get("groups") or ()), list(merged.get("ip_allowlist") or ()),
+                     int(merged.get("remember_days") or 0), actor="pytest")
+
+    yield set_policy
+    set_policy()

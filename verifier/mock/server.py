@@ -1,0 +1,86 @@
+"""Start the mock tracker: open the store, seed the demo users, print how to log in, run uvicorn."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from typing import TextIO
+
+from .demo import SeededUser, seed
+
+
+def default_db_url() -> str:
+    """SQLite in the tracker2fa data directory (platformdirs)."""
+    import platformdirs
+
+    path = platformdirs.user_data_path("tracker2fa") / "mock-verifier.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def bind_loopback(port: int) -> socket.socket:
+    """Bind 127.0.0.1:port before anything else, so port 0 resolves to a real port for the origin."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        from native_host.errors import Tracker2faError
+
+        raise Tracker2faError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; choose another --port") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def describe(url: str, db_url: str, users: list[SeededUser], out: TextIO) -> None:
+    """Print the URL and the demo credentials (demo data only; real secrets are never printed)."""
+    print(f"Jibra mock tracker: {url}/  (use localhost: security keys refuse IP addresses)", file=out)
+    print(f"verifier database: {db_url}", file=out)
+    print(f"admin page: {url}/admin (user admin)", file=out)
+    print("demo users (username / password):", file=out)
+    for u in users:
+        note = "" if u.created else " (already existed; left unchanged)"
+        print(f"  {u.username} / {u.password}  groups: {', '.join(u.groups) or '-'}{note}", file=out)
+        if u.totp_uri:
+            print(f"    TOTP enrolled now; add to your authenticator: {u.totp_uri}", file=out)
+            print(f"    backup codes: {' '.join(u.backup_codes)}", file=out)
+    print("users without a factor enrol TOTP at their first login (policy: required for everyone).", file=out)
+    out.flush()
+
+
+def serve(*, db_url: str | None, port: int, extra_users: list[tuple[str, str]], out: TextIO = sys.stdout) -> None:
+    """Run the mock tracker until interrupted."""
+    import uvicorn
+
+    from verifier.service import Verifier
+    from verifier.store import open_store
+
+    from .app import create_mock_app
+    from .config import mock_settings
+
+    db_url = db_url or default_db_url()
+    sock = bind_loopback(port)
+    port = sock.getsockname()[1]
+    url = f"http://localhost:{port}"
+    verifier = Verifier(open_store(db_url), mock_settings(port, db_url=db_url))
+    users = seed(verifier, extra_users)
+    app = create_mock_app(verifier, api_app=_api_app(verifier))
+    describe(url, db_url, users, out)
+    config = uvicorn.Config(app, log_level="warning", ws="websockets", lifespan="off", proxy_headers=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _api_app(verifier):
+    """The verifier's own HTTP API for the same Verifier, when its module offers a factory for one."""
+    try:
+        from verifier import api
+    except ImportError:
+        return None
+    factory = getattr(api, "create_app", None)
+    try:
+        return factory(verifier) if factory else None
+    except TypeError:
+        return None
+
