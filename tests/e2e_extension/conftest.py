@@ -1,0 +1,261 @@
+"""Fixtures for the extension's end-to-end tests: a loopback page server, vaults, real browsers with the
+extension loaded and the real host registered in a throwaway profile."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+
+from native_host.devtools import browsers
+
+PAGES = Path(__file__).parent / "pages"
+REPO = Path(__file__).resolve().parents[2]
+DOCS_IMG = REPO / "docs" / "img"
+PASSWORD = "correct horse battery staple"
+SECRET = "JBSWY3DPEHPK3PXP"
+# Page paths as the server answers them; the Jira-app page sits where such apps put it.
+ROUTES = {"/plugins/servlet/twofactor/verify": "jira_app.html"}
+
+
+# ---- the page server -------------------------------------------------------------------------------------
+
+
+@dataclass
+class PageServer:
+    port: int
+    extra: dict[str, str] = field(default_factory=dict)  # path -> HTML, added by tests (e.g. a QR page)
+
+    def url(self, path: str, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+    def origin(self, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}"
+
+
+def _handler(server_state: PageServer) -> type[http.server.BaseHTTPRequestHandler]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            body: bytes | None = None
+            if path in server_state.extra:
+                body = server_state.extra[path].encode()
+            elif path in ROUTES:
+                body = (PAGES / ROUTES[path]).read_bytes()
+            elif path.startswith("/pages/") and "/" not in path[len("/pages/") :]:
+                candidate = PAGES / path[len("/pages/") :]
+                if candidate.is_file():
+                    body = candidate.read_bytes()
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+            pass
+
+    return Handler
+
+
+@pytest.fixture(scope="session")
+def pages() -> Iterator[PageServer]:
+    state = PageServer(port=0)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    state.port = httpd.server_address[1]
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+# ---- vaults ----------------------------------------------------------------------------------------------
+
+
+def vault_api() -> Any:
+    """The vault package, or skip when the vault part is not there yet."""
+    try:
+        from native_host import vault
+    except ImportError as exc:  # pragma: no cover - only while parts are being integrated
+        pytest.skip(f"vault not available: {exc}")
+    if not hasattr(vault, "VaultFile"):
+        pytest.skip("vault not available: native_host.vault.VaultFile missing")
+    return vault
+
+
+def make_vault(path: Path, entries: list[dict[str, Any]]) -> dict[str, str]:
+    """Create a vault at ``path`` with ``entries`` (Entry fields); returns {label: entry id}."""
+    vault = vault_api()
+    from native_host.vault.entry import Entry
+
+    unlocked = vault.VaultFile(path).create(PASSWORD, kdf_cost="minimum")
+    ids = {}
+    for fields in entries:
+        entry = unlocked.add(Entry(**fields))
+        ids[entry.label] = entry.id
+    unlocked.lock()
+    return ids
+
+
+def add_entry(path: Path, **fields: Any) -> str:
+    """Add one entry to an existing vault (as another process would); returns its id."""
+    vault = vault_api()
+    from native_host.vault.entry import Entry
+
+    unlocked = vault.VaultFile(path).unlock(PASSWORD)
+    try:
+        return unlocked.add(Entry(**fields)).id
+    finally:
+        unlocked.lock()
+
+
+def valid_codes(secret: str = SECRET) -> set[str]:
+    """The codes of the previous, current and next period (a fill may straddle a boundary)."""
+    totp = pyotp.TOTP(secret)
+    now = time.time()
+    return {totp.at(now + delta) for delta in (-30, 0, 30)}
+
+
+# ---- Chromium ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Chromium:
+    """A running Chromium with the extension, its throwaway HOME and profile, and the vault it uses."""
+
+    context: Any
+    home: Path
+    user_data_dir: Path
+    vault: Path
+
+    @property
+    def worker(self) -> Any:
+        return browsers.chromium_service_worker(self.context)
+
+    def background(self, expression: str) -> Any:
+        """Evaluate an async expression in the service worker (``host`` is the HostConnection)."""
+        script = f"(async () => {{ const host = globalThis.tracker2fa.host; return {expression}; }})()"
+        return self.worker.evaluate(script)
+
+    def host_request(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        import json
+
+        return self.background(f"host.request({json.dumps(method)}, {json.dumps(params or {})})")
+
+    def unlock(self) -> None:
+        self.host_request("vault.unlock", {"password": PASSWORD})
+
+    def lock(self) -> None:
+        self.host_request("vault.lock")
+
+    def open(self, url: str) -> Any:
+        page = self.context.new_page()
+        page.goto(url)
+        return page
+
+    def popup(self, tab_page: Any | None = None) -> Any:
+        """The popup opened in a tab, for the tab showing ``tab_page`` (or none)."""
+        query = ""
+        if tab_page is not None:
+            tab_id = self.tab_id(tab_page)
+            query = f"?tab={tab_id}"
+        page = self.context.new_page()
+        page.goto(browsers.chromium_extension_url(f"popup/popup.html{query}"))
+        page.wait_for_selector("body[data-ready=true]")
+        return page
+
+    def tab_id(self, page: Any) -> int:
+        marker = f"t2fa-{id(page)}-{time.monotonic_ns()}"
+        page.evaluate(f"document.title = {marker!r}")
+        return int(self.background(f"(await chrome.tabs.query({{title: {marker!r}}}))[0].id"))
+
+    def host_pids(self) -> list[int]:
+        return host_pids_for_home(self.home)
+
+
+def host_pids_for_home(home: Path) -> list[int]:
+    """Pids of tracker2fa-host processes started by the browser running with this HOME."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            if b"tracker2fa-host" not in cmdline:
+                continue
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"HOME={home}".encode() in environ:
+            pids.append(int(entry.name))
+    return pids
+
+
+def kill_pid(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
+def start_chromium(playwright: Any, root: Path, *, register: bool = True, vault: Path | None = None) -> Chromium:
+    home = root / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    user_data_dir = root / "profile"
+    user_data_dir.mkdir(parents=True, exist_ok=True)
+    vault = vault or root / "vault.json"
+    env = browsers.profile_env(home, vault=vault)
+    if register:
+        browsers.register_host("chromium", env, user_data_dir=user_data_dir)
+    context = browsers.launch_chromium(playwright, user_data_dir, env)
+    browser = Chromium(context=context, home=home, user_data_dir=user_data_dir, vault=vault)
+    assert browser.worker is not None  # waits for the service worker to start
+    return browser
+
+
+@pytest.fixture(scope="module")
+def chromium_factory(
+    playwright_instance: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Chromium]]:
+    """Start Chromiums for this module (closed at its end)."""
+    started: list[Chromium] = []
+
+    def factory(**kwargs: Any) -> Chromium:
+        root = tmp_path_factory.mktemp("chromium")
+        browser = start_chromium(playwright_instance, root, **kwargs)
+        started.append(browser)
+        return browser
+
+    yield factory
+    for browser in started:
+        with contextlib.suppress(Exception):
+            browser.context.close()
+        for pid in host_pids_for_home(browser.home):
+            kill_pid(pid)
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Save a screenshot for the user guide when TRACKER2FA_DOCS_SCREENSHOTS=1 (docs/img/NAME.png)."""
+    if os.environ.get("TRACKER2FA_DOCS_SCREENSHOTS") == "1":
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(DOCS_IMG / f"{name}.png"))
