@@ -246,3 +246,20 @@ def test_stray_prints_go_to_stderr_not_to_the_protocol_channel(tmp_path):
     assert proc.stdout == b"FRAME"
     assert b"stray print" in proc.stderr
     assert b"stray fd write" in proc.stderr
+
+
+def test_the_hello_path_imports_no_heavy_library(host_env):
+    # Cold start is a budget: hello must not pay for fido2, asyncio, websockets, cryptography or argparse.
+    script = (
+        "import sys, threading\n"
+        "import native_host.host\n"
+        "from native_host.api import Session\n"
+        "from native_host.config import load_config\n"
+        "Session(load_config(), lambda event: None).call('hello', {}, threading.Event())\n"
+        "heavy = ('fido2', 'asyncio', 'websockets', 'cryptography', 'argparse', 'pyotp', 'platformdirs')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    env = {k: v for k, v in host_env.items() if k != "TRACKER2FA_CONFIG"}  # the default config path, too
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""
