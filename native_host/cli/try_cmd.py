@@ -1,0 +1,132 @@
+"""``tracker2fa try URL``: a real browser on a throwaway profile with the extension loaded and the host
+registered for that profile, opened on URL (for example the mock tracker). Nothing touches your real
+browser profiles; the vault is yours (or ``--vault PATH``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..errors import BadRequest
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``try`` sub-command."""
+    parser = subparsers.add_parser(
+        "try",
+        help="open URL in a throwaway browser profile with the extension and host set up",
+        description="Start Chromium (Playwright) or Firefox ESR (WebDriver BiDi) on a throwaway profile with the "
+        "tracker2fa extension loaded and the native host registered for that profile, and open URL.",
+    )
+    parser.add_argument("url", help="the page to open, e.g. http://localhost:8080/login from `tracker2fa mock`")
+    parser.add_argument("--browser", choices=("chromium", "firefox"), default="chromium")
+    parser.add_argument("--vault", type=Path, metavar="PATH", help="the vault the host opens (default: yours)")
+    parser.add_argument("--headless", action="store_true", help="no window (for scripts and CI)")
+    parser.add_argument(
+        "--seconds", type=float, metavar="N", help="close after N seconds (default: when you close the browser)"
+    )
+    parser.add_argument("--screenshot", type=Path, metavar="FILE", help="save a PNG of the page once it has loaded")
+    parser.set_defaults(handler=run)
+
+
+def _check_url(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadRequest(f"not an http(s) URL: {url!r}")
+    return url
+
+
+def _default_vault() -> Path:
+    try:
+        from ..vault import default_vault_path
+    except ImportError:
+        import platformdirs
+
+        return platformdirs.user_data_path("tracker2fa") / "vault.json"
+    return default_vault_path()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler: set up the throwaway profile, start the browser, wait, clean up."""
+    url = _check_url(args.url)
+    vault = (args.vault or _default_vault()).expanduser().resolve()  # resolved before HOME changes
+    from ..devtools import browsers
+
+    with browsers.throwaway_dir() as root:
+        home = root / "home"
+        home.mkdir()
+        env = browsers.profile_env(home, vault=vault)
+        if args.browser == "chromium":
+            return _run_chromium(browsers, root, env, url, args)
+        return _run_firefox(browsers, root, env, url, args)
+
+
+def _wait(args: argparse.Namespace, alive: object) -> None:
+    deadline = None if args.seconds is None else time.monotonic() + args.seconds
+    try:
+        while (deadline is None or time.monotonic() < deadline) and alive():  # type: ignore[operator]
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+
+
+def _run_chromium(browsers: object, root: Path, env: dict[str, str], url: str, args: argparse.Namespace) -> int:
+    from playwright.sync_api import sync_playwright
+
+    b = browsers  # the devtools.browsers module
+    profile = root / "profile"
+    profile.mkdir()
+    b.register_host("chromium", env, user_data_dir=profile)  # type: ignore[attr-defined]
+    with sync_playwright() as playwright:
+        context = b.launch_chromium(playwright, profile, env, headless=args.headless)  # type: ignore[attr-defined]
+        worker = b.chromium_service_worker(context)  # type: ignore[attr-defined]
+        print(f"tracker2fa try: extension loaded ({worker.url.split('/')[2]})", file=sys.stderr)
+        hello = worker.evaluate(
+            "globalThis.tracker2fa.host.request('hello', {}).then((r) => 'host ' + r.version, (e) => e.message)"
+        )
+        print(f"tracker2fa try: {hello}", file=sys.stderr)
+        page = context.new_page()
+        for blank in context.pages[:-1]:  # the start-up tab, opened before the extension was ready
+            blank.close()
+        page.goto(url)
+        try:
+            page.wait_for_selector("[data-tracker2fa-fill]", timeout=3000)
+            print("tracker2fa try: second-factor field detected (inline fill control shown)", file=sys.stderr)
+        except Exception:  # Playwright's TimeoutError: a page without a code field is fine too
+            print("tracker2fa try: no second-factor field detected on this page (yet)", file=sys.stderr)
+        if args.screenshot:
+            page.screenshot(path=str(args.screenshot))
+        print(f"tracker2fa try: opened {url} in Chromium; close the window to finish", file=sys.stderr)
+        closed: list[bool] = []
+        context.on("close", lambda _ctx: closed.append(True))
+        _wait(args, lambda: not closed and bool(context.pages))
+        if not closed:
+            context.close()
+    return 0
+
+
+def _run_firefox(browsers: object, root: Path, env: dict[str, str], url: str, args: argparse.Namespace) -> int:
+    b = browsers
+    b.register_host("firefox", env)  # type: ignore[attr-defined]
+    firefox = b.FirefoxBidi.start(root / "profile", env, headless=args.headless)  # type: ignore[attr-defined]
+    try:
+        addon = firefox.install_extension()
+        print(f"tracker2fa try: extension installed ({addon})", file=sys.stderr)
+        tree = firefox.call("browsingContext.getTree", {})
+        context = tree["contexts"][0]["context"]
+        firefox.navigate(context, url)
+        if args.screenshot:
+            import base64
+
+            time.sleep(0.5)
+            shot = firefox.call("browsingContext.captureScreenshot", {"context": context})
+            args.screenshot.write_bytes(base64.b64decode(shot["data"]))
+        print(f"tracker2fa try: opened {url} in Firefox; close the window to finish", file=sys.stderr)
+        _wait(args, lambda: firefox.process.poll() is None)
+    finally:
+        firefox.close()
+    return 0
