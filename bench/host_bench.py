@@ -121,7 +121,9 @@ def make_vault(directory: Path) -> tuple[Path, str, str] | None:
         return None
     path = directory / "vault.json"
     vault = VaultFile(path).create("bench-password", kdf_cost="minimum")
-    entry = vault.add(Entry(secret="JBSWY3DPEHPK3PXP", issuer="Jira", origins=["https://jira.example.com"]))
+    entry = vault.add(
+        Entry(secret="JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", issuer="Jira", origins=["https://jira.example.com"])
+    )
     vault.lock()
     return path, "bench-password", entry.id
 

@@ -116,7 +116,7 @@ class HostProcess:
     def result(self, method: str, params: dict | None = None) -> dict:
         """Send a request and return its result; fail the test with the error if there is one."""
         reply = self.call(method, params)
-        assert "result" in reply, reply
+        assert "result" in reply, (reply, self.stderr if self.proc.poll() is not None else "")
         return reply["result"]
 
     def error_code(self, method: str, params: dict | None = None) -> str:

@@ -15,8 +15,8 @@ if not hasattr(pytest.importorskip("native_host.vault"), "VaultFile"):
 
 PASSWORD = "correct horse battery staple"
 JIRA = "https://jira.example.com"
-JIRA_SECRET = "JBSWY3DPEHPK3PXP"
-WIKI_SECRET = "GEZDGNBVGY3TQOJQ"
+JIRA_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+WIKI_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 
 
 def _create_vault(path: Path, cost: str = "minimum") -> dict[str, str]:
@@ -142,7 +142,7 @@ def test_an_unknown_entry_is_entry_not_found(unlocked):
 
 
 def test_add_by_uri_binds_the_origins_and_is_saved(spawn_host, unlocked):
-    uri = "otpauth://totp/YouTrack:ann?secret=KRSXG5CTMVRXEZLU&issuer=YouTrack"
+    uri = "otpauth://totp/YouTrack:ann?secret=KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU&issuer=YouTrack"
     entry = unlocked.result("vault.add", {"uri": uri, "origins": ["https://youtrack.example.com/"]})["entry"]
     assert entry["issuer"] == "YouTrack"
     assert entry["origins"] == ["https://youtrack.example.com"]
@@ -153,10 +153,11 @@ def test_add_by_uri_binds_the_origins_and_is_saved(spawn_host, unlocked):
 
 
 def test_add_by_fields_checks_their_types(unlocked):
-    entry = {"secret": "KRSXG5CTMVRXEZLU", "issuer": "GitLab", "digits": 8}
+    entry = {"secret": "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU", "issuer": "GitLab", "digits": 8}
     added = unlocked.result("vault.add", {"entry": entry, "origins": ["https://gitlab.example.com"]})["entry"]
     assert added["digits"] == 8
-    bad = {"id": "bad", "method": "vault.add", "params": {"entry": {"secret": "KRSXG5CTMVRXEZLU", "digits": "8"}}}
+    wrong_type = {"secret": "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU", "digits": "8"}
+    bad = {"id": "bad", "method": "vault.add", "params": {"entry": wrong_type}}
     unlocked.send(bad)
     assert unlocked.reply_to("bad")["error"]["code"] == "bad_request"
 
@@ -170,7 +171,7 @@ def test_a_bad_uri_is_refused_and_nothing_is_added(unlocked):
 
 
 def test_a_bad_origin_in_add_is_refused_and_nothing_is_added(unlocked):
-    uri = "otpauth://totp/X:y?secret=KRSXG5CTMVRXEZLU"
+    uri = "otpauth://totp/X:y?secret=KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"
     assert unlocked.error_code("vault.add", {"uri": uri, "origins": ["ftp://x.test"]}) == "invalid_origin"
     assert len(unlocked.result("vault.entries")["entries"]) == 2
 
