@@ -72,16 +72,32 @@ def _handler(server_state: PageServer) -> type[http.server.BaseHTTPRequestHandle
     return Handler
 
 
-@pytest.fixture(scope="session")
-def pages() -> Iterator[PageServer]:
+@contextlib.contextmanager
+def serve_pages() -> Iterator[PageServer]:
+    """Serve the test pages on 127.0.0.1 (also reachable as localhost) on a free port."""
     state = PageServer(port=0)
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     state.port = httpd.server_address[1]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def pages() -> Iterator[PageServer]:
+    with serve_pages() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def other_pages() -> Iterator[PageServer]:
+    """The same pages on a second port: a second origin."""
+    with serve_pages() as server:
+        yield server
 
 
 # ---- vaults ----------------------------------------------------------------------------------------------
@@ -259,3 +275,34 @@ def screenshot(page: Any, name: str) -> None:
     if os.environ.get("TRACKER2FA_DOCS_SCREENSHOTS") == "1":
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(DOCS_IMG / f"{name}.png"))
+
+
+# ---- page helpers ----------------------------------------------------------------------------------------
+
+FILL = "[data-tracker2fa-fill]"
+
+
+def fill_control(scope: Any, kind: str = "code") -> Any:
+    """The inline control for a code (or backup) field in a page or frame."""
+    locator = scope.locator(f"{FILL}[data-tracker2fa-fill={kind}]")
+    locator.first.wait_for(state="visible", timeout=10000)
+    return locator.first
+
+
+def control_state(control: Any, *states: str) -> str:
+    """Wait until the control reaches one of ``states``; returns the state."""
+    selector = ", ".join(f"[data-tracker2fa-state={s}]" for s in states)
+    control.page.wait_for_function(
+        "([el, sel]) => el.matches(sel)", arg=[control.element_handle(), selector], timeout=10000
+    )
+    return str(control.get_attribute("data-tracker2fa-state"))
+
+
+def control_message(control: Any) -> str:
+    return str(control.evaluate("el => el.shadowRoot.querySelector('.panel').textContent"))
+
+
+def wait_filled(locator: Any) -> str:
+    """Wait until an input holds a value; returns it."""
+    locator.page.wait_for_function("el => el.value !== ''", arg=locator.element_handle(), timeout=10000)
+    return str(locator.input_value())

@@ -1,0 +1,207 @@
+"""Second-factor pages in headless Chromium with the extension and the real host: detection and filling."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .conftest import (
+    SECRET,
+    Chromium,
+    PageServer,
+    control_message,
+    control_state,
+    fill_control,
+    make_vault,
+    screenshot,
+    valid_codes,
+    wait_filled,
+)
+
+pytestmark = pytest.mark.browser
+OTHER_SECRET = "KRUGKIDROVUWG2ZAMJZG653OEBTG66BANJ2W24DT"
+
+
+@pytest.fixture(scope="module")
+def browser(
+    chromium_factory: Any, pages: PageServer, other_pages: PageServer, tmp_path_factory: Any
+) -> Iterator[Chromium]:
+    vault = tmp_path_factory.mktemp("vault") / "vault.json"
+    make_vault(
+        vault,
+        [
+            {
+                "secret": SECRET,
+                "issuer": "Tracker",
+                "account": "alice",
+                "origins": [pages.origin()],
+                "backup_codes": [{"code": "11111111", "used": False}, {"code": "22222222", "used": False}],
+            },
+            # Two accounts on the other origin: the user picks one.
+            {"secret": SECRET, "issuer": "Jira", "account": "alice", "origins": [other_pages.origin()]},
+            {"secret": OTHER_SECRET, "issuer": "Jira", "account": "admin", "origins": [other_pages.origin()]},
+        ],
+    )
+    b = chromium_factory(vault=vault)
+    b.unlock()
+    yield b
+
+
+@pytest.fixture
+def page(browser: Chromium) -> Iterator[Any]:
+    opened: list[Any] = []
+
+    def open_page(url: str) -> Any:
+        p = browser.open(url)
+        opened.append(p)
+        return p
+
+    yield open_page
+    for p in opened:
+        p.close()
+
+
+def set_user_settings(browser: Chromium, settings: dict[str, Any]) -> None:
+    browser.background(f"chrome.storage.local.set({{settings: {json.dumps(settings)}}})")
+
+
+def test_atlassian_two_step_page_fills_code_on_inline_click(page: Any, pages: PageServer) -> None:
+    p = page(pages.url("/pages/atlassian.html"))
+    control = fill_control(p)
+    screenshot(p, "inline-control")
+    control.click()
+    assert wait_filled(p.locator("#two-step-verification-otp-code-input")) in valid_codes()
+    screenshot(p, "filled")
+
+
+def test_jira_2fa_app_page_fills_passcode(page: Any, pages: PageServer) -> None:
+    p = page(pages.url("/plugins/servlet/twofactor/verify"))
+    fill_control(p).click()
+    assert wait_filled(p.locator("#passcode")) in valid_codes()
+
+
+def test_react_controlled_input_keeps_the_filled_code_in_its_state(page: Any, pages: PageServer) -> None:
+    p = page(pages.url("/pages/react.html"))
+    fill_control(p).click()
+    code = wait_filled(p.locator("#mfa-code"))
+    assert code in valid_codes()
+    assert p.locator("#state").text_content() == code
+
+
+def test_six_one_digit_boxes_each_receive_one_digit(page: Any, pages: PageServer) -> None:
+    p = page(pages.url("/pages/boxes.html"))
+    fill_control(p).click()
+    p.wait_for_function("document.getElementById('joined').textContent.length === 6", timeout=10000)
+    assert p.locator("#joined").text_content() in valid_codes()
+    assert [p.locator(".otp input").nth(i).input_value() for i in range(6)] == list(p.locator("#joined").text_content())
+
+
+def test_field_in_same_origin_iframe_is_detected_and_filled(page: Any, pages: PageServer) -> None:
+    p = page(pages.url("/pages/iframe.html"))
+    frame = p.frame_locator("#mfa-frame")
+    fill_control(frame).click()
+    assert wait_filled(frame.locator("#c")) in valid_codes()
+
+
+def test_field_added_after_load_gets_the_control_and_fills(page: Any, pages: PageServer) -> None:
+    p = page(pages.url("/pages/late.html"))
+    fill_control(p).click()
+    assert wait_filled(p.locator("#totp")) in valid_codes()
+
+
+def test_page_without_second_factor_field_shows_no_control(page: Any, pages: PageServer) -> None:
+    p = page(pages.url("/pages/plain.html"))
+    p.locator("#q").fill("probe")  # the content script has run its scan by the time the page is interactive
+    p.wait_for_function("document.readyState === 'complete'")
+    fill_control_absent = p.locator("[data-tracker2fa-fill]")
+    # The late page (same script) shows its control within this time; the plain page must still have none.
+    p.wait_for_timeout(1500)
+    assert fill_control_absent.count() == 0
+
+
+def test_entry_bound_to_127_0_0_1_is_never_filled_on_localhost(page: Any, pages: PageServer) -> None:
+    p = page(pages.url("/pages/atlassian.html", host="localhost"))
+    control = fill_control(p)
+    control.click()
+    assert control_state(control, "error", "filled") == "error"
+    assert "No account in your vault is bound to this site" in control_message(control)
+    assert p.locator("#two-step-verification-otp-code-input").input_value() == ""
+
+
+def test_value_typed_by_the_user_is_never_overwritten(page: Any, pages: PageServer) -> None:
+    p = page(pages.url("/pages/atlassian.html"))
+    field = p.locator("#two-step-verification-otp-code-input")
+    field.fill("12")
+    control = fill_control(p)
+    control.click()
+    assert control_state(control, "refused", "filled", "error") == "refused"
+    assert field.input_value() == "12"
+
+
+def test_click_synthesized_by_the_page_does_not_fill(page: Any, pages: PageServer) -> None:
+    p = page(pages.url("/pages/atlassian.html"))
+    control = fill_control(p)
+    p.evaluate("document.querySelector('[data-tracker2fa-fill]').click()")
+    p.evaluate(
+        "document.querySelector('[data-tracker2fa-fill]').shadowRoot.querySelector('button')"
+        ".dispatchEvent(new MouseEvent('click', {bubbles: true, composed: true}))"
+    )
+    p.wait_for_timeout(1000)
+    assert control.get_attribute("data-tracker2fa-state") == "idle"
+    assert p.locator("#two-step-verification-otp-code-input").input_value() == ""
+
+
+def test_several_matching_entries_let_the_user_pick_one(page: Any, other_pages: PageServer) -> None:
+    p = page(other_pages.url("/pages/atlassian.html"))
+    control = fill_control(p)
+    control.click()
+    assert control_state(control, "choose") == "choose"
+    screenshot(p, "choose-account")
+    control.locator("button[data-entry-id]", has_text="Jira:admin").click()
+    assert wait_filled(p.locator("#two-step-verification-otp-code-input")) in valid_codes(OTHER_SECRET)
+
+
+def test_backup_code_is_filled_on_the_backup_path_and_marked_used(
+    browser: Chromium, page: Any, pages: PageServer
+) -> None:
+    before = browser.host_request("vault.entries", {"origin": pages.origin()})["entries"][0]["backup_codes_left"]
+    p = page(pages.url("/plugins/servlet/twofactor/verify"))
+    fill_control(p, "backup").click()
+    assert wait_filled(p.locator("#backupCode")) in {"11111111", "22222222"}
+    after = browser.host_request("vault.entries", {"origin": pages.origin()})["entries"][0]["backup_codes_left"]
+    assert after == before - 1
+
+
+def test_auto_submit_submits_the_form_after_filling(browser: Chromium, page: Any, pages: PageServer) -> None:
+    set_user_settings(browser, {"autoSubmit": True})
+    try:
+        p = page(pages.url("/pages/atlassian.html"))
+        fill_control(p).click()
+        p.wait_for_function("document.body.dataset.submitted !== undefined", timeout=10000)
+        assert p.evaluate("document.body.dataset.submitted") in valid_codes()
+    finally:
+        set_user_settings(browser, {})
+
+
+def test_auto_fill_fills_on_load_only_on_listed_trackers(browser: Chromium, page: Any, pages: PageServer) -> None:
+    set_user_settings(browser, {"autoFillOrigins": [pages.origin()]})
+    try:
+        p = page(pages.url("/pages/react.html"))
+        assert wait_filled(p.locator("#mfa-code")) in valid_codes()
+    finally:
+        set_user_settings(browser, {})
+
+
+def test_auto_fill_never_overwrites_a_typed_value(browser: Chromium, page: Any, pages: PageServer) -> None:
+    p = page(pages.url("/pages/late.html"))  # the field appears 600 ms after load
+    set_user_settings(browser, {"autoFillOrigins": [pages.origin()]})
+    try:
+        p.locator("#totp").fill("99")
+        fill_control(p)
+        p.wait_for_timeout(1000)
+        assert p.locator("#totp").input_value() == "99"
+    finally:
+        set_user_settings(browser, {})
