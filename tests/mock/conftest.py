@@ -79,7 +79,7 @@ def _start_server(app, port: int) -> tuple[Any, threading.Thread]:
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", ws="websockets"))
+                                           lifespan="off", ws="websockets-sansio"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -68,7 +68,7 @@ def serve(*, db_url: str | None, port: int, extra_users: list[tuple[str, str]], 
     users = seed(verifier, extra_users)
     app = create_mock_app(verifier, api_app=_api_app(verifier))
     describe(url, db_url, users, out)
-    config = uvicorn.Config(app, log_level="warning", ws="websockets", lifespan="off", proxy_headers=False)
+    config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="off", proxy_headers=False)
     uvicorn.Server(config).run(sockets=[sock])
 
 
