@@ -115,6 +115,16 @@ async function pageBackupCode(sender, { entryId }) {
   return host.request("vault.backup_code", { id: String(id), origin });
 }
 
+// The unlock form in a tab next to the page (a content script cannot open the toolbar popup); after
+// unlocking, the popup returns to the page's tab.
+async function openUnlock(sender) {
+  const tabId = sender.tab?.id;
+  if (tabId === undefined) fail("invalid_origin");
+  const url = api.runtime.getURL(`popup/popup.html?tab=${tabId}&return=1`);
+  await api.tabs.create({ url, index: (sender.tab.index ?? 0) + 1, windowId: sender.tab.windowId });
+  return { opened: true };
+}
+
 // ---- extension pages ----
 
 async function fillTab(tabId, entryId) {
@@ -143,6 +153,8 @@ async function handle(msg, sender) {
       return pageCode(sender, msg);
     case "page.backup_code":
       return pageBackupCode(sender, msg);
+    case "page.open_unlock":
+      return openUnlock(sender);
     default:
       break;
   }
@@ -155,7 +167,14 @@ async function handle(msg, sender) {
       const timeoutMs = msg.method === "vault.unlock" ? 120000 : undefined;
       const result = await host.request(msg.method, msg.params ?? {}, { timeoutMs });
       if (msg.method === "vault.unlock" || msg.method === "vault.lock") updateBadge(msg.method === "vault.lock");
+      if (msg.method === "vault.unlock") applyManagedAutoLock().catch(() => {});
       return result;
+    }
+    case "ext.returnToTab": {
+      const tabId = Number(msg.tabId);
+      await api.tabs.update(tabId, { active: true });
+      if (sender.tab?.id !== undefined && sender.tab.id !== tabId) await api.tabs.remove(sender.tab.id);
+      return { returned: true };
     }
     case "ext.fillTab":
       return fillTab(Number(msg.tabId), msg.entryId);

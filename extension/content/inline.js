@@ -75,6 +75,20 @@
         panel.replaceChildren(doc.createTextNode(text));
         panel.hidden = !text;
       },
+      showUnlock(text, onUnlock) {
+        host.setAttribute("data-tracker2fa-state", "error");
+        const unlock = doc.createElement("button");
+        unlock.type = "button";
+        unlock.dataset.action = "unlock";
+        unlock.textContent = "Unlock the vault…";
+        unlock.addEventListener("click", (event) => {
+          if (!event.isTrusted) return;
+          event.stopPropagation();
+          onUnlock();
+        });
+        panel.replaceChildren(doc.createTextNode(text), unlock);
+        panel.hidden = false;
+      },
       showChoices(list) {
         host.setAttribute("data-tracker2fa-state", "choose");
         panel.replaceChildren();

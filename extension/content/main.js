@@ -38,7 +38,9 @@
     const type = target.kind === "backup" ? "page.backup_code" : "page.code";
     const reply = await ask(type, { entryId, auto });
     if (reply.error) {
-      if (!auto) control.showMessage(reply.error.message, "error");
+      if (!auto && reply.error.code === "vault_locked") {
+        control.showUnlock(reply.error.message, () => ask("page.open_unlock"));
+      } else if (!auto) control.showMessage(reply.error.message, "error");
       return { ok: false, error: reply.error };
     }
     if (reply.result.choose) {

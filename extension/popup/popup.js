@@ -190,6 +190,11 @@ async function main() {
     show($("unlock-error"), false);
     try {
       await request("vault.unlock", { password });
+      if (new URLSearchParams(location.search).get("return") === "1" && state.tabId !== null) {
+        // Opened from a page's "Unlock" button: go back to that page.
+        await callBackground("ext.returnToTab", { tabId: state.tabId });
+        return;
+      }
       await refresh();
     } catch (err) {
       $("unlock-error").textContent = err.message;
