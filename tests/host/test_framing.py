@@ -52,7 +52,7 @@ def test_every_valid_frame_round_trips(msgs):
     assert decode_all(b"".join(encode_message(m) for m in msgs)) == msgs
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None, max_examples=60)
 @given(st.lists(messages, min_size=1, max_size=3))
 def test_split_at_every_byte_boundary_gives_the_same_messages(msgs):
     stream = b"".join(encode_message(m) for m in msgs)
