@@ -727,13 +727,23 @@ def create_mock_app(verifier: Any, *, admin_groups: tuple[str, ...] = ADMIN_GROU
             return
         await websocket.accept()
         entry = hub.add()
-        try:
+
+        async def forward() -> None:
             while True:
-                event = await entry[1].get()
-                await websocket.send_text(json.dumps(event))
+                await websocket.send_text(json.dumps(await entry[1].get()))
+
+        async def until_closed() -> None:
+            while True:  # the page sends nothing; this only notices the close
+                await websocket.receive_text()
+
+        tasks = [asyncio.create_task(forward()), asyncio.create_task(until_closed())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
+            for task in tasks:
+                task.cancel()
             hub.remove(entry)
 
     return app

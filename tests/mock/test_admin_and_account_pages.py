@@ -1,0 +1,103 @@
+"""Account and admin pages of the mock tracker in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+
+import pyotp
+import pytest
+
+from tests.mock.support import login_with_password
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(mock_server, page, user: str, password: str, totp: pyotp.TOTP, steps: int = 0) -> None:
+    login_with_password(page, mock_server.url, user, password)
+    page.fill("#otp-code", mock_server.code(totp, steps))
+    page.click("#otp-submit")
+    page.wait_for_url(re.compile(r"/dashboard$"))
+
+
+def test_account_page_regenerates_backup_codes_and_the_old_ones_stop_working(mock_server, page):
+    user, password = mock_server.new_user("regen")
+    totp = mock_server.enrol_totp(user)
+    old = mock_server.verifier.generate_backup_codes(user)
+    sign_in(mock_server, page, user, password, totp)
+    page.goto(f"{mock_server.url}/account")
+    page.click("#regenerate-backup-codes")
+    page.wait_for_url(re.compile(r"/backup-codes$"))
+    new = [c.strip() for c in page.locator("#backup-codes li").all_text_contents()]
+    assert len(new) == 10 and not set(new) & set(old)
+    assert not mock_server.verifier.verify_backup_code(user, old[0], "127.0.0.1", "pytest").ok
+
+
+def test_backup_codes_are_shown_only_once(mock_server, page):
+    user, password = mock_server.new_user("once")
+    totp = mock_server.enrol_totp(user)
+    sign_in(mock_server, page, user, password, totp)
+    page.goto(f"{mock_server.url}/account")
+    page.click("#regenerate-backup-codes")
+    page.wait_for_url(re.compile(r"/backup-codes$"))
+    page.goto(f"{mock_server.url}/backup-codes")
+    assert not page.url.endswith("/backup-codes")
+
+
+def test_account_page_enrols_the_authenticator_app_with_a_first_code(mock_server, page, policy):
+    policy(ip_allowlist=["127.0.0.0/8", "::1/128"])  # a user without any factor can still sign in
+    user, password = mock_server.new_user("appenrol")
+    login_with_password(page, mock_server.url, user, password)
+    page.wait_for_url(re.compile(r"/dashboard$"))
+    page.goto(f"{mock_server.url}/account")
+    assert page.get_attribute("#totp-status", "data-enrolled") == "false"
+    page.click("#totp-enrol")
+    totp = pyotp.TOTP(page.text_content("#totp-secret").strip())
+    assert page.text_content("#totp-uri").startswith("otpauth://totp/")
+    page.fill("#enrol-code", mock_server.code(totp))
+    page.click("#enrol-submit")
+    page.wait_for_url(re.compile(r"/account$"))
+    assert page.get_attribute("#totp-status", "data-enrolled") == "true"
+
+
+def test_non_admin_cannot_open_the_admin_page(mock_server, page):
+    user, password = mock_server.new_user("plain")
+    totp = mock_server.enrol_totp(user)
+    sign_in(mock_server, page, user, password, totp)
+    response = page.goto(f"{mock_server.url}/admin")
+    assert response.status == 403
+    assert page.text_content("#forbidden") == "Administrators only"
+
+
+def test_admin_saves_the_policy_from_the_admin_page(mock_server, page, policy):
+    admin, password = mock_server.new_user("admin", groups=("jira-administrators",))
+    totp = mock_server.enrol_totp(admin)
+    sign_in(mock_server, page, admin, password, totp)
+    page.goto(f"{mock_server.url}/admin")
+    page.select_option("#policy-mode", "groups")
+    page.fill("#policy-groups", "developers, ops")
+    page.fill("#policy-ip-allowlist", "10.0.0.0/8\n2001:db8::/32")
+    page.fill("#policy-remember-days", "7")
+    page.click("#policy-save")
+    page.wait_for_url(re.compile(r"/admin$"))
+    from verifier.mock.app import as_dict
+
+    saved = as_dict(mock_server.verifier.get_policy())
+    assert saved["mode"] == "groups"
+    assert list(saved["groups"]) == ["developers", "ops"]
+    assert [str(n) for n in saved["ip_allowlist"]] == ["10.0.0.0/8", "2001:db8::/32"]
+    assert saved["remember_days"] == 7
+
+
+def test_admin_activity_feed_shows_a_login_live(mock_server, browser, page):
+    admin, password = mock_server.new_user("watcher", groups=("jira-administrators",))
+    sign_in(mock_server, page, admin, password, mock_server.enrol_totp(admin))
+    page.goto(f"{mock_server.url}/admin")
+    page.wait_for_selector("body[data-feed=live]")
+    before = page.locator("#activity-feed li").count()
+    user, user_password = mock_server.new_user("watched")
+    totp = mock_server.enrol_totp(user)
+    other = browser.new_context().new_page()
+    sign_in(mock_server, other, user, user_password, totp)
+    page.wait_for_function(f"document.querySelectorAll('#activity-feed li').length > {before}")
+    assert user in page.locator("#activity-feed li").first.text_content()
+    other.context.close()
