@@ -260,6 +260,7 @@ class Session:
         self._forget_vault()
         self._vault = vault
         self._start_watcher()
+        self._emit({"event": "vault.unlocked"})  # lets every view of this port update (e.g. a badge)
         return {"unlocked": True, "entries": len(self._unlocked().entries())}
 
     def vault_lock(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:

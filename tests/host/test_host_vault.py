@@ -195,9 +195,16 @@ def test_bind_adds_an_origin_explicitly(unlocked, vault_ids):
     assert unlocked.result("vault.code", {"id": vault_ids["jira"], "origin": confluence})["code"].isdigit()
 
 
+def test_unlock_announces_itself_with_an_event(spawn_host, vault_ids):
+    host = spawn_host()
+    host.request("vault.unlock", {"password": PASSWORD})
+    assert host.recv() == {"event": "vault.unlocked"}
+
+
 def test_lock_forgets_the_key_and_says_so(unlocked, vault_ids):
     assert unlocked.result("vault.lock") == {"unlocked": False}
-    assert unlocked.recv() == {"event": "vault.locked", "reason": "request"}
+    events = [unlocked.recv(), unlocked.recv()]  # the unlock's event, still queued, then the lock's
+    assert events == [{"event": "vault.unlocked"}, {"event": "vault.locked", "reason": "request"}]
     assert unlocked.error_code("vault.entries") == "vault_locked"
 
 
@@ -205,6 +212,7 @@ def test_the_vault_locks_itself_after_the_idle_time(spawn_host, vault_ids):
     host = spawn_host()
     assert host.result("settings.set", {"auto_lock_seconds": 1}) == {"auto_lock_seconds": 1}
     host.result("vault.unlock", {"password": PASSWORD})
+    assert host.recv() == {"event": "vault.unlocked"}
     assert host.recv() == {"event": "vault.locked", "reason": "idle"}
     assert host.result("vault.status")["unlocked"] is False
     assert host.error_code("vault.code", {"id": vault_ids["jira"], "origin": JIRA}) == "vault_locked"
