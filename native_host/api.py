@@ -174,6 +174,7 @@ class Session:
 
     @property
     def vault_path(self) -> Path:
+        """The vault this host serves: ``$TRACKER2FA_VAULT`` or the per-user default."""
         if self._vault_path is None:
             from .vault import default_vault_path
 
@@ -227,6 +228,7 @@ class Session:
     # -- methods
 
     def hello(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        """``hello`` (see docs/protocol.md)."""
         from .framing import MAX_REPLY_BYTES, MAX_REQUEST_BYTES
 
         return {
@@ -237,6 +239,7 @@ class Session:
         }
 
     def vault_status(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        """``vault.status`` (see docs/protocol.md)."""
         from .vault import VaultFile
 
         return {
@@ -248,6 +251,7 @@ class Session:
         }
 
     def vault_unlock(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        """``vault.unlock`` (see docs/protocol.md)."""
         password = params.get("password")
         if not isinstance(password, str) or not password:
             raise BadRequest("parameter 'password' must be a non-empty string")
@@ -264,17 +268,20 @@ class Session:
         return {"unlocked": True, "entries": len(self._unlocked().entries())}
 
     def vault_lock(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        """``vault.lock`` (see docs/protocol.md)."""
         if self._forget_vault():
             self._emit({"event": "vault.locked", "reason": "request"})
         return {"unlocked": False}
 
     def vault_entries(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        """``vault.entries`` (see docs/protocol.md)."""
         vault = self._unlocked()
         # Without an origin: every entry, for the extension's own popup.
         entries = vault.entries() if params.get("origin") is None else vault.entries_for_origin(_origin(params))
         return {"entries": [e.public_dict() for e in entries]}
 
     def vault_code(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        """``vault.code`` (see docs/protocol.md)."""
         entry_id = _required_str(params, "id", max_len=256)
         origin = _origin(params)  # required: a page may only get the code of an entry bound to it
         vault = self._unlocked()
@@ -282,6 +289,7 @@ class Session:
         return {"code": code, "expires_in": expires_in, "period": vault.get(entry_id).period}
 
     def vault_copy_code(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        """``vault.copy_code`` (see docs/protocol.md)."""
         # For an explicit copy in the extension's own popup: no page is involved, so no origin.
         entry_id = _required_str(params, "id", max_len=256)
         vault = self._unlocked()
@@ -289,6 +297,7 @@ class Session:
         return {"code": code, "expires_in": expires_in, "period": vault.get(entry_id).period}
 
     def vault_add(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        """``vault.add`` (see docs/protocol.md)."""
         origins = _origin_list(params) or []
         if params.get("uri") is not None:
             if params.get("entry") is not None:
@@ -307,6 +316,7 @@ class Session:
         return {"entry": vault.add(entry).public_dict()}
 
     def vault_update(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        """``vault.update`` (see docs/protocol.md)."""
         entry_id = _required_str(params, "id", max_len=256)
         fields: dict[str, Any] = {}
         for name in ("issuer", "account", "note"):
@@ -322,25 +332,30 @@ class Session:
         return {"entry": vault.update(entry_id, **fields).public_dict()}
 
     def vault_remove(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        """``vault.remove`` (see docs/protocol.md)."""
         entry_id = _required_str(params, "id", max_len=256)
         self._unlocked().remove(entry_id)
         return {}
 
     def vault_bind(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        """``vault.bind`` (see docs/protocol.md)."""
         entry_id = _required_str(params, "id", max_len=256)
         origin = _origin(params)
         return {"entry": self._unlocked().bind_origin(entry_id, origin).public_dict()}
 
     def vault_backup_code(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        """``vault.backup_code`` (see docs/protocol.md)."""
         entry_id = _required_str(params, "id", max_len=256)
         origin = _origin(params)
         code, remaining = self._unlocked().take_backup_code(entry_id, origin)
         return {"code": code, "remaining": remaining}
 
     def settings_get(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        """``settings.get`` (see docs/protocol.md)."""
         return {"auto_lock_seconds": self.config.auto_lock_seconds}
 
     def settings_set(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+        """``settings.set`` (see docs/protocol.md)."""
         if "auto_lock_seconds" not in params:
             raise BadRequest("settings.set needs 'auto_lock_seconds'")
         seconds = validate_auto_lock_seconds(params["auto_lock_seconds"])
