@@ -1,0 +1,221 @@
+"""The extension's pure modules (origin from the sender, the host connection, settings merging, messages)
+run under Node: unit and property tests, no browser."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+HARNESS = Path(__file__).with_name("js_harness.mjs")
+ERRORS_PY = Path(__file__).resolve().parents[2] / "native_host" / "errors.py"
+
+
+class Node:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            ["node", str(HARNESS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+
+    def __call__(self, fn: str, *args: Any) -> Any:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(json.dumps({"fn": fn, "args": list(args)}) + "\n")
+        self.proc.stdin.flush()
+        reply = json.loads(self.proc.stdout.readline())
+        if "error" in reply:
+            raise AssertionError(reply["error"])
+        return reply["value"]
+
+    def close(self) -> None:
+        assert self.proc.stdin
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[Node]:
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    harness = Node()
+    yield harness
+    harness.close()
+
+
+# ---- the page origin comes only from the browser's view of the sender ----
+
+
+def test_sender_origin_prefers_the_frames_own_origin(node: Node) -> None:
+    sender = {"origin": "https://jira.example.com", "url": "https://jira.example.com/x", "frameId": 3,
+              "tab": {"url": "https://evil.test/"}}
+    assert node("senderOrigin", sender) == "https://jira.example.com"
+
+
+def test_cross_origin_iframe_never_gets_the_top_pages_origin(node: Node) -> None:
+    sender = {"url": "https://evil.test/frame.html", "frameId": 7, "tab": {"url": "https://jira.example.com/"}}
+    assert node("senderOrigin", sender) == "https://evil.test"
+
+
+def test_tab_url_is_used_only_for_the_top_frame(node: Node) -> None:
+    assert node("senderOrigin", {"frameId": 0, "tab": {"url": "https://jira.example.com/a?b"}}) == "https://jira.example.com"
+    assert node("senderOrigin", {"frameId": 2, "tab": {"url": "https://jira.example.com/a?b"}}) is None
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        {"origin": "null", "frameId": 0},
+        {"url": "data:text/html,<input>", "frameId": 0},
+        {"url": "file:///etc/passwd", "frameId": 0},
+        {"url": "chrome-extension://abc/popup.html", "frameId": 0},
+        {},
+    ],
+)
+def test_senders_without_a_web_origin_get_none(node: Node, sender: dict[str, Any]) -> None:
+    assert node("senderOrigin", sender) is None
+
+
+hosts = st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,10}){0,3}", fullmatch=True)
+urls = st.builds(
+    lambda scheme, host, port, path: f"{scheme}://{host}{port}{path}",
+    st.sampled_from(["http", "https"]),
+    hosts,
+    st.one_of(st.just(""), st.integers(1, 65535).map(lambda p: f":{p}")),
+    st.from_regex(r"(/[a-zA-Z0-9._~-]{0,10}){0,3}(\?[a-z=&]{0,10})?", fullmatch=True),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(url=urls)
+def test_sender_origin_is_scheme_host_port_of_the_frame_url(node: Node, url: str) -> None:
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}[parts.scheme]
+    port = "" if parts.port in (None, default) else f":{parts.port}"
+    assert node("senderOrigin", {"url": url, "frameId": 1}) == f"{parts.scheme}://{parts.hostname}{port}"
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=st.text(max_size=200))
+def test_url_origin_never_returns_a_non_web_origin(node: Node, text: str) -> None:
+    result = node("urlOrigin", text)
+    assert result is None or result.startswith(("http://", "https://"))
+
+
+# ---- the host connection ----
+
+
+def test_replies_are_matched_to_requests_by_id(node: Node) -> None:
+    assert node("scenario", "repliesMatchedById") == {"a": "a", "b": "b", "ids": [1, 2], "ports": 1}
+
+
+def test_host_error_reply_rejects_with_its_code(node: Node) -> None:
+    assert node("scenario", "errorReplyBecomesHostError") == {"rejected": True, "code": "vault_locked"}
+
+
+def test_request_without_reply_times_out_and_is_cancelled(node: Node) -> None:
+    result = node("scenario", "timeoutSendsCancel")
+    assert result["rejected"] and result["code"] == "timeout"
+    assert result["cancelTarget"] == result["first"]
+
+
+def test_read_only_request_is_retried_on_a_new_port_when_the_host_dies(node: Node) -> None:
+    assert node("scenario", "hostDeathRetriesReadOnlyOnNewPort") == {"result": {"ok": 1}, "ports": 2, "connections": 2}
+
+
+def test_mutation_is_never_sent_twice_when_the_host_dies(node: Node) -> None:
+    assert node("scenario", "hostDeathDoesNotRepeatMutations") == {"rejected": True, "code": "host_exited", "ports": 1}
+
+
+def test_missing_host_is_reported_as_not_installed_with_the_fix(node: Node) -> None:
+    result = node("scenario", "notInstalledIsNotRetried")
+    assert result["code"] == "host_not_installed" and result["ports"] == 1
+    assert "tracker2fa install" in result["message"]
+
+
+def test_next_request_after_the_host_died_opens_a_new_port(node: Node) -> None:
+    assert node("scenario", "nextRequestAfterDeathReconnects") == {"version": "x", "ports": 2, "connected": True}
+
+
+def test_host_events_reach_listeners(node: Node) -> None:
+    assert node("scenario", "eventsReachListeners") == {"seen": ["vault.locked"]}
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ("Specified native messaging host not found.", "host_not_installed"),
+        ("No such native application dev.tracker2fa.host", "host_not_installed"),
+        ("Access to the specified native messaging host is forbidden.", "host_forbidden"),
+        ("Native host has exited.", "host_exited"),
+        ("Error when communicating with the native messaging host.", "host_protocol_error"),
+        (None, "host_exited"),
+    ],
+)
+def test_browser_disconnect_messages_are_classified(node: Node, message: str | None, code: str) -> None:
+    assert node("disconnectCode", message) == code
+
+
+def test_every_shared_error_code_has_a_user_message(node: Node) -> None:
+    import re
+
+    codes = set(re.findall(r'^\s+code = "([a-z_]+)"', ERRORS_PY.read_text(), flags=re.M))
+    known = set(node("knownCodes"))
+    # Import/export errors happen only in the CLI, never through the extension.
+    cli_only = {"import_failed", "export_refused", "import_needs_password", "import_wrong_password"}
+    missing = {c for c in codes - known - cli_only if not c.startswith(("import_", "unknown_import"))}
+    assert not missing, f"error codes without a user message in extension/common/messages.js: {missing}"
+
+
+# ---- settings: managed (admin) values win ----
+
+
+def test_managed_auto_submit_overrides_the_user_and_is_locked(node: Node) -> None:
+    merged = node("mergeSettings", {"autoSubmit": True}, {"autoSubmit": False})
+    assert merged["autoSubmit"] is False and merged["locked"]["autoSubmit"] is True
+
+
+def test_managed_auto_fill_adds_tracker_origins(node: Node) -> None:
+    merged = node("mergeSettings", {"autoFillOrigins": ["https://mine.test"]},
+                  {"autoFill": True, "trackerOrigins": ["https://jira.corp.test/login", "not an origin"]})
+    assert merged["autoFillOrigins"] == ["https://jira.corp.test", "https://mine.test"]
+
+
+def test_managed_auto_fill_off_disables_user_auto_fill(node: Node) -> None:
+    merged = node("mergeSettings", {"autoFillOrigins": ["https://mine.test"]}, {"autoFill": False})
+    assert merged["autoFillOrigins"] == []
+
+
+def test_admin_site_rules_come_before_user_rules_and_invalid_ones_are_dropped(node: Node) -> None:
+    merged = node(
+        "mergeSettings",
+        {"siteRules": [{"name": "mine", "fieldSelector": "#mine"}, {"name": "broken"}]},
+        {"siteRules": [{"name": "corp", "urlPattern": "^https://jira", "fieldSelector": "#otp"}]},
+    )
+    assert [(r["name"], r["source"]) for r in merged["siteRules"]] == [("corp", "admin"), ("mine", "user")]
+
+
+settings_values = st.dictionaries(
+    st.sampled_from(["autoSubmit", "autoFill", "autoFillOrigins", "trackerOrigins", "siteRules", "autoLockSeconds",
+                     "allowExport"]),
+    st.one_of(st.booleans(), st.integers(-5, 10**6), st.text(max_size=20),
+              st.lists(st.one_of(st.text(max_size=30), st.just("https://a.test")), max_size=3)),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(user=settings_values, managed=settings_values)
+def test_merge_never_fails_and_managed_booleans_always_win(node: Node, user: dict, managed: dict) -> None:
+    merged = node("mergeSettings", user, managed)
+    if isinstance(managed.get("autoSubmit"), bool):
+        assert merged["autoSubmit"] is managed["autoSubmit"]
+    if managed.get("autoFill") is False:
+        assert merged["autoFillOrigins"] == []
+    assert all(o.startswith(("http://", "https://")) for o in merged["autoFillOrigins"])
+    assert isinstance(merged["allowExport"], bool)

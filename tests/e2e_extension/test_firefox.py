@@ -1,0 +1,132 @@
+"""Firefox ESR, headless, driven over WebDriver BiDi: the basic fill flow and origin binding."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from native_host.devtools import browsers
+
+from .conftest import PASSWORD, SECRET, PageServer, host_pids_for_home, kill_pid, make_vault, valid_codes
+
+pytestmark = pytest.mark.browser
+CONTROL = "document.querySelector('[data-tracker2fa-fill]')"
+
+
+class Firefox:
+    def __init__(self, bidi: browsers.FirefoxBidi, home: Path) -> None:
+        self.bidi = bidi
+        self.home = home
+        self.tab = bidi.call("browsingContext.getTree", {})["contexts"][0]["context"]
+
+    def wait_for(self, context: str, expression: str, timeout: float = 15) -> Any:
+        """Poll ``expression`` in the page until it is truthy; returns its value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                value = self.bidi.evaluate(context, expression)
+            except browsers.BrowserError:
+                value = None  # the page is between documents
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {expression}")
+            time.sleep(0.1)
+
+    def click_control(self, context: str) -> None:
+        x, y = self.wait_for(
+            context,
+            f"(() => {{ const e = {CONTROL}; if (!e) return null; const r = e.getBoundingClientRect(); "
+            "return [r.x + r.width / 2, r.y + r.height / 2]; })()",
+        )
+        self.bidi.click(context, x, y)
+
+    def control_state(self, context: str, *states: str) -> tuple[str, str]:
+        wanted = repr(list(states))
+        return tuple(
+            self.wait_for(
+                context,
+                f"(() => {{ const e = {CONTROL}; return e && {wanted}.includes(e.dataset.tracker2faState) && "
+                "[e.dataset.tracker2faState, e.shadowRoot.querySelector('.panel').textContent]; })()",
+            )
+        )
+
+    def extension_tab(self) -> str:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            for ctx in self.bidi.call("browsingContext.getTree", {})["contexts"]:
+                if ctx["url"].startswith("moz-extension://"):
+                    return str(ctx["context"])
+            time.sleep(0.1)
+        raise AssertionError("the unlock tab did not open")
+
+
+@pytest.fixture(scope="module")
+def firefox(pages: PageServer, tmp_path_factory: Any) -> Iterator[Firefox]:
+    root = tmp_path_factory.mktemp("firefox")
+    home = root / "home"
+    home.mkdir()
+    vault = root / "vault.json"
+    make_vault(vault, [{"secret": SECRET, "issuer": "Tracker", "account": "alice", "origins": [pages.origin()]}])
+    env = browsers.profile_env(home, vault=vault)
+    browsers.register_host("firefox", env)
+    bidi = browsers.FirefoxBidi.start(root / "profile", env)
+    try:
+        bidi.install_extension()
+        yield Firefox(bidi, home)
+    finally:
+        bidi.close()
+        for pid in host_pids_for_home(home):
+            kill_pid(pid)
+
+
+def test_firefox_locked_vault_unlocks_from_the_page_and_fills(firefox: Firefox, pages: PageServer) -> None:
+    tab = firefox.tab
+    firefox.bidi.navigate(tab, pages.url("/pages/atlassian.html"))
+    firefox.click_control(tab)
+    _, message = firefox.control_state(tab, "error")
+    assert "locked" in message
+    # The control's "Unlock the vault…" button opens the popup's unlock form in a tab.
+    x, y = firefox.wait_for(
+        tab,
+        f"(() => {{ const b = {CONTROL}.shadowRoot.querySelector('[data-action=unlock]'); if (!b) return null; "
+        "const r = b.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()",
+    )
+    firefox.bidi.click(tab, x, y)
+    unlock_tab = firefox.extension_tab()
+    firefox.wait_for(unlock_tab, "document.body.dataset.vault === 'locked'")
+    firefox.bidi.evaluate(unlock_tab, "document.querySelector('input[type=password]').focus() || true")
+    firefox.bidi.type_text(unlock_tab, PASSWORD + "\ue007")  # Enter submits
+    # Unlocking returns to the page's tab and closes the unlock tab.
+    deadline = time.monotonic() + 30
+    while any(c["context"] == unlock_tab for c in firefox.bidi.call("browsingContext.getTree", {})["contexts"]):
+        assert time.monotonic() < deadline, "the unlock tab did not close"
+        time.sleep(0.1)
+
+    firefox.bidi.call("browsingContext.activate", {"context": tab})
+    firefox.click_control(tab)
+    code = firefox.wait_for(tab, "document.getElementById('two-step-verification-otp-code-input').value")
+    assert code in valid_codes()
+
+
+def test_firefox_entry_is_never_filled_on_another_origin(firefox: Firefox, pages: PageServer) -> None:
+    tab = firefox.tab
+    firefox.bidi.navigate(tab, pages.url("/pages/atlassian.html", host="localhost"))
+    firefox.click_control(tab)
+    _, message = firefox.control_state(tab, "error", "filled")
+    assert "No account in your vault is bound to this site" in message
+    assert firefox.bidi.evaluate(tab, "document.getElementById('two-step-verification-otp-code-input').value") == ""
+
+
+def test_firefox_fills_a_react_controlled_input(firefox: Firefox, pages: PageServer) -> None:
+    tab = firefox.tab
+    firefox.bidi.navigate(tab, pages.url("/pages/react.html"))
+    firefox.click_control(tab)
+    state, _ = firefox.control_state(tab, "filled", "error")
+    assert state == "filled"
+    code = firefox.bidi.evaluate(tab, "document.getElementById('state').textContent")
+    assert code in valid_codes()
