@@ -260,3 +260,33 @@ def test_cancel_of_a_running_unlock_discards_the_key(spawn_host, host_env, slow_
     assert host.reply_to("stop")["result"] == {"cancelled": True}
     assert host.reply_to("unlock")["error"]["code"] == "cancelled"
     assert host.result("vault.status")["unlocked"] is False
+
+
+def test_two_hosts_adding_at_once_lose_no_entry(spawn_host, vault_ids):
+    # Two browsers, two hosts, one vault file: every add from both must survive.
+    from .conftest import frame
+
+    hosts = [spawn_host(), spawn_host()]
+    for host in hosts:
+        host.result("vault.unlock", {"password": PASSWORD})
+    for n, host in enumerate(hosts):
+        host.send_raw(
+            b"".join(
+                frame(
+                    {
+                        "id": f"add{i}",
+                        "method": "vault.add",
+                        "params": {"entry": {"secret": JIRA_SECRET, "issuer": f"h{n}-{i}"}},
+                    }
+                )
+                for i in range(8)
+            )
+        )
+    for host in hosts:
+        for i in range(8):
+            assert "result" in host.reply_to(f"add{i}")
+    checker = spawn_host()
+    checker.result("vault.unlock", {"password": PASSWORD})
+    issuers = {e["issuer"] for e in checker.result("vault.entries")["entries"]}
+    assert {f"h{n}-{i}" for n in range(2) for i in range(8)} <= issuers
+    assert len(issuers) == 18
