@@ -9,8 +9,7 @@ import pytest
 
 from native_host.errors import ImportFailed, ImportNeedsPassword, ImportWrongPassword
 from native_host.vault.importers import FORMATS, import_file, import_result, sniff_format
-
-from .conftest import expected_files
+from tests.importers.support import expected_files
 
 FILES = expected_files()
 IMPORTABLE = [f for f in FILES if f["entries"]]
