@@ -183,7 +183,7 @@ def import_result(
     if not collected.entries and not collected.problems:
         raise ImportFailed(f"the {name} file holds no accounts")
     if collected.problems:
-        log.warning("import skipped %d invalid record(s)", len(collected.problems))
+        log.info("import skipped %d invalid record(s)", len(collected.problems))
     return ImportResult(format=name, entries=collected.entries, skipped=collected.problems)
 
 
