@@ -629,7 +629,8 @@ def create_mock_app(verifier: Any, *, admin_groups: tuple[str, ...] = ADMIN_GROU
             events = v.audit(limit=50)
         except TypeError:
             events = v.audit()[-50:]
-        return [jsonable(as_dict(ev)) for ev in events]
+        # The audit answers oldest first; the feed shows the newest on top (as the live lines arrive).
+        return [jsonable(as_dict(ev)) for ev in reversed(list(events))]
 
     @app.get("/admin")
     def admin(request: Request) -> Response:

@@ -7,10 +7,13 @@ value as ``data-testid`` (listed in docs/mock-tracker.md).
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from collections.abc import Iterable
 from html import escape
 from typing import Any
 
+# Audit fields shown in the activity feed, in order (never codes or secrets: the audit has none).
+FEED_FIELDS = ("event", "username", "method", "credential", "result", "ip", "actor")
 PRODUCT = "Jibra"  # a Jira-like tracker; the name makes it obvious this is a mock
 
 
@@ -313,7 +316,9 @@ def _user_row(csrf: str, user: dict[str, Any]) -> str:
 
 
 def event_item(event: dict[str, Any]) -> str:
-    """One activity-feed line (also built client-side from WebSocket messages with the same fields)."""
-    fields = ("time", "username", "action", "method", "result", "ip")
-    text = " · ".join(str(event.get(f, "")) for f in fields if event.get(f) not in (None, ""))
-    return f'<li class="event" data-action="{e(event.get("action", ""))}" data-testid="activity-event">{e(text)}</li>'
+    """One activity-feed line (static/mock.js builds the same line from WebSocket messages)."""
+    ts = event.get("ts")
+    when = dt.datetime.fromtimestamp(float(ts), dt.UTC).strftime("%H:%M:%S") if ts is not None else ""
+    parts = [when, *(str(event[f]) for f in FEED_FIELDS if event.get(f) not in (None, ""))]
+    return (f'<li class="event" data-event="{e(event.get("event", ""))}" data-testid="activity-event">'
+            f'{e(" · ".join(p for p in parts if p))}</li>')

@@ -98,10 +98,11 @@ function startActivityFeed() {
     const ev = JSON.parse(msg.data);
     const li = document.createElement("li");
     li.className = "event";
-    li.dataset.action = ev.action || "";
+    li.dataset.event = ev.event || "";
     li.dataset.testid = "activity-event";
-    li.textContent = ["time", "username", "action", "method", "result", "ip"]
-      .map((k) => ev[k]).filter((x) => x !== undefined && x !== null && x !== "").join(" · ");
+    const when = typeof ev.ts === "number" ? new Date(ev.ts * 1000).toISOString().slice(11, 19) : "";
+    li.textContent = [when, ...["event", "username", "method", "credential", "result", "ip", "actor"].map((k) => ev[k])]
+      .filter((x) => x !== undefined && x !== null && x !== "").join(" · ");
     feed.prepend(li);
   };
 }
