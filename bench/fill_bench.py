@@ -34,7 +34,7 @@ from native_host import DEV_EXTENSION_ID
 from native_host.devtools import browsers
 
 PASSWORD = "bench password"
-SECRET = "JBSWY3DPEHPK3PXP"
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 ECHO_HOST = "dev.tracker2fa.bench_echo"
 PAGE = b"""<!doctype html><title>bench</title><form><label for=otp>Verification code</label>
 <input id=otp name=otp autocomplete=one-time-code></form>

@@ -23,7 +23,7 @@ PAGES = Path(__file__).parent / "pages"
 REPO = Path(__file__).resolve().parents[2]
 DOCS_IMG = REPO / "docs" / "img"
 PASSWORD = "correct horse battery staple"
-SECRET = "JBSWY3DPEHPK3PXP"
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 # Page paths as the server answers them; the Jira-app page sits where such apps put it.
 ROUTES = {"/plugins/servlet/twofactor/verify": "jira_app.html"}
 

@@ -201,7 +201,7 @@ def test_account_entered_by_hand_is_added(browser: Chromium, pages: PageServer, 
     popup.locator("#add summary").click()
     popup.locator("#add-issuer").fill("Handmade")
     popup.locator("#add-account").fill("erin")
-    popup.locator("#add-secret").fill("JBSW Y3DP EHPK 3PXP")
+    popup.locator("#add-secret").fill("JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP")
     popup.locator("#add-manual-form button[type=submit]").click()
     popup.wait_for_selector("#add-result[data-state=added]")
     entries = browser.host_request("vault.entries", {"origin": pages.origin()})["entries"]
