@@ -95,7 +95,7 @@ def parse_otpauth_uri(uri: str) -> Entry:
         raise InvalidUri(f"digits must be 6, 7 or 8, not {digits}")
     if kind == "hotp" and not 6 <= digits <= 8:
         raise InvalidUri(f"digits must be 6, 7 or 8, not {digits}")
-    if period <= 0 or period > 86400:
+    if kind != "hotp" and not 1 <= period <= 86400:  # some apps write a meaningless period on hotp URIs
         raise InvalidUri(f"period must be between 1 and 86400 seconds, not {period}")
     if counter < 0:
         raise InvalidUri("counter must not be negative")
@@ -106,8 +106,8 @@ def parse_otpauth_uri(uri: str) -> Entry:
         account=account,
         algorithm=algorithm,
         digits=digits,
-        period=period,
-        counter=counter,
+        period=period if kind != "hotp" else 30,
+        counter=counter if kind == "hotp" else 0,
     )
 
 

@@ -193,3 +193,8 @@ def test_arbitrary_text_raises_only_uri_or_secret_errors(text):
 def test_uri_like_text_raises_only_uri_or_secret_errors(text):
     with contextlib.suppress(InvalidUri, InvalidSecret):
         parse_otpauth_uri("otpauth://" + text)
+
+
+def test_period_on_an_hotp_uri_is_ignored():
+    e = parse_otpauth_uri(f"otpauth://hotp/x?secret={SECRET}&counter=5&period=0")
+    assert (e.kind, e.counter) == ("hotp", 5)
