@@ -1,0 +1,1 @@
+"""Pure verification rules: no HTTP, no SQL. The service facade wires them to a store."""

@@ -1,0 +1,44 @@
+"""Audit events: what happened, to whom, with which factor, from where, and the result."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+EVENTS = (
+    "user_created", "totp_enrol_begin", "totp_enrolled", "totp_removed", "backup_codes_generated",
+    "webauthn_registered", "webauthn_renamed", "webauthn_removed", "verify", "lockout",
+    "device_remembered", "devices_revoked", "policy_changed", "user_excluded", "user_reset", "group_reset",
+    "groups_changed",
+)
+MAX_USER_AGENT = 300
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audit record. Never contains a code, secret or password."""
+
+    ts: float
+    event: str
+    username: str | None = None
+    method: str | None = None  # totp | backup | webauthn | device | admin
+    credential: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    result: str | None = None  # ok | invalid | replay | locked | ...
+    actor: str | None = None
+    detail: str | None = None
+    id: int | None = None
+
+    def to_dict(self) -> dict:
+        """Plain dict (JSON-ready)."""
+        return asdict(self)
+
+
+def make_event(ts: float, event: str, **fields: object) -> AuditEvent:
+    """Build an event, trimming the free-text user agent."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown audit event {event!r}")
+    ua = fields.get("user_agent")
+    if isinstance(ua, str):
+        fields["user_agent"] = ua[:MAX_USER_AGENT]
+    return AuditEvent(ts=ts, event=event, **fields)  # type: ignore[arg-type]

@@ -1,0 +1,92 @@
+"""WebAuthn rules around ``fido2.server.Fido2Server``: origins, attestation policy, legacy U2F, counters.
+
+python-fido2 checks type, origin, challenge, rpIdHash, UP/UV and the signature; it does not check sign
+counters, keep challenges single-use, or know about U2F app ids. Those are here and in the service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+from fido2.attestation import AttestationVerifier
+from fido2.server import Fido2Server
+from fido2.webauthn import PublicKeyCredentialRpEntity
+
+ATTESTATION_MODES = ("none", "verify")
+
+
+class RootAttestationVerifier(AttestationVerifier):
+    """Accepts attestation whose chain ends at one of the configured root certificates (DER)."""
+
+    def __init__(self, roots: Sequence[bytes]) -> None:
+        super().__init__()
+        self._roots = [x509.load_der_x509_certificate(r) for r in roots]
+
+    def ca_lookup(self, attestation_result, auth_data) -> bytes | None:  # type: ignore[override]
+        """The configured root that issued the last certificate of the trust path, if any."""
+        if not attestation_result.trust_path:
+            return None
+        last = x509.load_der_x509_certificate(attestation_result.trust_path[-1])
+        for root in self._roots:
+            if root.subject == last.issuer:
+                from cryptography.hazmat.primitives.serialization import Encoding
+
+                return root.public_bytes(Encoding.DER)
+        return None
+
+
+@dataclass(frozen=True)
+class WebAuthnConfig:
+    """The relying party as the verifier serves it."""
+
+    rp_id: str
+    rp_name: str
+    origins: tuple[str, ...]
+    attestation: str = "none"
+    attestation_roots: tuple[bytes, ...] = ()
+    appid: str | None = None  # legacy U2F app id, e.g. https://jira.example.com/u2f-app-id.json
+    user_verification: str = "discouraged"
+
+    def __post_init__(self) -> None:
+        if self.attestation not in ATTESTATION_MODES:
+            raise ValueError(f"attestation must be one of {', '.join(ATTESTATION_MODES)}")
+        if self.attestation == "verify" and not self.attestation_roots:
+            raise ValueError("attestation 'verify' needs at least one root certificate")
+        if not self.origins:
+            raise ValueError("at least one allowed origin is needed")
+
+
+def origin_checker(origins: Iterable[str]):
+    """A ``verify_origin`` for Fido2Server: exact match against the configured origins."""
+    allowed = frozenset(o.rstrip("/") for o in origins)
+    return lambda origin: isinstance(origin, str) and origin in allowed
+
+
+def build_servers(config: WebAuthnConfig) -> tuple[Fido2Server, Fido2Server | None]:
+    """The server for ``rp_id`` and, when an appid is configured, one whose rp id is the appid.
+
+    A U2F key registered under the old API signs with rpIdHash = SHA-256(appid); asking a second
+    Fido2Server whose rp id *is* the appid to check it reuses every other check unchanged.
+    """
+    verify_origin = origin_checker(config.origins)
+    if config.attestation == "verify":
+        attestation, verify_attestation = "direct", RootAttestationVerifier(config.attestation_roots)
+    else:
+        attestation, verify_attestation = "none", None
+    main = Fido2Server(PublicKeyCredentialRpEntity(name=config.rp_name, id=config.rp_id),
+                       attestation=attestation, verify_origin=verify_origin,
+                       verify_attestation=verify_attestation)
+    legacy = None
+    if config.appid:
+        legacy = Fido2Server(PublicKeyCredentialRpEntity(name=config.rp_name, id=config.appid),
+                             verify_origin=verify_origin)
+    return main, legacy
+
+
+def counter_ok(stored: int, presented: int) -> bool:
+    """WebAuthn §6.1.1: the new count must exceed the stored one unless both are zero."""
+    if stored == 0 and presented == 0:
+        return True
+    return presented > stored

@@ -1,0 +1,364 @@
+"""The one ``Store`` interface, written once in portable SQL over a small dialect layer.
+
+Each public method is one transaction. Statements use ``?`` placeholders; the PostgreSQL dialect
+rewrites them to ``%s``. Nothing here knows a rule: the service decides, the store remembers.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from native_host.errors import UserExists
+
+from .migrations import LATEST, MIGRATIONS
+
+USER_COLUMNS = "username, password_hash, groups_json, excluded_until, created"
+CRED_COLUMNS = "credential_id, username, name, credential_data, sign_count, appid, created, last_used"
+AUDIT_COLUMNS = "id, ts, event, username, method, credential, ip, user_agent, result, actor, detail"
+
+
+class Tx:
+    """A cursor-like wrapper: ``run`` returns rows as dicts, ``change`` the affected row count."""
+
+    def __init__(self, cursor: Any, rewrite) -> None:
+        self._cur = cursor
+        self._rewrite = rewrite
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Execute and fetch all rows (empty for statements without a result)."""
+        self._cur.execute(self._rewrite(sql), tuple(params))
+        if self._cur.description is None:
+            return []
+        names = [d[0] for d in self._cur.description]
+        return [dict(zip(names, row, strict=True)) for row in self._cur.fetchall()]
+
+    def change(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Execute and return the number of rows changed."""
+        self._cur.execute(self._rewrite(sql), tuple(params))
+        return self._cur.rowcount
+
+
+class Store(ABC):
+    """Persistent state of the verifier. Implementations: SQLite (WAL) and PostgreSQL."""
+
+    pk_sql = "INTEGER PRIMARY KEY"
+    url = ""
+
+    # ---- dialect hooks ------------------------------------------------------------------------------
+    @abstractmethod
+    def tx(self) -> AbstractContextManager[Tx]:
+        """A write transaction (committed on success, rolled back on error)."""
+
+    @abstractmethod
+    def _lock_for_migration(self, tx: Tx) -> None:
+        """Serialize concurrent migrators (several processes starting at once)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    def _is_unique_violation(self, exc: Exception) -> bool:
+        return "unique" in str(exc).lower() or "duplicate" in str(exc).lower()
+
+    # ---- migrations -----------------------------------------------------------------------------------
+    def migrate(self) -> int:
+        """Apply pending migrations; returns the schema version now in place."""
+        with self.tx() as tx:
+            self._lock_for_migration(tx)
+            tx.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            rows = tx.run("SELECT MAX(version) AS v FROM schema_version")
+            current = rows[0]["v"] or 0
+            if current > LATEST:
+                from native_host.errors import VerifierConfigError
+
+                raise VerifierConfigError(f"the database schema (version {current}) is newer than this "
+                                          f"verifier (version {LATEST}); upgrade tracker2fa")
+            for version, statements in MIGRATIONS:
+                if version <= current:
+                    continue
+                for sql in statements:
+                    tx.run(sql.replace("{pk}", self.pk_sql))
+                tx.run("INSERT INTO schema_version (version) VALUES (?)", (version,))
+                current = version
+        return current
+
+    def schema_version(self) -> int:
+        """The applied schema version."""
+        with self.tx() as tx:
+            return tx.run("SELECT MAX(version) AS v FROM schema_version")[0]["v"] or 0
+
+    # ---- users ----------------------------------------------------------------------------------------
+    def create_user(self, username: str, password_hash: str | None, groups: Sequence[str], now: float) -> None:
+        """Insert a user; raises UserExists."""
+        try:
+            with self.tx() as tx:
+                tx.run(f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                       (username, password_hash, json.dumps(sorted(set(groups))), None, now))
+        except Exception as exc:
+            if self._is_unique_violation(exc):
+                raise UserExists(f"a user named {username!r} already exists") from None
+            raise
+
+    def get_user(self, username: str) -> dict[str, Any] | None:
+        """The user's row (``groups`` decoded), or None."""
+        with self.tx() as tx:
+            rows = tx.run(f"SELECT {USER_COLUMNS} FROM users WHERE username = ?", (username,))
+        if not rows:
+            return None
+        row = rows[0]
+        row["groups"] = json.loads(row.pop("groups_json"))
+        return row
+
+    def list_users(self) -> list[str]:
+        """All usernames, sorted."""
+        with self.tx() as tx:
+            return [r["username"] for r in tx.run("SELECT username FROM users ORDER BY username")]
+
+    def users_in_group(self, group: str) -> list[str]:
+        """Usernames whose groups include ``group``."""
+        with self.tx() as tx:
+            rows = tx.run("SELECT username, groups_json FROM users ORDER BY username")
+        return [r["username"] for r in rows if group in json.loads(r["groups_json"])]
+
+    def set_groups(self, username: str, groups: Sequence[str]) -> bool:
+        """Replace the user's groups; False when there is no such user."""
+        with self.tx() as tx:
+            return tx.change("UPDATE users SET groups_json = ? WHERE username = ?",
+                             (json.dumps(sorted(set(groups))), username)) == 1
+
+    def set_password_hash(self, username: str, password_hash: str | None) -> bool:
+        """Replace the user's password hash."""
+        with self.tx() as tx:
+            return tx.change("UPDATE users SET password_hash = ? WHERE username = ?",
+                             (password_hash, username)) == 1
+
+    def set_excluded_until(self, username: str, until: float | None) -> bool:
+        """Exclude the user from the second factor until ``until`` (None: no exclusion)."""
+        with self.tx() as tx:
+            return tx.change("UPDATE users SET excluded_until = ? WHERE username = ?", (until, username)) == 1
+
+    # ---- TOTP -----------------------------------------------------------------------------------------
+    def put_totp_pending(self, username: str, secret_enc: str, now: float) -> None:
+        """Remember an enrolment secret until its first code confirms it."""
+        with self.tx() as tx:
+            tx.run("DELETE FROM totp_pending WHERE username = ?", (username,))
+            tx.run("INSERT INTO totp_pending (username, secret_enc, created) VALUES (?, ?, ?)",
+                   (username, secret_enc, now))
+
+    def get_totp_pending(self, username: str) -> dict[str, Any] | None:
+        """The pending enrolment, or None."""
+        with self.tx() as tx:
+            rows = tx.run("SELECT secret_enc, created FROM totp_pending WHERE username = ?", (username,))
+        return rows[0] if rows else None
+
+    def confirm_totp(self, username: str, pending_secret_enc: str, secret_enc: str, digits: int, period: int,
+                     algorithm: str, last_step: int, drift: int, now: float) -> bool:
+        """Atomically turn the pending secret into the user's TOTP factor (replacing an older one).
+
+        False when the pending enrolment changed or vanished meanwhile (a concurrent confirm won).
+        """
+        with self.tx() as tx:
+            if tx.change("DELETE FROM totp_pending WHERE username = ? AND secret_enc = ?",
+                         (username, pending_secret_enc)) != 1:
+                return False
+            tx.run("DELETE FROM totp WHERE username = ?", (username,))
+            tx.run("INSERT INTO totp (username, secret_enc, digits, period, algorithm, last_step, drift, created)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   (username, secret_enc, digits, period, algorithm, last_step, drift, now))
+            return True
+
+    def get_totp(self, username: str) -> dict[str, Any] | None:
+        """The user's confirmed TOTP factor, or None."""
+        with self.tx() as tx:
+            rows = tx.run("SELECT secret_enc, digits, period, algorithm, last_step, drift FROM totp "
+                          "WHERE username = ?", (username,))
+        return rows[0] if rows else None
+
+    def advance_totp_step(self, username: str, new_step: int, drift: int) -> bool:
+        """The replay ledger: compare-and-set ``last_step`` forward. True for exactly one caller per step."""
+        with self.tx() as tx:
+            return tx.change("UPDATE totp SET last_step = ?, drift = ? WHERE username = ? AND last_step < ?",
+                             (new_step, drift, username, new_step)) == 1
+
+    def delete_totp(self, username: str) -> bool:
+        """Remove the TOTP factor and any pending enrolment."""
+        with self.tx() as tx:
+            tx.run("DELETE FROM totp_pending WHERE username = ?", (username,))
+            return tx.change("DELETE FROM totp WHERE username = ?", (username,)) == 1
+
+    # ---- backup codes -----------------------------------------------------------------------------------
+    def replace_backup_codes(self, username: str, hashes: Sequence[str]) -> None:
+        """Drop every old code of the user and store the new hashes."""
+        with self.tx() as tx:
+            tx.run("DELETE FROM backup_codes WHERE username = ?", (username,))
+            for code_hash in hashes:
+                tx.run("INSERT INTO backup_codes (username, code_hash, used) VALUES (?, ?, 0)",
+                       (username, code_hash))
+
+    def unused_backup_codes(self, username: str) -> list[dict[str, Any]]:
+        """``{"id", "code_hash"}`` of the user's unused codes."""
+        with self.tx() as tx:
+            return tx.run("SELECT id, code_hash FROM backup_codes WHERE username = ? AND used = 0 ORDER BY id",
+                          (username,))
+
+    def use_backup_code(self, code_id: int) -> bool:
+        """Mark one code used; True only for the first caller."""
+        with self.tx() as tx:
+            return tx.change("UPDATE backup_codes SET used = 1 WHERE id = ? AND used = 0", (code_id,)) == 1
+
+    def delete_backup_codes(self, username: str) -> None:
+        """Remove all of the user's codes."""
+        with self.tx() as tx:
+            tx.run("DELETE FROM backup_codes WHERE username = ?", (username,))
+
+    # ---- WebAuthn credentials ---------------------------------------------------------------------------
+    def add_credential(self, username: str, credential_id: str, name: str, credential_data: str,
+                       sign_count: int, appid: str | None, now: float) -> None:
+        """Store a registered credential."""
+        with self.tx() as tx:
+            tx.run(f"INSERT INTO credentials ({CRED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   (credential_id, username, name, credential_data, sign_count, appid, now, None))
+
+    def list_credentials(self, username: str) -> list[dict[str, Any]]:
+        """The user's credentials, oldest first."""
+        with self.tx() as tx:
+            return tx.run(f"SELECT {CRED_COLUMNS} FROM credentials WHERE username = ? ORDER BY created, "
+                          "credential_id", (username,))
+
+    def advance_sign_count(self, credential_id: str, old: int, new: int, now: float) -> bool:
+        """Compare-and-set the counter from ``old`` to ``new``; False when another request moved it."""
+        with self.tx() as tx:
+            return tx.change("UPDATE credentials SET sign_count = ?, last_used = ? "
+                             "WHERE credential_id = ? AND sign_count = ?", (new, now, credential_id, old)) == 1
+
+    def rename_credential(self, username: str, credential_id: str, name: str) -> bool:
+        """Rename one of the user's credentials."""
+        with self.tx() as tx:
+            return tx.change("UPDATE credentials SET name = ? WHERE username = ? AND credential_id = ?",
+                             (name, username, credential_id)) == 1
+
+    def delete_credential(self, username: str, credential_id: str) -> bool:
+        """Remove one of the user's credentials."""
+        with self.tx() as tx:
+            return tx.change("DELETE FROM credentials WHERE username = ? AND credential_id = ?",
+                             (username, credential_id)) == 1
+
+    def delete_credentials(self, username: str) -> int:
+        """Remove all of the user's credentials."""
+        with self.tx() as tx:
+            return tx.change("DELETE FROM credentials WHERE username = ?", (username,))
+
+    # ---- challenges -------------------------------------------------------------------------------------
+    def put_challenge(self, state_id: str, username: str, kind: str, state_json: str, expires: float,
+                      now: float) -> None:
+        """Store a ceremony state (and sweep expired ones)."""
+        with self.tx() as tx:
+            tx.run("DELETE FROM challenges WHERE expires < ?", (now,))
+            tx.run("INSERT INTO challenges (state_id, username, kind, state_json, expires) VALUES (?, ?, ?, ?, ?)",
+                   (state_id, username, kind, state_json, expires))
+
+    def take_challenge(self, state_id: str) -> dict[str, Any] | None:
+        """Remove and return a ceremony state: whoever takes it first gets it, later callers get None."""
+        with self.tx() as tx:
+            rows = tx.run("DELETE FROM challenges WHERE state_id = ? RETURNING username, kind, state_json, expires",
+                          (state_id,))
+        return rows[0] if rows else None
+
+    # ---- failure counters -------------------------------------------------------------------------------
+    def get_failures(self, key: str) -> tuple[int, float | None]:
+        """(consecutive failures, locked until) for a counter key."""
+        with self.tx() as tx:
+            rows = tx.run("SELECT count, locked_until FROM failures WHERE counter_key = ?", (key,))
+        return (rows[0]["count"], rows[0]["locked_until"]) if rows else (0, None)
+
+    def add_failure(self, key: str) -> int:
+        """Count one more failure atomically; returns the new count."""
+        with self.tx() as tx:
+            rows = tx.run("INSERT INTO failures (counter_key, count) VALUES (?, 1) ON CONFLICT (counter_key) "
+                          "DO UPDATE SET count = failures.count + 1 RETURNING count", (key,))
+        return rows[0]["count"]
+
+    def set_locked_until(self, key: str, until: float | None) -> None:
+        """Set (or lift, with None) the lock of a counter."""
+        with self.tx() as tx:
+            tx.run("UPDATE failures SET locked_until = ? WHERE counter_key = ?", (until, key))
+
+    def clear_failures(self, key: str) -> None:
+        """Forget a counter (success, or an admin reset)."""
+        with self.tx() as tx:
+            tx.run("DELETE FROM failures WHERE counter_key = ?", (key,))
+
+    # ---- remembered devices -----------------------------------------------------------------------------
+    def add_device(self, token_hash: str, username: str, expires: float, now: float) -> None:
+        """Remember a device token (only its hash is stored)."""
+        with self.tx() as tx:
+            tx.run("INSERT INTO devices (token_hash, username, expires, created) VALUES (?, ?, ?, ?)",
+                   (token_hash, username, expires, now))
+
+    def rotate_device(self, old_hash: str, username: str, new_hash: str, now: float) -> bool:
+        """Replace a valid, unexpired token of ``username`` by a new one with the same expiry."""
+        with self.tx() as tx:
+            rows = tx.run("DELETE FROM devices WHERE token_hash = ? AND username = ? RETURNING expires",
+                          (old_hash, username))
+            if not rows or rows[0]["expires"] <= now:
+                return False
+            tx.run("INSERT INTO devices (token_hash, username, expires, created) VALUES (?, ?, ?, ?)",
+                   (new_hash, username, rows[0]["expires"], now))
+            return True
+
+    def delete_devices(self, username: str) -> int:
+        """Revoke every remembered device of the user."""
+        with self.tx() as tx:
+            return tx.change("DELETE FROM devices WHERE username = ?", (username,))
+
+    def count_devices(self, username: str, now: float) -> int:
+        """How many unexpired devices the user has."""
+        with self.tx() as tx:
+            return tx.run("SELECT COUNT(*) AS n FROM devices WHERE username = ? AND expires > ?",
+                          (username, now))[0]["n"]
+
+    # ---- settings ---------------------------------------------------------------------------------------
+    def get_setting(self, name: str) -> str | None:
+        """A stored setting (e.g. the policy as JSON)."""
+        with self.tx() as tx:
+            rows = tx.run("SELECT value FROM settings WHERE name = ?", (name,))
+        return rows[0]["value"] if rows else None
+
+    def set_setting(self, name: str, value: str) -> None:
+        """Insert or replace a setting."""
+        with self.tx() as tx:
+            tx.run("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = ?",
+                   (name, value, value))
+
+    # ---- audit ------------------------------------------------------------------------------------------
+    def add_audit(self, event: dict[str, Any]) -> int:
+        """Append an audit record; returns its id."""
+        cols = [c.strip() for c in AUDIT_COLUMNS.split(",")][1:]
+        with self.tx() as tx:
+            rows = tx.run(f"INSERT INTO audit ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
+                          "RETURNING id", [event.get(c) for c in cols])
+        return rows[0]["id"]
+
+    def query_audit(self, *, username: str | None = None, event: str | None = None, since: float | None = None,
+                    until: float | None = None, after_id: int | None = None, limit: int = 100) -> list[dict]:
+        """Audit records matching every given filter, oldest first (the newest ``limit`` of them)."""
+        where, params = [], []
+        for column, op, value in (("username", "=", username), ("event", "=", event), ("ts", ">=", since),
+                                  ("ts", "<", until), ("id", ">", after_id)):
+            if value is not None:
+                where.append(f"{column} {op} ?")
+                params.append(value)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self.tx() as tx:
+            rows = tx.run(f"SELECT {AUDIT_COLUMNS} FROM audit {clause} ORDER BY id DESC LIMIT ?",
+                          [*params, int(limit)])
+        return list(reversed(rows))
+
+    def iter_tables(self) -> Iterator[str]:
+        """Names of the verifier's tables (for tests and docs)."""
+        yield from ("users", "totp", "totp_pending", "backup_codes", "credentials", "challenges", "failures",
+                    "devices", "settings", "audit", "schema_version")

@@ -1,0 +1,82 @@
+"""Versioned schema migrations, shared by SQLite and PostgreSQL.
+
+Each entry is (version, statements). ``{pk}`` is the dialect's auto-increment primary key. Never edit a
+released migration: append a new version.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (1, [
+        """CREATE TABLE users (
+            username TEXT PRIMARY KEY,
+            password_hash TEXT,
+            groups_json TEXT NOT NULL DEFAULT '[]',
+            excluded_until DOUBLE PRECISION,
+            created DOUBLE PRECISION NOT NULL)""",
+        """CREATE TABLE totp (
+            username TEXT PRIMARY KEY REFERENCES users(username) ON DELETE CASCADE,
+            secret_enc TEXT NOT NULL,
+            digits INTEGER NOT NULL,
+            period INTEGER NOT NULL,
+            algorithm TEXT NOT NULL,
+            last_step BIGINT NOT NULL,
+            drift INTEGER NOT NULL DEFAULT 0,
+            created DOUBLE PRECISION NOT NULL)""",
+        """CREATE TABLE totp_pending (
+            username TEXT PRIMARY KEY REFERENCES users(username) ON DELETE CASCADE,
+            secret_enc TEXT NOT NULL,
+            created DOUBLE PRECISION NOT NULL)""",
+        """CREATE TABLE backup_codes (
+            id {pk},
+            username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+            code_hash TEXT NOT NULL,
+            used INTEGER NOT NULL DEFAULT 0)""",
+        "CREATE INDEX backup_codes_user ON backup_codes(username)",
+        """CREATE TABLE credentials (
+            credential_id TEXT PRIMARY KEY,
+            username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            credential_data TEXT NOT NULL,
+            sign_count BIGINT NOT NULL DEFAULT 0,
+            appid TEXT,
+            created DOUBLE PRECISION NOT NULL,
+            last_used DOUBLE PRECISION)""",
+        "CREATE INDEX credentials_user ON credentials(username)",
+        """CREATE TABLE challenges (
+            state_id TEXT PRIMARY KEY,
+            username TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            state_json TEXT NOT NULL,
+            expires DOUBLE PRECISION NOT NULL)""",
+        """CREATE TABLE failures (
+            counter_key TEXT PRIMARY KEY,
+            count INTEGER NOT NULL DEFAULT 0,
+            locked_until DOUBLE PRECISION)""",
+        """CREATE TABLE devices (
+            token_hash TEXT PRIMARY KEY,
+            username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+            expires DOUBLE PRECISION NOT NULL,
+            created DOUBLE PRECISION NOT NULL)""",
+        "CREATE INDEX devices_user ON devices(username)",
+        """CREATE TABLE settings (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL)""",
+        """CREATE TABLE audit (
+            id {pk},
+            ts DOUBLE PRECISION NOT NULL,
+            event TEXT NOT NULL,
+            username TEXT,
+            method TEXT,
+            credential TEXT,
+            ip TEXT,
+            user_agent TEXT,
+            result TEXT,
+            actor TEXT,
+            detail TEXT)""",
+        "CREATE INDEX audit_user_ts ON audit(username, ts)",
+        "CREATE INDEX audit_ts ON audit(ts)",
+    ]),
+]
+
+LATEST = MIGRATIONS[-1][0]

@@ -1,0 +1,71 @@
+"""SQLite store: WAL journal, one connection per thread, ``BEGIN IMMEDIATE`` for every transaction.
+
+``BEGIN IMMEDIATE`` takes SQLite's single write lock up front, so each compare-and-set runs alone even
+across processes sharing the file; ``busy_timeout`` makes the others wait instead of failing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from .base import Store, Tx
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class SqliteStore(Store):
+    """The embedded default store."""
+
+    pk_sql = "INTEGER PRIMARY KEY AUTOINCREMENT"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.url = f"sqlite:///{self.path}"
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self.migrate()
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=BUSY_TIMEOUT_MS / 1000)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")  # durable across app crashes; WAL keeps it consistent
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def tx(self) -> Iterator[Tx]:
+        """One ``BEGIN IMMEDIATE`` transaction on this thread's connection."""
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield Tx(conn.cursor(), lambda sql: sql)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _lock_for_migration(self, tx: Tx) -> None:
+        pass  # BEGIN IMMEDIATE already excludes other writers
+
+    def close(self) -> None:
+        """Close every connection this store opened."""
+        with self._all_lock:
+            for conn in self._all:
+                with suppress(sqlite3.ProgrammingError):
+                    conn.close()
+            self._all.clear()
+        self._local = threading.local()
