@@ -197,7 +197,8 @@ class FirefoxBidi:
             cmd.insert(1, "--headless")
         process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         url = _read_bidi_url(process, timeout)
-        ws = connect(f"{url}/session", max_size=None, open_timeout=timeout)
+        # Entered as a context manager (newer websockets warn otherwise); closed in close().
+        ws = connect(f"{url}/session", max_size=None, open_timeout=timeout).__enter__()
         bidi = cls(process, ws)
         bidi.call("session.new", {"capabilities": {"alwaysMatch": {"acceptInsecureCerts": True}}})
         return bidi
