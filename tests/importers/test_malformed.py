@@ -206,4 +206,10 @@ def test_directory_is_not_a_file(tmp_path: Path):
 
 def test_non_utf8_text_format_is_named():
     with pytest.raises(ImportFailed, match="not UTF-8"):
-        import_bytes(b"\xff\xfe otpauth", format="otpauth")
+        import_bytes(b"\xc3\x28 otpauth", format="otpauth")
+
+
+def test_uri_list_saved_as_utf16_is_read():
+    data = f"otpauth://totp/Deno:Mason?secret={GOOD}\r\n".encode("utf-16")
+    [e] = import_bytes(data)
+    assert (e.issuer, e.account, e.secret) == ("Deno", "Mason", GOOD)

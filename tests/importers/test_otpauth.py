@@ -198,3 +198,10 @@ def test_uri_like_text_raises_only_uri_or_secret_errors(text):
 def test_period_on_an_hotp_uri_is_ignored():
     e = parse_otpauth_uri(f"otpauth://hotp/x?secret={SECRET}&counter=5&period=0")
     assert (e.kind, e.counter) == ("hotp", 5)
+
+
+@given(st.lists(entries(), min_size=1, max_size=5), st.lists(st.sampled_from(["", "# note", "   "]), max_size=3))
+def test_uri_list_round_trip_keeps_order_and_ignores_comments(items, noise):
+    lines = [*noise, *(entry_to_otpauth_uri(e) for e in items), *noise]
+    back = parse_uri_list("\n".join(lines))
+    assert [(e.secret, e.issuer, e.account) for e in back] == [(e.secret, e.issuer, e.account) for e in items]
