@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from native_host import DEV_EXTENSION_ID, GECKO_EXTENSION_ID
 from native_host.framing import MAX_REQUEST_BYTES
@@ -263,3 +265,24 @@ def test_the_hello_path_imports_no_heavy_library(host_env):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=64).map(frame),  # well-framed garbage
+            st.binary(max_size=16),  # raw garbage that breaks the framing
+            st.sampled_from([frame({"id": 1, "method": "hello"}), frame({"id": 2, "method": "vault.status"})]),
+        ),
+        max_size=6,
+    )
+)
+def test_random_streams_never_crash_the_real_host(spawn_host, stream):
+    host = spawn_host()
+    host.send_raw(b"".join(stream))
+    status = host.wait()
+    assert status in (0, 2)
+    host.remaining_frames()  # every byte on stdout parsed as a frame of JSON
+    assert host.stdout_garbage == b""
+    assert "Traceback" not in host.stderr
