@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,13 +85,8 @@ def firefox(pages: PageServer, tmp_path_factory: Any) -> Iterator[Firefox]:
             kill_pid(pid)
 
 
-def test_firefox_locked_vault_unlocks_from_the_page_and_fills(firefox: Firefox, pages: PageServer) -> None:
-    tab = firefox.tab
-    firefox.bidi.navigate(tab, pages.url("/pages/atlassian.html"))
-    firefox.click_control(tab)
-    _, message = firefox.control_state(tab, "error")
-    assert "locked" in message
-    # The control's "Unlock the vault…" button opens the popup's unlock form in a tab.
+def unlock_from_the_page(firefox: Firefox, tab: str) -> None:
+    """On a page whose control said "locked": its Unlock button, the password, Enter; back on the page."""
     x, y = firefox.wait_for(
         tab,
         f"(() => {{ const b = {CONTROL}.shadowRoot.querySelector('[data-action=unlock]'); if (!b) return null; "
@@ -106,14 +102,33 @@ def test_firefox_locked_vault_unlocks_from_the_page_and_fills(firefox: Firefox, 
     while any(c["context"] == unlock_tab for c in firefox.bidi.call("browsingContext.getTree", {})["contexts"]):
         assert time.monotonic() < deadline, "the unlock tab did not close"
         time.sleep(0.1)
-
     firefox.bidi.call("browsingContext.activate", {"context": tab})
+
+
+def ensure_unlocked(firefox: Firefox, pages: PageServer) -> None:
+    tab = firefox.tab
+    firefox.bidi.navigate(tab, pages.url("/pages/atlassian.html", host="localhost"))  # nothing bound: no fill
+    firefox.click_control(tab)
+    _, message = firefox.control_state(tab, "error")
+    if "locked" in message:
+        unlock_from_the_page(firefox, tab)
+
+
+def test_firefox_locked_vault_unlocks_from_the_page_and_fills(firefox: Firefox, pages: PageServer) -> None:
+    tab = firefox.tab
+    firefox.bidi.navigate(tab, pages.url("/pages/atlassian.html"))
+    firefox.click_control(tab)
+    _, message = firefox.control_state(tab, "error")
+    assert "locked" in message
+    # The control's "Unlock the vault…" button opens the popup's unlock form in a tab.
+    unlock_from_the_page(firefox, tab)
     firefox.click_control(tab)
     code = firefox.wait_for(tab, "document.getElementById('two-step-verification-otp-code-input').value")
     assert code in valid_codes()
 
 
 def test_firefox_entry_is_never_filled_on_another_origin(firefox: Firefox, pages: PageServer) -> None:
+    ensure_unlocked(firefox, pages)
     tab = firefox.tab
     firefox.bidi.navigate(tab, pages.url("/pages/atlassian.html", host="localhost"))
     firefox.click_control(tab)
@@ -123,6 +138,7 @@ def test_firefox_entry_is_never_filled_on_another_origin(firefox: Firefox, pages
 
 
 def test_firefox_fills_a_react_controlled_input(firefox: Firefox, pages: PageServer) -> None:
+    ensure_unlocked(firefox, pages)
     tab = firefox.tab
     firefox.bidi.navigate(tab, pages.url("/pages/react.html"))
     firefox.click_control(tab)
@@ -130,3 +146,28 @@ def test_firefox_fills_a_react_controlled_input(firefox: Firefox, pages: PageSer
     assert state == "filled"
     code = firefox.bidi.evaluate(tab, "document.getElementById('state').textContent")
     assert code in valid_codes()
+
+
+def test_firefox_admin_auto_fill_policy_fills_on_load(firefox: Firefox, pages: PageServer) -> None:
+    # Firefox reads managed storage from ~/.mozilla/managed-storage/<add-on id>.json (per user, here the
+    # throwaway HOME): the admin lists the tracker and turns auto-fill on.
+    managed = firefox.home / ".mozilla" / "managed-storage"
+    managed.mkdir(parents=True, exist_ok=True)
+    (managed / "tracker2fa@tracker2fa.dev.json").write_text(
+        json.dumps(
+            {
+                "name": "tracker2fa@tracker2fa.dev",
+                "description": "tracker2fa policy (test)",
+                "type": "storage",
+                "data": {"trackerOrigins": [pages.origin()], "autoFill": True},
+            }
+        )
+    )
+    try:
+        ensure_unlocked(firefox, pages)
+        tab = firefox.tab
+        firefox.bidi.navigate(tab, pages.url("/pages/react.html"))
+        code = firefox.wait_for(tab, "document.getElementById('state').textContent")
+        assert code in valid_codes()
+    finally:
+        (managed / "tracker2fa@tracker2fa.dev.json").unlink()

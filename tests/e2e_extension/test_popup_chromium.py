@@ -88,8 +88,12 @@ def test_locked_vault_shows_password_form_that_unlocks_on_enter_then_fills(
 
     popup = popup_for(browser, page, opened)
     assert popup.locator("body").get_attribute("data-vault") == "locked"
+    assert popup.locator("input[type=password]").is_visible()
+    assert popup.locator("#unlocked").is_hidden()
     screenshot(popup, "popup-locked")
     unlock_in_popup(popup)
+    assert popup.locator("input[type=password]").is_hidden()
+    assert popup.locator("#site-entries li").count() == 1
     screenshot(popup, "popup-unlocked")
 
     control.click()
