@@ -81,5 +81,6 @@ def resolve_server_key(configured: bytes | str | None, store_url: str) -> bytes:
 class ApiSettings:
     """HTTP API settings."""
 
-    admin_token: str | None = None  # bearer token for /admin/*; None disables the admin endpoints
+    admin_token: str | None = None  # bearer token for /v1/admin/*; None disables the admin endpoints
+    service_token: str | None = None  # bearer token the tracker presents; None leaves those endpoints open
     max_body_bytes: int = 64 * 1024

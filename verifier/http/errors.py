@@ -1,0 +1,48 @@
+"""Map the shared error hierarchy to HTTP statuses with a ``{"error": {"code", "message"}}`` body."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from native_host.errors import (
+    BadRequest,
+    CredentialNotFound,
+    Tracker2faError,
+    UserExists,
+    UserNotFound,
+)
+
+from .models import ErrorReply
+
+
+class Unauthorized(Tracker2faError):
+    """A valid bearer token is needed for this endpoint."""
+
+    code = "unauthorized"
+
+
+STATUS = ((Unauthorized, 401), (UserNotFound, 404), (CredentialNotFound, 404), (UserExists, 409), (BadRequest, 400))
+ERROR_RESPONSES = {400: {"model": ErrorReply}, 404: {"model": ErrorReply}, 409: {"model": ErrorReply}}
+AUTH_RESPONSES = {401: {"model": ErrorReply}, 403: {"model": ErrorReply}}
+
+
+def status_for(exc: Tracker2faError) -> int:
+    """The HTTP status of a domain error (500 for configuration and unexpected errors)."""
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def error_reply(status: int, code: str, message: str) -> JSONResponse:
+    """A JSON error reply."""
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def install(app: FastAPI) -> None:
+    """Register the exception handlers."""
+
+    @app.exception_handler(Tracker2faError)
+    async def domain_error(request: Request, exc: Tracker2faError) -> JSONResponse:
+        return error_reply(status_for(exc), exc.code, exc.message)

@@ -1,0 +1,210 @@
+"""Pydantic models for every request and reply of the verifier API."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _check_ip(value: str) -> str:
+    ipaddress.ip_address(value)  # raises ValueError -> 422
+    return value
+
+
+def _check_name(value: str) -> str:
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError("must be printable characters without spaces")
+    return value
+
+
+Username = Annotated[str, Field(min_length=1, max_length=150), AfterValidator(_check_name)]
+GroupName = Annotated[str, Field(min_length=1, max_length=150), AfterValidator(_check_name)]
+ClientIp = Annotated[str, Field(min_length=2, max_length=45, description="the end user's IP address"),
+                     AfterValidator(_check_ip)]
+UserAgent = Annotated[str, Field(max_length=1000, description="the end user's browser user agent")]
+Origin = Annotated[str, Field(min_length=1, max_length=300, description="the origin of the login page")]
+StateId = Annotated[str, Field(min_length=1, max_length=128)]
+CredentialName = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused, so a typo is a 422 instead of silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    """``{"error": {"code", "message"}}``."""
+
+    code: str
+    message: str
+
+
+class ErrorReply(BaseModel):
+    """Every 4xx reply that is not a 422 validation error."""
+
+    error: ErrorBody
+
+
+class VerifyReply(BaseModel):
+    """The outcome of a verification."""
+
+    ok: bool
+    reason: Literal["ok", "invalid", "replay", "locked", "not_enrolled", "expired", "counter_regression"]
+    retry_after: float | None = None
+
+
+class UserRef(Strict):
+    username: Username
+
+
+class CodeRequest(Strict):
+    username: Username
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+    ip: ClientIp
+    user_agent: UserAgent = ""
+
+
+class TotpEnrolment(BaseModel):
+    secret: str
+    uri: str
+    qr_svg: str
+    digits: int
+    period: int
+    algorithm: str
+
+
+class BackupCodes(BaseModel):
+    codes: list[str]
+
+
+class UserStatus(BaseModel):
+    username: str
+    groups: list[str]
+    totp: bool
+    webauthn: int
+    backup_codes_left: int
+    required: bool
+    locked_until: float | None
+    excluded_until: float | None
+    remembered_devices: int
+
+
+class RequiredRequest(Strict):
+    ip: ClientIp
+
+
+class RequiredReply(BaseModel):
+    required: bool
+
+
+class WebAuthnBegin(Strict):
+    username: Username
+    origin: Origin
+
+
+class WebAuthnOptions(BaseModel):
+    options: dict[str, Any] = Field(description="PublicKeyCredential{Creation,Request}Options, WebAuthn JSON")
+    state_id: str
+
+
+class WebAuthnRegisterComplete(Strict):
+    username: Username
+    state_id: StateId
+    credential: dict[str, Any] = Field(description="the PublicKeyCredential, WebAuthn JSON (toJSON())")
+    name: CredentialName = "Security key"
+
+
+class WebAuthnAuthenticateComplete(Strict):
+    username: Username
+    state_id: StateId
+    credential: dict[str, Any]
+    ip: ClientIp
+    user_agent: UserAgent = ""
+
+
+class Credential(BaseModel):
+    id: str
+    name: str
+    created: float
+    last_used: float | None
+    sign_count: int
+    legacy_u2f: bool
+
+
+class CredentialRename(Strict):
+    name: CredentialName
+
+
+class DeviceRemember(Strict):
+    username: Username
+    ip: ClientIp
+    user_agent: UserAgent = ""
+
+
+class DeviceToken(BaseModel):
+    token: str | None
+
+
+class DeviceCheck(Strict):
+    username: Username
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Count(BaseModel):
+    count: int
+
+
+class CreateUser(Strict):
+    username: Username
+    password: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+    groups: Annotated[list[GroupName], Field(max_length=100)] = []
+
+
+class Groups(Strict):
+    groups: Annotated[list[GroupName], Field(max_length=100)]
+
+
+class PolicyModel(Strict):
+    mode: Literal["none", "all", "groups", "all_except_groups"]
+    groups: Annotated[list[GroupName], Field(max_length=100)] = []
+    ip_allowlist: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=1000)] = []
+    remember_days: Annotated[int, Field(ge=0, le=365)] = 0
+
+
+class Exclude(Strict):
+    until: Annotated[float, Field(ge=0, le=253402300799)] | None = Field(
+        description="unix time until which the user skips the second factor; null ends the exclusion")
+
+
+class UserList(BaseModel):
+    users: list[str]
+
+
+class GroupReset(BaseModel):
+    users: list[str]
+
+
+class AuditEventModel(BaseModel):
+    id: int
+    ts: float
+    event: str
+    username: str | None
+    method: str | None
+    credential: str | None
+    ip: str | None
+    user_agent: str | None
+    result: str | None
+    actor: str | None
+    detail: str | None
+
+
+class AuditReply(BaseModel):
+    events: list[AuditEventModel]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    schema_version: int

@@ -1,0 +1,82 @@
+"""Admin endpoints (bearer admin token): users, groups, policy, exclusions, resets, audit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from .deps import VerifierDep
+from .errors import AUTH_RESPONSES, ERROR_RESPONSES
+from .models import AuditReply, CreateUser, Exclude, GroupReset, Groups, PolicyModel, UserList, UserStatus
+from .security import require_admin
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"], responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
+NameP = Annotated[str, Path(min_length=1, max_length=150, pattern=r"^[^\s]+$")]
+AdminActor = Annotated[str, Depends(require_admin)]
+
+
+@router.get("/users", response_model=UserList)
+def list_users(actor: AdminActor, v: VerifierDep) -> dict:
+    """All usernames."""
+    return {"users": v.list_users()}
+
+
+@router.post("/users", response_model=UserStatus, status_code=201)
+def create_user(body: CreateUser, actor: AdminActor, v: VerifierDep) -> dict:
+    """Create a user (409 when the name is taken)."""
+    return v.create_user(body.username, body.password, body.groups, actor=actor)
+
+
+@router.put("/users/{username}/groups", response_model=UserStatus)
+def set_groups(body: Groups, username: NameP, actor: AdminActor,
+               v: VerifierDep) -> dict:
+    """Replace a user's groups."""
+    return v.set_groups(username, body.groups, actor=actor)
+
+
+@router.post("/users/{username}/exclude", response_model=UserStatus)
+def exclude(body: Exclude, username: NameP, actor: AdminActor,
+            v: VerifierDep) -> dict:
+    """Skip the user's second factor until a time (null ends it)."""
+    return v.exclude_user(username, body.until, actor=actor)
+
+
+@router.post("/users/{username}/reset", status_code=204, response_class=Response)
+def reset_user(username: NameP, actor: AdminActor,
+               v: VerifierDep) -> Response:
+    """Remove all the user's factors, backup codes and devices, and lift its lock."""
+    v.reset_user(username, actor=actor)
+    return Response(status_code=204)
+
+
+@router.post("/groups/{group}/reset", response_model=GroupReset)
+def reset_group(group: NameP, actor: AdminActor,
+                v: VerifierDep) -> dict:
+    """Reset every member of a group."""
+    return {"users": v.reset_group(group, actor=actor)}
+
+
+@router.get("/policy", response_model=PolicyModel)
+def get_policy(actor: AdminActor, v: VerifierDep) -> dict:
+    """The enforcement policy."""
+    return v.get_policy()
+
+
+@router.put("/policy", response_model=PolicyModel)
+def set_policy(body: PolicyModel, actor: AdminActor, v: VerifierDep) -> dict:
+    """Replace the policy (400 with a reason for a bad CIDR or a mode without groups)."""
+    return v.set_policy(body.mode, body.groups, body.ip_allowlist, body.remember_days, actor=actor)
+
+
+@router.get("/audit", response_model=AuditReply)
+def audit(actor: AdminActor, v: VerifierDep,
+          username: Annotated[str | None, Query(max_length=150)] = None,
+          event: Annotated[str | None, Query(max_length=64)] = None,
+          since: Annotated[float | None, Query(ge=0, le=1e11)] = None,
+          until: Annotated[float | None, Query(ge=0, le=1e11)] = None,
+          after_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+          limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> dict:
+    """Audit events matching every filter, oldest first (the newest ``limit``)."""
+    return {"events": v.audit(username=username, event=event, since=since, until=until, after_id=after_id,
+                              limit=limit)}

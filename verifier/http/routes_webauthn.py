@@ -1,0 +1,47 @@
+"""WebAuthn: registration and authentication ceremonies (begin returns options and a state id)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from .deps import VerifierDep
+from .errors import AUTH_RESPONSES, ERROR_RESPONSES
+from .models import (
+    Credential,
+    VerifyReply,
+    WebAuthnAuthenticateComplete,
+    WebAuthnBegin,
+    WebAuthnOptions,
+    WebAuthnRegisterComplete,
+)
+from .security import require_service
+
+router = APIRouter(prefix="/v1/webauthn", tags=["webauthn"], dependencies=[Depends(require_service)],
+                   responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
+
+
+@router.post("/register/begin", response_model=WebAuthnOptions)
+def register_begin(body: WebAuthnBegin, v: VerifierDep) -> dict:
+    """Creation options for navigator.credentials.create() and a single-use state id."""
+    options, state_id = v.webauthn_register_begin(body.username, body.origin)
+    return {"options": options, "state_id": state_id}
+
+
+@router.post("/register/complete", response_model=Credential)
+def register_complete(body: WebAuthnRegisterComplete, v: VerifierDep) -> dict:
+    """Verify the new credential and store it under ``name``."""
+    return v.webauthn_register_complete(body.username, body.state_id, body.credential, body.name)
+
+
+@router.post("/authenticate/begin", response_model=WebAuthnOptions)
+def authenticate_begin(body: WebAuthnBegin, v: VerifierDep) -> dict:
+    """Request options for navigator.credentials.get() and a single-use state id."""
+    options, state_id = v.webauthn_authenticate_begin(body.username, body.origin)
+    return {"options": options, "state_id": state_id}
+
+
+@router.post("/authenticate/complete", response_model=VerifyReply)
+def authenticate_complete(body: WebAuthnAuthenticateComplete, v: VerifierDep) -> dict:
+    """Verify the assertion, then the sign counter."""
+    return v.webauthn_authenticate_complete(body.username, body.state_id, body.credential, body.ip,
+                                            body.user_agent).to_dict()

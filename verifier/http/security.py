@@ -1,0 +1,119 @@
+"""Security headers, a request-size cap, and bearer-token checks for the API."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import Unauthorized
+
+SECURITY_HEADERS = {
+    b"x-content-type-options": b"nosniff",
+    b"x-frame-options": b"DENY",
+    b"referrer-policy": b"no-referrer",
+    b"content-security-policy": b"default-src 'none'; frame-ancestors 'none'",
+    b"cache-control": b"no-store",
+    b"cross-origin-opener-policy": b"same-origin",
+    b"cross-origin-resource-policy": b"same-origin",
+    b"permissions-policy": b"interest-cohort=()",
+}
+
+
+class SecurityMiddleware:
+    """Adds the security headers to every HTTP reply and refuses bodies over ``max_body`` bytes (413)."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            await self._reply(send, 413, b'{"error":{"code":"too_large","message":"request body too large"}}')
+            return
+        https = scope.get("scheme") == "https"
+        # Read the whole (small) body first so that an oversized chunked body is a clean 413 too.
+        chunks, seen, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message]), send)
+                return
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.max_body:
+                await self._reply(send, 413, b'{"error":{"code":"too_large","message":"request body too large"}}')
+                return
+            more = message.get("more_body", False)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = list(SECURITY_HEADERS.items())
+                if https:
+                    extra.append((b"strict-transport-security", b"max-age=63072000"))
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *((k, v) for k, v in extra if k not in present)]
+            await send(message)
+
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([body], receive), send_with_headers)
+
+    @staticmethod
+    async def _reply(send: Send, status: int, body: bytes) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                   *SECURITY_HEADERS.items()]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
+    """A ``receive`` that yields ``messages`` first, then defers to ``then`` (e.g. for disconnects)."""
+    pending = list(messages)
+
+    async def receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        if then is not None:
+            return await then()
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+def bearer(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header."""
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def token_ok(presented: str | None, expected: str | None) -> bool:
+    """Constant-time token check; no configured token means nobody gets in."""
+    if not expected or not presented:
+        return False
+    return hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def require_admin(request: Request) -> str:
+    """FastAPI dependency: the admin bearer token; returns the actor name for the audit log."""
+    settings = request.app.state.api_settings
+    if not settings.admin_token:
+        raise Unauthorized("the admin API is disabled: start the verifier with an admin token")
+    if not token_ok(bearer(request.headers.get("authorization")), settings.admin_token):
+        raise Unauthorized("a valid admin bearer token is needed (Authorization: Bearer TOKEN)")
+    return "admin-api"
+
+
+def require_service(request: Request) -> None:
+    """FastAPI dependency for tracker-facing endpoints: the service token, when one is configured."""
+    settings = request.app.state.api_settings
+    if settings.service_token and not token_ok(bearer(request.headers.get("authorization")),
+                                               settings.service_token):
+        raise Unauthorized("a valid service bearer token is needed (Authorization: Bearer TOKEN)")
