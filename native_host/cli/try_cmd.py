@@ -94,7 +94,7 @@ def _run_chromium(browsers: object, root: Path, env: dict[str, str], url: str, a
             blank.close()
         page.goto(url)
         try:
-            page.wait_for_selector("[data-tracker2fa-fill]", timeout=3000)
+            page.wait_for_selector("[data-tracker2fa-fill]", timeout=5000)
             print("tracker2fa try: second-factor field detected (inline fill control shown)", file=sys.stderr)
         except Exception:  # Playwright's TimeoutError: a page without a code field is fine too
             print("tracker2fa try: no second-factor field detected on this page (yet)", file=sys.stderr)
@@ -119,10 +119,18 @@ def _run_firefox(browsers: object, root: Path, env: dict[str, str], url: str, ar
         tree = firefox.call("browsingContext.getTree", {})
         context = tree["contexts"][0]["context"]
         firefox.navigate(context, url)
+        deadline = time.monotonic() + 5
+        found = False
+        while not found and time.monotonic() < deadline:
+            found = bool(firefox.evaluate(context, "document.querySelector('[data-tracker2fa-fill]') !== null"))
+            time.sleep(0.1)
+        if found:
+            print("tracker2fa try: second-factor field detected (inline fill control shown)", file=sys.stderr)
+        else:
+            print("tracker2fa try: no second-factor field detected on this page (yet)", file=sys.stderr)
         if args.screenshot:
             import base64
 
-            time.sleep(0.5)
             shot = firefox.call("browsingContext.captureScreenshot", {"context": context})
             args.screenshot.write_bytes(base64.b64decode(shot["data"]))
         print(f"tracker2fa try: opened {url} in Firefox; close the window to finish", file=sys.stderr)

@@ -240,3 +240,13 @@ def test_entry_not_bound_here_can_be_bound_from_the_popup(
     popup.wait_for_selector("#site-entries li")
     fill_control(page).click()
     assert wait_filled(page.locator("#two-step-verification-otp-code-input")) in valid_codes()
+
+
+def test_popup_follows_the_dark_system_theme(browser: Chromium, opened: list[Any]) -> None:
+    popup = popup_for(browser, None, opened)
+    light = popup.evaluate("getComputedStyle(document.body).backgroundColor")
+    popup.emulate_media(color_scheme="dark")
+    dark = popup.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert light == "rgb(255, 255, 255)"
+    assert dark == "rgb(23, 25, 29)"
+    screenshot(popup, "popup-dark")
