@@ -1,0 +1,183 @@
+"""``tracker2fa verifier``: run the verifier's HTTP API, and administer its database.
+
+    tracker2fa verifier serve [--db URL] [--host H] [--port N] [--admin-token-stdin] [--rp-id ID] [--origin O]...
+    tracker2fa verifier admin [--db URL] create-user NAME [--group G]... [--password-stdin]
+    tracker2fa verifier admin [--db URL] add-to-group NAME GROUP
+    tracker2fa verifier admin [--db URL] set-policy --mode MODE [--group G]... [--allow CIDR]... [--remember-days N]
+    tracker2fa verifier admin [--db URL] exclude NAME --until YYYY-MM-DD|none
+    tracker2fa verifier admin [--db URL] reset-user NAME | reset-group GROUP
+    tracker2fa verifier admin [--db URL] audit [--user NAME] [--event E] [--limit N] [--json]
+    tracker2fa verifier admin [--db URL] show-policy | list-users | status NAME
+
+Admin commands open the database directly (like the server does); secrets at rest use the server key from
+$TRACKER2FA_VERIFIER_KEY, or for SQLite the ``<db>.key`` file created beside the database.
+
+Hook for the mock tracker: ``tracker2fa mock`` is NOT registered here. It lives in its own module,
+``native_host/cli/mock_cmd.py`` (listed in ``COMMAND_MODULES``), and builds on ``verifier.service``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+
+from ..errors import BadRequest
+
+DEFAULT_PORT = 8400
+ADMIN_TOKEN_ENV = "TRACKER2FA_ADMIN_TOKEN"
+
+
+def default_db_url() -> str:
+    """SQLite in the tracker2fa data directory (platformdirs)."""
+    import platformdirs
+
+    path = platformdirs.user_data_path("tracker2fa") / "verifier.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``verifier`` sub-command with ``serve`` and ``admin``."""
+    parser = subparsers.add_parser("verifier", help="run or administer the server-side verifier",
+                                   description="The server-side verifier: TOTP, backup codes, WebAuthn, policy "
+                                   "and audit over HTTP. See docs/verifier.md and docs/api.md.")
+    sub = parser.add_subparsers(dest="verifier_command", metavar="ACTION", required=True)
+    db_help = "database: sqlite:///PATH or postgresql://USER@HOST/DB (default: verifier.db in the data directory)"
+
+    serve = sub.add_parser("serve", help="serve the HTTP API (uvicorn)")
+    serve.add_argument("--db", metavar="URL", help=db_help)
+    serve.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
+    serve.add_argument("--admin-token-stdin", action="store_true",
+                       help=f"read the admin bearer token from stdin (else ${ADMIN_TOKEN_ENV}; "
+                       "without one the admin endpoints are off)")
+    serve.add_argument("--rp-id", default="localhost", help="WebAuthn relying-party id (default localhost)")
+    serve.add_argument("--rp-name", default="tracker2fa", help="relying-party name shown by authenticators")
+    serve.add_argument("--origin", action="append", default=[],
+                       help="an allowed login-page origin (repeatable; default http://localhost)")
+    serve.add_argument("--appid", help="legacy U2F app id URL, for keys registered with the old U2F API")
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+    serve.set_defaults(handler=run_serve)
+
+    admin = sub.add_parser("admin", help="administer users, groups and policy")
+    admin.add_argument("--db", metavar="URL", help=db_help)
+    actions = admin.add_subparsers(dest="admin_command", metavar="COMMAND", required=True)
+    p = actions.add_parser("create-user", help="create a user")
+    p.add_argument("username")
+    p.add_argument("--group", action="append", default=[], help="group membership (repeatable)")
+    p.add_argument("--password-stdin", action="store_true", help="read a login password from stdin")
+    p = actions.add_parser("add-to-group", help="add a user to a group")
+    p.add_argument("username")
+    p.add_argument("group")
+    p = actions.add_parser("set-policy", help="set who must use a second factor")
+    p.add_argument("--mode", required=True, choices=("none", "all", "groups", "all_except_groups"))
+    p.add_argument("--group", action="append", default=[], help="group for the groups modes (repeatable)")
+    p.add_argument("--allow", action="append", default=[], metavar="CIDR",
+                   help="network that skips the second factor, IPv4 or IPv6 (repeatable)")
+    p.add_argument("--remember-days", type=int, default=0, help="remember a device for N days (0 = never)")
+    actions.add_parser("show-policy", help="print the policy as JSON")
+    p = actions.add_parser("exclude", help="skip a user's second factor until a date")
+    p.add_argument("username")
+    p.add_argument("--until", required=True, help="YYYY-MM-DD or an ISO date-time (UTC if no zone), or 'none'")
+    p = actions.add_parser("reset-user", help="remove all of a user's factors, backup codes and devices")
+    p.add_argument("username")
+    p = actions.add_parser("reset-group", help="reset every member of a group")
+    p.add_argument("group")
+    actions.add_parser("list-users", help="list usernames")
+    p = actions.add_parser("status", help="print a user's status as JSON")
+    p.add_argument("username")
+    p = actions.add_parser("audit", help="print audit events, oldest first")
+    p.add_argument("--user")
+    p.add_argument("--event")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    admin.set_defaults(handler=run_admin)
+
+
+def _open(db: str | None, **settings):
+    try:
+        from verifier.service import Verifier, VerifierSettings
+        from verifier.store import open_store
+    except ImportError as exc:
+        raise BadRequest(f"the verifier needs its extra: pip install 'tracker2fa[verifier]' ({exc})") from None
+    return Verifier(open_store(db or default_db_url()), VerifierSettings(**settings))
+
+
+def _read_secret_line(what: str) -> str:
+    value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        raise BadRequest(f"no {what} on stdin")
+    return value
+
+
+def parse_until(text: str) -> float | None:
+    """``none`` → None; a date or ISO date-time (UTC unless a zone is given) → unix time."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BadRequest(f"--until wants YYYY-MM-DD, an ISO date-time or 'none', got {text!r}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve the API until interrupted."""
+    import uvicorn
+
+    from verifier.http import create_app
+    from verifier.settings import ApiSettings
+
+    token = _read_secret_line("admin token") if args.admin_token_stdin else os.environ.get(ADMIN_TOKEN_ENV)
+    origins = tuple(args.origin) or ("http://localhost",)
+    verifier = _open(args.db, rp_id=args.rp_id, rp_name=args.rp_name, origins=origins, appid=args.appid)
+    app = create_app(verifier, ApiSettings(admin_token=token or None))
+    print(f"tracker2fa verifier on http://{args.host}:{args.port} (database {verifier.store.url.split('@')[-1]}; "
+          f"admin API {'on' if token else 'off'})", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio",
+                lifespan="off")
+    return 0
+
+
+def run_admin(args: argparse.Namespace) -> int:
+    """Run one admin command against the database."""
+    v = _open(args.db)
+    actor = f"cli:{os.environ.get('USER', 'admin')}"
+    cmd = args.admin_command
+    if cmd == "create-user":
+        password = _read_secret_line("password") if args.password_stdin else None
+        out = v.create_user(args.username, password, args.group, actor=actor)
+    elif cmd == "add-to-group":
+        out = v.add_to_group(args.username, args.group, actor=actor)
+    elif cmd == "set-policy":
+        out = v.set_policy(args.mode, args.group, args.allow, args.remember_days, actor=actor)
+    elif cmd == "show-policy":
+        out = v.get_policy()
+    elif cmd == "exclude":
+        out = v.exclude_user(args.username, parse_until(args.until), actor=actor)
+    elif cmd == "reset-user":
+        v.reset_user(args.username, actor=actor)
+        out = v.user_status(args.username)
+    elif cmd == "reset-group":
+        out = {"reset": v.reset_group(args.group, actor=actor)}
+    elif cmd == "list-users":
+        out = {"users": v.list_users()}
+    elif cmd == "status":
+        out = v.user_status(args.username)
+    else:  # audit
+        events = v.audit(username=args.user, event=args.event, limit=args.limit)
+        for e in events:
+            if args.json:
+                print(json.dumps(e))
+            else:
+                when = dt.datetime.fromtimestamp(e["ts"], dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+                print(f"{when}  {e['event']:<22} {e['username'] or '-':<16} {e['method'] or '-':<8} "
+                      f"{e['result'] or '-':<12} {e['ip'] or '-':<16} {e['detail'] or ''}")
+        return 0
+    print(json.dumps(out, indent=2))
+    return 0
