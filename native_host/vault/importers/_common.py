@@ -188,6 +188,7 @@ def require_password(password: str | None, fmt: str) -> str:
 
 
 def wrong_password(fmt: str) -> ImportWrongPassword:
+    """The error for a password that does not decrypt a ``fmt`` file."""
     return ImportWrongPassword(f"the password does not decrypt this {fmt} file (or the file is damaged)")
 
 
@@ -223,6 +224,7 @@ def pbkdf2(password: str, salt: bytes, iterations: int, hash_name: str = "sha256
 
 
 def sha256(data: bytes) -> bytes:
+    """SHA-256 digest (some apps use it, unsalted, as their only key derivation)."""
     return hashlib.sha256(data).digest()
 
 

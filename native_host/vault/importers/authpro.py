@@ -77,6 +77,7 @@ def _authenticator(item: Any) -> Entry:
 
 
 def is_encrypted(data: bytes) -> bool:
+    """True for both encrypted layouts (they start with a fixed ASCII header)."""
     return data.startswith(HEADER) or data.startswith(LEGACY_HEADER)
 
 

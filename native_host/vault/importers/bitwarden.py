@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
 
 from ...errors import ImportFailed
 from ..entry import Entry
@@ -71,7 +70,3 @@ def parse(data: bytes, password: str | None = None) -> Collector:
     if data.lstrip()[:1] == b"{":
         return parse_json(data, password)
     return parse_csv(data, password)
-
-
-def looks_like(doc: Any) -> bool:
-    return isinstance(doc, dict) and isinstance(doc.get("items"), list) and "encrypted" in doc
