@@ -1,0 +1,500 @@
+"""``VaultFile`` (a path: create, unlock) and ``UnlockedVault`` (the entries, codes and every mutation).
+
+Every mutation takes the cross-process lock, re-reads the file if another process changed it, applies
+the change, writes atomically with a rolling backup, and releases the lock: two hosts never lose an entry.
+A file that fails to decrypt or parse is never written over.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import (
+    AmbiguousEntry,
+    BadRequest,
+    EntryNotFound,
+    OriginNotAllowed,
+    VaultCorrupt,
+    VaultError,
+    VaultExists,
+    VaultLocked,
+    WrongPassword,
+)
+from ..origins import normalize_origin
+from . import store
+from .entry import Entry
+from .format import build_vault, parse_vault
+
+T = TypeVar("T")
+PLAINTEXT_VERSION = 1
+_FIELDS = tuple(Entry.__dataclass_fields__)
+# Fields update() may change; id and created are fixed for an entry's life.
+EDITABLE_FIELDS = frozenset(_FIELDS) - {"id", "created"}
+LAST_USED_GRANULARITY = 60.0  # seconds: a code request rewrites the file at most once a minute per entry
+
+
+def _check_password(password: Any) -> str:
+    if not isinstance(password, str) or not password:
+        raise BadRequest("the password must be a non-empty string")
+    return password
+
+
+def _entry_json(entry: Entry) -> str:
+    return json.dumps({name: getattr(entry, name) for name in _FIELDS}, ensure_ascii=False)
+
+
+def _stat_signature(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+class VaultFile:
+    """A vault at ``path``, not yet unlocked."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def exists(self) -> bool:
+        """True when a file exists at the path (it may still be damaged)."""
+        return self.path.is_file()
+
+    def create(self, password: str, *, kdf: str = "scrypt", kdf_cost: str = "default") -> UnlockedVault:
+        """Create an empty vault protected by ``password``. Raises VaultExists if a file is there."""
+        from . import crypto
+
+        _check_password(password)
+        params = crypto.kdf_params(kdf, kdf_cost)
+        store.ensure_private_directory(self.path.parent)
+        with store.file_lock(self.path):
+            if self.path.exists():
+                raise VaultExists(f"a vault already exists at {self.path}; refusing to overwrite it")
+            master_key = crypto.new_master_key()
+            slots = [crypto.password_slot(password, master_key, params)]
+            vault = UnlockedVault(self.path, master_key, crypto.new_header(slots), [], generation=0)
+            vault._write()
+        return vault
+
+    def unlock(self, password: str) -> UnlockedVault:
+        """Open the vault. Raises VaultNotFound, WrongPassword, VaultTampered, VaultCorrupt, UnsupportedVersion."""
+        from . import crypto
+
+        _check_password(password)
+        data = store.read_vault_bytes(self.path)
+        sealed = parse_vault(data)
+        master_key = crypto.open_master_key(sealed, password)
+        entries, generation = _decode_plaintext(crypto.unseal(master_key, sealed))
+        vault = UnlockedVault(self.path, master_key, sealed.header, entries, generation=generation)
+        vault._remember(data)
+        return vault
+
+
+def _decode_plaintext(plaintext: bytes) -> tuple[list[Entry], int]:
+    """Entries and generation from the decrypted database; VaultCorrupt when it does not parse."""
+    try:
+        doc = json.loads(plaintext.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise VaultCorrupt("the vault decrypted but its contents are not valid JSON") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
+        raise VaultCorrupt("the vault's contents have no entry list")
+    generation = doc.get("generation", 0)
+    if type(generation) is not int:
+        raise VaultCorrupt("the vault's generation is not a whole number")
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    for position, item in enumerate(doc["entries"], start=1):
+        if not isinstance(item, dict):
+            raise VaultCorrupt(f"vault entry {position} is not an object")
+        try:
+            entry = Entry.from_dict(item)
+        except (VaultError, BadRequest, TypeError, ValueError) as exc:
+            raise VaultCorrupt(f"vault entry {position} is invalid: {exc}") from None
+        if not isinstance(entry.id, str) or entry.id in seen:
+            raise VaultCorrupt(f"vault entry {position} has a missing or duplicate id")
+        seen.add(entry.id)
+        entries.append(entry)
+    return entries, generation
+
+
+class UnlockedVault:
+    """An unlocked vault: entries in memory, the master key, and the file it came from.
+
+    Entries returned by the methods below are the vault's own objects: read them, but change them only
+    through :meth:`update`, :meth:`bind_origin` and friends, which persist the change.
+    """
+
+    def __init__(
+        self, path: Path, master_key: bytes, header: dict[str, Any], entries: list[Entry], *, generation: int
+    ) -> None:
+        self.path = path
+        self._key: bytearray | None = bytearray(master_key)
+        self._header = header
+        self._generation = generation
+        self._mutex = threading.RLock()  # the host may call from more than one thread
+        self._file_bytes: bytes | None = None
+        self._signature: tuple[int, int, int, int] | None = None
+        self._set_entries(entries)
+
+    # ---- state ---------------------------------------------------------------------------------------
+
+    def _set_entries(self, entries: list[Entry]) -> None:
+        self._entries = list(entries)
+        self._by_id = {e.id: e for e in self._entries}
+        self._fragments = {e.id: _entry_json(e) for e in self._entries}
+        self._reindex()
+
+    def _reindex(self) -> None:
+        by_origin: dict[str, list[Entry]] = {}
+        for entry in self._entries:
+            for origin in entry.origins:
+                by_origin.setdefault(origin, []).append(entry)
+        self._by_origin = by_origin
+
+    def _master_key(self) -> bytes:
+        if self._key is None:
+            raise VaultLocked("the vault is locked; unlock it first")
+        return bytes(self._key)
+
+    def _remember(self, data: bytes) -> None:
+        self._file_bytes = data
+        self._signature = _stat_signature(self.path)
+
+    def _reload_if_changed(self, *, thorough: bool) -> None:
+        """Pick up a save by another process. ``thorough`` compares bytes, not just the file's stat."""
+        from . import crypto
+
+        key = self._master_key()
+        if not thorough and _stat_signature(self.path) == self._signature and self._signature is not None:
+            return
+        data = store.read_vault_bytes(self.path)
+        if data == self._file_bytes:
+            self._signature = _stat_signature(self.path)
+            return
+        sealed = parse_vault(data)
+        entries, generation = _decode_plaintext(crypto.unseal(key, sealed))
+        self._header = sealed.header
+        self._generation = generation
+        self._set_entries(entries)
+        self._remember(data)
+
+    def _write(self) -> None:
+        """Seal the in-memory state under a fresh nonce and replace the file (caller holds the lock)."""
+        from . import crypto
+
+        key = self._master_key()
+        header = crypto.new_header(self._header["slots"])
+        self._generation += 1
+        plaintext = (
+            f'{{"version":{PLAINTEXT_VERSION},"generation":{self._generation},"saved":{time.time()!r},"entries":['
+            + ",".join(self._fragments[e.id] for e in self._entries)
+            + "]}"
+        ).encode("utf-8")
+        data = build_vault(header, crypto.seal(key, header, plaintext))
+        store.remove_stale_temp_files(self.path)
+        store.atomic_write(self.path, data)
+        self._header = header
+        self._remember(data)
+
+    def _mutate(self, change: Callable[[], T]) -> T:
+        """Run ``change`` (which validates before it modifies anything) under the lock, then save."""
+        with self._mutex:
+            self._master_key()
+            with store.file_lock(self.path):
+                self._reload_if_changed(thorough=True)
+                result = change()
+                try:
+                    self._write()
+                except BaseException:
+                    self._signature = self._file_bytes = None  # memory is ahead of the disk: re-read next time
+                    raise
+                return result
+
+    # ---- reading -------------------------------------------------------------------------------------
+
+    def entries(self) -> list[Entry]:
+        """All entries, in the order they were added (picks up another process's saves)."""
+        with self._mutex:
+            self._reload_if_changed(thorough=False)
+            return list(self._entries)
+
+    def entries_for_origin(self, origin: str) -> list[Entry]:
+        """Entries bound to exactly ``origin`` (scheme, host and port). Raises InvalidOrigin."""
+        wanted = normalize_origin(origin)
+        with self._mutex:
+            self._reload_if_changed(thorough=False)
+            return list(self._by_origin.get(wanted, ()))
+
+    def get(self, id_or_name: str) -> Entry:
+        """The entry with this id, or the one entry whose label, issuer or account is this name.
+
+        Tried in order: exact id, label (``issuer:account``), issuer or account, id prefix (4+ characters);
+        names compare case-insensitively. Raises EntryNotFound or AmbiguousEntry.
+        """
+        if not isinstance(id_or_name, str) or not id_or_name:
+            raise BadRequest("an entry id or name is required")
+        with self._mutex:
+            self._reload_if_changed(thorough=False)
+            if id_or_name in self._by_id:
+                return self._by_id[id_or_name]
+            wanted = id_or_name.casefold()
+            tiers: list[Callable[[Entry], bool]] = [
+                lambda e: e.label.casefold() == wanted,
+                lambda e: wanted in (e.issuer.casefold(), e.account.casefold()),
+                lambda e: len(wanted) >= 4 and e.id.startswith(wanted),
+            ]
+            for matches in tiers:
+                found = [e for e in self._entries if matches(e)]
+                if len(found) == 1:
+                    return found[0]
+                if found:
+                    raise AmbiguousEntry(
+                        f"{len(found)} entries match {id_or_name!r}; use one of the ids: "
+                        + ", ".join(e.id for e in found[:5])
+                    )
+            raise EntryNotFound(f"no entry has the id or name {id_or_name!r}")
+
+    def _by_exact_id(self, entry_id: str) -> Entry:
+        if not isinstance(entry_id, str) or entry_id not in self._by_id:
+            raise EntryNotFound(f"no entry has the id {entry_id!r}")
+        return self._by_id[entry_id]
+
+    def _check_origin(self, entry: Entry, origin: str | None) -> None:
+        if origin is None:
+            return  # the local CLI user, or the extension's own popup: no page involved
+        if normalize_origin(origin) not in entry.origins:
+            raise OriginNotAllowed(f"the entry {entry.label!r} is not bound to {normalize_origin(origin)}")
+
+    # ---- codes ---------------------------------------------------------------------------------------
+
+    def code(self, entry_id: str, origin: str | None, now: float | None = None) -> tuple[str, int]:
+        """``(code, seconds left)`` for the entry; HOTP advances and saves the counter (seconds left 0).
+
+        ``origin`` is the requesting page's origin and must be bound to the entry (exact match);
+        None only for the local user. Raises EntryNotFound, OriginNotAllowed, InvalidOrigin.
+        """
+        from . import otp
+
+        with self._mutex:
+            self._reload_if_changed(thorough=False)
+            entry = self._by_exact_id(entry_id)
+            self._check_origin(entry, origin)
+            at = time.time() if now is None else float(now)
+            if entry.kind == "hotp":
+                return self._mutate(lambda: self._next_hotp(entry_id)), 0
+            key = otp.secret_bytes(entry.secret)
+            if entry.kind == "steam":
+                value = otp.steam(key, at)
+            else:
+                value = otp.totp(key, at, digits=entry.digits, period=entry.period, algorithm=entry.algorithm)
+            if entry.last_used is None or time.time() - entry.last_used >= LAST_USED_GRANULARITY:
+                self._mutate(lambda: self._touch(entry_id))
+            return value, otp.seconds_left(at, entry.period)
+
+    def _touch(self, entry_id: str) -> None:
+        entry = self._by_exact_id(entry_id)
+        entry.last_used = time.time()
+        self._fragments[entry_id] = _entry_json(entry)
+
+    def _next_hotp(self, entry_id: str) -> str:
+        from . import otp
+
+        entry = self._by_exact_id(entry_id)  # re-fetched: the reload under the lock may have replaced it
+        value = otp.hotp(otp.secret_bytes(entry.secret), entry.counter, digits=entry.digits, algorithm=entry.algorithm)
+        entry.counter += 1
+        entry.last_used = time.time()
+        self._fragments[entry_id] = _entry_json(entry)
+        return value
+
+    def take_backup_code(self, entry_id: str, origin: str | None) -> tuple[str, int]:
+        """The entry's next unused backup code, marked used and saved: ``(code, remaining unused)``."""
+
+        def take() -> tuple[str, int]:
+            entry = self._by_exact_id(entry_id)
+            self._check_origin(entry, origin)
+            unused = [c for c in entry.backup_codes if not c.get("used")]
+            if not unused:
+                raise VaultError(f"the entry {entry.label!r} has no unused backup codes left")
+            unused[0]["used"] = True
+            entry.last_used = time.time()
+            self._fragments[entry_id] = _entry_json(entry)
+            return str(unused[0]["code"]), len(unused) - 1
+
+        with self._mutex:
+            self._reload_if_changed(thorough=False)
+            self._check_origin(self._by_exact_id(entry_id), origin)  # refuse before taking the lock
+            return self._mutate(take)
+
+    # ---- mutations -----------------------------------------------------------------------------------
+
+    def _prepared(self, entry: Entry) -> Entry:
+        if not isinstance(entry, Entry):
+            raise BadRequest("expected an Entry")
+        fresh = Entry.from_dict(entry.to_dict())  # a private, validated copy
+        fresh.origins = _normalized_origins(fresh.origins)
+        fresh.backup_codes = _checked_backup_codes(fresh.backup_codes)
+        return fresh
+
+    def add(self, entry: Entry) -> Entry:
+        """Add ``entry`` (origins normalised; a colliding id is replaced by a fresh one) and save."""
+        return self.add_many([entry])[0]
+
+    def add_many(self, entries: Iterable[Entry]) -> list[Entry]:
+        """Add several entries with one save; all or nothing."""
+        prepared = [self._prepared(e) for e in entries]
+
+        def add() -> list[Entry]:
+            import uuid
+
+            taken = set(self._by_id)
+            for entry in prepared:
+                if entry.id in taken:
+                    entry.id = uuid.uuid4().hex
+                taken.add(entry.id)
+            for entry in prepared:
+                self._entries.append(entry)
+                self._by_id[entry.id] = entry
+                self._fragments[entry.id] = _entry_json(entry)
+                for origin in entry.origins:
+                    self._by_origin.setdefault(origin, []).append(entry)
+            return prepared
+
+        return self._mutate(add)
+
+    def update(self, entry_id: str, **fields: Any) -> Entry:
+        """Change fields of an entry (issuer, account, origins, note, backup_codes, ...) and save."""
+        unknown = set(fields) - EDITABLE_FIELDS
+        if unknown:
+            raise BadRequest(f"cannot change {', '.join(sorted(unknown))} of an entry")
+        for name in ("issuer", "account", "note"):
+            if name in fields and not isinstance(fields[name], str):
+                raise BadRequest(f"{name} must be a string")
+        if "origins" in fields:
+            fields["origins"] = _normalized_origins(fields["origins"])
+        if "backup_codes" in fields:
+            fields["backup_codes"] = _checked_backup_codes(fields["backup_codes"])
+
+        def apply() -> Entry:
+            current = self._by_exact_id(entry_id)
+            try:
+                updated = Entry.from_dict({**current.to_dict(), **fields})
+            except TypeError as exc:
+                raise BadRequest(f"invalid entry field: {exc}") from None
+            self._replace(current, updated)
+            return updated
+
+        return self._mutate(apply)
+
+    def _replace(self, current: Entry, updated: Entry) -> None:
+        self._entries[self._entries.index(current)] = updated
+        self._by_id[updated.id] = updated
+        self._fragments[updated.id] = _entry_json(updated)
+        self._reindex()
+
+    def bind_origin(self, entry_id: str, origin: str) -> Entry:
+        """Bind one more origin to the entry (no-op if already bound) and save."""
+        wanted = normalize_origin(origin)
+
+        def bind() -> Entry:
+            current = self._by_exact_id(entry_id)
+            if wanted in current.origins:
+                return current
+            updated = Entry.from_dict({**current.to_dict(), "origins": [*current.origins, wanted]})
+            self._replace(current, updated)
+            return updated
+
+        return self._mutate(bind)
+
+    def remove(self, entry_id: str) -> None:
+        """Delete the entry and save."""
+
+        def drop() -> None:
+            entry = self._by_exact_id(entry_id)
+            self._entries.remove(entry)
+            del self._by_id[entry_id], self._fragments[entry_id]
+            self._reindex()
+
+        self._mutate(drop)
+
+    def change_password(self, old: str, new: str) -> None:
+        """Re-wrap the master key under ``new`` (same KDF, fresh salt). Raises WrongPassword for ``old``."""
+        from . import crypto
+
+        _check_password(old)
+        _check_password(new)
+        with self._mutex:
+            key = self._master_key()
+            slots = [s for s in self._header["slots"] if s["type"] == "password"]
+            if not any(hmac.compare_digest(crypto.unwrap_password_slot(s, old) or b"", key) for s in slots):
+                raise WrongPassword("the current password is wrong; the password was not changed")
+            kdf = crypto.kdf_params(slots[0]["kdf"]["name"], "default")
+            kdf.update({k: v for k, v in slots[0]["kdf"].items() if k not in ("name", "salt")})  # keep its cost
+            new_slot = crypto.password_slot(new, key, kdf)
+
+            def swap() -> None:
+                others = [s for s in self._header["slots"] if s["type"] != "password"]
+                self._header = {**self._header, "slots": [new_slot, *others]}
+
+            self._mutate(swap)
+
+    # ---- export --------------------------------------------------------------------------------------
+
+    def export_encrypted(self, path: str | os.PathLike[str], password: str, *, kdf_cost: str = "default") -> None:
+        """Write a new vault file (own master key, own password) holding every entry. VaultExists if present."""
+        entries = self.entries()
+        target = VaultFile(path).create(password, kdf_cost=kdf_cost)
+        try:
+            target.add_many(entries)
+        finally:
+            target.lock()
+
+    def export_uris(self) -> list[str]:
+        """Every entry as an ``otpauth://`` URI: plaintext secrets; the caller must have confirmed."""
+        from .otpauth import entry_to_otpauth_uri
+
+        return [entry_to_otpauth_uri(e) for e in self.entries()]
+
+    def lock(self) -> None:
+        """Forget the master key and the entries; every later call raises VaultLocked."""
+        with self._mutex:
+            if self._key is not None:
+                self._key[:] = bytes(len(self._key))
+            self._key = None
+            self._set_entries([])
+            self._file_bytes = None
+
+    @property
+    def locked(self) -> bool:
+        return self._key is None
+
+
+def _normalized_origins(origins: Any) -> list[str]:
+    if not isinstance(origins, list | tuple) or not all(isinstance(o, str) for o in origins):
+        raise BadRequest("origins must be a list of strings")
+    result: list[str] = []
+    for origin in origins:
+        canonical = normalize_origin(origin)
+        if canonical not in result:
+            result.append(canonical)
+    return result
+
+
+def _checked_backup_codes(codes: Any) -> list[dict[str, Any]]:
+    if not isinstance(codes, list | tuple):
+        raise BadRequest("backup_codes must be a list")
+    result = []
+    for item in codes:
+        if isinstance(item, str):
+            item = {"code": item, "used": False}
+        if not isinstance(item, dict) or not isinstance(item.get("code"), str) or not item["code"].strip():
+            raise BadRequest("each backup code must be a non-empty string or {'code': str, 'used': bool}")
+        result.append({"code": item["code"].strip(), "used": bool(item.get("used", False))})
+    return result
