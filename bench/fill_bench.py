@@ -28,7 +28,7 @@ import textwrap
 import threading
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # when not installed
 
 from native_host import DEV_EXTENSION_ID
 from native_host.devtools import browsers
