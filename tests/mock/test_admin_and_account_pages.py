@@ -98,6 +98,6 @@ def test_admin_activity_feed_shows_a_login_live(mock_server, browser, page):
     totp = mock_server.enrol_totp(user)
     other = browser.new_context().new_page()
     sign_in(mock_server, other, user, user_password, totp)
-    page.wait_for_function(f"document.querySelectorAll('#activity-feed li').length > {before}")
+    page.locator("#activity-feed li").nth(before).wait_for(state="attached")  # CSP: no wait_for_function
     assert user in page.locator("#activity-feed li").first.text_content()
     other.context.close()
