@@ -21,6 +21,7 @@ from ..errors import InvalidSecret, InvalidUri
 from .entry import ALGORITHMS, Entry
 
 MAX_URI_LENGTH = 8192
+MAX_COUNTER = 2**63 - 1  # HOTP counters are 8-byte big-endian; stay within a signed int64 like the apps
 
 
 def _split_label(label: str) -> tuple[str, str]:
@@ -38,14 +39,14 @@ def _int_param(params: dict[str, str], name: str, default: int) -> int:
     try:
         return int(raw.strip())
     except ValueError:
-        raise InvalidUri(f"the {name} parameter must be a whole number, not {raw!r}") from None
+        raise InvalidUri(f"the {name} parameter must be a whole number, not {raw[:20]!r}") from None
 
 
 def parse_otpauth_uri(uri: str) -> Entry:
     """Return the :class:`Entry` described by an ``otpauth://`` URI.
 
-    Raises :class:`InvalidUri` for a malformed URI (naming what is wrong) and :class:`InvalidSecret` for a
-    missing or non-Base32 secret or unsupported parameters.
+    Raises :class:`InvalidUri` for a malformed URI or an unsupported parameter (naming what is wrong) and
+    :class:`InvalidSecret` for a missing, empty or non-Base32 secret.
     """
     if not isinstance(uri, str):
         raise InvalidUri("the URI must be text")
@@ -91,14 +92,12 @@ def parse_otpauth_uri(uri: str) -> Entry:
         kind = "steam"
     if kind == "hotp" and "counter" not in params:
         raise InvalidUri("an hotp URI needs a counter parameter")
-    if kind == "totp" and not 6 <= digits <= 8:
-        raise InvalidUri(f"digits must be 6, 7 or 8, not {digits}")
-    if kind == "hotp" and not 6 <= digits <= 8:
+    if kind != "steam" and not 6 <= digits <= 8:
         raise InvalidUri(f"digits must be 6, 7 or 8, not {digits}")
     if kind != "hotp" and not 1 <= period <= 86400:  # some apps write a meaningless period on hotp URIs
         raise InvalidUri(f"period must be between 1 and 86400 seconds, not {period}")
-    if counter < 0:
-        raise InvalidUri("counter must not be negative")
+    if not 0 <= counter <= MAX_COUNTER:
+        raise InvalidUri("counter must be between 0 and 2^63 - 1")
     return Entry(
         secret=params["secret"],
         kind=kind,  # type: ignore[arg-type]

@@ -16,11 +16,14 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from native_host.vault.entry import Entry
 from native_host.vault.importers import import_bytes
+
+# Timing is not under test; a loaded CI machine must not turn slow examples into failures.
+NO_DEADLINE = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 PASSWORD = "correct horse ✓"
 _text = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=20).map(str.strip)
@@ -76,13 +79,14 @@ def _aegis_encrypted(db: dict, password: str) -> bytes:
     return json.dumps({"version": 1, "header": header, "db": base64.b64encode(sealed[:-16]).decode()}).encode()
 
 
+@NO_DEADLINE
 @given(st.lists(accounts(), min_size=1, max_size=6))
 def test_aegis_plain_round_trip(entries):
     data = json.dumps({"version": 1, "header": {"slots": None, "params": None}, "db": _aegis_db(entries)}).encode()
     assert [_fields(e) for e in import_bytes(data)] == [_fields(e) for e in entries]
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(accounts(), min_size=1, max_size=4))
 def test_aegis_encrypted_round_trip(entries):
     data = _aegis_encrypted(_aegis_db(entries), PASSWORD)
@@ -97,6 +101,7 @@ def _twofas_services(entries: list[Entry]) -> list[dict]:
         "tokenType": e.kind.upper(), "counter": e.counter}} for e in entries]
 
 
+@NO_DEADLINE
 @given(st.lists(accounts(), min_size=1, max_size=6))
 def test_2fas_plain_round_trip(entries):
     # 2FAS keeps the issuer in the service name; an empty name falls back to otp.issuer, also empty.
@@ -104,7 +109,7 @@ def test_2fas_plain_round_trip(entries):
     assert [_fields(e) for e in import_bytes(data)] == [_fields(e) for e in entries]
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(accounts(), min_size=1, max_size=4))
 def test_2fas_encrypted_round_trip(entries):
     salt = os.urandom(256)
@@ -124,12 +129,13 @@ def _andotp_json(entries: list[Entry]) -> bytes:
                        for e in entries]).encode()
 
 
+@NO_DEADLINE
 @given(st.lists(accounts(), min_size=1, max_size=6))
 def test_andotp_plain_round_trip(entries):
     assert [_fields(e) for e in import_bytes(_andotp_json(entries))] == [_fields(e) for e in entries]
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(accounts(), min_size=1, max_size=4), st.integers(1, 2000))
 def test_andotp_encrypted_round_trip(entries, iterations):
     salt = os.urandom(12)
@@ -138,7 +144,7 @@ def test_andotp_encrypted_round_trip(entries, iterations):
     assert [_fields(e) for e in import_bytes(data, password=PASSWORD)] == [_fields(e) for e in entries]
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(accounts(), min_size=1, max_size=4))
 def test_andotp_old_encrypted_round_trip(entries):
     nonce, sealed = _gcm(hashlib.sha256(PASSWORD.encode()).digest(), _andotp_json(entries))
@@ -160,12 +166,13 @@ def _authpro_json(entries: list[Entry]) -> bytes:
         for e in entries]}).encode()
 
 
+@NO_DEADLINE
 @given(st.lists(accounts(), min_size=1, max_size=6))
 def test_authenticator_pro_plain_round_trip(entries):
     assert [_fields(e) for e in import_bytes(_authpro_json(entries))] == [_fields(e) for e in entries]
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(accounts(), min_size=1, max_size=4))
 def test_authenticator_pro_legacy_encrypted_round_trip(entries):
     salt, iv = os.urandom(20), os.urandom(16)
@@ -179,6 +186,7 @@ def test_authenticator_pro_legacy_encrypted_round_trip(entries):
 
 # --- FreeOTP+ --------------------------------------------------------------------------------------
 
+@NO_DEADLINE
 @given(st.lists(accounts(kinds=("totp", "hotp")), min_size=1, max_size=6))
 def test_freeotp_plus_round_trip(entries):
     def signed(secret: str) -> list[int]:

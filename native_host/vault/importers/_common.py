@@ -250,6 +250,8 @@ def make_entry(
         raise ImportFailed("the secret must be text")
     if kind == "totp" and not 1 <= period <= 86400:
         raise ImportFailed(f"period must be between 1 and 86400 seconds, not {period}")
+    if kind == "hotp" and not 0 <= counter <= 2**63 - 1:
+        raise ImportFailed("counter must be between 0 and 2^63 - 1")
     return Entry(
         secret=secret,
         kind=kind,  # type: ignore[arg-type]
