@@ -290,3 +290,21 @@ def test_two_hosts_adding_at_once_lose_no_entry(spawn_host, vault_ids):
     issuers = {e["issuer"] for e in checker.result("vault.entries")["entries"]}
     assert {f"h{n}-{i}" for n in range(2) for i in range(8)} <= issuers
     assert len(issuers) == 18
+
+
+def test_the_code_path_imports_no_fido2_asyncio_websockets_or_argparse(vault_ids, host_env):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, threading\n"
+        "from native_host.api import Session\n"
+        "from native_host.config import load_config\n"
+        "session, go = Session(load_config(), lambda event: None), threading.Event()\n"
+        f"session.call('vault.unlock', {{'password': {PASSWORD!r}}}, go)\n"
+        f"session.call('vault.code', {{'id': {vault_ids['jira']!r}, 'origin': {JIRA!r}}}, go)\n"
+        "print(','.join(m for m in ('fido2', 'asyncio', 'websockets', 'argparse') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=host_env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""
