@@ -244,9 +244,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--only", choices=["minimal", "verifier", "privacyidea", "webauthn"], action="append")
     args = parser.parse_args(argv)
-    n = 600 if args.quick else 3000
+    n = 400 if args.quick else 1500
     n_pi = 60 if args.quick else 200
-    concurrencies = (8, 32, 64)
+    concurrencies = (8, 64) if args.quick else (8, 32, 64)
+    plan = [("sqlite", 1, c) for c in concurrencies]
+    if not args.skip_postgres:
+        plan += [("postgres", 1, c) for c in concurrencies] + [("postgres", 2, 64)]
     only = set(args.only or ["minimal", "verifier", "privacyidea", "webauthn"])
     tmp = Path(tempfile.mkdtemp(prefix="verifier-bench-"))
     rows: list[Row] = []
@@ -255,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "minimal" in only:
             rows += bench_minimal(tmp, n, concurrencies)
         if "verifier" in only:
-            rows += bench_verifier(tmp, n, concurrencies, postgres=not args.skip_postgres)
+            rows += bench_verifier(tmp, n, plan)
         if "privacyidea" in only and not args.skip_privacyidea:
             pi_rows, note = bench_privacyidea(n_pi, concurrencies)
             rows += pi_rows
@@ -263,11 +266,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 notes.append(note)
         baseline = {r.concurrency: r.result.rate for r in rows if r.system.startswith("minimal")}
         pi = {r.concurrency: r.result.rate for r in rows if r.system.startswith("privacyIDEA")}
-        print(f"TOTP verifications through HTTP, {os.cpu_count()} cores, load generator: bench/loadgen.py\n")
+        print(f"TOTP verifications through HTTP, {os.cpu_count()} cores, load generator: bench/loadgen.py, "
+              f"{n} requests per tracker2fa/minimal row, {n_pi} per privacyIDEA row\n")
         print_table(rows, baseline, pi)
         if "webauthn" in only:
             print()
-            bench_webauthn(tmp, n)
+            for line in bench_webauthn(tmp, n):
+                print(line)
         for note in notes:
             print(f"\nnote: {note}")
     finally:
@@ -275,13 +280,130 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def bench_verifier(tmp: Path, n: int, concurrencies: Sequence[int], *, postgres: bool) -> list[Row]:
-    return []
+# ---- tracker2fa verifier -----------------------------------------------------------------------------
 
 
-def bench_webauthn(tmp: Path, n: int) -> None:
+def seed_totp_users(db_url: str, key: str, prefix: str, n: int, threads: int = 4) -> list[tuple[str, str]]:
+    """Create ``n`` users with TOTP enrolled (confirmed with the previous step's code); (name, secret)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from verifier.service import Verifier, VerifierSettings
+    from verifier.store import open_store
+
+    verifier = Verifier(open_store(db_url), VerifierSettings(server_key=key))
+
+    def one(i: int) -> tuple[str, str]:
+        name = f"{prefix}{i}"
+        verifier.create_user(name)
+        secret = verifier.totp_enroll_begin(name)["secret"]
+        assert verifier.totp_enroll_confirm(name, pyotp.TOTP(secret).at(time.time() - 30), "127.0.0.1", "seed").ok
+        return name, secret
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def reset_postgres() -> str:
+    """A fresh, empty benchmark database on the local PostgreSQL; returns its URL."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_BENCH_DB
+
+
+def start_verifiers(servers: Servers, db_url: str, key: str, procs: int) -> list[tuple[str, int]]:
+    """``procs`` separate `tracker2fa verifier serve` processes on one database."""
+    addresses = []
+    for _ in range(procs):
+        port = free_port()
+        servers.start([PY, "-m", "native_host", "verifier", "serve", "--db", db_url, "--port", str(port),
+                       "--origin", "http://localhost"], port, env={"TRACKER2FA_VERIFIER_KEY": key}, cwd=ROOT)
+        addresses.append(("127.0.0.1", port))
+    return addresses
+
+
+def bench_verifier(tmp: Path, n: int, plan: Sequence[tuple[str, int, int]]) -> list[Row]:
+    """Run each (db kind, processes, concurrency) of ``plan`` against fresh users."""
+    key = base64.b64encode(os.urandom(32)).decode()
+    rows = []
+    for kind, procs, conc in plan:
+        db_url = f"sqlite:///{tmp}/verifier-{procs}-{conc}.db" if kind == "sqlite" else reset_postgres()
+        users = seed_totp_users(db_url, key, f"b{procs}x{conc}u", n)
+        with Servers() as servers:
+            addresses = start_verifiers(servers, db_url, key, procs)
+            now = time.time()
+            reqs = [http_request("POST", "/v1/totp/verify", json.dumps(
+                {"username": u, "code": pyotp.TOTP(s).at(now), "ip": "127.0.0.1", "user_agent": "bench"}).encode())
+                for u, s in users]
+            rows.append(Row("tracker2fa verifier (all rules)", kind, procs, conc,
+                            run_load(addresses, reqs, conc, json_ok())))
+    return rows
+
+
+# ---- WebAuthn ----------------------------------------------------------------------------------------
+
+
+async def _webauthn_load(address: tuple[str, int], keys: list[tuple[str, object]], per_key: int) -> tuple[int, float]:
+    """Each worker owns one key and runs begin → sign → complete ``per_key`` times; returns (ok, seconds)."""
+    import asyncio
+
+    from loadgen import _read_response
+
+    ok = 0
+
+    async def call(reader, writer, path: str, body: dict) -> dict:
+        writer.write(http_request("POST", path, json.dumps(body).encode()))
+        _status, raw = await _read_response(reader)
+        return json.loads(raw)
+
+    async def worker(username: str, key) -> None:
+        nonlocal ok
+        reader, writer = await asyncio.open_connection(*address)
+        for _ in range(per_key):
+            begin = await call(reader, writer, "/v1/webauthn/authenticate/begin",
+                               {"username": username, "origin": "http://localhost"})
+            done = await call(reader, writer, "/v1/webauthn/authenticate/complete",
+                              {"username": username, "state_id": begin["state_id"],
+                               "credential": key.get(begin["options"]), "ip": "127.0.0.1", "user_agent": "bench"})
+            ok += done.get("ok") is True
+        writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(u, k) for u, k in keys))
+    return ok, time.perf_counter() - t0
+
+
+def bench_webauthn(tmp: Path, n: int, concurrency: int = 32) -> list[str]:
+    """Assertion verifications/s through the API (SQLite, 1 process) vs raw P-256 verifies/s."""
+    import asyncio
+
+    from soft_webauthn import SoftKey
+
+    from verifier.service import Verifier, VerifierSettings
+    from verifier.store import open_store
+
     raw = raw_p256_rate(max(n, 3000))
-    print(f"raw cryptography P-256 verify: {raw:.0f}/s")
+    key = base64.b64encode(os.urandom(32)).decode()
+    db_url = f"sqlite:///{tmp}/webauthn.db"
+    verifier = Verifier(open_store(db_url), VerifierSettings(server_key=key, origins=("http://localhost",)))
+    keys = []
+    for i in range(concurrency):
+        name = f"w{i}"
+        verifier.create_user(name)
+        soft = SoftKey("http://localhost")
+        options, state = verifier.webauthn_register_begin(name, "http://localhost")
+        verifier.webauthn_register_complete(name, state, soft.create(options), "bench key")
+        keys.append((name, soft))
+    per_key = max(1, n // concurrency)
+    with Servers() as servers:
+        [address] = start_verifiers(servers, db_url, key, 1)
+        ok, seconds = asyncio.run(_webauthn_load(address, keys, per_key))
+    rate = ok / seconds
+    return [f"raw cryptography P-256 verify (1 thread, in process): {raw:8.0f}/s",
+            f"WebAuthn assertions through the API (begin+complete, c={concurrency}, SQLite): {rate:8.0f}/s "
+            f"({ok} accepted of {per_key * concurrency}) = {rate / raw:.1%} of raw P-256"]
 
 
 if __name__ == "__main__":
