@@ -239,6 +239,19 @@ class Verifier:
                     result=reason)
         return VerifyResult(False, reason, (lock_ends - now) if lock_ends else None)
 
+    def _unknown_user(self, username: str, ip: str, ua: str, method: str) -> VerifyResult:
+        """Attempts against unknown users count against the client IP (probing is a failure too)."""
+        now = self.clock()
+        if (until := self._lock_state(ratelimit.ip_key(ip), now)) is not None:
+            return VerifyResult(False, "locked", until - now)
+        count = self.store.add_failure(ratelimit.ip_key(ip))
+        until = ratelimit.locked_until_after(count, now, self.settings.ip_rate_limit)
+        if until is not None:
+            self.store.set_locked_until(ratelimit.ip_key(ip), until)
+        self._audit("verify", username=str(username)[:150], method=method, ip=ip, user_agent=ua,
+                    result="not_enrolled", detail="unknown user")
+        return VerifyResult(False, "not_enrolled")
+
     def _succeed(self, username: str, ip: str, ua: str, method: str, credential: str | None = None,
                  detail: str | None = None) -> VerifyResult:
         self.store.clear_failures(ratelimit.user_key(username))
@@ -293,7 +306,7 @@ class Verifier:
         """Check a TOTP code: window ±N steps, each step accepted once (atomic ledger), rate-limited."""
         user = self.store.get_user(username) if isinstance(username, str) else None
         if user is None:
-            return VerifyResult(False, "not_enrolled")
+            return self._unknown_user(username, ip, user_agent, "totp")
         if (locked := self._gate(username, ip)) is not None:
             return locked
         row = self.store.get_totp(username)
@@ -333,7 +346,7 @@ class Verifier:
         """Check a backup code; each one works once."""
         user = self.store.get_user(username) if isinstance(username, str) else None
         if user is None:
-            return VerifyResult(False, "not_enrolled")
+            return self._unknown_user(username, ip, user_agent, "backup")
         if (locked := self._gate(username, ip)) is not None:
             return locked
         rows = self.store.unused_backup_codes(username)
@@ -459,7 +472,7 @@ class Verifier:
         from fido2.webauthn import AuthenticationResponse
 
         if not isinstance(username, str) or self.store.get_user(username) is None:
-            return VerifyResult(False, "not_enrolled")
+            return self._unknown_user(username, ip, user_agent, "webauthn")
         if (locked := self._gate(username, ip)) is not None:
             return locked
         state = self._take_state(username, "authenticate", state_id)

@@ -1,0 +1,70 @@
+"""The audit log: recorded, queryable, streamed to subscribers, never holding codes."""
+
+from __future__ import annotations
+
+from verifier.core import totp
+
+from .conftest import enrol_totp
+
+IP, UA = "198.51.100.7", "Mozilla/5.0 pytest"
+
+
+def test_successes_and_failures_are_recorded_with_ip_and_user_agent(verifier, clock):
+    secret = enrol_totp(verifier, clock)
+    verifier.verify_totp("alice", "000000", IP, UA)
+    verifier.verify_totp("alice", totp.totp(secret, clock()), IP, UA)
+    events = verifier.audit(username="alice", event="verify")
+    assert [e["result"] for e in events][-2:] in (["invalid", "ok"], ["ok", "ok"])
+    assert events[-1]["ip"] == IP and events[-1]["user_agent"] == UA and events[-1]["method"] == "totp"
+
+
+def test_codes_never_appear_in_the_audit_log(verifier, clock):
+    secret = enrol_totp(verifier, clock)
+    code = totp.totp(secret, clock())
+    verifier.verify_totp("alice", code, IP, UA)
+    backup = verifier.generate_backup_codes("alice")
+    verifier.verify_backup_code("alice", backup[0], IP, UA)
+    text = repr(verifier.audit(limit=1000))
+    assert code not in text and backup[0] not in text and totp.b32(secret) not in text
+
+
+def test_policy_changes_and_resets_name_the_actor(verifier):
+    verifier.create_user("alice")
+    verifier.set_policy("none", [], [], 0, actor="root-admin")
+    verifier.reset_user("alice", actor="root-admin")
+    events = {e["event"]: e for e in verifier.audit()}
+    assert events["policy_changed"]["actor"] == "root-admin" and events["user_reset"]["actor"] == "root-admin"
+
+
+def test_lockouts_are_recorded(verifier, clock):
+    enrol_totp(verifier, clock)
+    for _ in range(verifier.settings.rate_limit.free_failures):
+        verifier.verify_totp("alice", "000000", IP, UA)
+    assert verifier.audit(event="lockout")
+
+
+def test_subscribers_receive_each_event_and_can_unsubscribe(verifier):
+    seen: list[dict] = []
+    unsubscribe = verifier.subscribe_audit(seen.append)
+    verifier.create_user("alice")
+    unsubscribe()
+    verifier.create_user("bob")
+    assert [e["username"] for e in seen] == ["alice"] and seen[0]["id"] is not None
+
+
+def test_a_failing_subscriber_does_not_break_verification(verifier):
+    def broken(event):
+        raise RuntimeError("listener bug")
+
+    verifier.subscribe_audit(broken)
+    verifier.create_user("alice")
+    assert verifier.user_status("alice")["username"] == "alice"
+
+
+def test_audit_queries_filter_and_page(verifier):
+    for name in ("a1", "a2", "a3"):
+        verifier.create_user(name)
+    first = verifier.audit(limit=1)
+    assert first[0]["username"] == "a3"
+    later = verifier.audit(after_id=verifier.audit(username="a1")[0]["id"])
+    assert [e["username"] for e in later] == ["a2", "a3"]

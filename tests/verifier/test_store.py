@@ -1,0 +1,79 @@
+"""Store behaviours: migrations, the compare-and-set primitives, URLs."""
+
+from __future__ import annotations
+
+import pytest
+
+from native_host.errors import VerifierConfigError
+from verifier.store import open_store
+from verifier.store.migrations import LATEST
+
+
+def test_a_new_store_is_migrated_to_the_latest_version(store):
+    assert store.schema_version() == LATEST
+
+
+def test_opening_twice_applies_migrations_once(store_url, store):
+    again = open_store(store_url)
+    try:
+        assert again.schema_version() == LATEST
+        with again.tx() as tx:
+            assert tx.run("SELECT COUNT(*) AS n FROM schema_version")[0]["n"] == len({LATEST})
+    finally:
+        again.close()
+
+
+def test_a_database_from_a_newer_verifier_is_refused(store_url, store):
+    with store.tx() as tx:
+        tx.run("INSERT INTO schema_version (version) VALUES (?)", (LATEST + 1,))
+    with pytest.raises(VerifierConfigError):
+        open_store(store_url).close()
+
+
+def test_the_step_ledger_only_moves_forward(store):
+    store.create_user("alice", None, [], 0.0)
+    store.put_totp_pending("alice", "p", 0.0)
+    assert store.confirm_totp("alice", "p", "s", 6, 30, "SHA1", 10, 0, 0.0)
+    assert store.advance_totp_step("alice", 11, 0)
+    assert not store.advance_totp_step("alice", 11, 0)
+    assert not store.advance_totp_step("alice", 9, 0)
+
+
+def test_a_challenge_can_be_taken_once(store):
+    store.put_challenge("sid", "alice", "authenticate", "{}", 100.0, 0.0)
+    assert store.take_challenge("sid") is not None
+    assert store.take_challenge("sid") is None
+
+
+def test_failure_counts_accumulate_atomically(store):
+    assert [store.add_failure("user:x") for _ in range(3)] == [1, 2, 3]
+    store.clear_failures("user:x")
+    assert store.get_failures("user:x") == (0, None)
+
+
+@pytest.mark.parametrize("url", ["mysql://x", "sqlite:///", "", "file.db"])
+def test_unsupported_urls_are_refused_clearly(url):
+    with pytest.raises(VerifierConfigError):
+        open_store(url)
+
+
+def test_sqlite_uses_wal(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'w.db'}")
+    try:
+        with store.tx() as tx:
+            assert tx.run("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
+    finally:
+        store.close()
+
+
+def test_without_a_configured_key_sqlite_gets_a_private_key_file(tmp_path, monkeypatch):
+    from verifier.service import Verifier
+
+    monkeypatch.delenv("TRACKER2FA_VERIFIER_KEY", raising=False)
+    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    try:
+        Verifier(store)
+        key_file = tmp_path / "k.db.key"
+        assert key_file.exists() and key_file.stat().st_mode & 0o777 == 0o600
+    finally:
+        store.close()
