@@ -101,3 +101,27 @@ def test_admin_activity_feed_shows_a_login_live(mock_server, browser, page):
     page.locator("#activity-feed li").nth(before).wait_for(state="attached")  # CSP: no wait_for_function
     assert user in page.locator("#activity-feed li").first.text_content()
     other.context.close()
+
+
+def test_account_page_removes_the_authenticator_app(mock_server, page):
+    user, password = mock_server.new_user("appremove")
+    totp = mock_server.enrol_totp(user)
+    sign_in(mock_server, page, user, password, totp)
+    page.goto(f"{mock_server.url}/account")
+    page.click("#totp-remove")
+    page.wait_for_url(re.compile(r"/account$"))
+    assert page.get_attribute("#totp-status", "data-enrolled") == "false"
+    assert mock_server.verifier.user_status(user)["totp"] is False
+
+
+def test_admin_resets_a_users_factors_from_the_users_table(mock_server, page):
+    admin, password = mock_server.new_user("resetter", groups=("jira-administrators",))
+    victim, _ = mock_server.new_user("lostphone")
+    mock_server.enrol_totp(victim)
+    mock_server.verifier.generate_backup_codes(victim)
+    sign_in(mock_server, page, admin, password, mock_server.enrol_totp(admin))
+    page.goto(f"{mock_server.url}/admin")
+    page.click(f"tr[data-username={victim}] [data-testid=user-reset]")
+    page.wait_for_url(re.compile(r"/admin$"))
+    status = mock_server.verifier.user_status(victim)
+    assert status["totp"] is False and status["backup_codes_left"] == 0

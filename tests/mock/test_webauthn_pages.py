@@ -110,3 +110,16 @@ def test_a_removed_key_no_longer_logs_in(mock_server, key_page, browser):
     use_key(page)
     assert page.get_attribute("body", "data-webauthn") == "failed"
     assert page.url.endswith("/2fa")
+
+
+def test_a_key_can_be_renamed_on_the_account_page(mock_server, key_page):
+    page, _, _ = key_page
+    user, password = sign_in_and_register_key(mock_server, page, name="Old name")
+    login_with_password(page, mock_server.url, user, password)
+    page.click("#use-security-key")
+    page.wait_for_url(re.compile(r"/dashboard$"))
+    page.goto(f"{mock_server.url}/account")
+    page.fill("[data-testid=key-rename-name]", "Desk key")
+    page.click("[data-testid=key-rename]")
+    page.wait_for_url(re.compile(r"/account$"))
+    assert [c["name"] for c in mock_server.verifier.list_credentials(user)] == ["Desk key"]

@@ -66,21 +66,10 @@ def serve(*, db_url: str | None, port: int, extra_users: list[tuple[str, str]], 
     url = f"http://localhost:{port}"
     verifier = Verifier(open_store(db_url), mock_settings(port, db_url=db_url))
     users = seed(verifier, extra_users)
-    app = create_mock_app(verifier, api_app=_api_app(verifier))
+    # The verifier's JSON API is not mounted: with no service token its tracker-facing endpoints would let
+    # any local process enrol a factor for any demo user. Run `tracker2fa verifier serve --db` for the API.
+    app = create_mock_app(verifier)
     describe(url, db_url, users, out)
     config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="off", proxy_headers=False)
     uvicorn.Server(config).run(sockets=[sock])
-
-
-def _api_app(verifier):
-    """The verifier's own HTTP API for the same Verifier, when its module offers a factory for one."""
-    try:
-        from verifier import api
-    except ImportError:
-        return None
-    factory = getattr(api, "create_app", None)
-    try:
-        return factory(verifier) if factory else None
-    except TypeError:
-        return None
 
