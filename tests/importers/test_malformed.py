@@ -213,3 +213,18 @@ def test_uri_list_saved_as_utf16_is_read():
     data = f"otpauth://totp/Deno:Mason?secret={GOOD}\r\n".encode("utf-16")
     [e] = import_bytes(data)
     assert (e.issuer, e.account, e.secret) == ("Deno", "Mason", GOOD)
+
+
+def test_json_with_a_utf8_byte_order_mark_is_read():
+    data = b"\xef\xbb\xbf" + json.dumps([{"secret": GOOD, "type": "TOTP", "issuer": "A", "label": "b"}]).encode()
+    [e] = import_bytes(data)
+    assert (e.issuer, e.account) == ("A", "b")
+
+
+def test_aegis_database_version_3_keeps_the_note_and_ignores_groups():
+    entry = {**aegis_entry(), "note": "recovery desk: ext 42", "favorite": True, "icon_hash": None,
+             "groups": ["5b0c5ba2-5a25-4c2b-9b1e-0f3d6b6d2f41"]}
+    doc = json.loads(aegis([entry], db_version=3))
+    doc["db"]["groups"] = [{"uuid": "5b0c5ba2-5a25-4c2b-9b1e-0f3d6b6d2f41", "name": "Work"}]
+    [e] = import_bytes(json.dumps(doc).encode())
+    assert (e.account, e.note) == ("alice", "recovery desk: ext 42")

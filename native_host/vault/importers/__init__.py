@@ -151,13 +151,18 @@ def sniff_format(data: bytes) -> str:
     raise UnknownImportFormat("the file's format was not recognised; name it with --format")
 
 
-def _utf16_to_utf8(data: bytes) -> bytes:
-    """Text saved as UTF-16 with a byte-order mark (Windows editors) becomes UTF-8; anything else is unchanged."""
+def _plain_utf8(data: bytes) -> bytes:
+    """Text saved with a byte-order mark (Windows editors) becomes plain UTF-8; anything else is unchanged."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             return data.decode("utf-16").encode("utf-8")
         except UnicodeDecodeError:
             raise ImportFailed("the file starts like UTF-16 text but is not valid UTF-16") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8").encode("utf-8")
+        except UnicodeDecodeError:
+            return data  # not text after all: leave binary formats alone
     return data
 
 
@@ -169,7 +174,7 @@ def import_result(
         raise ImportFailed("import data must be bytes")
     if len(data) > MAX_IMPORT_BYTES:
         raise ImportFailed(f"the file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MiB; no export is that big")
-    data = _utf16_to_utf8(bytes(data))
+    data = _plain_utf8(bytes(data))
     if not data.strip():
         raise ImportFailed("the file is empty")
     name = sniff_format(bytes(data)) if format == "auto" else format
