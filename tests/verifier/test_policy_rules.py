@@ -79,6 +79,8 @@ def test_every_address_inside_an_allowed_v6_network_is_allowed(net, prefix, host
 @given(text=st.text(max_size=30))
 def test_arbitrary_allowlist_entries_are_accepted_as_networks_or_refused_cleanly(text):
     try:
-        Policy.validated("all", ip_allowlist=[text])
-    except ValueError:
-        pass
+        policy = Policy.validated("all", ip_allowlist=[text])
+    except ValueError as exc:
+        assert "network" in str(exc)
+    else:
+        assert ipaddress.ip_network(policy.ip_allowlist[0])

@@ -61,7 +61,6 @@ def test_window_zero_accepts_only_the_current_step():
 
 
 def test_the_step_boundary_belongs_to_the_next_step():
-    secret = b"k" * 20
     assert totp.time_step(1_800_000_000.0 - 0.001, 30) == totp.time_step(1_800_000_000.0, 30) - 1
 
 
