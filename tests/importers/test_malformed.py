@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from native_host.errors import ImportFailed, ImportNeedsPassword, UnknownImportFormat
-from native_host.vault.importers import import_bytes, import_file, import_result
+from native_host.vault.importers import import_bytes, import_file, import_file_result, import_result
 
 GOOD = "4SJHB4GSD43FZBAI7C2HLRJGPQ"
 
@@ -228,3 +228,11 @@ def test_aegis_database_version_3_keeps_the_note_and_ignores_groups():
     doc["db"]["groups"] = [{"uuid": "5b0c5ba2-5a25-4c2b-9b1e-0f3d6b6d2f41", "name": "Work"}]
     [e] = import_bytes(json.dumps(doc).encode())
     assert (e.account, e.note) == ("alice", "recovery desk: ext 42")
+
+
+def test_file_result_reports_format_and_skipped_records(tmp_path: Path):
+    path = tmp_path / "export.txt"
+    path.write_text(f"otpauth://totp/a?secret={GOOD}\notpauth://totp/b?secret=!!\n", encoding="utf-8")
+    result = import_file_result(path, skip_invalid=True)
+    assert result.format == "otpauth" and [e.account for e in result.entries] == ["a"]
+    assert len(result.skipped) == 1 and result.skipped[0].startswith("line 2:")

@@ -210,16 +210,13 @@ def import_bytes(
     return import_result(data, format, password, skip_invalid).entries
 
 
-def import_file(
-    path: str | Path, format: str = "auto", password: str | None = None, skip_invalid: bool = False
-) -> list[Entry]:
-    """The entries in the file at ``path``."""
+def read_import_file(path: str | Path) -> bytes:
+    """The bytes of an import file, or ImportFailed saying why it cannot be read."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_IMPORT_BYTES:
+        if path.stat().st_size > MAX_IMPORT_BYTES:
             raise ImportFailed(f"{path.name} is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MiB")
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise ImportFailed(f"no such file: {path}") from None
     except IsADirectoryError:
@@ -228,7 +225,30 @@ def import_file(
         raise ImportFailed(f"cannot read {path}: permission denied") from None
     except OSError as exc:
         raise ImportFailed(f"cannot read {path}: {exc.strerror}") from None
-    return import_bytes(data, format, password, skip_invalid)
 
 
-__all__ = ["FORMATS", "ImportFormat", "ImportResult", "import_bytes", "import_file", "import_result", "sniff_format"]
+def import_file_result(
+    path: str | Path, format: str = "auto", password: str | None = None, skip_invalid: bool = False
+) -> ImportResult:
+    """Like :func:`import_file`, also giving the detected format and the skipped records (for reports)."""
+    return import_result(read_import_file(path), format, password, skip_invalid)
+
+
+def import_file(
+    path: str | Path, format: str = "auto", password: str | None = None, skip_invalid: bool = False
+) -> list[Entry]:
+    """The entries in the file at ``path``."""
+    return import_file_result(path, format, password, skip_invalid).entries
+
+
+__all__ = [
+    "FORMATS",
+    "ImportFormat",
+    "ImportResult",
+    "import_bytes",
+    "import_file",
+    "import_file_result",
+    "import_result",
+    "read_import_file",
+    "sniff_format",
+]
