@@ -236,3 +236,8 @@ def test_file_result_reports_format_and_skipped_records(tmp_path: Path):
     result = import_file_result(path, skip_invalid=True)
     assert result.format == "otpauth" and [e.account for e in result.entries] == ["a"]
     assert len(result.skipped) == 1 and result.skipped[0].startswith("line 2:")
+
+
+def test_truncated_json_names_the_line_even_when_sniffing():
+    with pytest.raises(ImportFailed, match="broken at line 3"):
+        import_bytes(b'{\n "version": 1,\n "header": {"slots": nu')

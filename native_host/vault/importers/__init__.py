@@ -123,8 +123,11 @@ def sniff_format(data: bytes) -> str:
     if text.startswith("{") or text.startswith("["):
         try:
             doc = json.loads(text)
-        except (json.JSONDecodeError, RecursionError):
-            raise UnknownImportFormat("the file looks like JSON but is not valid JSON") from None
+        except json.JSONDecodeError as exc:
+            # Naming a format would not help: the file is damaged or cut short.
+            raise ImportFailed(f"the file is JSON but broken at line {exc.lineno} ({exc.msg})") from None
+        except RecursionError:
+            raise ImportFailed("the file is JSON nested too deeply") from None
         found = _sniff_json(doc)
         if found:
             return found
