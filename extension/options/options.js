@@ -1,6 +1,7 @@
 // Options: site rules, auto-submit, auto-fill trackers (user values) and auto-lock (the host's setting).
 // Values pushed by an administrator (storage.managed) win and are shown disabled.
 import { callBackground } from "../common/api.js";
+import { selectValue } from "../common/select.js";
 import { effectiveSettings, writeUser } from "../common/settings.js";
 
 const $ = (id) => document.getElementById(id);
@@ -101,7 +102,7 @@ async function main() {
     const current = locked.autoLockSeconds
       ? { auto_lock_seconds: settings.autoLockSeconds }
       : await callBackground("ext.request", { method: "settings.get", params: {} });
-    $("auto-lock").value = String(current.auto_lock_seconds ?? 0);
+    selectValue($("auto-lock"), current.auto_lock_seconds ?? 0);
   } catch (err) {
     $("auto-lock-problem").textContent = err.message;
   }

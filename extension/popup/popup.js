@@ -1,6 +1,7 @@
 // The toolbar popup: host and vault status, unlock/lock, the entries (this site first), codes with a
 // countdown, copy/fill/bind, add account (QR on the page, pasted URI, by hand) and the auto-lock setting.
 import { api, callBackground } from "../common/api.js";
+import { selectValue } from "../common/select.js";
 import { effectiveSettings } from "../common/settings.js";
 
 const $ = (id) => document.getElementById(id);
@@ -50,7 +51,7 @@ async function loadEntries() {
   state.entries = entries;
   render();
   const settings = await request("settings.get").catch(() => null);
-  if (settings) $("auto-lock").value = String(settings.auto_lock_seconds ?? 0);
+  if (settings) selectValue($("auto-lock"), settings.auto_lock_seconds ?? 0);
   const managed = await effectiveSettings();
   const locked = managed.locked.autoLockSeconds;
   $("auto-lock").disabled = locked;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -57,13 +58,17 @@ class Firefox:
         )
 
     def extension_tab(self) -> str:
+        return self.extension_tab_with("popup/popup.html")
+
+    def extension_tab_with(self, path: str) -> str:
+        """The tab showing the extension page ``path`` (waits for the extension to open it)."""
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             for ctx in self.bidi.call("browsingContext.getTree", {})["contexts"]:
-                if ctx["url"].startswith("moz-extension://"):
+                if ctx["url"].startswith(browsers.firefox_extension_url(path)):
                     return str(ctx["context"])
             time.sleep(0.1)
-        raise AssertionError("the unlock tab did not open")
+        raise AssertionError(f"the extension did not open {path}")
 
 
 @pytest.fixture(scope="module")
@@ -148,26 +153,84 @@ def test_firefox_fills_a_react_controlled_input(firefox: Firefox, pages: PageSer
     assert code in valid_codes()
 
 
-def test_firefox_admin_auto_fill_policy_fills_on_load(firefox: Firefox, pages: PageServer) -> None:
-    # Firefox reads managed storage from ~/.mozilla/managed-storage/<add-on id>.json (per user, here the
-    # throwaway HOME): the admin lists the tracker and turns auto-fill on.
+@pytest.fixture(scope="module")
+def admin_policy(firefox: Firefox, pages: PageServer) -> Iterator[dict[str, Any]]:
+    """Admin settings through Firefox's per-user managed storage (~/.mozilla/managed-storage/<add-on id>.json,
+    here in the throwaway HOME). Written once: Firefox keeps what it read for the add-on's lifetime."""
+    data = {
+        "trackerOrigins": [pages.origin()],
+        "autoFill": True,
+        "autoSubmit": True,
+        "autoLockSeconds": 600,
+        "siteRules": [{"name": "Corp Jira", "urlPattern": "^https://jira\\.corp\\.test/", "fieldSelector": "#otp"}],
+    }
     managed = firefox.home / ".mozilla" / "managed-storage"
     managed.mkdir(parents=True, exist_ok=True)
-    (managed / "tracker2fa@tracker2fa.dev.json").write_text(
-        json.dumps(
-            {
-                "name": "tracker2fa@tracker2fa.dev",
-                "description": "tracker2fa policy (test)",
-                "type": "storage",
-                "data": {"trackerOrigins": [pages.origin()], "autoFill": True},
-            }
-        )
+    policy = managed / "tracker2fa@tracker2fa.dev.json"
+    policy.write_text(
+        json.dumps({"name": "tracker2fa@tracker2fa.dev", "description": "test policy", "type": "storage", "data": data})
     )
+    yield data
+    policy.unlink()
+
+
+def test_firefox_admin_auto_fill_policy_fills_on_load(
+    firefox: Firefox, pages: PageServer, admin_policy: dict[str, Any]
+) -> None:
+    ensure_unlocked(firefox, pages)
+    tab = firefox.tab
+    firefox.bidi.navigate(tab, pages.url("/pages/react.html"))  # no click: the admin listed this tracker
+    code = firefox.wait_for(tab, "document.getElementById('state').textContent")
+    assert code in valid_codes()
+
+
+def test_firefox_options_show_admin_settings_locked(
+    firefox: Firefox, pages: PageServer, admin_policy: dict[str, Any]
+) -> None:
+    opened: list[str] = []
     try:
-        ensure_unlocked(firefox, pages)
+        # A fresh host starts locked; the page's Unlock button opens the popup in a tab, whose footer links
+        # to the options (BiDi may not navigate to moz-extension:// URLs itself).
+        for pid in host_pids_for_home(firefox.home):
+            kill_pid(pid)
         tab = firefox.tab
-        firefox.bidi.navigate(tab, pages.url("/pages/react.html"))
-        code = firefox.wait_for(tab, "document.getElementById('state').textContent")
-        assert code in valid_codes()
+        firefox.bidi.navigate(tab, pages.url("/pages/atlassian.html"))
+        firefox.click_control(tab)
+        firefox.control_state(tab, "error")
+        x, y = firefox.wait_for(
+            tab,
+            f"(() => {{ const b = {CONTROL}.shadowRoot.querySelector('[data-action=unlock]'); if (!b) return null; "
+            "const r = b.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()",
+        )
+        firefox.bidi.click(tab, x, y)
+        popup = firefox.extension_tab()
+        opened.append(popup)
+        x, y = firefox.wait_for(
+            popup,
+            "(() => { const a = document.querySelector('a[href$=\"options.html\"]'); if (!a) return null; "
+            "const r = a.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()",
+        )
+        firefox.bidi.click(popup, x, y)
+        options = firefox.extension_tab_with("options/options.html")
+        opened.append(options)
+        firefox.wait_for(options, "document.body.dataset.ready === 'true'")
+        view = firefox.bidi.evaluate(
+            options,
+            "(() => { const $ = (id) => document.getElementById(id); return {"
+            " autoSubmit: [$('auto-submit').checked, $('auto-submit').disabled],"
+            " autoSubmitNote: !$('auto-submit-managed').hidden,"
+            " autoLock: [$('auto-lock').value, $('auto-lock').disabled],"
+            " lockedRules: [...document.querySelectorAll('#rules tr.locked [data-field=name]')].map((i) => i.value),"
+            " note: !$('managed-note').hidden}; })()",
+        )
+        assert view == {
+            "autoSubmit": [True, True],
+            "autoSubmitNote": True,
+            "autoLock": ["600", True],
+            "lockedRules": ["Corp Jira"],
+            "note": True,
+        }
     finally:
-        (managed / "tracker2fa@tracker2fa.dev.json").unlink()
+        for context in opened:
+            with contextlib.suppress(browsers.BrowserError):
+                firefox.bidi.call("browsingContext.close", {"context": context})
