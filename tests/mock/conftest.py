@@ -4,6 +4,7 @@ on 127.0.0.1 (reached as http://localhost:PORT), and one headless Chromium per t
 from __future__ import annotations
 
 import itertools
+import os
 import socket
 import threading
 import time
@@ -90,22 +91,49 @@ def _start_server(app, port: int) -> tuple[Any, threading.Thread]:
     return server, thread
 
 
-@pytest.fixture(scope="module")
-def mock_server(tmp_path_factory) -> Iterator[MockServer]:
+def _serve_mock(db_url: str, server_key: bytes | None = None) -> Iterator[MockServer]:
+    from tests.mock.support import verifier_settings
+    from verifier.mock import create_mock_app
     from verifier.service import Verifier
     from verifier.store import open_store
 
-    from tests.mock.support import verifier_settings
-    from verifier.mock import create_mock_app
-
-    db = Path(tmp_path_factory.mktemp("mockdb")) / "verifier.db"
     clock = Clock()
     port = free_port()
-    verifier = Verifier(open_store(f"sqlite:///{db}"), verifier_settings(port), clock=clock)
+    verifier = Verifier(open_store(db_url), verifier_settings(port, server_key=server_key), clock=clock)
     server, thread = _start_server(create_mock_app(verifier), port)
     yield MockServer(verifier, clock, port)
     server.should_exit = True
     thread.join(timeout=10)
+    verifier.store.close()
+
+
+@pytest.fixture(scope="module")
+def mock_server(tmp_path_factory) -> Iterator[MockServer]:
+    """The mock tracker on a fresh SQLite verifier database."""
+    db = Path(tmp_path_factory.mktemp("mockdb")) / "verifier.db"
+    yield from _serve_mock(f"sqlite:///{db}")
+
+
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_MOCK_DB = "tracker2fa_mock_tests"
+
+
+@pytest.fixture(scope="module")
+def mock_server_pg() -> Iterator[MockServer]:
+    """The mock tracker on a fresh PostgreSQL database (its own, dropped afterwards)."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432: {exc}")
+    with admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {PG_MOCK_DB} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {PG_MOCK_DB}")
+    try:
+        yield from _serve_mock(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_MOCK_DB, server_key=os.urandom(32))
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {PG_MOCK_DB} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 
-def verifier_settings(port: int) -> Any:
+def verifier_settings(port: int, *, server_key: bytes | None = None) -> Any:
     """Verifier settings for a mock served at http://localhost:PORT."""
     from verifier.mock.config import mock_settings
 
-    return mock_settings(port)
+    return mock_settings(port, server_key=server_key)
 
 
 def login_with_password(page: Any, base_url: str, username: str, password: str) -> None:

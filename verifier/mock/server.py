@@ -34,7 +34,7 @@ def bind_loopback(port: int) -> socket.socket:
     return sock
 
 
-def describe(url: str, db_url: str, users: list[SeededUser], out: TextIO) -> None:
+def describe(url: str, db_url: str, users: list[SeededUser], out: TextIO, policy_mode: str = "all") -> None:
     """Print the URL and the demo credentials (demo data only; real secrets are never printed)."""
     print(f"Jibra mock tracker: {url}/  (use localhost: security keys refuse IP addresses)", file=out)
     print(f"verifier database: {db_url}", file=out)
@@ -46,7 +46,10 @@ def describe(url: str, db_url: str, users: list[SeededUser], out: TextIO) -> Non
         if u.totp_uri:
             print(f"    TOTP enrolled now; add to your authenticator: {u.totp_uri}", file=out)
             print(f"    backup codes: {' '.join(u.backup_codes)}", file=out)
-    print("users without a factor enrol TOTP at their first login (policy: required for everyone).", file=out)
+    if policy_mode == "all":
+        print("users without a factor enrol TOTP at their first login (policy: required for everyone).", file=out)
+    else:
+        print(f"policy mode: {policy_mode} (change it on the admin page)", file=out)
     out.flush()
 
 
@@ -64,12 +67,12 @@ def serve(*, db_url: str | None, port: int, extra_users: list[tuple[str, str]], 
     sock = bind_loopback(port)
     port = sock.getsockname()[1]
     url = f"http://localhost:{port}"
-    verifier = Verifier(open_store(db_url), mock_settings(port, db_url=db_url))
+    verifier = Verifier(open_store(db_url), mock_settings(port))
     users = seed(verifier, extra_users)
     # The verifier's JSON API is not mounted: with no service token its tracker-facing endpoints would let
     # any local process enrol a factor for any demo user. Run `tracker2fa verifier serve --db` for the API.
     app = create_mock_app(verifier)
-    describe(url, db_url, users, out)
+    describe(url, db_url, users, out, policy_mode=str(verifier.get_policy().get("mode")))
     config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="off", proxy_headers=False)
     uvicorn.Server(config).run(sockets=[sock])
 
