@@ -250,3 +250,23 @@ def test_popup_follows_the_dark_system_theme(browser: Chromium, opened: list[Any
     assert light == "rgb(255, 255, 255)"
     assert dark == "rgb(23, 25, 29)"
     screenshot(popup, "popup-dark")
+
+
+def test_popup_works_from_the_keyboard_alone(browser: Chromium, pages: PageServer, opened: list[Any]) -> None:
+    browser.lock()
+    page = browser.open(pages.url("/pages/atlassian.html"))
+    opened.append(page)
+    fill_control(page)
+    popup = popup_for(browser, page, opened)
+    # The password field has the focus on open: type, Enter.
+    popup.keyboard.type(PASSWORD)
+    popup.keyboard.press("Enter")
+    popup.wait_for_selector("body[data-vault=unlocked]", timeout=30000)
+    # Tab to this site's Fill button and press Enter.
+    for _ in range(10):
+        popup.keyboard.press("Tab")
+        if popup.evaluate("document.activeElement?.dataset.action") == "fill":
+            break
+    assert popup.evaluate("document.activeElement?.closest('#site-entries') !== null")
+    popup.keyboard.press("Enter")
+    assert wait_filled(page.locator("#two-step-verification-otp-code-input")) in valid_codes()
