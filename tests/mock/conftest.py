@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,12 +26,6 @@ class Clock:
 
     def __call__(self) -> float:
         return time.time() + self.offset
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -76,23 +68,8 @@ class MockServer:
         return totp.at(self.clock() + 30 * steps)
 
 
-def _start_server(app, port: int) -> tuple[Any, threading.Thread]:
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", ws="websockets-sansio"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the mock tracker did not start")
-        time.sleep(0.02)
-    return server, thread
-
-
 def _serve_mock(db_url: str, server_key: bytes | None = None) -> Iterator[MockServer]:
-    from tests.mock.support import verifier_settings
+    from tests.mock.support import free_port, start_server, verifier_settings
     from verifier.mock import create_mock_app
     from verifier.service import Verifier
     from verifier.store import open_store
@@ -100,7 +77,7 @@ def _serve_mock(db_url: str, server_key: bytes | None = None) -> Iterator[MockSe
     clock = Clock()
     port = free_port()
     verifier = Verifier(open_store(db_url), verifier_settings(port, server_key=server_key), clock=clock)
-    server, thread = _start_server(create_mock_app(verifier), port)
+    server, thread = start_server(create_mock_app(verifier), port)
     yield MockServer(verifier, clock, port)
     server.should_exit = True
     thread.join(timeout=10)

@@ -64,3 +64,24 @@ def test_overlong_username_gets_a_clear_error(client):
     r = client.post("/login", data={"username": "u" * 500, "password": "p", "csrf_token": token})
     assert r.status_code == 400
     assert "Enter your username and password" in r.text
+
+
+def test_a_stale_half_finished_login_starts_over(mock_server):
+    from tests.mock.support import free_port, start_server
+    from verifier.mock import create_mock_app
+
+    user, password = mock_server.new_user("stale")
+    mock_server.enrol_totp(user)
+    port = free_port()
+    server, thread = start_server(create_mock_app(mock_server.verifier, pending_login_seconds=0), port)
+    try:
+        with httpx.Client(base_url=f"http://localhost:{port}") as client:
+            token = client.get("/login").text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            r = client.post("/login", data={"username": user, "password": password, "csrf_token": token})
+            assert r.headers["location"] == "/2fa"
+            r = client.get("/2fa", follow_redirects=True)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert r.url.path == "/login"
+    assert "took too long" in r.text

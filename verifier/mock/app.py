@@ -15,6 +15,7 @@ import json
 import math
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ SESSION_COOKIE = "jibra_session"
 DEVICE_COOKIE = "jibra_device"
 ADMIN_GROUPS = ("jira-administrators",)
 STATIC_DIR = Path(__file__).with_name("static")
+PENDING_STATES = frozenset({LoginState.SECOND_FACTOR, LoginState.ENROL, LoginState.SHOW_BACKUP})
 
 MAX_USERNAME = 150
 MAX_PASSWORD = 1024
@@ -133,10 +135,11 @@ def page_origin(request: Request | WebSocket) -> str:
 
 
 def create_mock_app(verifier: Any, *, admin_groups: tuple[str, ...] = ADMIN_GROUPS, api_app: Any = None,
-                    session_idle_seconds: float = 8 * 3600) -> FastAPI:
+                    session_idle_seconds: float = 8 * 3600, pending_login_seconds: float = 600) -> FastAPI:
     """Build the mock tracker around ``verifier`` (a :class:`verifier.service.Verifier`).
 
     ``api_app``, when given (the verifier's own FastAPI app), is mounted under ``/api``.
+    ``pending_login_seconds`` bounds the time between the password and the second factor (or enrolment).
     """
     app = FastAPI(title="Jibra mock tracker", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.verifier = verifier
@@ -156,7 +159,15 @@ def create_mock_app(verifier: Any, *, admin_groups: tuple[str, ...] = ADMIN_GROU
 
     def session_of(request: Request) -> Session:
         session = sessions.get(request.cookies.get(SESSION_COOKIE))
-        return session if session is not None else sessions.new()
+        if session is None:
+            return sessions.new()
+        if session.state in PENDING_STATES and time.time() - session.login_started > pending_login_seconds:
+            # A password check is not a standing credential: a stale half-finished login starts over.
+            sessions.drop(session)
+            fresh = sessions.new()
+            fresh.flash = "Your login took too long. Please log in again."
+            return fresh
+        return session
 
     def finish(request: Request, response: Response, session: Session) -> Response:
         response.set_cookie(SESSION_COOKIE, session.sid, httponly=True, samesite="lax",
@@ -249,6 +260,7 @@ def create_mock_app(verifier: Any, *, admin_groups: tuple[str, ...] = ADMIN_GROU
             return html(request, session, page, 401)
         session.username = username
         session.state = LoginState.SECOND_FACTOR
+        session.login_started = time.time()
         sessions.rotate(session)
         ip = client_ip(request)
         if not v.second_factor_required(username, ip):

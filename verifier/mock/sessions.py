@@ -45,6 +45,8 @@ class Session:
     # One-shot message shown on the next page (flash).
     flash: str | None = None
     created: float = field(default_factory=time.time)
+    # When the password was accepted: a half-finished login expires (see create_mock_app).
+    login_started: float = 0.0
     last_seen: float = field(default_factory=time.time)
 
     def check_csrf(self, token: str | None) -> bool:
