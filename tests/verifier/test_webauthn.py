@@ -1,0 +1,198 @@
+"""WebAuthn through the Verifier, driven by python-fido2's Fido2Client and the software authenticator."""
+
+from __future__ import annotations
+
+import pytest
+from fido2.client import DefaultClientDataCollector, Fido2Client
+from fido2.utils import websafe_decode, websafe_encode
+
+from native_host.errors import CredentialNotFound, WebAuthnRejected
+from tests.support.soft_authenticator import (
+    SoftAuthenticator,
+    open_device,
+    u2f_appid_assertion,
+    u2f_register,
+)
+from verifier.service import Verifier
+
+from .conftest import fast_settings
+
+ORIGIN = "http://localhost:8000"
+APPID = "https://localhost:8000/u2f-appid.json"
+IP, UA = "198.51.100.7", "pytest"
+
+
+def client_for(authenticator: SoftAuthenticator, origin: str = ORIGIN) -> Fido2Client:
+    device, _ = open_device(authenticator)
+    return Fido2Client(device, DefaultClientDataCollector(origin))
+
+
+def register(verifier: Verifier, authenticator: SoftAuthenticator, username: str = "alice", name: str = "Key"):
+    if verifier.store.get_user(username) is None:
+        verifier.create_user(username)
+    options, state_id = verifier.webauthn_register_begin(username, ORIGIN)
+    response = client_for(authenticator).make_credential(options["publicKey"])
+    return verifier.webauthn_register_complete(username, state_id, dict(response), name)
+
+
+def assertion(verifier: Verifier, authenticator: SoftAuthenticator, username: str = "alice",
+              origin: str = ORIGIN) -> tuple[str, dict]:
+    options, state_id = verifier.webauthn_authenticate_begin(username, ORIGIN)
+    selection = client_for(authenticator, origin).get_assertion(options["publicKey"])
+    return state_id, dict(selection.get_response(0))
+
+
+@pytest.fixture
+def key() -> SoftAuthenticator:
+    return SoftAuthenticator()
+
+
+def test_a_registered_key_authenticates(verifier, key):
+    register(verifier, key)
+    state_id, response = assertion(verifier, key)
+    assert verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA).ok
+
+
+def test_the_sign_counter_is_persisted(verifier, key):
+    register(verifier, key)
+    state_id, response = assertion(verifier, key)
+    verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA)
+    assert verifier.list_credentials("alice")[0]["sign_count"] == key.counter
+
+
+def test_a_counter_regression_is_refused_as_a_possible_clone(verifier, key):
+    register(verifier, key)
+    state_id, response = assertion(verifier, key)
+    assert verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA).ok
+    stored = verifier.list_credentials("alice")[0]["sign_count"]
+    key.counter = 0  # a clone made before the last use
+    state_id, response = assertion(verifier, key)
+    result = verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA)
+    assert result.reason == "counter_regression"
+    assert verifier.list_credentials("alice")[0]["sign_count"] == stored
+    assert any("clone" in (e["detail"] or "") for e in verifier.audit(username="alice", event="verify"))
+
+
+def test_a_challenge_works_only_once(verifier, key):
+    register(verifier, key)
+    state_id, response = assertion(verifier, key)
+    assert verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA).ok
+    assert verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA).reason == "expired"
+
+
+def test_a_challenge_expires(verifier, key, clock):
+    register(verifier, key)
+    state_id, response = assertion(verifier, key)
+    clock.advance(verifier.settings.challenge_ttl + 1)
+    assert verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA).reason == "expired"
+
+
+def test_another_users_challenge_is_refused(verifier, key):
+    register(verifier, key, "alice")
+    register(verifier, SoftAuthenticator(), "bob")
+    state_id, response = assertion(verifier, key, "alice")
+    assert verifier.webauthn_authenticate_complete("bob", state_id, response, IP, UA).reason == "expired"
+
+
+def test_an_assertion_made_for_another_origin_is_refused(verifier, key):
+    register(verifier, key)
+    state_id, response = assertion(verifier, key, origin="http://evil.localhost:8000")
+    assert verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA).reason == "invalid"
+
+
+def test_a_tampered_signature_is_refused(verifier, key):
+    register(verifier, key)
+    state_id, response = assertion(verifier, key)
+    signature = bytearray(websafe_decode(response["response"]["signature"]))
+    signature[-1] ^= 1
+    response["response"]["signature"] = websafe_encode(bytes(signature))
+    assert verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA).reason == "invalid"
+
+
+@pytest.mark.parametrize("garbage", [{}, {"id": "x"}, {"response": "nope"}, {"id": 5, "rawId": [], "type": 1}])
+def test_a_malformed_response_is_invalid_and_changes_nothing(verifier, key, garbage):
+    register(verifier, key)
+    _options, state_id = verifier.webauthn_authenticate_begin("alice", ORIGIN)
+    assert verifier.webauthn_authenticate_complete("alice", state_id, garbage, IP, UA).reason == "invalid"
+    assert verifier.list_credentials("alice")[0]["sign_count"] == 1
+
+
+def test_begin_refuses_an_origin_the_verifier_does_not_serve(verifier):
+    verifier.create_user("alice")
+    with pytest.raises(WebAuthnRejected):
+        verifier.webauthn_register_begin("alice", "https://evil.example")
+
+
+def test_a_registration_with_a_reused_state_is_refused(verifier, key):
+    verifier.create_user("alice")
+    options, state_id = verifier.webauthn_register_begin("alice", ORIGIN)
+    response = dict(client_for(key).make_credential(options["publicKey"]))
+    verifier.webauthn_register_complete("alice", state_id, response, "Key")
+    with pytest.raises(WebAuthnRejected):
+        verifier.webauthn_register_complete("alice", state_id, response, "Key")
+
+
+def test_a_u2f_only_key_registers_and_authenticates_through_webauthn(verifier):
+    key = SoftAuthenticator(ctap2=False)
+    register(verifier, key)
+    state_id, response = assertion(verifier, key)
+    assert verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA).ok
+
+
+def test_a_legacy_u2f_registration_verifies_through_the_appid(verifier, key):
+    verifier.create_user("alice")
+    device, _ = open_device(key)
+    key_handle, public_key = u2f_register(device, APPID)
+    credential = verifier.import_u2f_credential("alice", key_handle, public_key, "Old U2F key")
+    assert credential["legacy_u2f"] is True
+    options, state_id = verifier.webauthn_authenticate_begin("alice", ORIGIN)
+    assert options["publicKey"]["extensions"] == {"appid": APPID}
+    response = u2f_appid_assertion(device, options, ORIGIN)
+    assert verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA).ok
+
+
+def test_a_legacy_u2f_assertion_under_a_different_appid_is_refused(verifier, key):
+    verifier.create_user("alice")
+    device, _ = open_device(key)
+    key_handle, public_key = u2f_register(device, "https://other.example/appid.json")
+    verifier.import_u2f_credential("alice", key_handle, public_key)
+    options, state_id = verifier.webauthn_authenticate_begin("alice", ORIGIN)
+    options["publicKey"]["extensions"]["appid"] = "https://other.example/appid.json"
+    response = u2f_appid_assertion(device, options, ORIGIN)
+    assert verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA).reason == "invalid"
+
+
+def test_keys_can_be_listed_renamed_and_removed(verifier, key):
+    credential = register(verifier, key, name="Desk key")
+    assert [c["name"] for c in verifier.list_credentials("alice")] == ["Desk key"]
+    verifier.rename_credential("alice", credential["id"], "Travel key")
+    assert verifier.list_credentials("alice")[0]["name"] == "Travel key"
+    verifier.remove_credential("alice", credential["id"])
+    with pytest.raises(CredentialNotFound):
+        verifier.webauthn_authenticate_begin("alice", ORIGIN)
+
+
+def test_removing_another_users_key_is_refused(verifier, key):
+    credential = register(verifier, key, "alice")
+    verifier.create_user("bob")
+    with pytest.raises(CredentialNotFound):
+        verifier.remove_credential("bob", credential["id"])
+
+
+def test_attestation_is_accepted_when_it_chains_to_a_configured_root(store, server_key, clock, key):
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    root = key.attestation_root.public_bytes(Encoding.DER)
+    verifier = Verifier(store, fast_settings(server_key, attestation="verify", attestation_roots=(root,)), clock)
+    assert register(verifier, key)["name"] == "Key"
+
+
+def test_attestation_from_an_unknown_root_is_refused(store, server_key, clock, key):
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    other_root = SoftAuthenticator().attestation_root.public_bytes(Encoding.DER)
+    verifier = Verifier(store, fast_settings(server_key, attestation="verify", attestation_roots=(other_root,)),
+                        clock)
+    with pytest.raises(WebAuthnRejected):
+        register(verifier, key)
+    assert verifier.list_credentials("alice") == []
