@@ -217,3 +217,20 @@ def test_half_finished_login_cannot_open_the_dashboard(mock_server, page):
     page.wait_for_url(re.compile(r"/2fa$"))
     page.goto(f"{mock_server.url}/dashboard")
     assert page.url.endswith("/2fa")
+
+
+def test_the_lockout_lifts_after_the_back_off(mock_server, page):
+    user, password = mock_server.new_user("backoff")
+    totp = mock_server.enrol_totp(user)
+    login_with_password(page, mock_server.url, user, password)
+    wrong = "000000" if mock_server.code(totp) != "000000" else "111111"
+    for _ in range(100):
+        page.fill("#otp-code", wrong)
+        page.click("#otp-submit")
+        if "locked" in page.text_content("#otp-error"):
+            break
+    retry = int(re.search(r"Try again in (\d+) seconds", page.text_content("#otp-error")).group(1))
+    mock_server.clock.offset += retry + 1  # the verifier's clock, not the test's: no sleeping
+    page.fill("#otp-code", mock_server.code(totp))
+    page.click("#otp-submit")
+    page.wait_for_url(re.compile(r"/dashboard$"))
