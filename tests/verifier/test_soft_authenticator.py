@@ -36,8 +36,8 @@ def test_arbitrary_cbor_commands_get_a_status_byte(request):
 
 
 @given(params=st.dictionaries(st.integers(min_value=1, max_value=8),
-                              st.one_of(st.integers(), st.text(max_size=5), st.binary(max_size=5),
-                                        st.lists(st.integers(), max_size=3)), max_size=6),
+                              st.one_of(st.integers(-(2**31), 2**31), st.text(max_size=5), st.binary(max_size=5),
+                                        st.lists(st.integers(0, 9), max_size=3)), max_size=6),
        command=st.sampled_from([0x01, 0x02, 0x04]))
 def test_make_credential_and_get_assertion_with_ill_typed_parameters_answer_an_error(params, command):
     from fido2 import cbor
