@@ -160,12 +160,13 @@ def parse_vault(data: bytes) -> SealedVault:
 
 
 def build_vault(header: dict[str, Any], db: bytes) -> bytes:
-    """The file bytes for a sealed database under ``header`` (a small, fixed key order for humans)."""
-    doc = {
-        "format": FORMAT_NAME,
-        "version": VERSION,
-        "header": header,
-        "header_sha256": header_digest(header),
-        "db": b64e(db),
-    }
-    return json.dumps(doc, indent=1).encode("ascii") + b"\n"
+    """The file bytes for a sealed database under ``header``.
+
+    The megabytes of Base64 are spliced in as bytes: running them through ``json.dumps`` would only scan
+    them for characters Base64 never contains (half the cost of a save at 10,000 entries).
+    """
+    head = json.dumps(
+        {"format": FORMAT_NAME, "version": VERSION, "header": header, "header_sha256": header_digest(header)},
+        indent=1,
+    )
+    return head[:-2].encode("ascii") + b',\n "db": "' + base64.b64encode(db) + b'"\n}\n'
