@@ -125,3 +125,32 @@ def test_admin_resets_a_users_factors_from_the_users_table(mock_server, page):
     page.wait_for_url(re.compile(r"/admin$"))
     status = mock_server.verifier.user_status(victim)
     assert status["totp"] is False and status["backup_codes_left"] == 0
+
+
+def test_admin_excluding_an_unknown_user_gets_a_clear_message(mock_server, page):
+    admin, password = mock_server.new_user("excluder", groups=("jira-administrators",))
+    sign_in(mock_server, page, admin, password, mock_server.enrol_totp(admin))
+    page.goto(f"{mock_server.url}/admin")
+    page.fill("#exclude-username", "nobody-by-this-name")
+    page.fill("#exclude-until", "2030-01-31")
+    page.click("#exclude-submit")
+    page.wait_for_url(re.compile(r"/admin$"))
+    assert page.text_content("#flash").strip()
+    assert "excluded" not in page.text_content("#flash")
+
+
+def test_admin_excludes_a_user_until_a_date_and_they_skip_the_second_factor(mock_server, browser, page):
+    admin, password = mock_server.new_user("excluder", groups=("jira-administrators",))
+    sign_in(mock_server, page, admin, password, mock_server.enrol_totp(admin))
+    user, user_password = mock_server.new_user("onholiday")
+    mock_server.enrol_totp(user)
+    page.goto(f"{mock_server.url}/admin")
+    page.fill("#exclude-username", user)
+    page.fill("#exclude-until", "2099-12-31")
+    page.click("#exclude-submit")
+    page.wait_for_url(re.compile(r"/admin$"))
+    assert "excluded" in page.text_content("#flash")
+    other = browser.new_context().new_page()
+    login_with_password(other, mock_server.url, user, user_password)
+    other.wait_for_url(re.compile(r"/dashboard$"))
+    other.context.close()

@@ -23,6 +23,8 @@ from fastapi import FastAPI, Form, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from native_host.errors import Tracker2faError
+
 from . import pages
 from .security import MockSecurityMiddleware
 from .sessions import LoginState, Session, SessionStore
@@ -226,6 +228,23 @@ def create_mock_app(verifier: Any, *, admin_groups: tuple[str, ...] = ADMIN_GROU
         if remember_it:
             remember(request, response, username)
         return response
+
+    @app.exception_handler(Tracker2faError)
+    async def verifier_refused(request: Request, exc: Tracker2faError) -> Response:
+        """A verifier error (unknown user or key, bad policy…) is a clear message, never a 500."""
+        status = 404 if exc.code in ("user_not_found", "credential_not_found") else 400
+        if request.headers.get("content-type", "").startswith("application/json"):
+            return JSONResponse({"ok": False, "reason": exc.code, "message": exc.message}, status)
+        session = session_of(request)
+        path = request.url.path
+        target = where_to(session)
+        if session.state is LoginState.AUTHENTICATED and path.startswith(("/admin", "/account")):
+            target = "/admin" if path.startswith("/admin") else "/account"
+        if request.method == "GET" and target == path:  # the page itself cannot be shown: start over
+            sessions.drop(session)
+            session, target = sessions.new(), "/login"
+        session.flash = exc.message
+        return redirect(request, session, target)
 
     # ---- pages ------------------------------------------------------------------------------------
 
