@@ -20,6 +20,7 @@ import contextlib
 import os
 import queue
 import re
+import select
 import signal
 import sys
 import threading
@@ -267,10 +268,36 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise _Terminated
 
 
-def serve(fd_in: int, writer: Writer, dispatcher: Dispatcher) -> int:
-    """Read frames until EOF or a protocol violation; return the exit status."""
+def _wake_on_signals() -> int | None:
+    """A pipe the signal machinery writes to on SIGTERM; returns its read end (None where unsupported).
+
+    A SIGTERM that arrives just before the main thread enters read() would otherwise go unnoticed until
+    the next byte from the browser: the main thread waits on this pipe as well as on stdin.
+    """
+    if sys.platform == "win32":
+        return None
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    return read_end
+
+
+def serve(fd_in: int, writer: Writer, dispatcher: Dispatcher, wake_fd: int | None = None) -> int:
+    """Read frames until EOF or a protocol violation; return the exit status.
+
+    With ``wake_fd`` (see :func:`_wake_on_signals`) the wait also ends when a signal arrives, so that its
+    Python handler runs at once.
+    """
     decoder = FrameDecoder()
     while True:
+        if wake_fd is not None:
+            ready, _, _ = select.select([fd_in, wake_fd], [], [])
+            if wake_fd in ready:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(wake_fd, 512)  # the handler itself runs between bytecodes, right about now
+            if fd_in not in ready:
+                continue
         try:
             data = os.read(fd_in, READ_SIZE)
         except InterruptedError:
@@ -353,15 +380,18 @@ def _run(argv: list[str], writer: Writer) -> int:
     session = Session(config, writer.send)
     dispatcher = Dispatcher(session, writer)
     dispatcher.start()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    on_main = threading.current_thread() is threading.main_thread()
     try:
-        status = serve(0, writer, dispatcher)
+        wake_fd = None
+        if on_main:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+            wake_fd = _wake_on_signals()
+        status = serve(0, writer, dispatcher, wake_fd)
     except _Terminated:
         log("terminated by the browser")
         dispatcher.cancel_all()
         status = EXIT_EOF
-    if threading.current_thread() is threading.main_thread():
+    if on_main:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # EOF: the queued requests still get their replies (the browser may be reading), then we leave.
     dispatcher.stop()
