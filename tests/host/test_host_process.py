@@ -212,11 +212,14 @@ def test_eof_exits_cleanly_after_answering_what_was_sent(spawn_host):
 
 
 def test_sigterm_exits_cleanly(spawn_host):
-    host = spawn_host()
-    assert host.result("hello")["protocol"] == 1
-    host.proc.send_signal(signal.SIGTERM)
-    assert host.proc.wait(30) == 0
-    assert host.stdout_garbage == b""
+    # Repeated: a SIGTERM landing just before the host blocks in read() once went unnoticed (1 run in 5).
+    for _ in range(10):
+        host = spawn_host()
+        assert host.result("hello")["protocol"] == 1
+        host.proc.send_signal(signal.SIGTERM)
+        assert host.wait() == 0
+        assert host.stdout_garbage == b""
+        assert "terminated by the browser" in host.stderr
 
 
 def test_cancel_of_an_unknown_request_reports_nothing_cancelled(spawn_host):
