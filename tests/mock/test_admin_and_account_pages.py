@@ -154,3 +154,19 @@ def test_admin_excludes_a_user_until_a_date_and_they_skip_the_second_factor(mock
     login_with_password(other, mock_server.url, user, user_password)
     other.wait_for_url(re.compile(r"/dashboard$"))
     other.context.close()
+
+
+def test_admin_unlocks_a_locked_user(mock_server, page):
+    admin, password = mock_server.new_user("unlocker", groups=("jira-administrators",))
+    sign_in(mock_server, page, admin, password, mock_server.enrol_totp(admin))
+    user, _ = mock_server.new_user("locked")
+    totp = mock_server.enrol_totp(user)
+    wrong = "000000" if mock_server.code(totp) != "000000" else "111111"
+    for _ in range(100):  # from another IP, so this test's own client address stays clean
+        if mock_server.verifier.verify_totp(user, wrong, "192.0.2.7", "pytest").reason == "locked":
+            break
+    assert mock_server.verifier.user_status(user)["locked_until"]
+    page.goto(f"{mock_server.url}/admin")
+    page.click(f"tr[data-username={user}] [data-testid=user-unlock]")
+    page.wait_for_url(re.compile(r"/admin$"))
+    assert mock_server.verifier.user_status(user)["locked_until"] is None

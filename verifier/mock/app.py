@@ -710,6 +710,15 @@ def create_mock_app(verifier: Any, *, admin_groups: tuple[str, ...] = ADMIN_GROU
             session.flash = f"Every factor of {username} has been reset."
         return redirect(request, session, "/admin")
 
+    @app.post("/admin/unlock")
+    def admin_unlock(request: Request, username: str = Form(""), csrf_token: str = Form("")) -> Response:
+        session, denied = admin_post(request, csrf_token)
+        if denied is not None:
+            return denied
+        v.unlock(username, actor=session.username)
+        session.flash = f"{username} is unlocked."
+        return redirect(request, session, "/admin")
+
     @app.post("/admin/revoke-devices")
     def admin_revoke_devices(request: Request, username: str = Form(""), csrf_token: str = Form("")) -> Response:
         session, denied = admin_post(request, csrf_token)

@@ -310,6 +310,9 @@ def _user_row(csrf: str, user: dict[str, Any]) -> str:
 <form method="post" action="/admin/reset-user" class="inline">{csrf_field(csrf)}
 <input type="hidden" name="username" value="{e(name)}">
 <button type="submit" class="danger user-reset" data-testid="user-reset">Reset factors</button></form>
+<form method="post" action="/admin/unlock" class="inline">{csrf_field(csrf)}
+<input type="hidden" name="username" value="{e(name)}">
+<button type="submit" class="user-unlock" data-testid="user-unlock">Unlock</button></form>
 <form method="post" action="/admin/revoke-devices" class="inline">{csrf_field(csrf)}
 <input type="hidden" name="username" value="{e(name)}">
 <button type="submit" class="user-revoke" data-testid="user-revoke-devices">Forget devices</button></form></td></tr>"""
