@@ -158,6 +158,16 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_tracker2fa_vault(path: Path) -> bool:
+    """True when ``path`` looks like one of our own vault files (an encrypted backup to restore)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(200)
+    except OSError:
+        return False  # the importer reports the missing file with its own message
+    return b'"format": "tracker2fa-vault"' in head
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Import a file from another app. Passwords: line 1 the vault, line 2 the file (only if encrypted)."""
     from ..vault.importers import import_file
@@ -165,12 +175,19 @@ def cmd_import(args: argparse.Namespace) -> int:
     passwords = Passwords(args.password_stdin)
     vault = _unlock(args, passwords)
     try:
-        try:
-            entries = import_file(args.file, format=args.format, password=None, skip_invalid=args.skip_invalid)
-        except ImportNeedsPassword:
-            file_password = passwords.get("Password of the import file")
-            entries = import_file(args.file, format=args.format, password=file_password,
-                                  skip_invalid=args.skip_invalid)
+        if args.format == "tracker2fa" or (args.format == "auto" and _is_tracker2fa_vault(args.file)):
+            from ..vault import VaultFile
+
+            backup = VaultFile(args.file).unlock(passwords.get("Password of the backup"))
+            entries = backup.entries()
+            backup.lock()
+        else:
+            try:
+                entries = import_file(args.file, format=args.format, password=None, skip_invalid=args.skip_invalid)
+            except ImportNeedsPassword:
+                file_password = passwords.get("Password of the import file")
+                entries = import_file(args.file, format=args.format, password=file_password,
+                                      skip_invalid=args.skip_invalid)
         for entry in entries:
             entry.origins = [*entry.origins, *args.origin]
         added = vault.add_many(entries)
@@ -360,7 +377,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     imp = command("import", cmd_import, "import entries from another authenticator's export")
     imp.add_argument("file", type=Path, help="the export file")
-    imp.add_argument("--format", default="auto", help="the file's format (default: auto-detect)")
+    imp.add_argument("--format", default="auto",
+                     help="the file's format (default: auto-detect); 'tracker2fa' restores a "
+                     "`vault export --encrypted` backup")
     imp.add_argument("--skip-invalid", action="store_true", help="import the valid entries, skip the broken ones")
     imp.add_argument("--origin", action="append", default=[], metavar="ORIGIN",
                      help="bind every imported entry to this origin (repeatable)")

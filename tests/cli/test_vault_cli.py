@@ -217,3 +217,24 @@ def test_the_vault_path_defaults_to_the_environment(script, tmp_path):
     result = run_script(script, "vault", "init", "--kdf-cost", "minimum", "--password-stdin",
                         stdin=PASSWORD + "\n", env_vault=path)
     assert result.returncode == 0 and Path(path).exists()
+
+
+def test_an_encrypted_backup_is_restored_by_import(cli, initialised, tmp_path):
+    backup = tmp_path / "backup.json"
+    cli("export", "--encrypted", str(backup), "--kdf-cost", "minimum", "--password-stdin",
+        stdin=f"{PASSWORD}\nbackup pw\n")
+    fresh = tmp_path / "fresh.json"
+    assert cli("init", "--kdf-cost", "minimum", "--password-stdin", stdin="fresh pw\n", vault=fresh).code == 0
+    result = cli("import", str(backup), "--password-stdin", stdin="fresh pw\nbackup pw\n", vault=fresh)
+    assert result.code == 0, result.err
+    restored = VaultFile(fresh).unlock("fresh pw").entries()
+    assert [(e.label, e.secret, e.origins) for e in restored] == [("Jira:ann", SECRET, [JIRA])]
+
+
+def test_a_backup_with_the_wrong_password_restores_nothing(cli, initialised, tmp_path, vault_path):
+    backup = tmp_path / "backup.json"
+    cli("export", "--encrypted", str(backup), "--kdf-cost", "minimum", "--password-stdin",
+        stdin=f"{PASSWORD}\nbackup pw\n")
+    before = vault_path.read_bytes()
+    assert cli("import", str(backup), "--password-stdin", stdin=f"{PASSWORD}\nwrong\n").code == 3
+    assert vault_path.read_bytes() == before
