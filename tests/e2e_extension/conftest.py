@@ -292,9 +292,9 @@ def fill_control(scope: Any, kind: str = "code") -> Any:
 def control_state(control: Any, *states: str) -> str:
     """Wait until the control reaches one of ``states``; returns the state."""
     selector = ", ".join(f"[data-tracker2fa-state={s}]" for s in states)
-    control.page.wait_for_function(
-        "([el, sel]) => el.matches(sel)", arg=[control.element_handle(), selector], timeout=10000
-    )
+    handle = control.element_handle()
+    # Evaluated in the control's own frame (it may sit in an iframe).
+    handle.owner_frame().wait_for_function("([el, sel]) => el.matches(sel)", arg=[handle, selector], timeout=10000)
     return str(control.get_attribute("data-tracker2fa-state"))
 
 
@@ -304,5 +304,6 @@ def control_message(control: Any) -> str:
 
 def wait_filled(locator: Any) -> str:
     """Wait until an input holds a value; returns it."""
-    locator.page.wait_for_function("el => el.value !== ''", arg=locator.element_handle(), timeout=10000)
+    handle = locator.element_handle()
+    handle.owner_frame().wait_for_function("el => el.value !== ''", arg=handle, timeout=10000)
     return str(locator.input_value())

@@ -205,3 +205,17 @@ def test_auto_fill_never_overwrites_a_typed_value(browser: Chromium, page: Any, 
         assert p.locator("#totp").input_value() == "99"
     finally:
         set_user_settings(browser, {})
+
+
+def test_cross_origin_iframe_never_gets_the_embedding_sites_code(page: Any, pages: PageServer) -> None:
+    # A page on the bound origin embeds a frame from another origin (localhost): that frame's field is
+    # answered for the frame's own origin, which has no account.
+    inner = pages.url("/pages/inner.html", host="localhost")
+    pages.extra["/framed-elsewhere"] = f"<!doctype html><title>framed</title><iframe id=f src='{inner}'></iframe>"
+    p = page(pages.url("/framed-elsewhere"))
+    frame = p.frame_locator("#f")
+    control = fill_control(frame)
+    control.click()
+    assert control_state(control, "error", "filled") == "error"
+    assert "No account in your vault is bound to this site" in control_message(control)
+    assert frame.locator("#c").input_value() == ""
