@@ -1,9 +1,9 @@
 """``tracker2fa-host``: the process a browser starts for the extension's native-messaging port.
 
 Threads: the main thread reads stdin and decodes frames (answering ``cancel`` at once, since it must
-overtake the request it cancels); one dispatcher thread runs requests one at a time, in arrival order; one
-writer thread is the only code that writes to the protocol channel; the session's auto-lock watcher only
-queues events for the writer.
+overtake the request it cancels); one dispatcher thread runs requests one at a time, in arrival order; the
+session's auto-lock watcher emits events. All of them write through the one serialized :class:`Writer`,
+which puts each frame on the protocol channel whole, under a lock.
 
 stdout is the protocol channel. Before anything else runs, file descriptor 1 is pointed at stderr and
 ``sys.stdout`` replaced by ``sys.stderr``, so a stray ``print`` or a library's chatter lands in the
@@ -129,32 +129,30 @@ def protect_stdout() -> int:
 _STOP = object()
 
 
-class Writer(threading.Thread):
-    """The one thread that writes frames. A reply too large for the browser becomes a ``too_large`` error."""
+class Writer:
+    """The one serialized way onto the protocol channel: :meth:`send` writes each frame whole, under a lock.
+
+    Called by the dispatcher (replies), the reader (``bad_frame``, ``cancel``) and the auto-lock watcher
+    (events). Writing in the caller's thread, rather than handing frames to a writer thread, saves a thread
+    switch per reply. A reply too large for the browser becomes a ``too_large`` error reply.
+    """
 
     def __init__(self, fd: int) -> None:
-        super().__init__(name="writer", daemon=True)
         self.fd = fd
-        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.broken = False
+        self._lock = threading.Lock()
 
     def send(self, message: dict[str, Any]) -> None:
-        self.queue.put(message)
-
-    def stop(self) -> None:
-        self.queue.put(_STOP)
-
-    def run(self) -> None:
-        while (message := self.queue.get()) is not _STOP:
+        try:
+            data = encode_message(message)
+        except FrameTooLarge as exc:
+            data = encode_message(_error(message.get("id"), "too_large", str(exc)))
+        except (TypeError, ValueError) as exc:
+            log(f"cannot encode a reply ({type(exc).__name__})")
+            data = encode_message(_error(message.get("id"), "internal_error", "the host built a bad reply"))
+        with self._lock:
             if self.broken:
-                continue
-            try:
-                data = encode_message(message)
-            except FrameTooLarge as exc:
-                data = encode_message(_error(message.get("id"), "too_large", str(exc)))
-            except (TypeError, ValueError) as exc:
-                log(f"cannot encode a reply ({type(exc).__name__})")
-                data = encode_message(_error(message.get("id"), "internal_error", "the host built a bad reply"))
+                return
             try:
                 view = memoryview(data)
                 while view:
@@ -345,7 +343,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_fd = protect_stdout()
     argv = list(sys.argv if argv is None else argv)
     writer = Writer(out_fd)
-    writer.start()
     try:
         return _run(argv, writer)
     except KeyboardInterrupt:
@@ -353,9 +350,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # never a traceback on the protocol channel; one line in the log
         log(f"fatal: {type(exc).__name__}")
         return EXIT_REFUSED
-    finally:
-        writer.stop()
-        writer.join(timeout=5)
 
 
 def _run(argv: list[str], writer: Writer) -> int:
