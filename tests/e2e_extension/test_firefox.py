@@ -205,6 +205,7 @@ def test_firefox_options_show_admin_settings_locked(
         firefox.bidi.click(tab, x, y)
         popup = firefox.extension_tab()
         opened.append(popup)
+        firefox.wait_for(popup, "document.body.dataset.ready === 'true' && document.body.dataset.vault === 'locked'")
         x, y = firefox.wait_for(
             popup,
             "(() => { const a = document.querySelector('a[href$=\"options.html\"]'); if (!a) return null; "
