@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -313,14 +314,19 @@ def fresh_code(secret: str, enrol_step: int) -> str:
     return pyotp.TOTP(secret).at(max(enrol_step + 1, int(time.time() // 30)) * 30)
 
 
-def reset_postgres() -> str:
-    """A fresh, empty benchmark database on the local PostgreSQL; returns its URL."""
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh benchmark database of its own on the local PostgreSQL, dropped afterwards; yields its URL."""
     import psycopg
 
+    name = f"{PG_BENCH_DB}_{os.urandom(4).hex()}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_BENCH_DB
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def start_verifiers(servers: Servers, db_url: str, key: str, procs: int) -> list[tuple[str, int]]:
@@ -339,16 +345,23 @@ def bench_verifier(tmp: Path, n: int, plan: Sequence[tuple[str, int, int]]) -> l
     key = base64.b64encode(os.urandom(32)).decode()
     rows = []
     for kind, procs, conc in plan:
-        db_url = f"sqlite:///{tmp}/verifier-{procs}-{conc}.db" if kind == "sqlite" else reset_postgres()
-        users = seed_totp_users(db_url, key, f"b{procs}x{conc}u", n)
-        with Servers() as servers:
-            addresses = start_verifiers(servers, db_url, key, procs)
-            reqs = [http_request("POST", "/v1/totp/verify", json.dumps(
-                {"username": u, "code": fresh_code(s, step), "ip": "127.0.0.1", "user_agent": "bench"}).encode())
-                for u, s, step in users]
-            rows.append(Row("tracker2fa verifier (all rules)", kind, procs, conc,
-                            run_load(addresses, reqs, conc, json_ok())))
+        with contextlib.ExitStack() as stack:
+            if kind == "sqlite":
+                db_url = f"sqlite:///{tmp}/verifier-{procs}-{conc}.db"
+            else:
+                db_url = stack.enter_context(postgres_database())
+            rows.append(_verifier_row(db_url, key, kind, procs, conc, n))
     return rows
+
+
+def _verifier_row(db_url: str, key: str, kind: str, procs: int, conc: int, n: int) -> Row:
+    users = seed_totp_users(db_url, key, f"b{procs}x{conc}u", n)
+    with Servers() as servers:
+        addresses = start_verifiers(servers, db_url, key, procs)
+        reqs = [http_request("POST", "/v1/totp/verify", json.dumps(
+            {"username": u, "code": fresh_code(s, step), "ip": "127.0.0.1", "user_agent": "bench"}).encode())
+            for u, s, step in users]
+        return Row("tracker2fa verifier (all rules)", kind, procs, conc, run_load(addresses, reqs, conc, json_ok()))
 
 
 # ---- WebAuthn ----------------------------------------------------------------------------------------
