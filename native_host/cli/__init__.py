@@ -60,7 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except Tracker2faError as exc:
         print(f"tracker2fa: error: {exc.message}", file=sys.stderr)
-        return EXIT_CODES.get(exc.code, 1)
+        # A subclass without its own exit code (e.g. import_wrong_password) takes its parent's (import_failed).
+        codes = [exc.code, *(getattr(cls, "code", "") for cls in type(exc).__mro__)]
+        return next((EXIT_CODES[code] for code in codes if code in EXIT_CODES), 1)
     except KeyboardInterrupt:
         print("tracker2fa: interrupted", file=sys.stderr)
         return 130

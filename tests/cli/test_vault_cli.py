@@ -238,3 +238,12 @@ def test_a_backup_with_the_wrong_password_restores_nothing(cli, initialised, tmp
     before = vault_path.read_bytes()
     assert cli("import", str(backup), "--password-stdin", stdin=f"{PASSWORD}\nwrong\n").code == 3
     assert vault_path.read_bytes() == before
+
+
+def test_an_encrypted_import_with_the_wrong_password_exits_7_and_imports_nothing(cli, initialised, vault_path,
+                                                                                import_samples):
+    before = vault_path.read_bytes()
+    result = cli("import", str(import_samples / "aegis" / "aegis_encrypted.json"), "--password-stdin",
+                 stdin=f"{PASSWORD}\nnot the password\n")
+    assert result.code == 7 and "password" in result.err
+    assert vault_path.read_bytes() == before
