@@ -247,3 +247,10 @@ def test_an_encrypted_import_with_the_wrong_password_exits_7_and_imports_nothing
                  stdin=f"{PASSWORD}\nnot the password\n")
     assert result.code == 7 and "password" in result.err
     assert vault_path.read_bytes() == before
+
+
+def test_a_bad_origin_for_bind_fails_before_any_password_is_read(cli, initialised, vault_path):
+    before = vault_path.read_bytes()
+    result = cli("bind", "Jira", "not an origin", "--password-stdin", stdin="")
+    assert result.code == 1 and "origin" in result.err
+    assert vault_path.read_bytes() == before

@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from native_host.errors import (
     AmbiguousEntry,
@@ -218,3 +220,27 @@ def test_the_default_path_follows_the_environment(monkeypatch, tmp_path):
     assert default_vault_path() == tmp_path / "mine.json"
     monkeypatch.delenv("TRACKER2FA_VAULT")
     assert default_vault_path().name == "vault.json" and "tracker2fa" in str(default_vault_path())
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(max_size=40))
+def test_any_name_finds_one_entry_or_says_why_not(vault, name):
+    try:
+        found = vault.get(name)
+    except (EntryNotFound, AmbiguousEntry, BadRequest):
+        return
+    assert name.casefold() in (found.id, found.label.casefold(), found.issuer.casefold(), found.account.casefold()) \
+        or found.id.startswith(name)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(origin=st.text(max_size=60))
+def test_any_requesting_origin_gets_the_code_only_if_it_is_the_bound_one(vault, origin):
+    from native_host.origins import normalize_origin
+
+    entry = _jira(vault)
+    try:
+        vault.code(entry.id, origin)
+    except (OriginNotAllowed, InvalidOrigin):
+        return
+    assert normalize_origin(origin) == JIRA
