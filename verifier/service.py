@@ -120,6 +120,9 @@ class Verifier:
     def _audit(self, event: str, **fields: Any) -> None:
         record = make_event(self.clock(), event, **fields).to_dict()
         record["id"] = self.store.add_audit(record)
+        self._publish(record)
+
+    def _publish(self, record: dict[str, Any]) -> None:
         with self._subscribers_lock:
             subscribers = list(self._subscribers)
         for callback in subscribers:
@@ -218,17 +221,18 @@ class Verifier:
     # ---- rate limiting ------------------------------------------------------------------------------------
     def _gate(self, username: str, ip: str) -> VerifyResult | None:
         now = self.clock()
-        until = max(self._lock_state(ratelimit.user_key(username), now) or 0,
-                    self._lock_state(ratelimit.ip_key(ip), now) or 0)
-        return VerifyResult(False, "locked", until - now) if until else None
+        failures = self.store.failures_for((ratelimit.user_key(username), ratelimit.ip_key(ip)))
+        until = max((lock or 0) for _count, lock in failures.values()) if failures else 0
+        return VerifyResult(False, "locked", until - now) if until > now else None
 
     def _fail(self, username: str, ip: str, ua: str, method: str, reason: str,
               credential: str | None = None) -> VerifyResult:
         now = self.clock()
         lock_ends = 0.0
-        for key, rules in ((ratelimit.user_key(username), self.settings.rate_limit),
-                           (ratelimit.ip_key(ip), self.settings.ip_rate_limit)):
-            count = self.store.add_failure(key)
+        user_key, ip_key = ratelimit.user_key(username), ratelimit.ip_key(ip)
+        counts = self.store.add_failures((user_key, ip_key))
+        for key, rules in ((user_key, self.settings.rate_limit), (ip_key, self.settings.ip_rate_limit)):
+            count = counts[key]
             until = ratelimit.locked_until_after(count, now, rules)
             if until is not None:
                 self.store.set_locked_until(key, until)
@@ -254,10 +258,10 @@ class Verifier:
 
     def _succeed(self, username: str, ip: str, ua: str, method: str, credential: str | None = None,
                  detail: str | None = None) -> VerifyResult:
-        self.store.clear_failures(ratelimit.user_key(username))
-        self.store.clear_failures(ratelimit.ip_key(ip))
-        self._audit("verify", username=username, method=method, credential=credential, ip=ip, user_agent=ua,
-                    result="ok", detail=detail)
+        record = make_event(self.clock(), "verify", username=username, method=method, credential=credential, ip=ip,
+                            user_agent=ua, result="ok", detail=detail).to_dict()
+        record["id"] = self.store.record_success((ratelimit.user_key(username), ratelimit.ip_key(ip)), record)
+        self._publish(record)
         return VerifyResult(True, "ok")
 
     # ---- TOTP ---------------------------------------------------------------------------------------------
@@ -303,25 +307,39 @@ class Verifier:
         return VerifyResult(True, "ok")
 
     def verify_totp(self, username: str, code: str, ip: str, user_agent: str) -> VerifyResult:
-        """Check a TOTP code: window ±N steps, each step accepted once (atomic ledger), rate-limited."""
-        user = self.store.get_user(username) if isinstance(username, str) else None
-        if user is None:
+        """Check a TOTP code: window ±N steps, each step accepted once (atomic ledger), rate-limited.
+
+        The hot path is one read transaction and, for an accepted code, one write transaction.
+        """
+        if not isinstance(username, str):
             return self._unknown_user(username, ip, user_agent, "totp")
-        if (locked := self._gate(username, ip)) is not None:
-            return locked
-        row = self.store.get_totp(username)
+        user_key, ip_key = ratelimit.user_key(username), ratelimit.ip_key(ip)
+        context = self.store.totp_context(username, (user_key, ip_key))
+        if context is None:
+            return self._unknown_user(username, ip, user_agent, "totp")
+        now = self.clock()
+        until = max((lock or 0) for _count, lock in context["failures"].values()) if context["failures"] else 0
+        if until > now:
+            return VerifyResult(False, "locked", until - now)
+        row = context["totp"]
         if row is None:
             return VerifyResult(False, "not_enrolled")
-        now = self.clock()
         params = totp.TotpParams(row["digits"], row["period"], row["algorithm"], self.settings.totp.window)
         secret = self._decrypt(username, row["secret_enc"])
         step = totp.match_step(secret, code, now, params) if isinstance(code, str) else None
         if step is None:
             return self._fail(username, ip, user_agent, "totp", "invalid")
-        drift = step - totp.time_step(now, params.period)
-        if step <= row["last_step"] or not self.store.advance_totp_step(username, step, drift):
+        if step <= row["last_step"]:
             return self._fail(username, ip, user_agent, "totp", "replay")
-        return self._succeed(username, ip, user_agent, "totp", detail=f"drift {drift} steps")
+        drift = step - totp.time_step(now, params.period)
+        record = make_event(now, "verify", username=username, method="totp", ip=ip, user_agent=user_agent,
+                            result="ok", detail=f"drift {drift} steps").to_dict()
+        audit_id = self.store.accept_totp_step(username, step, drift, (user_key, ip_key), record)
+        if audit_id is None:  # a concurrent request accepted this step first
+            return self._fail(username, ip, user_agent, "totp", "replay")
+        record["id"] = audit_id
+        self._publish(record)
+        return VerifyResult(True, "ok")
 
     def totp_remove(self, username: str, actor: str | None = None) -> bool:
         """Remove the user's TOTP factor (and any pending enrolment)."""
@@ -504,9 +522,16 @@ class Verifier:
                         user_agent=user_agent, result="counter_regression",
                         detail=f"sign count {presented} <= stored {stored}: possible cloned key")
             return self._fail(username, ip, user_agent, "webauthn", "counter_regression", credential=cred_id)
-        if not self.store.advance_sign_count(cred_id, stored, presented, self.clock()):
+        now = self.clock()
+        record = make_event(now, "verify", username=username, method="webauthn", credential=cred_id, ip=ip,
+                            user_agent=user_agent, result="ok").to_dict()
+        audit_id = self.store.accept_sign_count(cred_id, stored, presented, now,
+                                                (ratelimit.user_key(username), ratelimit.ip_key(ip)), record)
+        if audit_id is None:  # a concurrent assertion moved the counter first
             return self._fail(username, ip, user_agent, "webauthn", "replay", credential=cred_id)
-        return self._succeed(username, ip, user_agent, "webauthn", credential=cred_id)
+        record["id"] = audit_id
+        self._publish(record)
+        return VerifyResult(True, "ok")
 
     @staticmethod
     def _credential_name(name: Any) -> str:

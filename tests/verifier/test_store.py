@@ -6,7 +6,7 @@ import pytest
 
 from native_host.errors import VerifierConfigError
 from verifier.store import open_store
-from verifier.store.migrations import LATEST
+from verifier.store.migrations import LATEST, MIGRATIONS
 
 
 def test_a_new_store_is_migrated_to_the_latest_version(store):
@@ -18,7 +18,7 @@ def test_opening_twice_applies_migrations_once(store_url, store):
     try:
         assert again.schema_version() == LATEST
         with again.tx() as tx:
-            assert tx.run("SELECT COUNT(*) AS n FROM schema_version")[0]["n"] == len({LATEST})
+            assert tx.run("SELECT COUNT(*) AS n FROM schema_version")[0]["n"] == len(MIGRATIONS)
     finally:
         again.close()
 
@@ -77,3 +77,25 @@ def test_without_a_configured_key_sqlite_gets_a_private_key_file(tmp_path, monke
         assert key_file.exists() and key_file.stat().st_mode & 0o777 == 0o600
     finally:
         store.close()
+
+
+def test_an_older_database_is_upgraded_in_place(store_url):
+    from verifier.store import migrations
+
+    original = migrations.MIGRATIONS
+    try:
+        migrations.MIGRATIONS = original[:1]
+        import verifier.store.base as base
+
+        base.MIGRATIONS, base.LATEST = original[:1], 1
+        old = open_store(store_url)
+        old.create_user("alice", None, ["dev"], 0.0)
+        old.close()
+    finally:
+        migrations.MIGRATIONS = original
+        base.MIGRATIONS, base.LATEST = original, LATEST
+    upgraded = open_store(store_url)
+    try:
+        assert upgraded.schema_version() == LATEST and upgraded.get_user("alice")["groups"] == ["dev"]
+    finally:
+        upgraded.close()

@@ -50,8 +50,8 @@ class Store(ABC):
 
     # ---- dialect hooks ------------------------------------------------------------------------------
     @abstractmethod
-    def tx(self) -> AbstractContextManager[Tx]:
-        """A write transaction (committed on success, rolled back on error)."""
+    def tx(self, write: bool = True) -> AbstractContextManager[Tx]:
+        """A transaction (committed on success, rolled back on error); ``write=False`` for read-only ones."""
 
     @abstractmethod
     def _lock_for_migration(self, tx: Tx) -> None:
@@ -88,7 +88,7 @@ class Store(ABC):
 
     def schema_version(self) -> int:
         """The applied schema version."""
-        with self.tx() as tx:
+        with self.tx(write=False) as tx:
             return tx.run("SELECT MAX(version) AS v FROM schema_version")[0]["v"] or 0
 
     # ---- users ----------------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ class Store(ABC):
 
     def get_user(self, username: str) -> dict[str, Any] | None:
         """The user's row (``groups`` decoded), or None."""
-        with self.tx() as tx:
+        with self.tx(write=False) as tx:
             rows = tx.run(f"SELECT {USER_COLUMNS} FROM users WHERE username = ?", (username,))
         if not rows:
             return None
@@ -115,12 +115,12 @@ class Store(ABC):
 
     def list_users(self) -> list[str]:
         """All usernames, sorted."""
-        with self.tx() as tx:
+        with self.tx(write=False) as tx:
             return [r["username"] for r in tx.run("SELECT username FROM users ORDER BY username")]
 
     def users_in_group(self, group: str) -> list[str]:
         """Usernames whose groups include ``group``."""
-        with self.tx() as tx:
+        with self.tx(write=False) as tx:
             rows = tx.run("SELECT username, groups_json FROM users ORDER BY username")
         return [r["username"] for r in rows if group in json.loads(r["groups_json"])]
 
@@ -151,7 +151,7 @@ class Store(ABC):
 
     def get_totp_pending(self, username: str) -> dict[str, Any] | None:
         """The pending enrolment, or None."""
-        with self.tx() as tx:
+        with self.tx(write=False) as tx:
             rows = tx.run("SELECT secret_enc, created FROM totp_pending WHERE username = ?", (username,))
         return rows[0] if rows else None
 
@@ -173,7 +173,7 @@ class Store(ABC):
 
     def get_totp(self, username: str) -> dict[str, Any] | None:
         """The user's confirmed TOTP factor, or None."""
-        with self.tx() as tx:
+        with self.tx(write=False) as tx:
             rows = tx.run("SELECT secret_enc, digits, period, algorithm, last_step, drift FROM totp "
                           "WHERE username = ?", (username,))
         return rows[0] if rows else None
@@ -190,6 +190,35 @@ class Store(ABC):
             tx.run("DELETE FROM totp_pending WHERE username = ?", (username,))
             return tx.change("DELETE FROM totp WHERE username = ?", (username,)) == 1
 
+    def totp_context(self, username: str, counter_keys: Sequence[str]) -> dict[str, Any] | None:
+        """One read for the TOTP hot path: the user's TOTP row plus ``{key: (count, locked_until)}``.
+
+        None when the user does not exist; ``totp`` is None when not enrolled.
+        """
+        with self.tx(write=False) as tx:
+            users = tx.run("SELECT username FROM users WHERE username = ?", (username,))
+            if not users:
+                return None
+            rows = tx.run("SELECT secret_enc, digits, period, algorithm, last_step, drift FROM totp "
+                          "WHERE username = ?", (username,))
+            marks = ", ".join("?" for _ in counter_keys)
+            failures = tx.run(f"SELECT counter_key, count, locked_until FROM failures WHERE counter_key IN ({marks})",
+                              tuple(counter_keys)) if counter_keys else []
+        return {"totp": rows[0] if rows else None,
+                "failures": {r["counter_key"]: (r["count"], r["locked_until"]) for r in failures}}
+
+    def accept_totp_step(self, username: str, new_step: int, drift: int, clear_keys: Sequence[str],
+                         audit: dict[str, Any]) -> int | None:
+        """One write for an accepted code: the ledger compare-and-set, then (only if it won) clearing the
+        failure counters and the audit row. Returns the audit id, or None when another request won."""
+        with self.tx() as tx:
+            if tx.change("UPDATE totp SET last_step = ?, drift = ? WHERE username = ? AND last_step < ?",
+                         (new_step, drift, username, new_step)) != 1:
+                return None
+            for key in clear_keys:
+                tx.run("DELETE FROM failures WHERE counter_key = ?", (key,))
+            return self._insert_audit(tx, audit)
+
     # ---- backup codes -----------------------------------------------------------------------------------
     def replace_backup_codes(self, username: str, hashes: Sequence[str]) -> None:
         """Drop every old code of the user and store the new hashes."""
@@ -201,7 +230,7 @@ class Store(ABC):
 
     def unused_backup_codes(self, username: str) -> list[dict[str, Any]]:
         """``{"id", "code_hash"}`` of the user's unused codes."""
-        with self.tx() as tx:
+        with self.tx(write=False) as tx:
             return tx.run("SELECT id, code_hash FROM backup_codes WHERE username = ? AND used = 0 ORDER BY id",
                           (username,))
 
@@ -225,7 +254,7 @@ class Store(ABC):
 
     def list_credentials(self, username: str) -> list[dict[str, Any]]:
         """The user's credentials, oldest first."""
-        with self.tx() as tx:
+        with self.tx(write=False) as tx:
             return tx.run(f"SELECT {CRED_COLUMNS} FROM credentials WHERE username = ? ORDER BY created, "
                           "credential_id", (username,))
 
@@ -271,7 +300,7 @@ class Store(ABC):
     # ---- failure counters -------------------------------------------------------------------------------
     def get_failures(self, key: str) -> tuple[int, float | None]:
         """(consecutive failures, locked until) for a counter key."""
-        with self.tx() as tx:
+        with self.tx(write=False) as tx:
             rows = tx.run("SELECT count, locked_until FROM failures WHERE counter_key = ?", (key,))
         return (rows[0]["count"], rows[0]["locked_until"]) if rows else (0, None)
 
@@ -281,6 +310,42 @@ class Store(ABC):
             rows = tx.run("INSERT INTO failures (counter_key, count) VALUES (?, 1) ON CONFLICT (counter_key) "
                           "DO UPDATE SET count = failures.count + 1 RETURNING count", (key,))
         return rows[0]["count"]
+
+    def failures_for(self, keys: Sequence[str]) -> dict[str, tuple[int, float | None]]:
+        """``{key: (count, locked_until)}`` for the keys that have a counter (one read)."""
+        marks = ", ".join("?" for _ in keys)
+        with self.tx(write=False) as tx:
+            rows = tx.run(f"SELECT counter_key, count, locked_until FROM failures WHERE counter_key IN ({marks})",
+                          tuple(keys))
+        return {r["counter_key"]: (r["count"], r["locked_until"]) for r in rows}
+
+    def add_failures(self, keys: Sequence[str]) -> dict[str, int]:
+        """Count one more failure on each key in one transaction; returns the new counts."""
+        counts = {}
+        with self.tx() as tx:
+            for key in keys:
+                counts[key] = tx.run("INSERT INTO failures (counter_key, count) VALUES (?, 1) ON CONFLICT "
+                                     "(counter_key) DO UPDATE SET count = failures.count + 1 RETURNING count",
+                                     (key,))[0]["count"]
+        return counts
+
+    def record_success(self, clear_keys: Sequence[str], audit: dict[str, Any]) -> int:
+        """Clear failure counters and append the audit row in one transaction; returns the audit id."""
+        with self.tx() as tx:
+            for key in clear_keys:
+                tx.run("DELETE FROM failures WHERE counter_key = ?", (key,))
+            return self._insert_audit(tx, audit)
+
+    def accept_sign_count(self, credential_id: str, old: int, new: int, now: float, clear_keys: Sequence[str],
+                          audit: dict[str, Any]) -> int | None:
+        """Compare-and-set the sign counter; if it won, clear counters and audit. Audit id or None."""
+        with self.tx() as tx:
+            if tx.change("UPDATE credentials SET sign_count = ?, last_used = ? WHERE credential_id = ? "
+                         "AND sign_count = ?", (new, now, credential_id, old)) != 1:
+                return None
+            for key in clear_keys:
+                tx.run("DELETE FROM failures WHERE counter_key = ?", (key,))
+            return self._insert_audit(tx, audit)
 
     def set_locked_until(self, key: str, until: float | None) -> None:
         """Set (or lift, with None) the lock of a counter."""
@@ -317,14 +382,14 @@ class Store(ABC):
 
     def count_devices(self, username: str, now: float) -> int:
         """How many unexpired devices the user has."""
-        with self.tx() as tx:
+        with self.tx(write=False) as tx:
             return tx.run("SELECT COUNT(*) AS n FROM devices WHERE username = ? AND expires > ?",
                           (username, now))[0]["n"]
 
     # ---- settings ---------------------------------------------------------------------------------------
     def get_setting(self, name: str) -> str | None:
         """A stored setting (e.g. the policy as JSON)."""
-        with self.tx() as tx:
+        with self.tx(write=False) as tx:
             rows = tx.run("SELECT value FROM settings WHERE name = ?", (name,))
         return rows[0]["value"] if rows else None
 
@@ -337,10 +402,14 @@ class Store(ABC):
     # ---- audit ------------------------------------------------------------------------------------------
     def add_audit(self, event: dict[str, Any]) -> int:
         """Append an audit record; returns its id."""
-        cols = [c.strip() for c in AUDIT_COLUMNS.split(",")][1:]
         with self.tx() as tx:
-            rows = tx.run(f"INSERT INTO audit ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
-                          "RETURNING id", [event.get(c) for c in cols])
+            return self._insert_audit(tx, event)
+
+    @staticmethod
+    def _insert_audit(tx: Tx, event: dict[str, Any]) -> int:
+        cols = [c.strip() for c in AUDIT_COLUMNS.split(",")][1:]
+        rows = tx.run(f"INSERT INTO audit ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) RETURNING id",
+                      [event.get(c) for c in cols])
         return rows[0]["id"]
 
     def query_audit(self, *, username: str | None = None, event: str | None = None, since: float | None = None,
@@ -353,7 +422,7 @@ class Store(ABC):
                 where.append(f"{column} {op} ?")
                 params.append(value)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        with self.tx() as tx:
+        with self.tx(write=False) as tx:
             rows = tx.run(f"SELECT {AUDIT_COLUMNS} FROM audit {clause} ORDER BY id DESC LIMIT ?",
                           [*params, int(limit)])
         return list(reversed(rows))

@@ -77,6 +77,11 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX audit_user_ts ON audit(username, ts)",
         "CREATE INDEX audit_ts ON audit(ts)",
     ]),
+    (2, [
+        # The sweep of expired challenges and device tokens runs on every begin: keep it an index range scan.
+        "CREATE INDEX challenges_expires ON challenges(expires)",
+        "CREATE INDEX devices_expires ON devices(expires)",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -34,7 +34,7 @@ class PostgresStore(Store):
         self.migrate()
 
     @contextmanager
-    def tx(self) -> Iterator[Tx]:
+    def tx(self, write: bool = True) -> Iterator[Tx]:
         """One transaction on a pooled connection."""
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             yield Tx(cur, _rewrite)

@@ -6,6 +6,7 @@ across processes sharing the file; ``busy_timeout`` makes the others wait instea
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ class SqliteStore(Store):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self.migrate()
 
     def _connection(self) -> sqlite3.Connection:
@@ -47,16 +49,22 @@ class SqliteStore(Store):
         return conn
 
     @contextmanager
-    def tx(self) -> Iterator[Tx]:
-        """One ``BEGIN IMMEDIATE`` transaction on this thread's connection."""
+    def tx(self, write: bool = True) -> Iterator[Tx]:
+        """A transaction on this thread's connection: ``BEGIN IMMEDIATE`` for writes, deferred for reads.
+
+        Writers of this process queue on a mutex first: SQLite's own busy handler sleeps in steps of up
+        to 100 ms, which wrecks latency under many threads; the mutex leaves it only cross-process waits.
+        """
         conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield Tx(conn.cursor(), lambda sql: sql)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        lock = self._write_lock if write else contextlib.nullcontext()
+        with lock:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield Tx(conn.cursor(), lambda sql: sql)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def _lock_for_migration(self, tx: Tx) -> None:
         pass  # BEGIN IMMEDIATE already excludes other writers
