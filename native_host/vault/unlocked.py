@@ -93,16 +93,22 @@ class VaultFile:
         data = store.read_vault_bytes(self.path)
         sealed = parse_vault(data)
         master_key = crypto.open_master_key(sealed, password)
-        entries, generation = _decode_plaintext(crypto.unseal(master_key, sealed))
-        vault = UnlockedVault(self.path, master_key, sealed.header, entries, generation=generation)
+        entries, generation, fragments = _decode_plaintext(crypto.unseal(master_key, sealed))
+        vault = UnlockedVault(self.path, master_key, sealed.header, entries, generation=generation,
+                              fragments=fragments)
         vault._remember(data)
         return vault
 
 
-def _decode_plaintext(plaintext: bytes) -> tuple[list[Entry], int]:
-    """Entries and generation from the decrypted database; VaultCorrupt when it does not parse."""
+def _decode_plaintext(plaintext: bytes) -> tuple[list[Entry], int, dict[str, str]]:
+    """Entries, generation and reusable entry JSON from the decrypted database; VaultCorrupt if it does not parse.
+
+    We write one entry per line (JSON strings never hold a raw newline), so the lines of a database we
+    wrote are the entries' JSON, ready for the next save without serialising 10,000 entries again.
+    """
     try:
-        doc = json.loads(plaintext.decode("utf-8"))
+        text = plaintext.decode("utf-8")
+        doc = json.loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise VaultCorrupt("the vault decrypted but its contents are not valid JSON") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
@@ -112,18 +118,27 @@ def _decode_plaintext(plaintext: bytes) -> tuple[list[Entry], int]:
         raise VaultCorrupt("the vault's generation is not a whole number")
     entries: list[Entry] = []
     seen: set[str] = set()
+    trusted: list[bool] = []
     for position, item in enumerate(doc["entries"], start=1):
         if not isinstance(item, dict):
             raise VaultCorrupt(f"vault entry {position} is not an object")
+        trusted.append(item.keys() == _FIELD_SET)
         try:
-            entry = _trusted_entry(item) if item.keys() == _FIELD_SET else Entry.from_dict(item)
+            entry = _trusted_entry(item) if trusted[-1] else Entry.from_dict(item)
         except (VaultError, BadRequest, TypeError, ValueError) as exc:
             raise VaultCorrupt(f"vault entry {position} is invalid: {exc}") from None
         if not isinstance(entry.id, str) or entry.id in seen:
             raise VaultCorrupt(f"vault entry {position} has a missing or duplicate id")
         seen.add(entry.id)
         entries.append(entry)
-    return entries, generation
+    fragments: dict[str, str] = {}
+    lines = text.split("\n")
+    if len(lines) == len(entries) + 2 and lines[0].endswith('"entries":[') and lines[-1] == "]}":
+        for entry, is_trusted, line in zip(entries, trusted, lines[1:-1], strict=True):
+            line = line.removesuffix(",")
+            if is_trusted and f'"id": {json.dumps(entry.id)}' in line:
+                fragments[entry.id] = line
+    return entries, generation, fragments
 
 
 def _trusted_entry(item: dict[str, Any]) -> Entry:
@@ -149,7 +164,14 @@ class UnlockedVault:
     """
 
     def __init__(
-        self, path: Path, master_key: bytes, header: dict[str, Any], entries: list[Entry], *, generation: int
+        self,
+        path: Path,
+        master_key: bytes,
+        header: dict[str, Any],
+        entries: list[Entry],
+        *,
+        generation: int,
+        fragments: dict[str, str] | None = None,
     ) -> None:
         self.path = path
         self._key: bytearray | None = bytearray(master_key)
@@ -158,14 +180,15 @@ class UnlockedVault:
         self._mutex = threading.RLock()  # the host may call from more than one thread
         self._file_bytes: bytes | None = None
         self._signature: tuple[int, int, int, int] | None = None
-        self._set_entries(entries)
+        self._set_entries(entries, fragments)
 
     # ---- state ---------------------------------------------------------------------------------------
 
-    def _set_entries(self, entries: list[Entry]) -> None:
+    def _set_entries(self, entries: list[Entry], known_fragments: dict[str, str] | None = None) -> None:
+        known = known_fragments or {}
         self._entries = list(entries)
         self._by_id = {e.id: e for e in self._entries}
-        self._fragments = {e.id: _entry_json(e) for e in self._entries}
+        self._fragments = {e.id: known.get(e.id) or _entry_json(e) for e in self._entries}
         self._reindex()
 
     def _reindex(self) -> None:
@@ -196,10 +219,10 @@ class UnlockedVault:
             self._signature = _stat_signature(self.path)
             return
         sealed = parse_vault(data)
-        entries, generation = _decode_plaintext(crypto.unseal(key, sealed))
+        entries, generation, fragments = _decode_plaintext(crypto.unseal(key, sealed))
         self._header = sealed.header
         self._generation = generation
-        self._set_entries(entries)
+        self._set_entries(entries, fragments)
         self._remember(data)
 
     def _write(self) -> None:
@@ -210,9 +233,9 @@ class UnlockedVault:
         header = crypto.new_header(self._header["slots"])
         self._generation += 1
         plaintext = (
-            f'{{"version":{PLAINTEXT_VERSION},"generation":{self._generation},"saved":{time.time()!r},"entries":['
-            + ",".join(self._fragments.values())  # kept in the order of self._entries
-            + "]}"
+            f'{{"version":{PLAINTEXT_VERSION},"generation":{self._generation},"saved":{time.time()!r},"entries":[\n'
+            + ",\n".join(self._fragments.values())  # kept in the order of self._entries; one per line
+            + "\n]}"
         ).encode("utf-8")
         data = build_vault(header, crypto.seal(key, header, plaintext))
         store.remove_stale_temp_files(self.path)
