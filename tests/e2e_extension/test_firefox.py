@@ -235,3 +235,20 @@ def test_firefox_options_show_admin_settings_locked(
         for context in opened:
             with contextlib.suppress(browsers.BrowserError):
                 firefox.bidi.call("browsingContext.close", {"context": context})
+
+
+def test_firefox_without_the_host_says_it_is_not_installed(pages: PageServer, tmp_path_factory: Any) -> None:
+    root = tmp_path_factory.mktemp("firefox-no-host")
+    home = root / "home"
+    home.mkdir()
+    bidi = browsers.FirefoxBidi.start(root / "profile", browsers.profile_env(home, vault=root / "vault.json"))
+    try:
+        bidi.install_extension()
+        firefox = Firefox(bidi, home)
+        firefox.bidi.navigate(firefox.tab, pages.url("/pages/atlassian.html"))
+        firefox.click_control(firefox.tab)
+        _, message = firefox.control_state(firefox.tab, "error")
+        assert "not installed" in message
+        assert "tracker2fa install" in message
+    finally:
+        bidi.close()
