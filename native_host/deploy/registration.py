@@ -11,6 +11,7 @@ import json
 import os
 import struct
 import subprocess
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def resolve_browsers(names: list[str], user_data_dir: Path | None) -> list[Brows
     """The browsers to act on: those named, else (with --user-data-dir) Chromium, else those installed."""
     from .browsers import get_browser
 
+    check_platform(user_data_dir)
     if names:
         browsers = [get_browser(n) for n in dict.fromkeys(names)]
     elif user_data_dir is not None:
@@ -77,6 +79,22 @@ def resolve_browsers(names: list[str], user_data_dir: Path | None) -> list[Brows
     if user_data_dir is not None and any(b.family != "chromium" for b in browsers):
         raise DeployError("--user-data-dir applies to Chromium-family browsers only (Firefox uses ~/.mozilla)")
     return browsers
+
+
+def check_platform(user_data_dir: Path | None) -> None:
+    """Per-user registration knows Linux locations; a custom Chromium profile folder works on macOS too.
+
+    Windows registers hosts in the registry, and the macOS per-user folders are the deployment guide's
+    subject: refuse clearly rather than write files no browser reads.
+    """
+    if sys.platform.startswith("linux"):
+        return
+    if sys.platform == "darwin" and user_data_dir is not None:
+        return
+    raise DeployError(
+        f"per-user registration is implemented for Linux (and --user-data-dir on macOS), not {sys.platform}; "
+        "see docs/protocol.md for the manifest and the locations browsers read"
+    )
 
 
 def manifest_dir(browser: Browser, user_data_dir: Path | None = None) -> Path:

@@ -181,3 +181,16 @@ def test_doctor_names_a_manifest_without_description(home, tmp_path, capsys):
     capsys.readouterr()
     assert run_cli("doctor", "--user-data-dir", str(profile), "--no-probe") == 1
     assert "no description" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("platform", ["win32", "darwin"])
+def test_install_refuses_platforms_whose_per_user_locations_it_does_not_know(home, monkeypatch, platform):
+    monkeypatch.setattr("sys.platform", platform)
+    assert run_cli("install", "--browser", "chromium") != 0
+    assert not (home / ".config").exists()
+
+
+def test_install_with_user_data_dir_also_works_on_macos(home, tmp_path, monkeypatch):
+    monkeypatch.setattr("sys.platform", "darwin")
+    assert run_cli("install", "--user-data-dir", str(tmp_path / "profile")) == 0
+    assert read_manifest(tmp_path / "profile" / "NativeMessagingHosts")["name"] == HOST_NAME
