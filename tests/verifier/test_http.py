@@ -196,6 +196,14 @@ def test_the_audit_websocket_streams_new_events(api):
     assert event["event"] == "user_created" and event["username"] == "carol"
 
 
+def test_the_audit_websocket_ignores_client_messages(api):
+    with api.websocket_connect("/ws/audit", headers=ADMIN) as ws:
+        ws.send_bytes(b"\x00\x01")
+        ws.send_text("hello")
+        make_user(api, "dave")
+        assert ws.receive_json()["username"] == "dave"
+
+
 def test_the_audit_websocket_refuses_a_missing_token(api):
     from starlette.websockets import WebSocketDisconnect
 

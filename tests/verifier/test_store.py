@@ -51,7 +51,7 @@ def test_failure_counts_accumulate_atomically(store):
     assert store.get_failures("user:x") == (0, None)
 
 
-@pytest.mark.parametrize("url", ["mysql://x", "sqlite:///", "", "file.db"])
+@pytest.mark.parametrize("url", ["mysql://x", "sqlite:///", "", "file.db", "sqlite:///:memory:"])
 def test_unsupported_urls_are_refused_clearly(url):
     with pytest.raises(VerifierConfigError):
         open_store(url)

@@ -35,15 +35,16 @@ async def audit_stream(websocket: WebSocket) -> None:
             loop.call_soon_threadsafe(put)
 
     unsubscribe = websocket.app.state.verifier.subscribe_audit(publish)
-    receiver = asyncio.ensure_future(websocket.receive_text())
+    receiver = asyncio.ensure_future(websocket.receive())
     try:
         while True:
             getter = asyncio.ensure_future(queue.get())
             done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
             if receiver in done:
                 getter.cancel()
-                receiver.result()  # raises WebSocketDisconnect when the client left
-                receiver = asyncio.ensure_future(websocket.receive_text())  # ignore client chatter
+                if receiver.result()["type"] == "websocket.disconnect":
+                    break
+                receiver = asyncio.ensure_future(websocket.receive())  # ignore whatever the client sends
                 continue
             await websocket.send_text(json.dumps(getter.result()))
     except (WebSocketDisconnect, RuntimeError):

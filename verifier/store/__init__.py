@@ -1,6 +1,6 @@
 """Verifier storage: one ``Store`` interface, SQLite (default) and PostgreSQL back ends.
 
-``open_store("sqlite:///path/to/verifier.db" | "sqlite:///:memory:" | "postgresql://user@host/db")``
+``open_store("sqlite:///path/to/verifier.db" | "postgresql://user@host/db")``
 opens the store and applies pending migrations.
 """
 

@@ -25,9 +25,13 @@ class SqliteStore(Store):
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        if self.path == ":memory:" or self.path.startswith("file:"):
+            from native_host.errors import VerifierConfigError
+
+            # Each thread has its own connection: an in-memory database would differ per thread.
+            raise VerifierConfigError("use a file for SQLite (sqlite:///path/to/verifier.db), not :memory:")
         self.url = f"sqlite:///{self.path}"
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
