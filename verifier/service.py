@@ -513,7 +513,7 @@ class Verifier:
                 auth_data.rp_id_hash == hashlib.sha256(row["appid"].encode()).digest():
             server = self._legacy_server
         try:
-            server.authenticate_complete(state, [cred], response)
+            server.authenticate_complete(state, [cred], parsed)  # parsed once: fido2's from_dict is costly
         except Exception:
             return self._fail(username, ip, user_agent, "webauthn", "invalid", credential=cred_id)
         stored, presented = int(row["sign_count"]), int(auth_data.counter)
