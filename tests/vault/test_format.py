@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
 from pathlib import Path
@@ -229,3 +230,16 @@ def test_arbitrary_bytes_are_never_mistaken_for_a_vault(junk):
 def test_build_and_parse_are_inverse(sample_vault_bytes):
     sealed = parse_vault(sample_vault_bytes)
     assert build_vault(sealed.header, sealed.db) == sample_vault_bytes
+
+
+def test_the_vault_directory_is_created_private(vault, vault_path):
+    assert stat.S_IMODE(vault_path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(vault_path.with_name("vault.json.lock").stat().st_mode) == 0o600
+
+
+def test_the_default_cost_is_the_strong_preset(tmp_path):
+    path = tmp_path / "strong.json"
+    VaultFile(path).create(PASSWORD).lock()
+    kdf = json.loads(path.read_text())["header"]["slots"][0]["kdf"]
+    assert (kdf["name"], kdf["log2_n"], kdf["r"], kdf["p"]) == ("scrypt", 17, 8, 1)
+    assert len(base64.b64decode(kdf["salt"])) == 32

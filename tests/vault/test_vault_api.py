@@ -244,3 +244,9 @@ def test_any_requesting_origin_gets_the_code_only_if_it_is_the_bound_one(vault, 
     except (OriginNotAllowed, InvalidOrigin):
         return
     assert normalize_origin(origin) == JIRA
+
+
+def test_update_normalises_origins_and_drops_duplicates(vault):
+    entry = vault.update(_jira(vault).id, origins=["https://JIRA.example.com/login", JIRA, "http://localhost:8080/x"])
+    assert entry.origins == [JIRA, "http://localhost:8080"]
+    assert [e.id for e in vault.entries_for_origin("http://localhost:8080")] == [entry.id]
