@@ -126,12 +126,28 @@ def atomic_write(path: Path, data: bytes, *, keep_backup: bool = True) -> None:
             os.close(fd)
         if keep_backup and path.exists():
             _rotate_backup(path)
-        os.replace(tmp, path)
+        _replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     _fsync_dir(directory)
+
+
+def _replace(source: Path, target: Path) -> None:
+    """``os.replace``; on Windows, retried briefly while a reader still has ``target`` open."""
+    if sys.platform != "win32":
+        os.replace(source, target)
+        return
+    deadline = time.monotonic() + 2.0  # pragma: no cover - Windows only
+    while True:  # pragma: no cover
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _rotate_backup(path: Path) -> None:
@@ -148,7 +164,7 @@ def _rotate_backup(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-    os.replace(staged, backup)
+    _replace(staged, backup)
 
 
 def ensure_private_directory(directory: Path) -> None:
