@@ -308,3 +308,21 @@ def test_the_code_path_imports_no_fido2_asyncio_websockets_or_argparse(vault_ids
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=host_env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+def test_backup_codes_are_given_once_each_and_only_to_the_bound_origin(spawn_host, host_env):
+    from native_host.vault import VaultFile
+    from native_host.vault.entry import Entry
+
+    vault = VaultFile(Path(host_env["TRACKER2FA_VAULT"])).create(PASSWORD, kdf_cost="minimum")
+    codes = [{"code": "11112222", "used": False}, {"code": "33334444", "used": False}]
+    entry = vault.add(Entry(secret=JIRA_SECRET, issuer="Jira", origins=[JIRA], backup_codes=codes))
+    vault.lock()
+    host = spawn_host()
+    host.result("vault.unlock", {"password": PASSWORD})
+    evil = {"id": entry.id, "origin": "https://jira.example.com.evil.test"}
+    assert host.error_code("vault.backup_code", evil) == "origin_not_allowed"
+    first = host.result("vault.backup_code", {"id": entry.id, "origin": JIRA})
+    second = host.result("vault.backup_code", {"id": entry.id, "origin": JIRA})
+    assert {first["code"], second["code"]} == {"11112222", "33334444"}
+    assert (first["remaining"], second["remaining"]) == (1, 0)
