@@ -5,7 +5,7 @@
     tracker2fa verifier admin [--db URL] add-to-group NAME GROUP
     tracker2fa verifier admin [--db URL] set-policy --mode MODE [--group G]... [--allow CIDR]... [--remember-days N]
     tracker2fa verifier admin [--db URL] exclude NAME --until YYYY-MM-DD|none
-    tracker2fa verifier admin [--db URL] reset-user NAME | reset-group GROUP
+    tracker2fa verifier admin [--db URL] reset-user NAME | reset-group GROUP | unlock NAME [--ip IP]
     tracker2fa verifier admin [--db URL] audit [--user NAME] [--event E] [--limit N] [--json]
     tracker2fa verifier admin [--db URL] show-policy | list-users | status NAME
 
@@ -84,6 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--until", required=True, help="YYYY-MM-DD or an ISO date-time (UTC if no zone), or 'none'")
     p = actions.add_parser("reset-user", help="remove all of a user's factors, backup codes and devices")
     p.add_argument("username")
+    p = actions.add_parser("unlock", help="lift a user's lockout (and a client IP's with --ip)")
+    p.add_argument("username")
+    p.add_argument("--ip", help="also lift this client IP's lockout")
     p = actions.add_parser("reset-group", help="reset every member of a group")
     p.add_argument("group")
     actions.add_parser("list-users", help="list usernames")
@@ -162,6 +165,9 @@ def run_admin(args: argparse.Namespace) -> int:
         out = v.exclude_user(args.username, parse_until(args.until), actor=actor)
     elif cmd == "reset-user":
         v.reset_user(args.username, actor=actor)
+        out = v.user_status(args.username)
+    elif cmd == "unlock":
+        v.unlock(args.username, args.ip, actor=actor)
         out = v.user_status(args.username)
     elif cmd == "reset-group":
         out = {"reset": v.reset_group(args.group, actor=actor)}

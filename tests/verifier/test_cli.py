@@ -79,6 +79,14 @@ def test_reset_user_and_group(db, capsys):
     assert json.loads(out) == {"reset": ["alice"]}
 
 
+def test_unlock_lifts_a_lockout(db, capsys, store):
+    admin(db, "create-user", "alice", capsys=capsys)
+    store.add_failure("user:alice")
+    store.set_locked_until("user:alice", 9e9)
+    code, out, _ = admin(db, "unlock", "alice", "--ip", "192.0.2.1", capsys=capsys)
+    assert code == 0 and json.loads(out)["locked_until"] is None
+
+
 def test_unknown_user_is_a_clear_error(db, capsys):
     code, _, err = admin(db, "reset-user", "ghost", capsys=capsys)
     assert code == 1 and "ghost" in err

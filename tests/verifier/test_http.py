@@ -139,6 +139,15 @@ def test_admin_exclusion_and_reset(api, clock):
     assert api.get("/v1/users/alice/status").json()["totp"] is False
 
 
+def test_an_admin_unlocks_a_locked_user(api, clock):
+    enrol(api, clock)
+    for _ in range(api.verifier.settings.rate_limit.free_failures):
+        api.post("/v1/totp/verify", json={"username": "alice", "code": "000000", "ip": "192.0.2.9"})
+    assert api.get("/v1/users/alice/status").json()["locked_until"] is not None
+    reply = api.post("/v1/admin/users/alice/unlock", json={"ip": "192.0.2.9"}, headers=ADMIN)
+    assert reply.status_code == 200 and reply.json()["locked_until"] is None
+
+
 def test_group_reset_lists_the_reset_users(api):
     make_user(api, "alice", ["dev"])
     make_user(api, "bob", ["ops"])

@@ -179,6 +179,10 @@ class Exclude(Strict):
         description="unix time until which the user skips the second factor; null ends the exclusion")
 
 
+class Unlock(Strict):
+    ip: ClientIp | None = None
+
+
 class UserList(BaseModel):
     users: list[str]
 

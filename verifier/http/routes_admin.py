@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from .deps import VerifierDep
 from .errors import AUTH_RESPONSES, ERROR_RESPONSES
-from .models import AuditReply, CreateUser, Exclude, GroupReset, Groups, PolicyModel, UserList, UserStatus
+from .models import AuditReply, CreateUser, Exclude, GroupReset, Groups, PolicyModel, Unlock, UserList, UserStatus
 from .security import require_admin
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
@@ -48,6 +48,13 @@ def reset_user(username: NameP, actor: AdminActor,
     """Remove all the user's factors, backup codes and devices, and lift its lock."""
     v.reset_user(username, actor=actor)
     return Response(status_code=204)
+
+
+@router.post("/users/{username}/unlock", response_model=UserStatus)
+def unlock(body: Unlock, username: NameP, actor: AdminActor, v: VerifierDep) -> dict:
+    """Lift the user's lockout (and, with ``ip``, that client IP's)."""
+    v.unlock(username, body.ip, actor=actor)
+    return v.user_status(username)
 
 
 @router.post("/groups/{group}/reset", response_model=GroupReset)
