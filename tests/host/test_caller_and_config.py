@@ -111,3 +111,23 @@ def test_saved_config_round_trips_and_is_private(tmp_path):
         42,
     )
     assert json.loads(path.read_text())["version"] == 1
+
+
+@pytest.mark.parametrize("xdg", [None, "/tmp/xdg-config"])
+def test_the_linux_config_path_is_what_platformdirs_says(monkeypatch, tmp_path, xdg):
+    # config_path() computes platformdirs' answer without importing it (cold start); they must agree.
+    import sys
+
+    import platformdirs
+
+    from native_host.config import config_path
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the shortcut is Linux-only")
+    monkeypatch.delenv("TRACKER2FA_CONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if xdg is None:
+        monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
+    assert config_path() == platformdirs.user_config_path("tracker2fa", appauthor=False) / "host.json"
