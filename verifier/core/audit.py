@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 EVENTS = (
     "user_created", "totp_enrol_begin", "totp_enrolled", "totp_removed", "backup_codes_generated",
@@ -30,8 +30,11 @@ class AuditEvent:
     id: int | None = None
 
     def to_dict(self) -> dict:
-        """Plain dict (JSON-ready)."""
-        return asdict(self)
+        """Plain dict (JSON-ready); built by hand because dataclasses.asdict deep-copies every field."""
+        return {f: getattr(self, f) for f in FIELDS}
+
+
+FIELDS = tuple(f.name for f in fields(AuditEvent))
 
 
 def make_event(ts: float, event: str, **fields: object) -> AuditEvent:

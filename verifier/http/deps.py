@@ -9,8 +9,8 @@ from fastapi import Depends, Request
 from ..service import Verifier
 
 
-def get_verifier(request: Request) -> Verifier:
-    """The app's Verifier."""
+async def get_verifier(request: Request) -> Verifier:
+    """The app's Verifier (async: a sync dependency would cost a thread-pool hop per request)."""
     return request.app.state.verifier
 
 

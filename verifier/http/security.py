@@ -101,7 +101,7 @@ def token_ok(presented: str | None, expected: str | None) -> bool:
     return hmac.compare_digest(presented.encode(), expected.encode())
 
 
-def require_admin(request: Request) -> str:
+async def require_admin(request: Request) -> str:
     """FastAPI dependency: the admin bearer token; returns the actor name for the audit log."""
     settings = request.app.state.api_settings
     if not settings.admin_token:
@@ -111,7 +111,7 @@ def require_admin(request: Request) -> str:
     return "admin-api"
 
 
-def require_service(request: Request) -> None:
+async def require_service(request: Request) -> None:
     """FastAPI dependency for tracker-facing endpoints: the service token, when one is configured."""
     settings = request.app.state.api_settings
     if settings.service_token and not token_ok(bearer(request.headers.get("authorization")),
