@@ -152,6 +152,13 @@ def _replace(source: Path, target: Path) -> None:
 
 def _rotate_backup(path: Path) -> None:
     backup = backup_path(path)
+    try:
+        if os.path.samefile(path, backup):
+            # A save killed between rotating and renaming left both names on one file. rename() between two
+            # links of one file is a no-op that would leave the staged link behind; the backup is current.
+            return
+    except FileNotFoundError:
+        pass
     staged = path.parent / f"{_tmp_prefix(path)}bak.{secrets.token_hex(4)}.tmp"
     try:
         os.link(path, staged)

@@ -36,6 +36,10 @@ T = TypeVar("T")
 PLAINTEXT_VERSION = 1
 _FIELDS = tuple(Entry.__dataclass_fields__)
 _FIELD_SET = frozenset(_FIELDS)
+_TYPE_EXAMPLE: dict[str, Any] = {
+    "secret": "A", "kind": "totp", "issuer": "", "account": "", "algorithm": "SHA1", "note": "", "id": "x",
+    "digits": 6, "period": 30, "counter": 0, "origins": [], "backup_codes": [], "created": 0.0, "last_used": None,
+}
 # Fields update() may change; id and created are fixed for an entry's life.
 EDITABLE_FIELDS = frozenset(_FIELDS) - {"id", "created"}
 LAST_USED_GRANULARITY = 60.0  # seconds: a code request rewrites the file at most once a minute per entry
@@ -122,9 +126,9 @@ def _decode_plaintext(plaintext: bytes) -> tuple[list[Entry], int, dict[str, str
     for position, item in enumerate(doc["entries"], start=1):
         if not isinstance(item, dict):
             raise VaultCorrupt(f"vault entry {position} is not an object")
-        trusted.append(item.keys() == _FIELD_SET)
+        trusted.append(item.keys() == _FIELD_SET and _has_exact_types(item))
         try:
-            entry = _trusted_entry(item) if trusted[-1] else Entry.from_dict(item)
+            entry = _trusted_entry(item) if trusted[-1] else _coerced(Entry.from_dict(item))
         except (VaultError, BadRequest, TypeError, ValueError) as exc:
             raise VaultCorrupt(f"vault entry {position} is invalid: {exc}") from None
         if not isinstance(entry.id, str) or entry.id in seen:
@@ -141,18 +145,60 @@ def _decode_plaintext(plaintext: bytes) -> tuple[list[Entry], int, dict[str, str
     return entries, generation, fragments
 
 
+def _has_exact_types(item: dict[str, Any]) -> bool:
+    """True when every field of a stored entry has exactly the type the vault writes."""
+    return (
+        all(type(item[name]) is str for name in ("secret", "kind", "issuer", "account", "algorithm", "note", "id"))
+        and all(type(item[name]) is int for name in ("digits", "period", "counter"))
+        and type(item["origins"]) is list
+        and all(type(o) is str for o in item["origins"])
+        and type(item["backup_codes"]) is list
+        and all(type(c) is dict for c in item["backup_codes"])
+        and type(item["created"]) in (int, float)
+        and (item["last_used"] is None or type(item["last_used"]) in (int, float))
+    )
+
+
+def _coerced(entry: Entry) -> Entry:
+    """Numbers stored as text or floats (an older or foreign writer) become the ints the codes need."""
+    for name in ("digits", "period", "counter"):
+        value = getattr(entry, name)
+        if type(value) is not int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(f"{name} must be a whole number")
+            setattr(entry, name, int(value))
+    if isinstance(entry.created, str) or (entry.last_used is not None and isinstance(entry.last_used, str)):
+        raise ValueError("created and last_used must be numbers")
+    if not all(isinstance(getattr(entry, n), str) for n in ("issuer", "account", "note", "id")):
+        raise ValueError("issuer, account, note and id must be text")
+    entry.origins = _normalized_origins(entry.origins)
+    entry.backup_codes = _checked_backup_codes(entry.backup_codes)
+    return entry
+
+
 def _trusted_entry(item: dict[str, Any]) -> Entry:
-    """An Entry from an authenticated database we wrote (validated when it was saved).
+    """An Entry from an authenticated database we wrote, with exact types (see ``_has_exact_types``).
 
     Skips ``Entry.__post_init__`` (Base32 decoding and range checks: two thirds of an unlock at 10,000
-    entries) but still checks the types a forged-yet-authentic file could not have anyway.
+    entries); the vault validated the entry when it saved it.
     """
-    if not (isinstance(item["secret"], str) and isinstance(item["id"], str) and isinstance(item["origins"], list)
-            and item["kind"] in ("totp", "hotp", "steam") and type(item["digits"]) is int
-            and type(item["period"]) is int and item["period"] > 0 and type(item["counter"]) is int):
-        raise ValueError("a field has the wrong type")
     entry = object.__new__(Entry)
     entry.__dict__.update(item)
+    return entry
+
+
+def _checked(entry: Entry) -> Entry:
+    """``entry`` if its fields have exactly the types the vault stores; BadRequest naming the first that does not.
+
+    ``Entry`` accepts e.g. ``digits="6"``; storing that would make the file ambiguous to read back.
+    """
+    data = {name: getattr(entry, name) for name in _FIELDS}
+    if not _has_exact_types(data):
+        for name, value in data.items():
+            expected = Entry.__dataclass_fields__[name].type
+            if not _has_exact_types({**_TYPE_EXAMPLE, name: value}):
+                raise BadRequest(f"the entry field {name!r} has the wrong type ({type(value).__name__}; {expected})")
+        raise BadRequest("an entry field has the wrong type")
     return entry
 
 
@@ -380,7 +426,7 @@ class UnlockedVault:
         fresh = Entry.from_dict(entry.to_dict())  # a private, validated copy
         fresh.origins = _normalized_origins(fresh.origins)
         fresh.backup_codes = _checked_backup_codes(fresh.backup_codes)
-        return fresh
+        return _checked(fresh)
 
     def add(self, entry: Entry) -> Entry:
         """Add ``entry`` (origins normalised; a colliding id is replaced by a fresh one) and save."""
@@ -427,7 +473,7 @@ class UnlockedVault:
                 updated = Entry.from_dict({**current.to_dict(), **fields})
             except TypeError as exc:
                 raise BadRequest(f"invalid entry field: {exc}") from None
-            self._replace(current, updated)
+            self._replace(current, _checked(updated))
             return updated
 
         return self._mutate(apply)

@@ -131,3 +131,14 @@ def test_the_backup_holds_the_previous_version(vault, vault_path):
     backup = VaultFile(vault_path.with_name("vault.json.bak")).unlock(PASSWORD)
     assert [e.issuer for e in backup.entries()] == ["Jira"]
     assert [e.issuer for e in VaultFile(vault_path).unlock(PASSWORD).entries()] == ["Jira", "second"]
+
+
+def test_a_save_after_one_killed_between_backup_and_rename_leaves_no_stray_link(vault, vault_path):
+    # The state a kill leaves after the backup link was renamed into place but before the new file was.
+    backup = vault_path.with_name("vault.json.bak")
+    backup.unlink()
+    os.link(vault_path, backup)
+    vault.add(Entry(secret=SECRET_160, issuer="next"))
+    assert not [p for p in vault_path.parent.iterdir() if p.name.endswith(".tmp")]
+    assert [e.issuer for e in VaultFile(backup).unlock(PASSWORD).entries()] == ["Jira"]
+    assert [e.issuer for e in VaultFile(vault_path).unlock(PASSWORD).entries()] == ["Jira", "next"]

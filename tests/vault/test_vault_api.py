@@ -250,3 +250,22 @@ def test_update_normalises_origins_and_drops_duplicates(vault):
     entry = vault.update(_jira(vault).id, origins=["https://JIRA.example.com/login", JIRA, "http://localhost:8080/x"])
     assert entry.origins == [JIRA, "http://localhost:8080"]
     assert [e.id for e in vault.entries_for_origin("http://localhost:8080")] == [entry.id]
+
+
+def test_an_entry_with_a_field_of_the_wrong_type_is_refused_and_nothing_is_written(vault):
+    before = vault.path.read_bytes()
+    with pytest.raises(BadRequest, match="digits"):
+        vault.add(Entry(secret=SECRET_160, digits="6"))
+    with pytest.raises(BadRequest, match="period"):
+        vault.update(_jira(vault).id, period="30")
+    assert vault.path.read_bytes() == before
+
+
+def test_a_stored_entry_with_loose_types_still_opens(vault):
+    import json
+
+    entry = _jira(vault)
+    loose = {**json.loads(vault._fragments[entry.id]), "digits": "6", "period": 30.0}
+    vault._mutate(lambda: vault._fragments.update({entry.id: json.dumps(loose)}))  # as an older writer might
+    reopened = VaultFile(vault.path).unlock(PASSWORD)
+    assert reopened.code(entry.id, JIRA, now=59)[0] == vault.code(entry.id, JIRA, now=59)[0]
