@@ -315,6 +315,25 @@ def cmd_bind(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup_codes(args: argparse.Namespace) -> int:
+    """Add the tracker's backup codes to an entry (--replace: instead of the old ones). Password: line 1."""
+    codes = [c.strip() for c in args.codes]
+    if any(not c for c in codes):
+        raise UsageError("a backup code must not be empty")
+    vault = _unlock(args, Passwords(args.password_stdin))
+    try:
+        entry = vault.get(args.name)
+        if codes or args.replace:
+            kept = [] if args.replace else entry.backup_codes
+            entry = vault.update(entry.id, backup_codes=[*kept, *({"code": c, "used": False} for c in codes)])
+    finally:
+        vault.lock()
+    left = sum(1 for c in entry.backup_codes if not c.get("used"))
+    _emit(args, {"id": entry.id, "backup_codes_left": left, "backup_codes_total": len(entry.backup_codes)},
+          f"{entry.label}: {left} unused backup code{'s' if left != 1 else ''} of {len(entry.backup_codes)}")
+    return 0
+
+
 def cmd_passwd(args: argparse.Namespace) -> int:
     """Change the vault password. Passwords: line 1 the current one, line 2 the new one."""
     from ..vault import VaultFile
@@ -410,6 +429,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bind.add_argument("name", metavar="NAME_OR_ID")
     bind.add_argument("origins", nargs="+", metavar="ORIGIN")
     bind.add_argument("--unbind", action="store_true", help="remove these origins instead")
+
+    codes = command("backup-codes", cmd_backup_codes, "add (or --replace) an entry's tracker backup codes")
+    codes.add_argument("name", metavar="NAME_OR_ID")
+    codes.add_argument("codes", nargs="*", metavar="CODE", help="codes to add; none: just count the unused ones")
+    codes.add_argument("--replace", action="store_true", help="drop the entry's old codes first")
 
     command("passwd", cmd_passwd, "change the vault password")
 

@@ -203,7 +203,7 @@ def test_import_an_encrypted_aegis_export_with_its_password_on_line_two(cli, ini
 
 
 @pytest.mark.parametrize("command", ["list", "code", "remove", "rename", "bind", "passwd", "add", "import",
-                                     "export", "init"])
+                                     "backup-codes", "export", "init"])
 def test_every_command_has_help(command, capsys):
     from native_host.cli import main
 
@@ -254,3 +254,14 @@ def test_a_bad_origin_for_bind_fails_before_any_password_is_read(cli, initialise
     result = cli("bind", "Jira", "not an origin", "--password-stdin", stdin="")
     assert result.code == 1 and "origin" in result.err
     assert vault_path.read_bytes() == before
+
+
+def test_backup_codes_are_added_counted_and_replaced(cli, initialised, vault_path):
+    added = cli("backup-codes", "Jira", "1111 1111", "22222222", "--password-stdin", "--json")
+    assert added.code == 0 and json.loads(added.out)["backup_codes_left"] == 2
+    vault = VaultFile(vault_path).unlock(PASSWORD)
+    assert vault.take_backup_code(vault.get("Jira").id, JIRA) == ("1111 1111", 1)
+    counted = cli("backup-codes", "Jira", "--password-stdin")
+    assert counted.code == 0 and "1 unused backup code of 2" in counted.out and "2222" not in counted.out
+    replaced = cli("backup-codes", "Jira", "33333333", "--replace", "--password-stdin", "--json")
+    assert json.loads(replaced.out) | {"id": ""} == {"id": "", "backup_codes_left": 1, "backup_codes_total": 1}
