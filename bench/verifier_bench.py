@@ -58,6 +58,13 @@ class Row:
     concurrency: int
     result: LoadResult
 
+    def __post_init__(self) -> None:
+        # Each figure is printed as soon as it is measured, so a later failure loses nothing.
+        r = self.result
+        print(f"# {self.system} {self.db} procs={self.procs} c={self.concurrency}: {r.rate:.0f}/s "
+              f"p50 {r.percentile(50) * 1000:.1f} ms p99 {r.percentile(99) * 1000:.1f} ms "
+              f"ok {r.accepted} rejected {r.rejected} errors {r.errors}", flush=True)
+
 
 # ---- process helpers ---------------------------------------------------------------------------------
 
@@ -177,8 +184,8 @@ def bench_privacyidea(requests_per_run: int, concurrencies: Sequence[int]) -> tu
     rows = []
     env = {"PRIVACYIDEA_CONFIGFILE": str(PI_DIR / "pi.cfg")}
     with Servers() as servers:
-        servers.start([str(PI_DIR / "venv/bin/gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}",
-                       "privacyidea.app:create_app()"], port, env=env)
+        servers.start([str(PI_DIR / "venv/bin/gunicorn"), "-w", "2", "--timeout", "600", "-b",
+                       f"127.0.0.1:{port}", "privacyidea.app:create_app()"], port, env=env)
         token = _pi_post(port, "/auth", {"username": "benchadmin",
                                          "password": (PI_DIR / "admin-password").read_text().strip()})
         jwt = token["result"]["value"]["token"]
@@ -245,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--only", choices=["minimal", "verifier", "privacyidea", "webauthn"], action="append")
     args = parser.parse_args(argv)
-    n = 400 if args.quick else 1500
+    n = 400 if args.quick else 1000
     n_pi = 60 if args.quick else 200
     concurrencies = (8, 64) if args.quick else (8, 32, 64)
     plan = [("sqlite", 1, c) for c in concurrencies]
@@ -261,7 +268,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "verifier" in only:
             rows += bench_verifier(tmp, n, plan)
         if "privacyidea" in only and not args.skip_privacyidea:
-            pi_rows, note = bench_privacyidea(n_pi, concurrencies)
+            try:
+                pi_rows, note = bench_privacyidea(n_pi, concurrencies)
+            except Exception as exc:  # record why and keep the other figures
+                pi_rows, note = [], f"privacyIDEA run failed: {exc!r}"
             rows += pi_rows
             if not pi_rows:
                 notes.append(note)
