@@ -185,8 +185,9 @@ class Session:
         """The unlocked vault, counting this as activity for the auto-lock timer."""
         if self._vault is None:
             raise VaultLocked("the vault is locked; unlock it first")
+        # No notify: activity only moves the deadline later, and the watcher re-checks it when it wakes.
+        # Waking it on every request would cost a thread switch per request.
         self._last_activity = self._clock()
-        self._cond.notify_all()
         return self._vault
 
     def _forget_vault(self) -> bool:
