@@ -59,7 +59,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--origin", action="append", default=[],
                        help="an allowed login-page origin (repeatable; default http://localhost)")
     serve.add_argument("--appid", help="legacy U2F app id URL, for keys registered with the old U2F API")
-    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
     serve.set_defaults(handler=run_serve)
 
     admin = sub.add_parser("admin", help="administer users, groups and policy")
