@@ -47,10 +47,16 @@ def http_request(method: str, path: str, body: bytes = b"", *, host: str = "loca
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    status, body, _ = await read_response(reader)
+    return status, body
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """(status, body, server closes the connection) of one HTTP/1.1 response."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     length = 0
-    chunked = False
+    chunked = close = False
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
@@ -58,14 +64,16 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
             length = int(value.strip())
         elif name == b"transfer-encoding" and b"chunked" in value.lower():
             chunked = True
+        elif name == b"connection" and b"close" in value.lower():
+            close = True
     if not chunked:
-        return status, await reader.readexactly(length)
+        return status, await reader.readexactly(length), close
     body = b""
     while True:
         size = int((await reader.readuntil(b"\r\n")).strip(), 16)
         chunk = await reader.readexactly(size + 2)
         if size == 0:
-            return status, body
+            return status, body, close
         body += chunk[:-2]
 
 
@@ -83,14 +91,22 @@ async def _run(addresses: Sequence[tuple[str, int]], requests: Sequence[bytes], 
                 request = requests[next_index]
                 next_index += 1
                 t0 = time.perf_counter()
-                writer.write(request)
-                try:
-                    status, body = await _read_response(reader)
-                except (asyncio.IncompleteReadError, ConnectionError):
+                answer = None
+                for _attempt in range(2):  # a server may close an idle keep-alive connection: resend once
+                    writer.write(request)
+                    try:
+                        answer = await read_response(reader)
+                        break
+                    except (asyncio.IncompleteReadError, ConnectionError):
+                        writer.close()
+                        reader, writer = await asyncio.open_connection(host, port)
+                if answer is None:
                     counts["errors"] += 1
+                    continue
+                status, body, close = answer
+                if close:  # e.g. gunicorn's sync workers answer one request per connection
                     writer.close()
                     reader, writer = await asyncio.open_connection(host, port)
-                    continue
                 latencies.append(time.perf_counter() - t0)
                 if status >= 500:
                     counts["errors"] += 1
