@@ -66,3 +66,16 @@ def test_mock_refuses_a_malformed_demo_user():
                        capture_output=True, text=True, timeout=60)
     assert r.returncode != 0
     assert "NAME:PASSWORD" in r.stderr
+
+
+def test_mock_on_a_busy_port_says_to_choose_another(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "native_host", "mock", "--port", str(port),
+                            "--db", f"sqlite:///{tmp_path}/v.db"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr and "--port" in r.stderr
