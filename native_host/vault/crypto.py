@@ -8,7 +8,6 @@ A password slot derives a key-encryption key with scrypt (default) or Argon2id, 
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -66,7 +65,9 @@ def _slot_aad(slot: dict[str, Any]) -> bytes:
 
 def password_slot(password: str, master_key: bytes, kdf: dict[str, Any]) -> dict[str, Any]:
     """A password slot wrapping ``master_key`` under a key derived from ``password``."""
-    slot: dict[str, Any] = {"type": SLOT_PASSWORD, "id": uuid.uuid4().hex, "kdf": kdf, "nonce": b64e(os.urandom(12))}
+    slot: dict[str, Any] = {
+        "type": SLOT_PASSWORD, "id": os.urandom(16).hex(), "kdf": kdf, "nonce": b64e(os.urandom(12)),
+    }
     kek = derive_key(password, kdf)
     slot["key"] = b64e(AESGCM(kek).encrypt(b64d(slot["nonce"], "slot nonce"), master_key, _slot_aad(slot)))
     return slot

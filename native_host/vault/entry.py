@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -34,6 +34,11 @@ def secret_from_bytes(raw: bytes) -> str:
     return base64.b32encode(raw).decode("ascii").rstrip("=")
 
 
+def new_entry_id() -> str:
+    """A random 128-bit id as 32 hex digits (os.urandom: `uuid` costs the host's cold start ~4 ms)."""
+    return os.urandom(16).hex()
+
+
 @dataclass
 class Entry:
     """One OTP account. ``secret`` is canonical Base32 without padding."""
@@ -49,7 +54,7 @@ class Entry:
     origins: list[str] = field(default_factory=list)
     backup_codes: list[dict[str, Any]] = field(default_factory=list)  # {"code": str, "used": bool}
     note: str = ""
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    id: str = field(default_factory=new_entry_id)
     created: float = field(default_factory=time.time)
     last_used: float | None = None
 

@@ -29,7 +29,7 @@ from ..errors import (
 )
 from ..origins import normalize_origin
 from . import store
-from .entry import Entry
+from .entry import Entry, new_entry_id
 from .format import build_vault, parse_vault
 
 T = TypeVar("T")
@@ -437,12 +437,10 @@ class UnlockedVault:
         prepared = [self._prepared(e) for e in entries]
 
         def add() -> list[Entry]:
-            import uuid
-
             taken = set(self._by_id)
             for entry in prepared:
                 if entry.id in taken:
-                    entry.id = uuid.uuid4().hex
+                    entry.id = new_entry_id()
                 taken.add(entry.id)
             for entry in prepared:
                 self._entries.append(entry)
