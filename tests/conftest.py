@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,3 +24,11 @@ def import_samples() -> Path:
     if not path.is_dir():
         pytest.skip(f"import samples not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Any]:
+    """The one Playwright driver of the session: Playwright's sync API allows only one at a time."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        yield p

@@ -227,13 +227,6 @@ def kill_pid(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="session")
-def playwright_instance() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        yield p
-
-
 def start_chromium(playwright: Any, root: Path, *, register: bool = True, vault: Path | None = None) -> Chromium:
     home = root / "home"
     home.mkdir(parents=True, exist_ok=True)

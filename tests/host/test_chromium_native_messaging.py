@@ -36,10 +36,9 @@ self.portExchange = (messages) => new Promise((resolve) => {
 
 
 @pytest.fixture(scope="module")
-def chromium_worker(tmp_path_factory):
+def chromium_worker(tmp_path_factory, playwright_instance):
     if not os.path.exists(CHROMIUM):
         pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
     root = tmp_path_factory.mktemp("chromium")
     home, profile, ext = root / "home", root / "profile", root / "ext"
     home.mkdir()
@@ -67,29 +66,29 @@ def chromium_worker(tmp_path_factory):
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=CHROMIUM,
-            headless=True,
-            env=env,
-            args=[
-                f"--disable-extensions-except={ext}",
-                f"--load-extension={ext}",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            worker = context.service_workers[0] if context.service_workers else context.wait_for_event("serviceworker")
-            assert f"chrome-extension://{DEV_EXTENSION_ID}/" in worker.url
-            yield worker
-        finally:
-            context.close()
+    pw = playwright_instance
+    context = pw.chromium.launch_persistent_context(
+        str(profile),
+        executable_path=CHROMIUM,
+        headless=True,
+        env=env,
+        args=[
+            f"--disable-extensions-except={ext}",
+            f"--load-extension={ext}",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    )
+    try:
+        worker = context.service_workers[0] if context.service_workers else context.wait_for_event("serviceworker")
+        assert f"chrome-extension://{DEV_EXTENSION_ID}/" in worker.url
+        yield worker
+    finally:
+        context.close()
 
 
 def test_chromium_accepts_the_installed_manifest_and_the_host_says_hello(chromium_worker):
