@@ -43,7 +43,7 @@ else
   .venv/bin/pip install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1 || .venv/bin/pip install -q -e ".[dev]"
 fi
 
-WEB_EXT_VERSION=8.6.0
+WEB_EXT_VERSION=10.7.0
 if [ ! -x .tools/node_modules/.bin/web-ext ] || \
    [ "$(.tools/node_modules/.bin/web-ext --version 2>/dev/null)" != "$WEB_EXT_VERSION" ]; then
   echo "== npm: web-ext@$WEB_EXT_VERSION"
