@@ -198,3 +198,14 @@ def test_freeotp_plus_round_trip(entries):
               for e in entries]
     data = json.dumps({"tokenOrder": [f"{e.issuer}:{e.account}" for e in entries], "tokens": tokens}).encode()
     assert [_fields(e) for e in import_bytes(data)] == [_fields(e) for e in entries]
+
+
+def test_andotp_old_encrypted_backup_whose_nonce_starts_with_a_bracket_is_decrypted():
+    entries = [Entry(secret="UBUOE2F7T2AEPUIJ", issuer="Jira", account="me")]
+    key = hashlib.sha256(PASSWORD.encode()).digest()
+    while True:  # the old format starts with a random nonce; make it look like a JSON array
+        nonce, sealed = _gcm(key, _andotp_json(entries))
+        if nonce[:1] == b"[":
+            break
+    imported = import_bytes(nonce + sealed, format="andotp", password=PASSWORD)
+    assert [_fields(e) for e in imported] == [_fields(e) for e in entries]

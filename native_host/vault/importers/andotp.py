@@ -70,8 +70,18 @@ def _entry(item: Any) -> Entry:
 
 
 def is_plain(data: bytes) -> bool:
-    """A plain andOTP backup is a JSON array (after optional whitespace)."""
-    return data.lstrip()[:1] == b"["
+    """A plain andOTP backup is a JSON array in UTF-8 text.
+
+    An encrypted one starts with random bytes, which may well be ``[``; its bytes are not valid UTF-8
+    (random data of backup size practically never is), so the text check tells them apart.
+    """
+    if data.lstrip()[:1] != b"[":
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def parse(data: bytes, password: str | None = None) -> Collector:
