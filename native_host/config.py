@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from . import DEV_EXTENSION_ID, GECKO_EXTENSION_ID
+from .atomic import write_file_atomically
 from .errors import BadRequest, Tracker2faError
 
 CONFIG_ENV = "TRACKER2FA_CONFIG"
@@ -139,21 +140,7 @@ def load_config(path: Path | None = None) -> HostConfig:
 
 def save_config(config: HostConfig, path: Path | None = None) -> Path:
     """Write the configuration atomically (temp file, fsync, rename) with mode 0600; return its path."""
-    import tempfile  # lazily: only `install` and `settings.set` write
-
     path = path or config.path or config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = (json.dumps(config.to_json(), indent=2) + "\n").encode()
-    fd, tmp = tempfile.mkstemp(prefix=".host-", suffix=".json.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_file_atomically(path, (json.dumps(config.to_json(), indent=2) + "\n").encode(), 0o600)
     config.path = path
     return path

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import HOST_NAME
+from ..atomic import write_file_atomically
 from ..errors import Tracker2faError
 
 DESCRIPTION = "tracker2fa native host: one-click second factor from the local encrypted vault"
@@ -81,23 +82,8 @@ def host_manifest(family: str, host_path: Path, extension_ids: list[str], name: 
 
 def write_manifest(directory: Path, manifest: dict[str, Any]) -> Path:
     """Write ``manifest`` as ``<directory>/<name>.json`` atomically (0644: browsers run as this user)."""
-    import tempfile
-
-    directory.mkdir(parents=True, exist_ok=True)
     target = directory / manifest_filename(manifest["name"])
-    fd, tmp = tempfile.mkstemp(prefix=".tracker2fa-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            json.dump(manifest, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_file_atomically(target, (json.dumps(manifest, indent=2) + "\n").encode("ascii"), 0o644)
 
 
 def manifest_problems(path: Path, family: str, want_ids: list[str] | None = None) -> list[str]:
