@@ -16,6 +16,7 @@ import math
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -566,6 +567,15 @@ def create_mock_app(verifier: Any, *, admin_groups: tuple[str, ...] = ADMIN_GROU
             return json_error(request, session, 409, "state", "This page is out of date; reload it.")
         return None
 
+    async def begin_ceremony(request: Request, session: Session, begin: Callable[..., Any]) -> Response:
+        """Start a WebAuthn ceremony; its single-use state id stays in the session, never in the page."""
+        try:
+            options, state_id = await run_sync(begin, session.username, page_origin(request))
+        except Exception as exc:  # e.g. an origin the verifier does not serve: say so, never a 500
+            return json_error(request, session, 400, getattr(exc, "code", "bad_request"), str(exc))
+        session.webauthn_state = state_id
+        return finish(request, JSONResponse({"ok": True, "options": jsonable(options)}), session)
+
     @app.post("/2fa/webauthn/begin")
     async def login_key_begin(request: Request) -> Response:
         session = session_of(request)
@@ -575,12 +585,7 @@ def create_mock_app(verifier: Any, *, admin_groups: tuple[str, ...] = ADMIN_GROU
         if not status.get("webauthn"):
             # Asking the browser anyway would leave it waiting for a key that can never answer.
             return json_error(request, session, 409, "not_enrolled", KEY_MESSAGES["not_enrolled"])
-        try:
-            options, state_id = await run_sync(v.webauthn_authenticate_begin, session.username, page_origin(request))
-        except Exception as exc:  # e.g. an origin the verifier does not serve: say so, never a 500
-            return json_error(request, session, 400, getattr(exc, "code", "bad_request"), str(exc))
-        session.webauthn_state = state_id
-        return finish(request, JSONResponse({"ok": True, "options": jsonable(options)}), session)
+        return await begin_ceremony(request, session, v.webauthn_authenticate_begin)
 
     @app.post("/2fa/webauthn/complete")
     async def login_key_complete(request: Request) -> Response:
@@ -611,12 +616,7 @@ def create_mock_app(verifier: Any, *, admin_groups: tuple[str, ...] = ADMIN_GROU
         session = session_of(request)
         if (bad := webauthn_guard(request, session, LoginState.AUTHENTICATED)) is not None:
             return bad
-        try:
-            options, state_id = await run_sync(v.webauthn_register_begin, session.username, page_origin(request))
-        except Exception as exc:  # e.g. an origin the verifier does not serve: say so, never a 500
-            return json_error(request, session, 400, getattr(exc, "code", "bad_request"), str(exc))
-        session.webauthn_state = state_id
-        return finish(request, JSONResponse({"ok": True, "options": jsonable(options)}), session)
+        return await begin_ceremony(request, session, v.webauthn_register_begin)
 
     @app.post("/account/keys/complete")
     async def register_key_complete(request: Request) -> Response:
