@@ -678,3 +678,17 @@ class Verifier:
         if ip:
             self.store.clear_failures(ratelimit.ip_key(ip))
         self._audit("user_reset", username=username, method="admin", actor=actor, result="ok", detail="unlocked")
+
+    # ---- first factor: the password step, under the same rate limiter -------------------------------------
+    def verify_password(self, username: str, password: str, ip: str, user_agent: str) -> VerifyResult:
+        """Check a login password with the per-user and per-IP back-off of the second factor.
+
+        While a counter is locked the password is not checked (``locked``). A wrong password, or any
+        password for an unknown user, is a failure (``invalid``) on both counters. A right one clears
+        nothing: only a completed second factor does, so the password step cannot reset its back-off.
+        """
+        if (locked := self._gate(username, ip)) is not None:
+            return locked
+        if self.check_password(username, password):
+            return VerifyResult(True, "ok")
+        return self._fail(username, ip, user_agent, "password", "invalid")
