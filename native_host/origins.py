@@ -1,55 +1,221 @@
-"""Web origins: parsing to the canonical ``scheme://host[:port]`` form and exact matching.
+"""Web origins: parsing to the canonical ``scheme://host[:port]`` form the browser itself writes.
 
-An entry bound to ``https://jira.example.com`` answers only that origin: same scheme, same host,
-same port. No suffix or wildcard matching, ever.
+Two origins match when their canonical forms are equal (the vault indexes entries by that form), so an
+entry bound to ``https://jira.example.com`` answers only that origin: same scheme, same host, same port.
+No suffix or wildcard matching, ever.
+
+Hosts are written as the WHATWG URL parser writes them, because the origin we are asked about comes from
+the browser (``sender.origin``), already in that form: IDNA UTS-46 with non-transitional processing (so
+``straße`` stays ``straße``, ``xn--strae-oqa``, and is never ``strasse``), ``CheckHyphens`` and the STD3
+rules off, joiners and bidi checked; IPv4 hosts in any of the forms browsers accept (``127.1``,
+``0x7f.0.0.1``) and IPv6 hosts in their shortest form. The ``idna`` package gives the UTS-46 mapping table
+and the label checks; ``idna.encode`` itself is not used because it adds IDNA 2008's stricter rules
+(it refuses ``a_b.example`` and ``☃.net``, which every browser opens).
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import unicodedata
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from .errors import InvalidOrigin
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+MAX_ORIGIN_LENGTH = 2048
+# WHATWG "forbidden domain code points": these never appear in a host a browser writes.
+_FORBIDDEN_IN_DOMAIN = frozenset("\x00\t\n\r #/:<>?@[\\]^|%\x7f" + "".join(map(chr, range(0x20))))
+_JOINERS = ("\u200c", "\u200d")
 
 
 def normalize_origin(value: str) -> str:
     """Return the canonical origin of ``value`` (an origin or a full URL).
 
-    Lower-cases scheme and host, drops a default port, path, query and fragment, and IDNA-encodes
-    the host. Raises :class:`InvalidOrigin` for anything that is not an http(s) origin.
+    Lower-cases the scheme, writes the host as a browser does (see the module docstring), drops a
+    default port, path, query and fragment. Raises :class:`InvalidOrigin` for anything that is not an
+    http(s) origin a browser would accept.
     """
-    if not isinstance(value, str) or not value or len(value) > 2048:
+    if not isinstance(value, str) or not value or len(value) > MAX_ORIGIN_LENGTH:
         raise InvalidOrigin(f"not an origin: {value!r}")
-    if any(ord(c) < 0x21 for c in value):
+    if any(ord(c) < 0x21 or c == "\x7f" for c in value):
         raise InvalidOrigin("an origin may not contain spaces or control characters")
     try:
         parts = urlsplit(value)
-        port = parts.port
     except ValueError as exc:
         raise InvalidOrigin(f"not an origin: {value!r} ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         raise InvalidOrigin(f"only http and https origins are supported, not {scheme or 'none'!r}")
-    if parts.username is not None or parts.password is not None:
+    if "@" in parts.netloc:
         raise InvalidOrigin("an origin may not carry user information")
-    host = parts.hostname
-    if not host:
-        raise InvalidOrigin(f"no host in {value!r}")
-    try:
-        host = host.encode("idna").decode("ascii") if not host.isascii() else host.lower()
-    except UnicodeError:
-        raise InvalidOrigin(f"invalid host name in {value!r}") from None
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
+    raw_host, port = _split_host_port(parts.netloc, value)
+    host = canonical_host(raw_host)
     if port is None or port == _DEFAULT_PORTS[scheme]:
         return f"{scheme}://{host}"
     return f"{scheme}://{host}:{port}"
 
 
-def origin_matches(bound: str, requesting: str) -> bool:
-    """True only when both are valid origins with the same scheme, host and port."""
+def _split_host_port(netloc: str, value: str) -> tuple[str, int | None]:
+    if netloc.startswith("["):
+        end = netloc.find("]")
+        if end < 0:
+            raise InvalidOrigin(f"unclosed IPv6 address in {value!r}")
+        host, rest = netloc[: end + 1], netloc[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise InvalidOrigin(f"unexpected text after the IPv6 address in {value!r}")
+        port_text = rest[1:]
+    else:
+        host, _, port_text = netloc.partition(":")
+    if not host:
+        raise InvalidOrigin(f"no host in {value!r}")
+    if not port_text:
+        return host, None  # "https://host:" has no port, as in the URL standard
+    if not port_text.isascii() or not port_text.isdigit() or int(port_text) > 65535:
+        raise InvalidOrigin(f"invalid port {port_text!r} in {value!r}")
+    return host, int(port_text)
+
+
+def canonical_host(raw: str) -> str:
+    """The host as the WHATWG URL host parser writes it for an http(s) URL; InvalidOrigin if it refuses it."""
+    if raw.startswith("["):
+        if not raw.endswith("]"):
+            raise InvalidOrigin(f"invalid IPv6 address {raw!r}")
+        return f"[{_ipv6(raw[1:-1])}]"
+    if "%" in raw:
+        try:
+            raw = unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidOrigin(f"the host {raw!r} is not UTF-8 once percent-decoded") from None
+    host = _domain_to_ascii(raw)
+    if _ends_in_a_number(host):
+        return _ipv4(host)
+    return host
+
+
+def _domain_to_ascii(domain: str) -> str:
+    """UTS-46 ToASCII with the URL standard's options (non-transitional, no STD3 rules, no hyphen checks)."""
+    if domain.isascii():
+        # Nothing to map. Like Chromium (unlike the letter of the standard), the "xn--" labels of an ASCII
+        # host are not decoded to be checked: the origin we compare with is the browser's, which keeps them.
+        result = domain.lower()
+    else:
+        import idna  # only for non-ASCII or punycode hosts: it is not needed on the host's cold-start path
+
+        try:
+            mapped = idna.uts46_remap(domain, std3_rules=False, transitional=False)
+        except (idna.IDNAError, ValueError) as exc:
+            raise InvalidOrigin(f"invalid host name {domain!r} ({exc})") from None
+        labels = mapped.split(".")  # the mapping has turned "。", "．" and "｡" into "."
+        unicode_labels = [_checked_label(label) for label in labels]
+        if any(_has_rtl(label) for label in unicode_labels):  # a bidi domain name: every label checked
+            for label in unicode_labels:
+                try:
+                    idna.check_bidi(label, check_ltr=True)
+                except idna.IDNAError as exc:
+                    raise InvalidOrigin(f"invalid host name {domain!r} ({exc})") from None
+        result = ".".join(
+            label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii") for label in labels
+        )
+    if not result or any(c in _FORBIDDEN_IN_DOMAIN for c in result):
+        raise InvalidOrigin(f"invalid host name {domain!r}")
+    return result
+
+
+def _checked_label(label: str) -> str:
+    """The Unicode form of one mapped label, after UTS-46's validity criteria; InvalidOrigin if it fails them."""
+    import idna
+
+    unicode_label = label
+    if label.startswith("xn--"):
+        try:
+            unicode_label = label[4:].encode("ascii").decode("punycode")
+        except (UnicodeError, ValueError):
+            raise InvalidOrigin(f"invalid punycode label {label!r}") from None
+        if not unicode_label or unicode_label.isascii():
+            raise InvalidOrigin(f"invalid punycode label {label!r}")
+        try:  # a decoded label must already be in mapped form
+            valid = idna.uts46_remap(unicode_label, std3_rules=False, transitional=False) == unicode_label
+        except (idna.IDNAError, ValueError):
+            valid = False
+        if not valid or "." in unicode_label:
+            raise InvalidOrigin(f"punycode label {label!r} decodes to characters a host may not hold")
+    if unicode_label.isascii():
+        return unicode_label
+    if not unicodedata.is_normalized("NFC", unicode_label):
+        raise InvalidOrigin(f"host label {unicode_label!r} is not in NFC")
+    if unicodedata.category(unicode_label[0]).startswith("M"):
+        raise InvalidOrigin(f"host label {unicode_label!r} begins with a combining mark")
+    for position, char in enumerate(unicode_label):
+        if char in _JOINERS and not idna.valid_contextj(unicode_label, position):
+            raise InvalidOrigin(f"host label {unicode_label!r} has a joiner (ZWJ/ZWNJ) where none may be")
+    return unicode_label
+
+
+def _has_rtl(label: str) -> bool:
+    return any(unicodedata.bidirectional(c) in ("R", "AL", "AN") for c in label)
+
+
+def _ends_in_a_number(host: str) -> bool:
+    labels = host.split(".")
+    if labels[-1] == "" and len(labels) > 1:
+        labels.pop()
+    last = labels[-1]
+    return (last != "" and last.isdigit()) or _ipv4_number(last) is not None
+
+
+def _ipv4_number(text: str) -> int | None:
+    """One part of an IPv4 address in the forms the URL standard accepts (decimal, 0x hex, 0 octal)."""
+    if not text:
+        return None
+    radix = 10
+    if text[:2].lower() == "0x":
+        text, radix = text[2:], 16
+    elif len(text) > 1 and text[0] == "0":
+        text, radix = text[1:], 8
+    if not text:
+        return 0
+    digits = "0123456789abcdef"[:radix]
+    if not all(c in digits for c in text.lower()):
+        return None
+    return int(text, radix)
+
+
+def _ipv4(host: str) -> str:
+    labels = host.split(".")
+    if labels[-1] == "" and len(labels) > 1:
+        labels.pop()
+    numbers = [_ipv4_number(label) for label in labels]
+    if len(labels) > 4 or any(n is None for n in numbers):
+        raise InvalidOrigin(f"invalid IPv4 address {host!r}")
+    values: list[int] = [n for n in numbers if n is not None]
+    if any(n > 255 for n in values[:-1]) or values[-1] >= 256 ** (5 - len(values)):
+        raise InvalidOrigin(f"invalid IPv4 address {host!r}")
+    address = values[-1] + sum(n * 256 ** (3 - i) for i, n in enumerate(values[:-1]))
+    return ".".join(str(address >> shift & 0xFF) for shift in (24, 16, 8, 0))
+
+
+def _ipv6(text: str) -> str:
+    """An IPv6 address (no zone: browsers refuse them) in the URL standard's shortest form."""
+    import ipaddress
+
+    if "%" in text:
+        raise InvalidOrigin(f"an IPv6 address in a URL may not carry a zone: {text!r}")
     try:
-        return normalize_origin(bound) == normalize_origin(requesting)
-    except InvalidOrigin:
-        return False
+        packed = ipaddress.IPv6Address(text).packed
+    except ValueError:
+        raise InvalidOrigin(f"invalid IPv6 address {text!r}") from None
+    pieces = [int.from_bytes(packed[i : i + 2], "big") for i in range(0, 16, 2)]
+    best_start, best_length, index = -1, 1, 0
+    while index < 8:  # the first longest run of two or more zero pieces is written "::"
+        if pieces[index] == 0:
+            end = index
+            while end < 8 and pieces[end] == 0:
+                end += 1
+            if end - index > best_length:
+                best_start, best_length = index, end - index
+            index = end
+        else:
+            index += 1
+    hexes = [f"{p:x}" for p in pieces]
+    if best_start < 0:
+        return ":".join(hexes)
+    return ":".join(hexes[:best_start]) + "::" + ":".join(hexes[best_start + best_length :])

@@ -146,8 +146,10 @@ def _entry_from_args(args: argparse.Namespace) -> Any:
 
 def cmd_add(args: argparse.Namespace) -> int:
     """Add one entry from a URI or from --secret. Password: line 1."""
+    from ..origins import normalize_origin
+
     entry = _entry_from_args(args)
-    entry.origins = list(args.origin)
+    entry.origins = [normalize_origin(o) for o in args.origin]  # as the browser writes them; before the password
     entry.backup_codes = [{"code": c, "used": False} for c in args.backup_code]
     vault = _unlock(args, Passwords(args.password_stdin))
     try:
@@ -170,8 +172,10 @@ def _is_tracker2fa_vault(path: Path) -> bool:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Import a file from another app. Passwords: line 1 the vault, line 2 the file (only if encrypted)."""
+    from ..origins import normalize_origin
     from ..vault.importers import import_file
 
+    origins = [normalize_origin(o) for o in args.origin]  # bad input fails before the password is asked
     passwords = Passwords(args.password_stdin)
     vault = _unlock(args, passwords)
     try:
@@ -189,7 +193,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 entries = import_file(args.file, format=args.format, password=file_password,
                                       skip_invalid=args.skip_invalid)
         for entry in entries:
-            entry.origins = [*entry.origins, *args.origin]
+            entry.origins = [*entry.origins, *origins]
         added = vault.add_many(entries)
     finally:
         vault.lock()
@@ -241,9 +245,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """List entries (never secrets). Password: line 1."""
+    from ..origins import normalize_origin
+
+    origin = normalize_origin(args.origin) if args.origin else None  # bad input fails before the password
     vault = _unlock(args, Passwords(args.password_stdin))
     try:
-        entries = vault.entries_for_origin(args.origin) if args.origin else vault.entries()
+        entries = vault.entries_for_origin(origin) if origin else vault.entries()
     finally:
         vault.lock()
     if args.json:
