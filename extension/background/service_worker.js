@@ -4,7 +4,7 @@ import { api } from "../common/api.js";
 import { userMessage } from "../common/messages.js";
 import { effectiveSettings } from "../common/settings.js";
 import { HostConnection, HostError } from "./host.js";
-import { senderOrigin, urlOrigin } from "./origin.js";
+import { senderOriginDecision, urlOrigin } from "./origin.js";
 
 const host = new HostConnection((name) => api.runtime.connectNative(name));
 // tabId -> Set of frameIds whose content script found a code field (where "fill" requests go).
@@ -54,9 +54,17 @@ async function status() {
 
 // ---- content scripts: everything is for the sender's own origin ----
 
-async function pageState(sender) {
-  const origin = senderOrigin(sender);
-  if (!origin) fail("invalid_origin");
+// The sender's origin, or a refusal: an opaque origin (sandboxed document, srcdoc or data: frame) never
+// gets anything, whatever its URL (common/origin_policy.js decides; `documentOrigin` is what the content
+// script read from `self.origin`, which may only refuse or confirm).
+function originOrFail(sender, documentOrigin) {
+  const decision = senderOriginDecision(sender, documentOrigin);
+  if (decision.refused) fail(decision.refused);
+  return decision.origin;
+}
+
+async function pageState(sender, msg) {
+  const origin = originOrFail(sender, msg.documentOrigin);
   if (sender.tab?.id !== undefined && sender.frameId !== undefined) {
     if (!fieldFrames.has(sender.tab.id)) fieldFrames.set(sender.tab.id, new Set());
     fieldFrames.get(sender.tab.id).add(sender.frameId);
@@ -82,9 +90,9 @@ async function siteRules() {
   return (await effectiveSettings()).siteRules;
 }
 
-async function pageCode(sender, { entryId, auto }) {
-  const origin = senderOrigin(sender);
-  if (!origin) fail("invalid_origin");
+async function pageCode(sender, msg) {
+  const { entryId, auto } = msg;
+  const origin = originOrFail(sender, msg.documentOrigin);
   if (auto) {
     const settings = await effectiveSettings();
     if (!settings.autoFillOrigins.includes(origin)) fail("auto_fill_not_allowed");
@@ -101,9 +109,9 @@ async function pageCode(sender, { entryId, auto }) {
   return host.request("vault.code", { id: String(id), origin });
 }
 
-async function pageBackupCode(sender, { entryId }) {
-  const origin = senderOrigin(sender);
-  if (!origin) fail("invalid_origin");
+async function pageBackupCode(sender, msg) {
+  const { entryId } = msg;
+  const origin = originOrFail(sender, msg.documentOrigin);
   let id = entryId;
   if (!id) {
     const { entries } = await host.request("vault.entries", { origin });
@@ -146,7 +154,7 @@ async function fillTab(tabId, entryId) {
 async function handle(msg, sender) {
   switch (msg?.type) {
     case "page.state":
-      return pageState(sender);
+      return pageState(sender, msg);
     case "page.rules":
       return siteRules();
     case "page.code":

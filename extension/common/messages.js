@@ -1,5 +1,6 @@
 // Host error codes (native_host/errors.py plus the protocol's own) turned into sentences for people.
 // Every message says what happened and what to do next.
+import "./origin_policy.js";
 
 const MESSAGES = {
   host_not_installed:
@@ -21,6 +22,7 @@ const MESSAGES = {
   ambiguous_entry: "More than one account has that name; pick it from the list instead.",
   origin_not_allowed: "That account is not bound to this site, so its code is not given here.",
   invalid_origin: "This page has no web origin an account can be bound to (only http and https pages).",
+  opaque_origin: globalThis.__tracker2fa.OPAQUE_ORIGIN_MESSAGE,
   invalid_uri: "That is not a valid otpauth:// URI.",
   invalid_secret: "The secret is not valid Base32 (letters A–Z and digits 2–7).",
   bad_request: "The request was malformed.",

@@ -75,6 +75,12 @@
         panel.replaceChildren(doc.createTextNode(text));
         panel.hidden = !text;
       },
+      // A control that will never fill here (e.g. an opaque-origin frame): says why on hover and on click.
+      markRefused(text) {
+        host.setAttribute("data-tracker2fa-state", "refused");
+        button.title = text;
+        button.setAttribute("aria-label", text);
+      },
       showUnlock(text, onUnlock) {
         host.setAttribute("data-tracker2fa-state", "error");
         const unlock = doc.createElement("button");

@@ -6,6 +6,16 @@
   ns.started = true;
   const ext = globalThis.browser ?? globalThis.chrome;
 
+  // This document's own origin: an opaque one ("null": sandboxed, srcdoc, data:) never gets a code, and
+  // nothing is asked of the extension for it (the service worker refuses such senders as well).
+  const documentOrigin = self.origin;
+  const refusal = ns.pageOrigin({ url: location.href, documentOrigin }).refused ?? null;
+  const REFUSAL_MESSAGE =
+    refusal === "opaque_origin"
+      ? ns.OPAQUE_ORIGIN_MESSAGE
+      : "This page has no web origin an account can be bound to; tracker2fa never fills codes here.";
+  let scans = 0;
+
   const controls = new Map(); // first input element -> control
   let rules = null;
   let pageState = null;
@@ -13,7 +23,7 @@
 
   async function ask(type, payload = {}) {
     try {
-      const reply = await ext.runtime.sendMessage({ type, ...payload });
+      const reply = await ext.runtime.sendMessage({ type, ...payload, documentOrigin });
       if (!reply) return { error: { code: "host_unavailable", message: "The extension did not answer; reload the page." } };
       return reply;
     } catch (err) {
@@ -30,6 +40,10 @@
 
   async function fill(control, entryId, { auto = false } = {}) {
     const { target } = control;
+    if (refusal) {
+      if (!auto) control.showMessage(REFUSAL_MESSAGE, "refused");
+      return { ok: false, error: { code: refusal, message: REFUSAL_MESSAGE } };
+    }
     if (ns.hasUserInput(target)) {
       if (!auto) control.showMessage("The code field already holds something you typed, so it was left alone. Clear it to fill.", "refused");
       return { ok: false, error: { code: "field_has_input" } };
@@ -58,8 +72,18 @@
     return { ok: true };
   }
 
+  // Each finished scan (detection, then any auto-fill) is counted in `data-tracker2fa-scanned` on the
+  // root element: the signal tests wait for before asserting that nothing happened on a page.
   async function scan() {
     scanTimer = null;
+    try {
+      await scanOnce();
+    } finally {
+      document.documentElement.dataset.tracker2faScanned = String(++scans);
+    }
+  }
+
+  async function scanOnce() {
     for (const [el, control] of controls) {
       if (!el.isConnected) {
         control.remove();
@@ -72,10 +96,11 @@
       const key = target.inputs[0];
       if (controls.has(key)) continue;
       const control = ns.createControl(target, (entryId) => fill(control, entryId));
+      if (refusal) control.markRefused(REFUSAL_MESSAGE);
       controls.set(key, control);
       fresh.push(control);
     }
-    if (fresh.length === 0) return;
+    if (fresh.length === 0 || refusal) return;
     const reply = await ask("page.state");
     pageState = reply.result ?? null;
     if (!pageState?.autoFill || pageState.entries.length !== 1) return;

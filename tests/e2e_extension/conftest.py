@@ -35,6 +35,7 @@ ROUTES = {"/plugins/servlet/twofactor/verify": "jira_app.html"}
 class PageServer:
     port: int
     extra: dict[str, str] = field(default_factory=dict)  # path -> HTML, added by tests (e.g. a QR page)
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)  # path -> extra response headers
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
@@ -63,6 +64,8 @@ def _handler(server_state: PageServer) -> type[http.server.BaseHTTPRequestHandle
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
+            for name, value in server_state.headers.get(path, {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
 

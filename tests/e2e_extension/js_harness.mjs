@@ -7,6 +7,8 @@ const origin = await import(new URL("background/origin.js", root));
 const host = await import(new URL("background/host.js", root));
 const settings = await import(new URL("common/settings.js", root));
 const messages = await import(new URL("common/messages.js", root));
+await import(new URL("common/origin_policy.js", root)); // a plain script: it fills globalThis.__tracker2fa
+const policy = globalThis.__tracker2fa;
 
 // A fake native port: records what the extension posts, lets the test answer or drop the connection.
 function fakePorts() {
@@ -120,7 +122,10 @@ const scenarios = {
 };
 
 const functions = {
-  senderOrigin: (sender) => origin.senderOrigin(sender),
+  senderOrigin: (sender, documentOrigin) => origin.senderOrigin(sender, documentOrigin),
+  senderOriginDecision: (sender, documentOrigin) => origin.senderOriginDecision(sender, documentOrigin),
+  pageOrigin: (facts) => policy.pageOrigin(facts),
+  opaqueOriginMessage: () => policy.OPAQUE_ORIGIN_MESSAGE,
   urlOrigin: (href) => origin.urlOrigin(href),
   disconnectCode: (message) => host.disconnectCode(message),
   mergeSettings: (user, managed) => settings.mergeSettings(user, managed),

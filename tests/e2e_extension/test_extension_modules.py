@@ -59,12 +59,13 @@ def test_sender_origin_prefers_the_frames_own_origin(node: Node) -> None:
 
 def test_cross_origin_iframe_never_gets_the_top_pages_origin(node: Node) -> None:
     sender = {"url": "https://evil.test/frame.html", "frameId": 7, "tab": {"url": "https://jira.example.com/"}}
-    assert node("senderOrigin", sender) == "https://evil.test"
+    assert node("senderOrigin", sender, "https://evil.test") == "https://evil.test"
 
 
 def test_tab_url_is_used_only_for_the_top_frame(node: Node) -> None:
-    assert node("senderOrigin", {"frameId": 0, "tab": {"url": "https://jira.example.com/a?b"}}) == "https://jira.example.com"
-    assert node("senderOrigin", {"frameId": 2, "tab": {"url": "https://jira.example.com/a?b"}}) is None
+    top = {"frameId": 0, "tab": {"url": "https://jira.example.com/a?b"}}
+    assert node("senderOrigin", top, "https://jira.example.com") == "https://jira.example.com"
+    assert node("senderOrigin", {**top, "frameId": 2}, "https://jira.example.com") is None
 
 
 @pytest.mark.parametrize(
@@ -81,6 +82,101 @@ def test_senders_without_a_web_origin_get_none(node: Node, sender: dict[str, Any
     assert node("senderOrigin", sender) is None
 
 
+# ---- opaque origins never match a binding (common/origin_policy.js) ----
+
+BOUND_URL = "https://jira.example.com/secure/Dashboard.jspa"
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        # A CSP-sandboxed top document: Chromium reports origin "null" and the bound site's URL.
+        {"origin": "null", "url": BOUND_URL, "frameId": 0, "tab": {"url": BOUND_URL}},
+        # <iframe sandbox src="/same-origin-page"> inside a bound page.
+        {"origin": "null", "url": BOUND_URL, "frameId": 4, "tab": {"url": BOUND_URL}},
+        # srcdoc and data: frames.
+        {"origin": "null", "url": "about:srcdoc", "frameId": 5, "tab": {"url": BOUND_URL}},
+        {"origin": "null", "url": "data:text/html,<input autocomplete=one-time-code>", "frameId": 6,
+         "tab": {"url": BOUND_URL}},
+    ],
+)
+def test_opaque_browser_origin_is_refused_whatever_the_url(node: Node, sender: dict[str, Any]) -> None:
+    assert node("senderOriginDecision", sender) == {"refused": "opaque_origin"}
+    assert node("senderOriginDecision", sender, "https://jira.example.com") == {"refused": "opaque_origin"}
+
+
+def test_document_reporting_an_opaque_origin_is_refused_even_when_the_browser_names_one(node: Node) -> None:
+    sender = {"origin": "https://jira.example.com", "url": BOUND_URL, "frameId": 0}
+    assert node("senderOriginDecision", sender, "null") == {"refused": "opaque_origin"}
+
+
+def test_url_without_a_browser_origin_is_refused_unless_the_document_confirms_it(node: Node) -> None:
+    sender = {"url": BOUND_URL, "frameId": 0, "tab": {"url": BOUND_URL}}
+    assert node("senderOriginDecision", sender) == {"refused": "invalid_origin"}
+    assert node("senderOriginDecision", sender, "https://evil.test") == {"refused": "invalid_origin"}
+    assert node("senderOriginDecision", sender, "null") == {"refused": "opaque_origin"}
+    assert node("senderOriginDecision", sender, "https://jira.example.com") == {"origin": "https://jira.example.com"}
+
+
+def test_browser_and_document_disagreeing_is_refused(node: Node) -> None:
+    sender = {"origin": "https://jira.example.com", "url": BOUND_URL, "frameId": 0}
+    assert node("senderOriginDecision", sender, "https://evil.test") == {"refused": "invalid_origin"}
+
+
+@pytest.mark.parametrize("browser_origin", ["https://jira.example.com/", "javascript:alert(1)", "file://", "", 7])
+def test_browser_origin_that_is_not_a_serialised_web_origin_is_refused(node: Node, browser_origin: Any) -> None:
+    assert node("pageOrigin", {"browserOrigin": browser_origin, "url": BOUND_URL}) == {"refused": "invalid_origin"}
+
+
+def test_content_script_decision_refuses_an_opaque_document_on_a_bound_url(node: Node) -> None:
+    # In the content script there is no browser origin: the URL and self.origin.
+    assert node("pageOrigin", {"url": BOUND_URL, "documentOrigin": "null"}) == {"refused": "opaque_origin"}
+    assert node("pageOrigin", {"url": BOUND_URL, "documentOrigin": "https://jira.example.com"}) == {
+        "origin": "https://jira.example.com"
+    }
+
+
+def test_opaque_origin_refusal_has_a_message_that_says_why(node: Node) -> None:
+    message = node("userMessage", "opaque_origin", None)
+    assert message == node("opaqueOriginMessage")
+    assert "no origin of its own" in message and "never fills" in message
+
+
+origin_values = st.one_of(
+    st.none(),
+    st.just("null"),
+    st.sampled_from(["https://jira.example.com", "http://127.0.0.1:8080", "https://evil.test", "about:srcdoc"]),
+    st.text(max_size=40),
+)
+url_values = st.one_of(
+    st.none(),
+    st.sampled_from([BOUND_URL, "about:srcdoc", "data:text/html,x", "https://evil.test/a", "blob:null/1"]),
+    st.text(max_size=40),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(browser_origin=origin_values, url=url_values, document_origin=origin_values)
+def test_origin_decision_never_serves_an_opaque_or_unconfirmed_origin(
+    node: Node, browser_origin: str | None, url: str | None, document_origin: str | None
+) -> None:
+    facts = {k: v for k, v in
+             {"browserOrigin": browser_origin, "url": url, "documentOrigin": document_origin}.items() if v is not None}
+    decision = node("pageOrigin", facts)
+    if "null" in (browser_origin, document_origin):
+        assert decision == {"refused": "opaque_origin"}
+    elif "origin" in decision:
+        origin = decision["origin"]
+        assert origin.startswith(("http://", "https://"))
+        if browser_origin is not None:
+            assert origin == browser_origin
+        else:  # from the URL: only when the document confirmed exactly that origin
+            assert origin == document_origin
+        assert document_origin in (None, origin)
+    else:
+        assert decision["refused"] in ("opaque_origin", "invalid_origin")
+
+
 hosts = st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,10}){0,3}", fullmatch=True)
 urls = st.builds(
     lambda scheme, host, port, path: f"{scheme}://{host}{port}{path}",
@@ -93,11 +189,15 @@ urls = st.builds(
 
 @settings(max_examples=150, deadline=None)
 @given(url=urls)
-def test_sender_origin_is_scheme_host_port_of_the_frame_url(node: Node, url: str) -> None:
+def test_sender_origin_is_scheme_host_port_of_the_frame_url_when_the_document_confirms_it(
+    node: Node, url: str
+) -> None:
     parts = urlsplit(url)
     default = {"http": 80, "https": 443}[parts.scheme]
     port = "" if parts.port in (None, default) else f":{parts.port}"
-    assert node("senderOrigin", {"url": url, "frameId": 1}) == f"{parts.scheme}://{parts.hostname}{port}"
+    expected = f"{parts.scheme}://{parts.hostname}{port}"
+    assert node("senderOrigin", {"url": url, "frameId": 1}, expected) == expected
+    assert node("senderOrigin", {"url": url, "frameId": 1}, "null") is None
 
 
 @settings(max_examples=100, deadline=None)
