@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from fido2.attestation import AttestationVerifier
@@ -56,6 +57,41 @@ class WebAuthnConfig:
             raise ValueError("attestation 'verify' needs at least one root certificate")
         if not self.origins:
             raise ValueError("at least one allowed origin is needed")
+        # Compared with the browser's clientDataJSON origin, which is always in canonical form.
+        object.__setattr__(self, "origins", tuple(dict.fromkeys(canonical_origin(o) for o in self.origins)))
+
+
+def canonical_origin(origin: str) -> str:
+    """``origin`` as a browser writes it: lower case, no default port, the host through IDNA UTS-46.
+
+    UTS-46 non-transitional (the WHATWG URL standard's choice): ``https://straße.example`` is
+    ``https://xn--strae-oqa.example``, never ``https://strasse.example`` (another site). The host's
+    ``native_host/origins.py`` does the same for vault bindings; it is written again here on purpose, since
+    the verifier and the user's machine share no code. Raises ValueError for a malformed origin.
+    """
+    parts = urlsplit(origin.strip().rstrip("/"))
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query or parts.fragment:
+        raise ValueError(f"an allowed origin is scheme://host[:port], not {origin!r}")
+    if "@" in parts.netloc:
+        raise ValueError(f"an allowed origin carries no user name: {origin!r}")
+    host = parts.netloc[: parts.netloc.rindex("]") + 1] if parts.netloc.startswith("[") else parts.netloc.split(":")[0]
+    port = parts.port  # ValueError for a port out of range
+    if host.isascii():
+        host = host.lower()
+    else:
+        import idna
+
+        try:
+            mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
+        except idna.IDNAError as exc:
+            raise ValueError(f"invalid host in the allowed origin {origin!r}: {exc}") from None
+        host = ".".join(
+            label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
+            for label in mapped.split(".")
+        )
+    default = 443 if scheme == "https" else 80
+    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
 
 
 def origin_checker(origins: Iterable[str]):
