@@ -165,11 +165,6 @@ def test_a_request_id_of_the_wrong_type_is_answered_with_null_id(spawn_host):
     assert reply["error"]["code"] == "bad_request"
 
 
-def test_an_invalid_origin_gets_invalid_origin(spawn_host):
-    host = spawn_host()
-    assert host.error_code("vault.entries", {"origin": "javascript:alert(1)"}) in {"invalid_origin", "vault_locked"}
-
-
 def test_a_large_message_under_the_cap_is_answered(spawn_host):
     host = spawn_host()
     host.send({"id": 9, "method": "hello", "params": {"padding": "x" * (MAX_REQUEST_BYTES - 100)}})

@@ -176,6 +176,33 @@ def test_a_bad_origin_in_add_is_refused_and_nothing_is_added(unlocked):
     assert len(unlocked.result("vault.entries")["entries"]) == 2
 
 
+NOT_WEB_ORIGINS = ["javascript:alert(1)", "null", "data:text/html,x", "file:///etc/passwd", "https://exa mple.com"]
+
+
+@pytest.mark.parametrize("origin", NOT_WEB_ORIGINS)
+def test_an_invalid_origin_gets_invalid_origin(unlocked, origin):
+    # Unlocked first: a locked vault would answer vault_locked whatever the origin.
+    assert unlocked.error_code("vault.entries", {"origin": origin}) == "invalid_origin"
+
+
+@pytest.mark.parametrize("origin", NOT_WEB_ORIGINS)
+def test_an_invalid_origin_gets_no_code(unlocked, vault_ids, origin):
+    assert unlocked.error_code("vault.code", {"id": vault_ids["jira"], "origin": origin}) == "invalid_origin"
+
+
+def test_an_idn_origin_binds_the_site_the_browser_names_not_its_idna_2003_twin(unlocked):
+    uri = "otpauth://totp/Shop:ann?secret=KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU&issuer=Shop"
+    entry = unlocked.result("vault.add", {"uri": uri, "origins": ["https://Straße.example/login"]})["entry"]
+    assert entry["origins"] == ["https://xn--strae-oqa.example"]  # Chromium's sender.origin for straße
+    found = unlocked.result("vault.entries", {"origin": "https://xn--strae-oqa.example"})["entries"]
+    assert [e["id"] for e in found] == [entry["id"]]
+    assert unlocked.result("vault.code", {"id": entry["id"], "origin": "https://xn--strae-oqa.example"})["code"]
+    assert unlocked.result("vault.entries", {"origin": "https://strasse.example"})["entries"] == []
+    assert unlocked.error_code("vault.code", {"id": entry["id"], "origin": "https://strasse.example"}) == (
+        "origin_not_allowed"
+    )
+
+
 def test_update_renames_an_entry(unlocked, vault_ids):
     entry = unlocked.result("vault.update", {"id": vault_ids["jira"], "issuer": "Jira Cloud"})["entry"]
     assert entry["issuer"] == "Jira Cloud"
