@@ -18,7 +18,16 @@ from collections.abc import Sequence
 from ..errors import Tracker2faError
 
 # Sub-command modules, in help order. Each defines register(subparsers) -> None.
-COMMAND_MODULES = ("vault_cmd", "install_cmd", "try_cmd", "verifier_cmd", "mock_cmd")
+COMMAND_MODULES = (
+    "vault_cmd",
+    "install_cmd",
+    "doctor_cmd",
+    "policy_cmd",
+    "pack_cmd",
+    "try_cmd",
+    "verifier_cmd",
+    "mock_cmd",
+)
 
 EXIT_CODES = {
     "wrong_password": 3,

@@ -1,10 +1,12 @@
-"""``tracker2fa install``, ``uninstall`` and ``doctor``: per-user registration of the native host."""
+"""``tracker2fa install`` and ``uninstall``: register the native host with browsers, and undo it.
+
+Self-contained sub-command module: :func:`register` adds the parsers, each handler imports lazily.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -13,23 +15,34 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="chromium, chrome, edge, brave, vivaldi or firefox (repeatable; default: every browser found)",
+        help="chromium, chrome, chrome-beta, chrome-dev, edge, brave, vivaldi or firefox "
+        "(repeatable; default: every browser found)",
     )
     parser.add_argument(
         "--user-data-dir",
-        type=Path,
         metavar="DIR",
         help="a custom Chromium profile: the manifest goes into DIR/NativeMessagingHosts/",
     )
+    parser.add_argument(
+        "--system", action="store_true", help="for every user of the machine (needs root or Administrator)"
+    )
+    parser.add_argument(
+        "--os",
+        dest="os_name",
+        choices=("linux", "macos", "windows"),
+        help="the OS to plan for (default: this one); another OS needs --dry-run",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the install, uninstall and doctor sub-commands."""
+    """Add the install and uninstall sub-commands."""
     install = subparsers.add_parser(
         "install",
-        help="register the native host with your browsers (per user)",
-        description="Write the native-messaging host manifest for each browser and the host's allowed "
-        "extension ids. Without --extension-id the development extension is allowed.",
+        help="register the native host with your browsers (per user, or --system)",
+        description="Write the native-messaging host manifest for each browser (and on Windows the registry "
+        "keys) and the host's allowed extension ids. Without --extension-id the development extension is "
+        "allowed. --dry-run prints the plan without writing anything.",
     )
     _add_common(install)
     install.add_argument(
@@ -39,74 +52,66 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="ID",
         help="an extension id to allow (32 letters a–p for Chromium, name@domain for Firefox); repeatable",
     )
-    install.add_argument("--host-path", type=Path, metavar="PATH", help="the tracker2fa-host executable to register")
-    install.add_argument("--json", action="store_true", help="print the result as JSON")
+    install.add_argument("--host-path", metavar="PATH", help="the tracker2fa-host executable to register")
+    install.add_argument("--dry-run", action="store_true", help="print what would be written; write nothing")
     install.set_defaults(handler=run_install)
 
-    uninstall = subparsers.add_parser("uninstall", help="remove the native host's manifests")
+    uninstall = subparsers.add_parser("uninstall", help="remove exactly what `tracker2fa install` wrote")
     _add_common(uninstall)
-    uninstall.add_argument("--json", action="store_true", help="print the result as JSON")
     uninstall.set_defaults(handler=run_uninstall)
-
-    doctor = subparsers.add_parser("doctor", help="say what is registered where, and what is wrong")
-    doctor.add_argument("--user-data-dir", type=Path, metavar="DIR", help="check a custom Chromium profile instead")
-    doctor.add_argument("--host-path", type=Path, metavar="PATH", help="the tracker2fa-host executable to check")
-    doctor.add_argument("--no-probe", action="store_true", help="do not start the host to check that it answers")
-    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
-    doctor.set_defaults(handler=run_doctor)
 
 
 def run_install(args: argparse.Namespace) -> int:
+    from ..deploy.manifest import DeployError
     from ..deploy.registration import install
 
-    written, config_path = install(
-        args.browser, user_data_dir=args.user_data_dir, extension_ids=args.extension_id, host_path=args.host_path
+    if args.os_name and not args.dry_run:
+        from ..deploy.platforms import current_os
+
+        if args.os_name != current_os():
+            raise DeployError(f"this machine is not {args.os_name}: add --dry-run to see the plan for it")
+    plan = install(
+        args.browser,
+        system=args.system,
+        os_name=args.os_name,
+        dry_run=args.dry_run,
+        user_data_dir=args.user_data_dir,
+        extension_ids=args.extension_id,
+        host_path=args.host_path,
     )
     if args.json:
-        print(json.dumps({"config": str(config_path), "manifests": [vars(r) for r in written]}, indent=2))
-    else:
-        for reg in written:
-            print(f"{reg.browser}: registered {reg.manifest}")
-        print(f"host configuration: {config_path}")
+        print(json.dumps({"dry_run": args.dry_run, **plan.to_json()}, indent=2))
+        return 0
+    verb = "would write" if args.dry_run else "wrote"
+    for write in plan.files:
+        print(f"{verb} {write.role:8} {write.path}  ({', '.join(write.browsers)})")
+    for value in plan.registry:
+        view = f" [{value.view}-bit view]" if value.view else ""
+        print(f"{'would set' if args.dry_run else 'set'} {value.hive}\\{value.key}{view} = {value.value}")
+    for note in plan.notes:
+        print(f"note: {note}")
+    if args.dry_run:
+        print("dry run: nothing was written (add --json to see every file's content)")
     return 0
 
 
 def run_uninstall(args: argparse.Namespace) -> int:
+    from ..deploy.manifest import DeployError
     from ..deploy.registration import uninstall
 
-    removed = uninstall(args.browser, user_data_dir=args.user_data_dir)
+    if args.os_name:
+        from ..deploy.platforms import current_os
+
+        if args.os_name != current_os():
+            raise DeployError(f"this machine is not {args.os_name}")
+    removal = uninstall(args.browser, system=args.system, user_data_dir=args.user_data_dir)
     if args.json:
-        print(json.dumps({"removed": [vars(r) for r in removed]}, indent=2))
-    elif removed:
-        for reg in removed:
-            print(f"{reg.browser}: removed {reg.manifest}")
-    else:
+        print(json.dumps({"removed": removal.removed, "kept": removal.kept}, indent=2))
+        return 0
+    for item in removal.removed:
+        print(f"removed {item}")
+    for item in removal.kept:
+        print(f"kept    {item} (still needed by another browser)")
+    if not removal.removed:
         print("nothing to remove: the host was not registered")
     return 0
-
-
-def run_doctor(args: argparse.Namespace) -> int:
-    from ..deploy.registration import doctor
-
-    report = doctor(user_data_dir=args.user_data_dir, host_path=args.host_path, probe=not args.no_probe)
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2))
-        return 1 if report.problems else 0
-    print(f"host executable:    {report.host_path}")
-    print(f"host configuration: {report.config_path}")
-    print(f"  allowed Chromium extensions: {', '.join(report.allowed_chromium_ids) or 'none'}")
-    print(f"  allowed Firefox add-ons:     {', '.join(report.allowed_firefox_ids) or 'none'}")
-    print(f"browsers found:     {', '.join(report.installed_browsers) or 'none'}")
-    for reg in report.registrations:
-        state = "ok" if not reg.problems else "; ".join(reg.problems)
-        print(f"  {reg.browser:9} {reg.manifest}: {state}")
-    print(f"vault:              {report.vault_path or '?'} ({'exists' if report.vault_exists else 'missing'})")
-    answers = {True: "yes", False: "no", None: "not checked"}[report.host_answers]
-    print(f"host answers hello: {answers}")
-    for note in report.notes:
-        print(f"note: {note}")
-    for problem in report.problems:
-        print(f"PROBLEM: {problem}")
-    if not report.problems:
-        print("everything needed is in place")
-    return 1 if report.problems else 0

@@ -1,0 +1,519 @@
+"""``tracker2fa doctor``: find every reason a browser cannot reach the host, and say how to fix each.
+
+For each browser found, per user and system-wide: the manifest (and on Windows the registry key and view
+leading to it), its JSON and required fields, its name against its file name, the extension ids it allows
+against those the host serves, and the host path it names (absolute, ASCII, exists, executable, current).
+Then the effective native-messaging policies, Flatpak/Snap sandboxes, the vault the *browser-started*
+host will open (from the browser's own environment, not this shell's), and a loopback ``hello`` with the
+host started exactly as the browser starts it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import Any
+
+from .. import DEV_EXTENSION_ID, GECKO_EXTENSION_ID, HOST_NAME
+from ..config import ConfigError, HostConfig, load_config
+from .browsers import BROWSERS, Browser, sandbox_advice
+from .layouts import ManifestLocation, custom_profile_location, manifest_locations, system_config_path
+from .manifest import DeployError, check_host_path, default_host_path
+from .platforms import TargetOS, target_os
+from .policies_read import native_policies
+from .registration import detect_browsers
+from .registry import Registry
+
+# Process names (/proc/PID/exe) of each browser on Linux, to read the environment its host inherits.
+PROCESS_NAMES = {
+    "chromium": ("chromium", "chromium-browser"),
+    "chrome": ("chrome",),
+    "chrome-beta": ("chrome",),
+    "chrome-dev": ("chrome",),
+    "edge": ("msedge",),
+    "brave": ("brave",),
+    "vivaldi": ("vivaldi-bin",),
+    "firefox": ("firefox", "firefox-esr", "firefox-bin"),
+}
+
+
+@dataclass
+class Problem:
+    subject: str
+    problem: str
+    fix: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"subject": self.subject, "problem": self.problem, "fix": self.fix}
+
+
+@dataclass
+class ManifestCheck:
+    browser: str
+    scope: str
+    path: str
+    registry: list[str] = field(default_factory=list)
+    present: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return vars(self).copy()
+
+
+@dataclass
+class DoctorReport:
+    """What the doctor found. ``problems`` empty means the set-up works."""
+
+    os: str
+    config_path: str
+    allowed_chromium_ids: list[str]
+    allowed_firefox_ids: list[str]
+    host_path: str
+    installed_browsers: list[str]
+    manifests: list[ManifestCheck] = field(default_factory=list)
+    policies: dict[str, Any] = field(default_factory=dict)
+    vault: dict[str, Any] = field(default_factory=dict)
+    host_answers: bool | None = None
+    notes: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = {k: v for k, v in vars(self).items() if k not in ("manifests", "problems")}
+        data["manifests"] = [m.to_json() for m in self.manifests]
+        data["problems"] = [p.to_json() for p in self.problems]
+        return data
+
+
+def _install_cmd(browser: str, scope: str, extra: str = "") -> str:
+    sudo = "sudo " if scope == "system" else ""
+    flag = " --system" if scope == "system" else ""
+    return f"{sudo}tracker2fa install --browser {browser}{flag}{extra}"
+
+
+def check_manifest(
+    target: TargetOS, location: ManifestLocation, scope: str, want_ids: list[str], current_host: PurePath | None
+) -> tuple[list[Problem], list[str], dict | None]:
+    """Problems with one manifest file (which exists), notes, and the parsed manifest if usable."""
+    subject = f"{location.browser} ({scope}) {location.path}"
+    fix = f"run `{_install_cmd(location.browser, scope)}` to rewrite it"
+    disk = target.on_disk(location.path)
+    try:
+        data = json.loads(disk.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [Problem(subject, f"the manifest is not valid JSON ({exc})", fix)], [], None
+    if not isinstance(data, dict):
+        return [Problem(subject, "the manifest is not a JSON object", fix)], [], None
+    problems: list[Problem] = []
+    notes: list[str] = []
+    if data.get("name") != disk.stem:
+        problems.append(Problem(subject, f"name {data.get('name')!r} does not match the file name {disk.stem!r}", fix))
+    if not data.get("description"):
+        problems.append(Problem(subject, "no description (Chromium then reports the host as not found)", fix))
+    if data.get("type") != "stdio":
+        problems.append(Problem(subject, f"type is {data.get('type')!r}, not 'stdio'", fix))
+    host = data.get("path")
+    if not isinstance(host, str) or not target.is_absolute(host):
+        problems.append(Problem(subject, f"the host path {host!r} is not absolute", fix))
+    elif not host.isascii():
+        problems.append(Problem(subject, f"the host path {host!r} is not ASCII", fix))
+    else:
+        disk_host = target.on_disk(target.path(host))
+        if not disk_host.exists():
+            problems.append(Problem(subject, f"the host {host} does not exist (a stale path?)", fix))
+        elif not target.is_windows and not os.access(disk_host, os.X_OK):
+            problems.append(Problem(subject, f"the host {host} is not executable", f"chmod +x {host}, or {fix}"))
+        elif current_host is not None and scope == "user" and target.path(host) != current_host:
+            notes.append(f"{subject}: names the host {host}, not this installation's {current_host}; {fix}")
+    key = "allowed_extensions" if location.family == "firefox" else "allowed_origins"
+    allowed = data.get(key)
+    if not isinstance(allowed, list) or not allowed:
+        problems.append(Problem(subject, f"no {key}", fix))
+    else:
+        expected = want_ids if location.family == "firefox" else [f"chrome-extension://{i}/" for i in want_ids]
+        missing = [e for e in expected if e not in allowed]
+        if missing:
+            ids = " ".join(f"--extension-id {i}" for i in want_ids)
+            problems.append(
+                Problem(
+                    subject,
+                    f"{key} lacks {', '.join(missing)}, which the host is configured to serve (a wrong id?)",
+                    f"run `{_install_cmd(location.browser, scope, ' ' + ids)}`",
+                )
+            )
+    return problems, notes, (data if not problems else None)
+
+
+def _registry_pointers(
+    target: TargetOS, location: ManifestLocation, registry: Registry | None
+) -> tuple[list[str], bool, list[str]]:
+    """On Windows: the keys found (with their view), whether any leads to this manifest, and mismatches."""
+    found, mismatched = [], []
+    leads_here = False
+    for pointer in location.registry:
+        value = registry.get_value(pointer.hive, pointer.key, "", pointer.view) if registry else None
+        if value is None:
+            continue
+        label = f"{pointer.hive}\\{pointer.key} [{pointer.view or 'shared'}]"
+        found.append(label)
+        if str(value).lower() == str(location.path).lower():
+            leads_here = True
+        else:
+            mismatched.append(f"{label} points to {value}")
+    return found, leads_here, mismatched
+
+
+def browser_environment(
+    browser: Browser, pid: int | None = None, home: str | None = None
+) -> tuple[dict[str, str] | None, str]:
+    """The environment a host started by ``browser`` inherits, and where it was read from.
+
+    ``pid`` names the browser process; otherwise a running ``browser`` of this user whose HOME is ``home``
+    (Linux /proc), else the desktop session's environment (systemd --user) if its HOME is ``home``; None
+    when none can be read. Browsers with another HOME (a test profile, a container) are someone else's.
+    """
+    home = home or os.environ.get("HOME", "")
+    proc = Path("/proc")
+    candidates: list[int] = [pid] if pid is not None else []
+    if pid is None and proc.is_dir():
+        names = PROCESS_NAMES.get(browser.name, ())
+        for entry in proc.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if entry.stat().st_uid != os.getuid():
+                    continue
+                if os.path.basename(os.readlink(entry / "exe")) in names:
+                    candidates.append(int(entry.name))
+            except OSError:
+                continue
+    for candidate in sorted(candidates):
+        try:
+            raw = (proc / str(candidate) / "environ").read_bytes()
+        except OSError:
+            continue
+        env = dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
+        if pid is not None or env.get("HOME") == home:
+            return env, f"the running {browser.name} (pid {candidate})"
+    try:
+        done = subprocess.run(
+            ["systemctl", "--user", "show-environment"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None, "unknown"
+    if done.returncode == 0 and done.stdout.strip():
+        env = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+        if env.get("HOME") == home:
+            return env, "the desktop session (systemctl --user show-environment)"
+    return None, "unknown"
+
+
+def vault_path_for(env: Mapping[str, str]) -> str:
+    """The vault a host with environment ``env`` opens on Linux (what ``default_vault_path`` answers there)."""
+    value = env.get("TRACKER2FA_VAULT")
+    if value:
+        return env["HOME"] + value[1:] if value.startswith("~/") and env.get("HOME") else value
+    xdg = env.get("XDG_DATA_HOME", "")
+    base = xdg if xdg.startswith("/") else os.path.join(env.get("HOME", str(Path.home())), ".local", "share")
+    return os.path.join(base, "tracker2fa", "vault.json")
+
+
+def probe_host(
+    host: Path,
+    argv_tail: list[str],
+    env: Mapping[str, str],
+    timeout: float = 20.0,
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Start the host as the browser would (argv, cwd, environment) and ask ``hello`` then ``vault.status``.
+
+    Returns (the ``vault.status`` result, None) or (None, what went wrong). Frames go through the project's
+    own codec, so this checks exactly what a browser would see.
+    """
+    from ..framing import FrameDecoder, FramingError, encode_message
+
+    request = encode_message({"id": 1, "method": "hello", "params": {}}) + encode_message(
+        {"id": 2, "method": "vault.status", "params": {}}
+    )
+    try:
+        proc = subprocess.run(
+            [str(host), *argv_tail],
+            input=request,
+            capture_output=True,
+            timeout=timeout,
+            cwd=str(host.parent),
+            env=dict(env),
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"the host did not start or answer: {exc}"
+    decoder = FrameDecoder()
+    try:
+        replies = decoder.feed(proc.stdout)
+        decoder.feed_eof()
+    except FramingError as exc:
+        return None, f"the host's output is not native-messaging frames ({exc}): something else writes to stdout"
+    stderr_tail = proc.stderr.decode(errors="replace").strip()[-300:]
+    by_id = {r.get("id"): r for r in replies if isinstance(r, dict)}
+    if len(replies) != len(by_id) or any(not isinstance(r, dict) for r in replies):
+        return None, "the host wrote something that is not a JSON object to stdout"
+    hello = by_id.get(1)
+    if hello is None:
+        return None, f"the host gave no reply (exit status {proc.returncode}): {stderr_tail}"
+    if "result" not in hello:
+        return None, f"the host refused hello: {hello.get('error', {}).get('message', hello)}"
+    status = by_id.get(2, {})
+    return status.get("result", {}), None
+
+
+def _probe_argv(family: str, manifest_path: Path, chromium_ids: list[str], firefox_ids: list[str]) -> list[str]:
+    if family == "firefox":
+        return [str(manifest_path), (firefox_ids or [GECKO_EXTENSION_ID])[0]]
+    return [f"chrome-extension://{(chromium_ids or [DEV_EXTENSION_ID])[0]}/"]
+
+
+def doctor(
+    *,
+    os_name: str | None = None,
+    root: Path | None = None,
+    home: str | None = None,
+    user_data_dir: Path | None = None,
+    host_path: Path | None = None,
+    browsers: list[str] | None = None,
+    probe: bool = True,
+    registry: Registry | None = None,
+    browser_env: Mapping[str, str] | None = None,
+    browser_pid: int | None = None,
+    shell_env: Mapping[str, str] | None = None,
+) -> DoctorReport:
+    """Inspect the set-up on this machine (or a fake ``root``); see the module docstring for the checks."""
+    target = target_os(os_name, root=root, home=home)
+    if target.is_windows and registry is None and target.root is None:
+        from .registry import system_registry
+
+        registry = system_registry()
+    shell_env = dict(os.environ if shell_env is None else shell_env)
+    from .layouts import user_config_path
+
+    cfg_path = user_config_path(target)
+    report = DoctorReport(target.name, str(cfg_path), [], [], "", [])
+    try:
+        config = load_config(target.on_disk(cfg_path))
+        sys_cfg = target.on_disk(system_config_path(target))
+        if not target.on_disk(cfg_path).exists() and sys_cfg.exists():
+            config = load_config(sys_cfg)
+            report.config_path = str(system_config_path(target))
+        elif not target.on_disk(cfg_path).exists():
+            report.notes.append(f"no host configuration at {cfg_path}: the development extension ids apply")
+    except ConfigError as exc:
+        report.problems.append(Problem("host configuration", exc.message, "run `tracker2fa install` to rewrite it"))
+        config = HostConfig(chromium_extension_ids=[], firefox_extension_ids=[])
+    report.allowed_chromium_ids = config.chromium_extension_ids
+    report.allowed_firefox_ids = config.firefox_extension_ids
+
+    current_host: PurePath | None = None
+    try:
+        host = host_path or default_host_path()
+        current_host = target.path(str(check_host_path(host) if target.root is None else host))
+        report.host_path = str(current_host)
+    except DeployError as exc:
+        report.host_path = str(host_path or "")
+        report.problems.append(Problem("host executable", exc.message, "reinstall the tracker2fa package"))
+
+    found = detect_browsers(target) if target.is_local else []
+    names = browsers or ([] if user_data_dir is None else ["chromium"])
+    considered = [BROWSERS[n] for n in names] if names else list(BROWSERS.values())
+    report.installed_browsers = [b.name for b in found]
+    usable: list[tuple[str, Path]] = []  # (family, manifest on disk) that passed every check
+    for browser in considered:
+        is_installed = browser in found or bool(names)
+        policies = native_policies(browser, target, registry)
+        if policies is not None:
+            report.policies[browser.name] = policies.to_json()
+        registered = _check_browser(
+            target, browser, config, current_host, user_data_dir, registry, policies, report, usable
+        )
+        if is_installed and not registered:
+            report.problems.append(
+                Problem(
+                    browser.name,
+                    "the host is not registered (no manifest)",
+                    f"run `{_install_cmd(browser.name, 'user')}`",
+                )
+            )
+        if is_installed and policies is not None:
+            for unreadable in policies.unreadable:
+                report.notes.append(f"{browser.name}: unreadable policy file {unreadable}")
+        if target.name == "linux":
+            report.notes.extend(sandbox_advice(browser, Path(target.on_disk(target.home))))
+
+    _check_vault(
+        target,
+        report,
+        usable,
+        config,
+        considered if names else found or considered,
+        browser_env,
+        browser_pid,
+        shell_env,
+        probe,
+    )
+    return report
+
+
+def _check_browser(
+    target: TargetOS,
+    browser: Browser,
+    config: HostConfig,
+    current_host: PurePath | None,
+    user_data_dir: Path | None,
+    registry: Registry | None,
+    policies: Any,
+    report: DoctorReport,
+    usable: list[tuple[str, Path]],
+) -> bool:
+    """Check every manifest location of ``browser``; True when at least one manifest is usable."""
+    want = config.firefox_extension_ids if browser.family == "firefox" else config.chromium_extension_ids
+    if user_data_dir is not None:
+        scopes = [("user", [custom_profile_location(browser, target, target.path(str(user_data_dir)))])]
+    else:
+        scopes = [(s, manifest_locations(browser, target, s)) for s in ("user", "system")]
+    usable_scopes = []
+    for scope, locations in scopes:
+        for location in locations:
+            check = ManifestCheck(browser.name, scope, str(location.path))
+            report.manifests.append(check)
+            if target.is_windows:
+                keys, _, mismatched = _registry_pointers(target, location, registry)
+                check.registry = keys
+                for text in mismatched:
+                    check.problems.append(text)
+                    report.problems.append(
+                        Problem(
+                            f"{browser.name} ({scope})",
+                            f"registry key {text}, not {location.path}",
+                            f"run `{_install_cmd(browser.name, scope)}`",
+                        )
+                    )
+                if not keys:
+                    continue
+            disk = target.on_disk(location.path)
+            if not disk.exists():
+                if target.is_windows:
+                    problem = f"the registry points to {location.path}, which does not exist"
+                    check.problems.append(problem)
+                    report.problems.append(
+                        Problem(f"{browser.name} ({scope})", problem, f"run `{_install_cmd(browser.name, scope)}`")
+                    )
+                continue
+            check.present = True
+            problems, notes, manifest = check_manifest(target, location, scope, want, current_host)
+            check.problems.extend(p.problem for p in problems)
+            report.problems.extend(problems)
+            report.notes.extend(notes)
+            if manifest is not None:
+                usable_scopes.append(scope)
+                usable.append((browser.family, disk))
+    if policies is None or not usable_scopes:
+        return bool(usable_scopes)
+    subject = f"{browser.name} policy"
+    if policies.blocks_host:
+        source = policies.sources.get("NativeMessagingBlocklist", "policy")
+        report.problems.append(
+            Problem(
+                subject,
+                f"NativeMessagingBlocklist {policies.blocklist} (from {source}) blocks {HOST_NAME}",
+                f"ask the admin to add {HOST_NAME!r} to NativeMessagingAllowlist "
+                "(see manifests/ and docs/admin-guide.md)",
+            )
+        )
+    if policies.user_level_hosts is False and "system" not in usable_scopes:
+        source = policies.sources.get("NativeMessagingUserLevelHosts", "policy")
+        report.problems.append(
+            Problem(
+                subject,
+                f"NativeMessagingUserLevelHosts is false (from {source}): per-user manifests are ignored",
+                f"install system-wide: `{_install_cmd(browser.name, 'system')}`",
+            )
+        )
+    return True
+
+
+def _check_vault(
+    target: TargetOS,
+    report: DoctorReport,
+    usable: list[tuple[str, Path]],
+    config: HostConfig,
+    browsers: list[Browser],
+    browser_env: Mapping[str, str] | None,
+    browser_pid: int | None,
+    shell_env: Mapping[str, str],
+    probe: bool,
+) -> None:
+    """Compare the vault the browser's host opens with this shell's, and probe the host over the protocol."""
+    shell_vault = vault_path_for(shell_env)
+    source = "given"
+    if browser_env is None and target.root is None and target.name == "linux":
+        for browser in browsers:
+            env, source = browser_environment(browser, browser_pid, shell_env.get("HOME"))
+            if env is not None:
+                browser_env = env
+                break
+    report.vault = {"shell_path": shell_vault, "browser_env_source": source, "browser_path": None, "exists": None}
+    env_for_host = dict(browser_env) if browser_env is not None else dict(shell_env)
+    if browser_env is None:
+        report.notes.append(
+            "could not read the environment browsers start the host with (no running browser, no systemd user "
+            "session): the check below uses this shell's environment"
+            + (
+                ", where TRACKER2FA_VAULT is set — a browser started from the desktop may not see it"
+                if shell_env.get("TRACKER2FA_VAULT")
+                else ""
+            )
+        )
+    expected_vault = vault_path_for(env_for_host)
+    report.vault["browser_path"] = expected_vault
+    if not probe:
+        report.host_answers = None
+    elif report.problems or not usable:
+        report.host_answers = False if usable else None
+    else:
+        seen: set[tuple[str, str]] = set()
+        answers = True
+        for family, manifest_disk in usable:
+            host_text = json.loads(manifest_disk.read_text())["path"]
+            if (family, host_text) in seen:
+                continue
+            seen.add((family, host_text))
+            argv = _probe_argv(family, manifest_disk, config.chromium_extension_ids, config.firefox_extension_ids)
+            status, failure = probe_host(target.on_disk(target.path(host_text)), argv, env_for_host)
+            if failure:
+                answers = False
+                report.problems.append(
+                    Problem(
+                        f"host {host_text} ({family})",
+                        failure,
+                        "run the host by hand to see its error; reinstall tracker2fa",
+                    )
+                )
+            elif status and status.get("path"):
+                expected_vault = status["path"]
+                report.vault["browser_path"] = expected_vault
+                report.vault["exists"] = status.get("exists")
+        report.host_answers = answers
+    if report.vault["exists"] is None:
+        report.vault["exists"] = Path(expected_vault).exists() if target.root is None else None
+    if os.path.normpath(expected_vault) != os.path.normpath(shell_vault):
+        report.problems.append(
+            Problem(
+                "vault path",
+                f"the browser-started host opens {expected_vault} (environment of {source}), but this shell's "
+                f"tracker2fa commands use {shell_vault}: you could end up with two vaults",
+                f"make both agree: set TRACKER2FA_VAULT={shell_vault} for the desktop session (e.g. in "
+                "~/.config/environment.d/tracker2fa.conf, then log out and in) or unset it in this shell",
+            )
+        )
+    elif report.vault["exists"] is False:
+        report.notes.append(f"no vault at {expected_vault} yet: create one with `tracker2fa vault init`")

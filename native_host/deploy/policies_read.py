@@ -1,0 +1,136 @@
+"""Read the browsers' native-messaging policies where this user can: the doctor's view of what admins set.
+
+Chromium-family policies that decide whether a browser may start the host:
+
+* ``NativeMessagingBlocklist``: host names never started (``"*"``: all of them);
+* ``NativeMessagingAllowlist``: host names started even when the blocklist says ``"*"``;
+* ``NativeMessagingUserLevelHosts``: ``false`` makes the browser ignore per-user manifests.
+
+Sources: Linux JSON files in ``<policy dir>/managed/`` (and ``recommended/``, which managed overrides);
+Windows ``HKLM`` then ``HKCU`` ``SOFTWARE\\Policies\\<vendor>``; macOS ``/Library/Managed Preferences``.
+"""
+
+from __future__ import annotations
+
+import json
+import plistlib
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from .. import HOST_NAME
+from .browsers import Browser
+from .platforms import TargetOS
+from .registry import Registry
+
+# Per browser: Linux policy folder, Windows policy key, macOS preference domain.
+POLICY_HOMES: dict[str, tuple[str, str, str]] = {
+    "chrome": ("/etc/opt/chrome/policies", "SOFTWARE\\Policies\\Google\\Chrome", "com.google.Chrome"),
+    "chrome-beta": ("/etc/opt/chrome/policies", "SOFTWARE\\Policies\\Google\\Chrome", "com.google.Chrome.beta"),
+    "chrome-dev": ("/etc/opt/chrome/policies", "SOFTWARE\\Policies\\Google\\Chrome", "com.google.Chrome.dev"),
+    "chromium": ("/etc/chromium/policies", "SOFTWARE\\Policies\\Chromium", "org.chromium.Chromium"),
+    "edge": ("/etc/opt/edge/policies", "SOFTWARE\\Policies\\Microsoft\\Edge", "com.microsoft.Edge"),
+    "brave": ("/etc/brave/policies", "SOFTWARE\\Policies\\BraveSoftware\\Brave", "com.brave.Browser"),
+    "vivaldi": ("/etc/opt/vivaldi/policies", "SOFTWARE\\Policies\\Vivaldi", "com.vivaldi.Vivaldi"),
+}
+
+NATIVE_POLICIES = ("NativeMessagingAllowlist", "NativeMessagingBlocklist", "NativeMessagingUserLevelHosts")
+
+
+@dataclass
+class NativePolicies:
+    """The effective native-messaging policies of one browser, and where each came from."""
+
+    allowlist: list[str] | None = None
+    blocklist: list[str] | None = None
+    user_level_hosts: bool | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)
+
+    @property
+    def blocks_host(self) -> bool:
+        blocked = bool(self.blocklist) and ("*" in self.blocklist or HOST_NAME in self.blocklist)
+        return blocked and HOST_NAME not in (self.allowlist or [])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "NativeMessagingAllowlist": self.allowlist,
+            "NativeMessagingBlocklist": self.blocklist,
+            "NativeMessagingUserLevelHosts": self.user_level_hosts,
+            "sources": self.sources,
+            "unreadable": self.unreadable,
+        }
+
+
+def _take(result: NativePolicies, values: dict[str, Any], source: str) -> None:
+    lists = {"NativeMessagingAllowlist": "allowlist", "NativeMessagingBlocklist": "blocklist"}
+    for policy, attr in lists.items():
+        value = values.get(policy)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            setattr(result, attr, list(value))
+            result.sources[policy] = source
+    value = values.get("NativeMessagingUserLevelHosts")
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+        result.user_level_hosts = bool(value)
+        result.sources["NativeMessagingUserLevelHosts"] = source
+
+
+def read_linux(target: TargetOS, folder: str) -> NativePolicies:
+    result = NativePolicies()
+    for level in ("recommended", "managed"):  # managed last: it wins
+        disk = target.on_disk(target.path(folder, level))
+        if not disk.is_dir():
+            continue
+        for file in sorted(disk.glob("*.json")):
+            try:
+                data = json.loads(file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                result.unreadable.append(f"{target.path(folder, level, file.name)}: {exc}")
+                continue
+            if isinstance(data, dict):
+                _take(result, data, str(target.path(folder, level, file.name)))
+    return result
+
+
+def read_windows(registry: Registry, key: str) -> NativePolicies:
+    result = NativePolicies()
+    for hive in ("HKCU", "HKLM"):  # HKLM last: machine policy wins
+        values: dict[str, Any] = dict(registry.values(hive, key))
+        for policy in ("NativeMessagingAllowlist", "NativeMessagingBlocklist"):
+            listed = registry.values(hive, f"{key}\\{policy}")
+            if listed:
+                values[policy] = [listed[k] for k in sorted(listed, key=lambda k: (len(k), k))]
+        _take(result, values, f"{hive}\\{key}")
+    return result
+
+
+def read_macos(target: TargetOS, domain: str, user: str | None) -> NativePolicies:
+    result = NativePolicies()
+    places = [target.path("/Library/Managed Preferences", f"{domain}.plist")]
+    if user:
+        places.append(target.path("/Library/Managed Preferences", user, f"{domain}.plist"))
+    for place in places:
+        disk = target.on_disk(place)
+        if not disk.exists():
+            continue
+        try:
+            data = plistlib.loads(disk.read_bytes())
+        except (OSError, ValueError, plistlib.InvalidFileException) as exc:
+            result.unreadable.append(f"{place}: {exc}")
+            continue
+        if isinstance(data, dict):
+            _take(result, data, str(place))
+    return result
+
+
+def native_policies(browser: Browser, target: TargetOS, registry: Registry | None = None) -> NativePolicies | None:
+    """The effective native-messaging policies for ``browser`` (None for Firefox, which has none of these)."""
+    homes = POLICY_HOMES.get(browser.name)
+    if homes is None:
+        return None
+    folder, key, domain = homes
+    if target.name == "linux":
+        return read_linux(target, folder)
+    if target.name == "windows":
+        return read_windows(registry, key) if registry is not None else NativePolicies()
+    return read_macos(target, domain, PurePath(str(target.home)).name)

@@ -1,0 +1,39 @@
+"""Fixtures for the deployment suite: a temporary HOME, fake roots for other OSes, the real host executable."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def host_executable() -> str:
+    """The installed ``tracker2fa-host`` console script, as a browser's manifest names it."""
+    found = shutil.which("tracker2fa-host") or str(Path(sys.executable).parent / "tracker2fa-host")
+    assert os.access(found, os.X_OK), f"tracker2fa-host is not installed next to {sys.executable}"
+    return found
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every file and folder under ``root`` (relative path → content, or "<dir>"): to compare snapshots."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        out[rel] = "<dir>" if path.is_dir() else path.read_bytes().decode("latin-1")
+    return out
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temp HOME with the host config and vault inside the temp dir, as a fresh user would have."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("TRACKER2FA_CONFIG", str(tmp_path / "host.json"))
+    monkeypatch.setenv("TRACKER2FA_VAULT", str(tmp_path / "vault.json"))
+    return home
