@@ -54,7 +54,10 @@
     if (reply.error) {
       if (!auto && reply.error.code === "vault_locked") {
         control.showUnlock(reply.error.message, () => ask("page.open_unlock"));
-      } else if (!auto) control.showMessage(reply.error.message, "error");
+      } else if (!auto) {
+        // The service worker's own refusal of this document's origin reads like the local one.
+        control.showMessage(reply.error.message, reply.error.code === "opaque_origin" ? "refused" : "error");
+      }
       return { ok: false, error: reply.error };
     }
     if (reply.result.choose) {

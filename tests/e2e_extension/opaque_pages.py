@@ -14,7 +14,9 @@ SPY = (
     "<script>const c = document.getElementById('c'); const seen = [];"
     "const note = () => { if (c.value && !seen.includes(c.value)) seen.push(c.value);"
     " document.documentElement.dataset.seen = seen.join(','); };"
-    "c.addEventListener('input', note); c.addEventListener('change', note); setInterval(note, 50);</script>"
+    "c.addEventListener('input', note); c.addEventListener('change', note); setInterval(note, 50);"
+    # Auto-submit (on under an admin policy) must not navigate the frame away from what the test reads.
+    "document.forms[0].addEventListener('submit', (e) => e.preventDefault());</script>"
 )
 FIELD_DOC = (
     "<!doctype html><html lang=en><head><meta charset=utf-8><title>code</title></head><body>"

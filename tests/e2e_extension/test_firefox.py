@@ -13,6 +13,7 @@ import pytest
 
 from native_host.devtools import browsers
 
+from . import opaque_pages
 from .conftest import PASSWORD, SECRET, PageServer, host_pids_for_home, kill_pid, make_vault, valid_codes
 
 pytestmark = pytest.mark.browser
@@ -252,3 +253,70 @@ def test_firefox_without_the_host_says_it_is_not_installed(pages: PageServer, tm
         assert "tracker2fa install" in message
     finally:
         bidi.close()
+
+
+# ---- opaque origins (issue 7.1): a sandboxed document on, or framed by, a bound origin gets no code ----
+
+SCANNED = "document.documentElement.dataset.tracker2faScanned !== undefined"
+SEEN = "document.documentElement.dataset.seen ?? ''"
+
+
+def child_context(firefox: Firefox, parent: str, frame_id: str) -> tuple[str, list[float]]:
+    """The browsing context of ``<iframe id=frame_id>`` in ``parent`` and the viewport offset of its content."""
+    offset = firefox.wait_for(
+        parent,
+        f"(() => {{ const f = document.getElementById({frame_id!r}); const r = f.getBoundingClientRect(); "
+        "return [r.x + f.clientLeft, r.y + f.clientTop]; })()",
+    )
+    index = firefox.bidi.evaluate(
+        parent, f"[...document.querySelectorAll('iframe')].indexOf(document.getElementById({frame_id!r}))"
+    )
+    tree = firefox.bidi.call("browsingContext.getTree", {"root": parent})["contexts"][0]
+    return str(tree["children"][index]["context"]), offset
+
+
+def assert_opaque_document_refused(firefox: Firefox, context: str, offset: list[float]) -> None:
+    """The content script scanned the document (auto-fill had its chance), its own script saw no code, and a
+    trusted click on the control is refused with the reason."""
+    firefox.wait_for(context, SCANNED)
+    assert firefox.bidi.evaluate(context, "self.origin") == "null"
+    assert firefox.bidi.evaluate(context, SEEN) == ""
+    x, y = firefox.wait_for(
+        context,
+        f"(() => {{ const e = {CONTROL}; if (!e) return null; const r = e.getBoundingClientRect(); "
+        "return [r.x + r.width / 2, r.y + r.height / 2]; })()",
+    )
+    firefox.bidi.click(firefox.tab, x + offset[0], y + offset[1])
+    state, message = firefox.control_state(context, "refused", "filled", "error")
+    assert state == "refused"
+    assert "no origin of its own (sandboxed)" in message
+    assert firefox.bidi.evaluate(context, "document.getElementById('c').value") == ""
+    assert firefox.bidi.evaluate(context, SEEN) == ""
+
+
+def test_firefox_csp_sandboxed_top_document_on_a_bound_origin_gets_no_code(
+    firefox: Firefox, pages: PageServer, admin_policy: dict[str, Any]
+) -> None:
+    urls = opaque_pages.install(pages)
+    ensure_unlocked(firefox, pages)
+    tab = firefox.tab
+    # Positive control: the same document without the sandbox, on the same origin, is auto-filled.
+    firefox.bidi.navigate(tab, pages.url("/opaque/field"))
+    assert firefox.wait_for(tab, "document.getElementById('c').value") in valid_codes()
+    firefox.bidi.navigate(tab, urls["csp_top"])
+    assert_opaque_document_refused(firefox, tab, [0, 0])
+
+
+@pytest.mark.parametrize("frame_id", opaque_pages.OPAQUE_FRAMES)
+def test_firefox_opaque_frame_in_a_bound_page_gets_no_code(
+    firefox: Firefox, pages: PageServer, admin_policy: dict[str, Any], frame_id: str
+) -> None:
+    urls = opaque_pages.install(pages)
+    ensure_unlocked(firefox, pages)
+    tab = firefox.tab
+    firefox.bidi.navigate(tab, urls[frame_id])
+    normal, _ = child_context(firefox, tab, opaque_pages.NORMAL_FRAME)
+    # Positive control: the normal same-origin frame on the same page is auto-filled.
+    assert firefox.wait_for(normal, "document.getElementById('c').value") in valid_codes()
+    frame, offset = child_context(firefox, tab, frame_id)
+    assert_opaque_document_refused(firefox, frame, offset)
