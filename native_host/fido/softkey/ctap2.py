@@ -143,7 +143,7 @@ class Ctap2Core:
         resident = bool(options.get("rk"))
         verified = self._verified(params, 8, 9, cdh, PERM_MC, rp_id)
         if self.store.pin_hash is not None and not verified and resident:
-            raise Refused(ERR.PIN_REQUIRED)  # makeCredUvNotRqd covers non-resident credentials only
+            raise Refused(ERR.PUAT_REQUIRED)  # makeCredUvNotRqd covers non-resident credentials only
         rp_id_hash = hashlib.sha256(rp_id.encode()).digest()
         for descriptor in params.get(5) or []:
             known = self.store.credentials.get(descriptor["id"])

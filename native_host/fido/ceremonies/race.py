@@ -1,0 +1,101 @@
+"""One ceremony on several keys at once: the first key touched wins and the others are cancelled.
+
+Each key runs in its own thread with its own ``threading.Event``; python-fido2 turns a set event into
+CTAPHID_CANCEL / NFC cancel / BLE CANCEL (or stops U2F polling). The request's own cancel event (the
+page's AbortSignal) and its timeout set them all.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from ..discovery import KeyHandle
+from ..errors import (
+    Cancelled,
+    CredentialExcluded,
+    DeviceRemoved,
+    FidoError,
+    NoCredential,
+    NoDevice,
+    PinBlocked,
+    PinInvalid,
+    PinRequired,
+    TimedOut,
+)
+from .interaction import EventSink, no_events
+
+T = TypeVar("T")
+
+# When every key fails, the error the page sees is the most telling one.
+_PRECEDENCE: list[type[FidoError]] = [CredentialExcluded, PinBlocked, PinInvalid, PinRequired, NoCredential,
+                                      DeviceRemoved]
+
+
+def _most_telling(errors: list[FidoError]) -> FidoError:
+    for kind in _PRECEDENCE:
+        for error in errors:
+            if isinstance(error, kind):
+                return error
+    return errors[0]
+
+
+def first_touched(keys: Sequence[KeyHandle], work: Callable[[KeyHandle, threading.Event], T], *,
+                  cancel: threading.Event | None = None, timeout: float | None = None,
+                  on_event: EventSink = no_events,
+                  to_fido_error: Callable[[BaseException, KeyHandle], FidoError]) -> tuple[KeyHandle, T]:
+    """Run ``work(key, stop_event)`` on every key; return the first success, cancel the rest."""
+    if not keys:
+        raise NoDevice("no security key is connected")
+    cancel = cancel or threading.Event()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    stops = {key.id: threading.Event() for key in keys}
+    results: queue.Queue[tuple[KeyHandle, bool, Any]] = queue.Queue()
+
+    def runner(key: KeyHandle) -> None:
+        try:
+            results.put((key, True, work(key, stops[key.id])))
+        except BaseException as exc:  # every failure becomes a per-key result, never a dead thread
+            results.put((key, False, exc))
+
+    threads = [threading.Thread(target=runner, args=(key,), name=f"fido-{key.transport}", daemon=True)
+               for key in keys]
+    for thread in threads:
+        thread.start()
+    errors: list[FidoError] = []
+    pending = len(keys)
+    stopped_by: str | None = None
+    grace_end: float | None = None  # after a cancel, wait this long for the keys to acknowledge it
+    while pending and (grace_end is None or time.monotonic() < grace_end):
+        if stopped_by is None and cancel.is_set():
+            stopped_by = "cancel"
+        if stopped_by is None and deadline is not None and time.monotonic() > deadline:
+            stopped_by = "timeout"
+        if stopped_by is not None and grace_end is None:
+            grace_end = time.monotonic() + 3.0
+            for stop in stops.values():
+                stop.set()
+        try:
+            key, ok, value = results.get(timeout=0.05)
+        except queue.Empty:
+            continue
+        pending -= 1
+        if ok and stopped_by is None:
+            on_event("fido.selected", {"device": key.id})
+            for other, stop in stops.items():
+                if other != key.id:
+                    stop.set()  # the losers end on their own threads; nobody waits for them
+            return key, value
+        elif not ok:
+            error = to_fido_error(value, key)
+            if isinstance(error, DeviceRemoved):
+                on_event("fido.key_removed", {"device": key.id})
+            errors.append(error)
+    if stopped_by == "cancel":
+        raise Cancelled("the request was cancelled")
+    if stopped_by == "timeout":
+        raise TimedOut("no security key was touched in time")
+    raise _most_telling(errors)

@@ -1,0 +1,239 @@
+"""WebAuthn create/get for a browser-supplied origin, in the standard JSON forms.
+
+In: PublicKeyCredentialCreationOptionsJSON / PublicKeyCredentialRequestOptionsJSON (base64url).
+Out: RegistrationResponseJSON / AuthenticationResponseJSON, as ``PublicKeyCredential.toJSON()`` gives.
+The host builds clientDataJSON from the origin the browser reported; the rpId is checked against it with
+python-fido2's ``verify_rp_id`` (PSL) before any key is touched, and again inside python-fido2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fido2.client import DefaultClientDataCollector, Fido2Client
+from fido2.ctap1 import Ctap1
+from fido2.ctap2 import Ctap2
+from fido2.hid import CAPABILITY
+from fido2.utils import websafe_encode
+from fido2.webauthn import (
+    CollectedClientData,
+    PublicKeyCredentialCreationOptions,
+    PublicKeyCredentialRequestOptions,
+    UserVerificationRequirement,
+)
+
+from ..discovery import KeyHandle
+from ..errors import FidoBadRequest, NoCredential
+from .failures import to_fido_error
+from .interaction import EventSink, HostInteraction, PinProvider, no_events
+from .race import first_touched
+from .rules import check_app_id, check_rp_id, checked_origin, host_of
+from .u2f_polling import poll_until_touched
+
+DEFAULT_TIMEOUT = 120.0  # seconds, when the page gives none (browsers use a few minutes)
+TRANSPORT_NAMES = {"usb": "usb", "nfc": "nfc", "ble": "ble", "virtual": "usb"}  # the virtual key speaks HID
+
+
+class BrowserOriginCollector(DefaultClientDataCollector):
+    """clientDataJSON from the browser-reported origin; a specific SecurityError for a foreign rpId first,
+    then python-fido2's own ``verify_rp_id`` check (kept, never loosened)."""
+
+    def collect_client_data(self, options: Any) -> Any:
+        rp_id = options.rp.id if isinstance(options, PublicKeyCredentialCreationOptions) else options.rp_id
+        check_rp_id(rp_id, self._origin)
+        return super().collect_client_data(options)
+
+
+def _options_json(options: Any) -> dict[str, Any]:
+    if not isinstance(options, Mapping):
+        raise FidoBadRequest("options must be a WebAuthn options JSON object")
+    options = dict(options)
+    if "publicKey" in options and isinstance(options["publicKey"], Mapping):
+        options = dict(options["publicKey"])  # tolerate the CredentialCreationOptions wrapper
+    if not isinstance(options.get("challenge"), str):
+        raise FidoBadRequest("options.challenge must be a base64url string")
+    return options
+
+
+def _timeout(options: Any) -> float:
+    timeout = options.timeout
+    return DEFAULT_TIMEOUT if not timeout else min(max(timeout / 1000, 1.0), 600.0)
+
+
+def _uv_configured(info: Any) -> bool:
+    return any(info.options.get(k) for k in ("uv", "clientPin", "bioEnroll"))
+
+
+def _json(mapping: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(dict(mapping)))
+
+
+def _clean_extension_results(results: dict[str, Any]) -> dict[str, Any]:
+    prf = results.get("prf")
+    if isinstance(prf, dict) and isinstance(prf.get("results"), dict) and prf["results"].get("second") in ([], None):
+        prf["results"].pop("second", None)  # python-fido2 maps a missing second output to [] (pitfall 7)
+    return results
+
+
+# ---- create -------------------------------------------------------------------------------------------------
+def parse_creation_options(origin: str, options: Any) -> PublicKeyCredentialCreationOptions:
+    data = _options_json(options)
+    rp = data.get("rp")
+    if not isinstance(rp, Mapping):
+        raise FidoBadRequest("options.rp must be an object")
+    rp = dict(rp)
+    rp.setdefault("id", host_of(origin))  # python-fido2 fails on a missing rp id (pitfall 1)
+    check_rp_id(rp["id"], origin)
+    data["rp"] = rp
+    try:
+        return PublicKeyCredentialCreationOptions.from_dict(data)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise FidoBadRequest(f"malformed creation options: {exc}") from None
+
+
+def _creation_for(info: Any, options: PublicKeyCredentialCreationOptions) -> PublicKeyCredentialCreationOptions:
+    """python-fido2 refuses "preferred" UV on a key with no PIN set; a browser proceeds without UV."""
+    selection = options.authenticator_selection
+    uv = selection.user_verification if selection else None
+    if uv in (None, UserVerificationRequirement.PREFERRED) and not _uv_configured(info) and selection:
+        selection = dataclasses.replace(selection, user_verification=UserVerificationRequirement.DISCOURAGED)
+        return dataclasses.replace(options, authenticator_selection=selection)
+    if selection is None and not _uv_configured(info):
+        from fido2.webauthn import AuthenticatorSelectionCriteria
+
+        selection = AuthenticatorSelectionCriteria(user_verification=UserVerificationRequirement.DISCOURAGED)
+        return dataclasses.replace(options, authenticator_selection=selection)
+    return options
+
+
+def create(origin: str, options: Any, keys: Sequence[KeyHandle], *, on_event: EventSink = no_events,
+           pin_provider: PinProvider | None = None, cancel: threading.Event | None = None) -> dict[str, Any]:
+    """navigator.credentials.create for ``origin`` → RegistrationResponseJSON (first key touched wins)."""
+    origin = checked_origin(origin)
+    parsed = parse_creation_options(origin, options)
+
+    def work(key: KeyHandle, stop: threading.Event) -> dict[str, Any]:
+        client = Fido2Client(key.device(), BrowserOriginCollector(origin),
+                             HostInteraction(key.id, on_event, pin_provider))
+        response = client.make_credential(_creation_for(client.info, parsed), event=stop)
+        result = _json(response)
+        result["response"]["transports"] = [TRANSPORT_NAMES.get(key.transport, key.transport)]
+        result["authenticatorAttachment"] = "cross-platform"
+        result["clientExtensionResults"] = _clean_extension_results(result.get("clientExtensionResults") or {})
+        return result
+
+    _key, result = first_touched(keys, work, cancel=cancel, timeout=_timeout(parsed), on_event=on_event,
+                                 to_fido_error=lambda exc, key: to_fido_error(exc, key, creating=True))
+    return result
+
+
+# ---- get ----------------------------------------------------------------------------------------------------
+def parse_request_options(origin: str, options: Any) -> tuple[PublicKeyCredentialRequestOptions, str | None]:
+    data = _options_json(options)
+    data.setdefault("rpId", host_of(origin))
+    if data["rpId"] is None:
+        data["rpId"] = host_of(origin)
+    check_rp_id(data["rpId"], origin)
+    extensions = data.get("extensions")
+    app_id = None
+    if isinstance(extensions, Mapping) and extensions.get("appid") is not None:
+        app_id = check_app_id(extensions["appid"], origin)
+    try:
+        return PublicKeyCredentialRequestOptions.from_dict(data), app_id
+    except (TypeError, ValueError, KeyError) as exc:
+        raise FidoBadRequest(f"malformed request options: {exc}") from None
+
+
+def _request_for(info: Any, options: PublicKeyCredentialRequestOptions) -> PublicKeyCredentialRequestOptions:
+    if options.user_verification in (None, UserVerificationRequirement.PREFERRED) and not _uv_configured(info):
+        return dataclasses.replace(options, user_verification=UserVerificationRequirement.DISCOURAGED)
+    return options
+
+
+def get(origin: str, options: Any, keys: Sequence[KeyHandle], *, on_event: EventSink = no_events,
+        pin_provider: PinProvider | None = None, cancel: threading.Event | None = None) -> dict[str, Any]:
+    """navigator.credentials.get for ``origin`` → AuthenticationResponseJSON.
+
+    With the ``appid`` extension, a key that holds none of the credentials under the rpId is asked again
+    under the appId (the U2F application parameter), as browsers do; the result then says ``appid: true``.
+    """
+    origin = checked_origin(origin)
+    parsed, app_id = parse_request_options(origin, options)
+
+    def work(key: KeyHandle, stop: threading.Event) -> dict[str, Any]:
+        try:
+            client = Fido2Client(key.device(), BrowserOriginCollector(origin),
+                                 HostInteraction(key.id, on_event, pin_provider))
+            selection = client.get_assertion(_request_for(client.info, parsed), event=stop)
+            result = _json(selection.get_response(0))
+        except Exception as exc:
+            error = to_fido_error(exc, key, creating=False)
+            if app_id is None or not isinstance(error, NoCredential) or stop.is_set():
+                raise error from exc
+            result = _assert_under_app_id(key, origin, app_id, parsed, stop, on_event)
+        result["authenticatorAttachment"] = "cross-platform"
+        extension_results = _clean_extension_results(result.get("clientExtensionResults") or {})
+        if app_id is not None:
+            extension_results.setdefault("appid", False)
+        result["clientExtensionResults"] = extension_results
+        return result
+
+    _key, result = first_touched(keys, work, cancel=cancel, timeout=_timeout(parsed), on_event=on_event,
+                                 to_fido_error=lambda exc, key: to_fido_error(exc, key, creating=False))
+    return result
+
+
+def _assert_under_app_id(key: KeyHandle, origin: str, app_id: str, options: PublicKeyCredentialRequestOptions,
+                         stop: threading.Event, on_event: EventSink) -> dict[str, Any]:
+    """The assertion a browser makes for the ``appid`` extension: rpIdHash = SHA-256(appId)."""
+    client_data = CollectedClientData.create(type=CollectedClientData.TYPE.GET, challenge=options.challenge,
+                                             origin=origin)
+    app_param = hashlib.sha256(app_id.encode()).digest()
+    allowed = [c.id for c in options.allow_credentials or []]
+    if not allowed:
+        raise NoCredential("the appid extension needs allowCredentials (U2F key handles)")
+    device = key.device()
+    interaction = HostInteraction(key.id, on_event, None)
+    if device.capabilities & CAPABILITY.CBOR:
+        # A CTAP2 key hashes the rpId it is given: send the appId itself (what browsers do).
+        try:
+            assertion = Ctap2(device).get_assertion(
+                app_id, client_data.hash, [{"type": "public-key", "id": c} for c in allowed],
+                event=stop, on_keepalive=lambda status: interaction.prompt_up())
+        except Exception as exc:
+            raise to_fido_error(exc, key, creating=False) from exc
+        credential_id = assertion.credential["id"]
+        auth_data, signature = bytes(assertion.auth_data), assertion.signature
+    else:
+        ctap1 = Ctap1(device)
+        mine = [h for h in allowed if _u2f_handle_is_mine(ctap1, app_param, h)]
+        if not mine:
+            raise NoCredential("this key holds none of the U2F key handles under the appid")
+        signed = poll_until_touched(lambda: ctap1.authenticate(client_data.hash, app_param, mine[0]), stop,
+                                    interaction.prompt_up)
+        credential_id = mine[0]
+        auth_data = app_param + bytes([signed.user_presence]) + signed.counter.to_bytes(4, "big")
+        signature = signed.signature
+    encoded_id = websafe_encode(credential_id)
+    return {"id": encoded_id, "rawId": encoded_id, "type": "public-key",
+            "response": {"clientDataJSON": websafe_encode(bytes(client_data)),
+                         "authenticatorData": websafe_encode(auth_data), "signature": websafe_encode(signature),
+                         "userHandle": None},
+            "clientExtensionResults": {"appid": True}}
+
+
+def _u2f_handle_is_mine(ctap1: Ctap1, app_param: bytes, key_handle: bytes) -> bool:
+    from fido2.ctap1 import APDU, ApduError
+
+    try:
+        ctap1.authenticate(b"\0" * 32, app_param, key_handle, check_only=True)
+    except ApduError as exc:
+        return exc.code == APDU.USE_NOT_SATISFIED
+    return False
+
+

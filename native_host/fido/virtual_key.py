@@ -1,0 +1,52 @@
+"""The developer's virtual key: the software authenticator persisted at ``TRACKER2FA_VIRTUAL_KEY=PATH``.
+
+Never on by default; everywhere it appears it is named a virtual key for testing, not a security key.
+It answers presence checks by itself. The file (0600, atomic writes) is re-read each time the key is
+opened and saved after every change, so counters survive restarts; two hosts using one file at the same
+moment may lose a counter step (acceptable for a test tool, documented).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from .softkey.authenticator import SoftAuthenticator
+from .softkey.presence import AlwaysPresent, PresencePolicy
+from .softkey.store import VIRTUAL_KEY_LABEL, KeyStore, StoreError
+
+ENV_VAR = "TRACKER2FA_VIRTUAL_KEY"
+
+__all__ = ["ENV_VAR", "VIRTUAL_KEY_LABEL", "StoreError", "VirtualKey", "virtual_key_from_env"]
+
+
+class VirtualKey:
+    """A software key backed by a file. ``open_device()`` gives a python-fido2 ``CtapHidDevice``."""
+
+    def __init__(self, path: Path, *, presence: PresencePolicy | None = None) -> None:
+        self.path = Path(path)
+        self.presence = presence or AlwaysPresent()
+
+    def load(self) -> KeyStore:
+        """The key's store; a missing file is created (0600). A damaged one raises StoreError, untouched."""
+        if not self.path.exists():
+            store = KeyStore()
+            store.save(self.path)
+            return store
+        return KeyStore.load(self.path)
+
+    def authenticator(self) -> SoftAuthenticator:
+        return SoftAuthenticator(self.load(), presence=self.presence, transports=("usb",),
+                                 on_change=lambda store: store.save(self.path))
+
+    def open_device(self):  # -> fido2.hid.CtapHidDevice (fido2 is imported lazily)
+        from .soft_transports.hid import open_soft_hid_device
+
+        return open_soft_hid_device(self.authenticator(), path=f"virtual:{self.path}", keepalive_interval=0.02)
+
+
+def virtual_key_from_env(env: Mapping[str, str] | None = None) -> VirtualKey | None:
+    """The virtual key named by ``TRACKER2FA_VIRTUAL_KEY``, or None when it is unset or empty."""
+    value = (os.environ if env is None else env).get(ENV_VAR, "")
+    return VirtualKey(Path(value).expanduser()) if value else None
