@@ -97,7 +97,11 @@ class Verifier:
         self.store = store
         self.settings = settings or VerifierSettings()
         self.clock = clock
-        self._aead = AESGCM(resolve_server_key(self.settings.server_key, store.url))
+        server_key = resolve_server_key(self.settings.server_key, store.url)
+        self._aead = AESGCM(server_key)
+        self._backup_lookup_key = backup_rules.lookup_key(server_key)
+        self._dummy_backup_hash: str | None = None  # built on first use (one scrypt hash)
+        self._dummy_totp_blob = self._encrypt("", totp.new_secret())
         self._webauthn_config = wa.WebAuthnConfig(
             rp_id=self.settings.rp_id, rp_name=self.settings.rp_name,
             origins=tuple(o.rstrip("/") for o in self.settings.origins), attestation=self.settings.attestation,
@@ -219,48 +223,59 @@ class Verifier:
         }
 
     # ---- rate limiting ------------------------------------------------------------------------------------
-    def _gate(self, username: str, ip: str) -> VerifyResult | None:
-        now = self.clock()
-        failures = self.store.failures_for((ratelimit.user_key(username), ratelimit.ip_key(ip)))
-        until = max((lock or 0) for _count, lock in failures.values()) if failures else 0
+    # Counters: the username (known or not, so a lock never tells whether a user exists) with a back-off that
+    # always lifts by itself, and the client address (plus its /64 for IPv6), which hard-locks at
+    # ``ip_rate_limit.max_failures``. See docs/verifier.md, "Rate limiting and lockout".
+    @staticmethod
+    def _counter_keys(username: str, ip: str) -> tuple[str, ...]:
+        return (ratelimit.user_key(username), *ratelimit.address_keys(ip))
+
+    def _locked(self, failures: Mapping[str, tuple[int, float | None]], now: float) -> VerifyResult | None:
+        until = max(((lock or 0) for _count, lock in failures.values()), default=0)
         return VerifyResult(False, "locked", until - now) if until > now else None
 
-    def _fail(self, username: str, ip: str, ua: str, method: str, reason: str,
-              credential: str | None = None) -> VerifyResult:
-        now = self.clock()
-        lock_ends = 0.0
-        user_key, ip_key = ratelimit.user_key(username), ratelimit.ip_key(ip)
-        counts = self.store.add_failures((user_key, ip_key))
-        for key, rules in ((user_key, self.settings.rate_limit), (ip_key, self.settings.ip_rate_limit)):
-            count = counts[key]
-            until = ratelimit.locked_until_after(count, now, rules)
-            if until is not None:
-                self.store.set_locked_until(key, until)
-                lock_ends = max(lock_ends, until)
-                self._audit("lockout", username=username, method=method, ip=ip, user_agent=ua,
-                            result="locked", detail=f"{key.split(':')[0]} counter at {count} failures")
-        self._audit("verify", username=username, method=method, credential=credential, ip=ip, user_agent=ua,
-                    result=reason)
-        return VerifyResult(False, reason, (lock_ends - now) if lock_ends else None)
+    def _gate(self, username: str, ip: str) -> VerifyResult | None:
+        return self._locked(self.store.failures_for(self._counter_keys(username, ip)), self.clock())
 
-    def _unknown_user(self, username: str, ip: str, ua: str, method: str) -> VerifyResult:
-        """Attempts against unknown users count against the client IP (probing is a failure too)."""
+    def _fail(self, username: str, ip: str, ua: str, method: str, reason: str, credential: str | None = None, *,
+              count_user: bool = True, audit_result: str | None = None, detail: str | None = None) -> VerifyResult:
+        """Count a failure, start any back-off or lock it earns, audit it; ``reason`` is what the caller sees.
+
+        ``count_user=False`` for replays: a replayed code was right once, so it is no guess at the user's
+        factor, and counting it would let whoever saw one code lock the user out. It still counts against
+        the address. ``audit_result`` keeps the truth (e.g. ``not_enrolled``) for the admin's log when the
+        answer must not tell it.
+        """
         now = self.clock()
-        if (until := self._lock_state(ratelimit.ip_key(ip), now)) is not None:
-            return VerifyResult(False, "locked", until - now)
-        count = self.store.add_failure(ratelimit.ip_key(ip))
-        until = ratelimit.locked_until_after(count, now, self.settings.ip_rate_limit)
-        if until is not None:
-            self.store.set_locked_until(ratelimit.ip_key(ip), until)
-        self._audit("verify", username=str(username)[:150], method=method, ip=ip, user_agent=ua,
-                    result="not_enrolled", detail="unknown user")
-        return VerifyResult(False, "not_enrolled")
+        user_key = ratelimit.user_key(username)
+        address_keys = ratelimit.address_keys(ip)
+        counts = self.store.add_failures(((user_key,) if count_user else ()) + address_keys)
+        lock_ends = 0.0
+        for key, count in counts.items():
+            is_user = key == user_key
+            rules = self.settings.rate_limit if is_user else self.settings.ip_rate_limit
+            until = ratelimit.locked_until_after(count, now, rules, hard_lock=not is_user)
+            if until is None:
+                continue
+            self.store.set_locked_until(key, until)
+            lock_ends = max(lock_ends, until)
+            if until == ratelimit.HARD_LOCK_UNTIL:
+                self._audit("lockout", username=username, method=method, ip=ip, user_agent=ua, result="locked",
+                            detail=f"{key} locked until an admin unlocks it: {count} consecutive failures")
+            else:
+                alarm = " (at or past the 100 NIST allows: an attack on this user?)" \
+                    if count >= ratelimit.MAX_ALLOWED_FAILURES else ""
+                self._audit("throttled", username=username, method=method, ip=ip, user_agent=ua, result="locked",
+                            detail=f"{key} back-off {until - now:.0f} s after {count} consecutive failures{alarm}")
+        self._audit("verify", username=username, method=method, credential=credential, ip=ip, user_agent=ua,
+                    result=audit_result or reason, detail=detail)
+        return VerifyResult(False, reason, (lock_ends - now) if lock_ends else None)
 
     def _succeed(self, username: str, ip: str, ua: str, method: str, credential: str | None = None,
                  detail: str | None = None) -> VerifyResult:
         record = make_event(self.clock(), "verify", username=username, method=method, credential=credential, ip=ip,
                             user_agent=ua, result="ok", detail=detail).to_dict()
-        record["id"] = self.store.record_success((ratelimit.user_key(username), ratelimit.ip_key(ip)), record)
+        record["id"] = self.store.record_success(self._counter_keys(username, ip), record)
         self._publish(record)
         return VerifyResult(True, "ok")
 
@@ -309,34 +324,35 @@ class Verifier:
     def verify_totp(self, username: str, code: str, ip: str, user_agent: str) -> VerifyResult:
         """Check a TOTP code: window ±N steps, each step accepted once (atomic ledger), rate-limited.
 
-        The hot path is one read transaction and, for an accepted code, one write transaction.
+        An unknown user, a user without TOTP and a wrong code get the same answer (``invalid``) after the
+        same work; the audit log records which it was. The hot path is one read transaction and, for an
+        accepted code, one write transaction.
         """
-        if not isinstance(username, str):
-            return self._unknown_user(username, ip, user_agent, "totp")
-        user_key, ip_key = ratelimit.user_key(username), ratelimit.ip_key(ip)
-        context = self.store.totp_context(username, (user_key, ip_key))
-        if context is None:
-            return self._unknown_user(username, ip, user_agent, "totp")
+        name = username if isinstance(username, str) else ""
+        keys = self._counter_keys(name, ip)
+        context = self.store.totp_context(name, keys)
         now = self.clock()
-        until = max((lock or 0) for _count, lock in context["failures"].values()) if context["failures"] else 0
-        if until > now:
-            return VerifyResult(False, "locked", until - now)
+        if (locked := self._locked(context["failures"], now)) is not None:
+            return locked
         row = context["totp"]
-        if row is None:
-            return VerifyResult(False, "not_enrolled")
+        if row is None:  # the same decryption and code comparison as a real check, against a throwaway secret
+            totp.match_step(self._decrypt("", self._dummy_totp_blob), code, now, self.settings.totp) \
+                if isinstance(code, str) else None
+            return self._fail(name, ip, user_agent, "totp", "invalid", audit_result="not_enrolled",
+                              detail="no TOTP factor" if context["user"] else "unknown user")
         params = totp.TotpParams(row["digits"], row["period"], row["algorithm"], self.settings.totp.window)
-        secret = self._decrypt(username, row["secret_enc"])
+        secret = self._decrypt(name, row["secret_enc"])
         step = totp.match_step(secret, code, now, params) if isinstance(code, str) else None
         if step is None:
-            return self._fail(username, ip, user_agent, "totp", "invalid")
+            return self._fail(name, ip, user_agent, "totp", "invalid")
         if step <= row["last_step"]:
-            return self._fail(username, ip, user_agent, "totp", "replay")
+            return self._fail(name, ip, user_agent, "totp", "replay", count_user=False)
         drift = step - totp.time_step(now, params.period)
-        record = make_event(now, "verify", username=username, method="totp", ip=ip, user_agent=user_agent,
+        record = make_event(now, "verify", username=name, method="totp", ip=ip, user_agent=user_agent,
                             result="ok", detail=f"drift {drift} steps").to_dict()
-        audit_id = self.store.accept_totp_step(username, step, drift, (user_key, ip_key), record)
+        audit_id = self.store.accept_totp_step(name, step, drift, keys, record)
         if audit_id is None:  # a concurrent request accepted this step first
-            return self._fail(username, ip, user_agent, "totp", "replay")
+            return self._fail(name, ip, user_agent, "totp", "replay", count_user=False)
         record["id"] = audit_id
         self._publish(record)
         return VerifyResult(True, "ok")
@@ -353,32 +369,45 @@ class Verifier:
     def generate_backup_codes(self, username: str, actor: str | None = None) -> list[str]:
         """Ten fresh codes, shown once; the old set stops working."""
         self._user(username)
-        codes = backup_rules.generate_codes()
+        pairs = backup_rules.generate_tagged_codes(self._backup_lookup_key)
         self.store.replace_backup_codes(username, [backup_rules.hash_code(c, self.settings.backup_hash)
-                                                   for c in codes])
+                                                   for c, _tag in pairs], [tag for _c, tag in pairs])
         self._audit("backup_codes_generated", username=username, method="backup", actor=actor, result="ok",
-                    detail=f"{len(codes)} codes")
-        return codes
+                    detail=f"{len(pairs)} codes")
+        return [code for code, _tag in pairs]
+
+    def _dummy_backup(self) -> str:
+        if self._dummy_backup_hash is None:
+            self._dummy_backup_hash = backup_rules.hash_code(backup_rules.generate_codes(1)[0],
+                                                             self.settings.backup_hash)
+        return self._dummy_backup_hash
 
     def verify_backup_code(self, username: str, code: str, ip: str, user_agent: str) -> VerifyResult:
-        """Check a backup code; each one works once."""
-        user = self.store.get_user(username) if isinstance(username, str) else None
-        if user is None:
-            return self._unknown_user(username, ip, user_agent, "backup")
-        if (locked := self._gate(username, ip)) is not None:
+        """Check a backup code; each one works once.
+
+        One scrypt check per attempt: the code's keyed lookup tag picks the one candidate (a dummy hash when
+        none, or when the user is unknown), so unknown users, users without codes and wrong codes cost the
+        same and get the same answer (``invalid``). Codes stored before schema 3 have no tag and are checked
+        one by one, as before, until the user generates a new set.
+        """
+        name = username if isinstance(username, str) else ""
+        tag = backup_rules.lookup_tag(code, self._backup_lookup_key) if isinstance(code, str) else None
+        context = self.store.backup_code_context(name, tag or "", self._counter_keys(name, ip))
+        if (locked := self._locked(context["failures"], self.clock())) is not None:
             return locked
-        rows = self.store.unused_backup_codes(username)
-        if not rows:
-            return VerifyResult(False, "not_enrolled")
-        if not isinstance(code, str) or backup_rules.normalize(code) is None:
-            return self._fail(username, ip, user_agent, "backup", "invalid")
-        for row in rows:
-            if backup_rules.check_code(code, row["code_hash"]):
-                if not self.store.use_backup_code(row["id"]):
-                    return self._fail(username, ip, user_agent, "backup", "replay")
-                return self._succeed(username, ip, user_agent, "backup",
-                                     detail=f"{len(rows) - 1} backup codes left")
-        return self._fail(username, ip, user_agent, "backup", "invalid")
+        if tag is None:  # cannot be a code of ours: refused before any hashing, for every user alike
+            return self._fail(name, ip, user_agent, "backup", "invalid")
+        candidates = [context["match"]] if context["match"] is not None else context["untagged"]
+        if not candidates:
+            backup_rules.check_code(code, self._dummy_backup())  # the one slow hash every attempt costs
+        found = next((row for row in candidates if backup_rules.check_code(code, row["code_hash"])), None)
+        if found is None:
+            truth = None if context["codes_left"] else "not_enrolled"
+            return self._fail(name, ip, user_agent, "backup", "invalid", audit_result=truth,
+                              detail=None if context["user"] else "unknown user")
+        if not self.store.use_backup_code(found["id"]):
+            return self._fail(name, ip, user_agent, "backup", "replay", count_user=False)
+        return self._succeed(name, ip, user_agent, "backup", detail=f"{context['codes_left'] - 1} backup codes left")
 
     # ---- WebAuthn -----------------------------------------------------------------------------------------
     def _check_origin(self, origin: str) -> None:
@@ -489,10 +518,13 @@ class Verifier:
         """Verify an assertion: challenge once, signature, then the sign counter (a regression is refused)."""
         from fido2.webauthn import AuthenticationResponse
 
-        if not isinstance(username, str) or self.store.get_user(username) is None:
-            return self._unknown_user(username, ip, user_agent, "webauthn")
+        if not isinstance(username, str):
+            username = ""
         if (locked := self._gate(username, ip)) is not None:
             return locked
+        if self.store.get_user(username) is None:
+            return self._fail(username, ip, user_agent, "webauthn", "invalid", audit_result="not_enrolled",
+                              detail="unknown user")
         state = self._take_state(username, "authenticate", state_id)
         if state is None:
             self._audit("verify", username=username, method="webauthn", ip=ip, user_agent=user_agent,
@@ -525,10 +557,10 @@ class Verifier:
         now = self.clock()
         record = make_event(now, "verify", username=username, method="webauthn", credential=cred_id, ip=ip,
                             user_agent=user_agent, result="ok").to_dict()
-        audit_id = self.store.accept_sign_count(cred_id, stored, presented, now,
-                                                (ratelimit.user_key(username), ratelimit.ip_key(ip)), record)
+        audit_id = self.store.accept_sign_count(cred_id, stored, presented, now, self._counter_keys(username, ip),
+                                                record)
         if audit_id is None:  # a concurrent assertion moved the counter first
-            return self._fail(username, ip, user_agent, "webauthn", "replay", credential=cred_id)
+            return self._fail(username, ip, user_agent, "webauthn", "replay", credential=cred_id, count_user=False)
         record["id"] = audit_id
         self._publish(record)
         return VerifyResult(True, "ok")
@@ -675,8 +707,8 @@ class Verifier:
         """Lift a lockout of the user (and of an IP)."""
         self._user(username)
         self.store.clear_failures(ratelimit.user_key(username))
-        if ip:
-            self.store.clear_failures(ratelimit.ip_key(ip))
+        for key in ratelimit.address_keys(ip) if ip else ():
+            self.store.clear_failures(key)  # the address and, for IPv6, its /64
         self._audit("user_reset", username=username, method="admin", actor=actor, result="ok", detail="unlocked")
 
     # ---- first factor: the password step, under the same rate limiter -------------------------------------

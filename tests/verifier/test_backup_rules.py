@@ -63,3 +63,31 @@ def test_arbitrary_text_never_verifies_against_a_real_code(text):
     stored = backup.hash_code(code, FAST)
     if backup.normalize(text) != backup.normalize(code):
         assert not backup.check_code(text, stored)
+
+
+# ---- lookup tags ----------------------------------------------------------------------------------------------
+KEY = backup.lookup_key(b"k" * 32)
+
+
+def test_generated_codes_have_distinct_lookup_tags_that_match_their_codes():
+    pairs = backup.generate_tagged_codes(KEY)
+    assert len(pairs) == backup.CODE_COUNT and len({tag for _c, tag in pairs}) == backup.CODE_COUNT
+    assert all(backup.lookup_tag(code, KEY) == tag for code, tag in pairs)
+
+
+def test_a_lookup_tag_is_short_and_depends_on_the_server_key():
+    codes = backup.generate_codes()
+    tags = [backup.lookup_tag(c, KEY) for c in codes]
+    other = [backup.lookup_tag(c, backup.lookup_key(b"j" * 32)) for c in codes]
+    assert all(t is not None and len(t) == 2 * backup.LOOKUP_TAG_BYTES for t in tags)
+    assert tags != other  # 24-bit tags: one may coincide, ten in a row do not
+
+
+@settings(max_examples=50)
+@given(text=st.text(max_size=40))
+def test_the_lookup_tag_ignores_what_normalize_ignores_and_refuses_what_it_refuses(text):
+    tag = backup.lookup_tag(text, KEY)
+    cleaned = backup.normalize(text)
+    assert (tag is None) == (cleaned is None)
+    if cleaned is not None:
+        assert tag == backup.lookup_tag(cleaned.upper(), KEY)

@@ -34,12 +34,20 @@ def test_enrolment_offers_an_otpauth_uri_and_a_qr_code(verifier):
     assert "<svg" in enrolment["qr_svg"]
 
 
-def test_a_wrong_first_code_does_not_enrol(verifier):
+def _a_wrong_code(secret: bytes, now: float) -> str:
+    """A well-formed code that no step in (or near) the window produces."""
+    near = {totp.totp(secret, now + d * 30) for d in range(-3, 4)}
+    return next(c for c in (f"{n:06d}" for n in range(0, 10**6, 7919)) if c not in near)
+
+
+def test_a_wrong_first_code_does_not_enrol(verifier, clock, store):
     verifier.create_user("alice")
-    verifier.totp_enroll_begin("alice")
-    assert verifier.totp_enroll_confirm("alice", "000000", IP, UA).reason in ("invalid", "ok")
-    status = verifier.user_status("alice")
-    assert status["totp"] is (verifier.store.get_totp("alice") is not None)
+    enrolment = verifier.totp_enroll_begin("alice")
+    secret = base64.b32decode(enrolment["secret"] + "=" * (-len(enrolment["secret"]) % 8))
+    result = verifier.totp_enroll_confirm("alice", _a_wrong_code(secret, clock()), IP, UA)
+    assert (result.ok, result.reason) == (False, "invalid")
+    assert store.get_totp("alice") is None  # no confirmed factor was written
+    assert store.get_totp_pending("alice") is not None  # the enrolment still waits for a right code
 
 
 def test_a_stale_enrolment_expires(verifier, clock):
@@ -93,13 +101,29 @@ def test_a_code_two_steps_old_is_refused(verifier, clock):
         assert verifier.verify_totp("alice", old, IP, UA).reason == "invalid"
 
 
-def test_a_user_without_totp_is_not_enrolled(verifier):
+def test_a_user_without_totp_gets_the_answer_of_a_wrong_code(verifier):
     verifier.create_user("bob")
-    assert verifier.verify_totp("bob", "123456", IP, UA).reason == "not_enrolled"
+    result = verifier.verify_totp("bob", "123456", IP, UA)
+    assert (result.ok, result.reason, result.retry_after) == (False, "invalid", None)
+    assert verifier.audit(username="bob", event="verify")[-1]["result"] == "not_enrolled"  # the admin sees why
 
 
-def test_an_unknown_user_is_not_enrolled(verifier):
-    assert verifier.verify_totp("nobody", "123456", IP, UA).reason == "not_enrolled"
+def test_an_unknown_user_gets_the_answer_of_a_wrong_code(verifier):
+    result = verifier.verify_totp("nobody", "123456", IP, UA)
+    assert (result.ok, result.reason, result.retry_after) == (False, "invalid", None)
+    event = verifier.audit(username="nobody", event="verify")[-1]
+    assert (event["result"], event["detail"]) == ("not_enrolled", "unknown user")
+
+
+def test_an_unknown_user_is_throttled_like_a_known_one(verifier, clock):
+    enrol_totp(verifier, clock, "alice")
+    rules = verifier.settings.rate_limit
+    answers = {}
+    for name in ("alice", "nobody"):
+        answers[name] = [verifier.verify_totp(name, "000000", f"203.0.113.{i}", UA).to_dict()
+                         for i in range(rules.free_failures + 1)]
+    assert answers["alice"] == answers["nobody"]
+    assert answers["nobody"][-1]["reason"] == "locked"
 
 
 def test_failures_lock_the_account_with_back_off(verifier, clock):
@@ -123,17 +147,14 @@ def test_the_lock_lifts_after_the_back_off_and_success_clears_the_counter(verifi
     assert verifier.store.get_failures("user:alice") == (0, None)
 
 
-def test_a_hundred_failures_lock_until_an_admin_resets(verifier, clock, store):
-    enrol_totp(verifier, clock)
-    store.set_locked_until("user:alice", None)
-    for _ in range(99):
-        store.add_failure("user:alice")
-    result = verifier.verify_totp("alice", "000000", "203.0.113.10", UA)
-    assert result.retry_after is not None and result.retry_after > 365 * 86400
-    clock.advance(7 * 86400)
-    assert verifier.verify_totp("alice", "000000", IP, UA).reason == "locked"
+def test_an_admin_unlock_lifts_a_users_back_off(verifier, clock):
+    secret = enrol_totp(verifier, clock)
+    for _ in range(verifier.settings.rate_limit.free_failures):
+        verifier.verify_totp("alice", "000000", "203.0.113.10", UA)
+    assert verifier.verify_totp("alice", totp.totp(secret, clock()), IP, UA).reason == "locked"
     verifier.unlock("alice", actor="pytest")
     assert verifier.user_status("alice")["locked_until"] is None
+    assert verifier.verify_totp("alice", totp.totp(secret, clock()), IP, UA).ok
 
 
 def test_failures_from_one_ip_lock_that_ip_for_every_user(verifier, clock):
@@ -151,7 +172,8 @@ def test_failures_from_one_ip_lock_that_ip_for_every_user(verifier, clock):
 def test_removing_totp_leaves_the_user_not_enrolled(verifier, clock):
     secret = enrol_totp(verifier, clock)
     verifier.totp_remove("alice", actor="alice")
-    assert verifier.verify_totp("alice", totp.totp(secret, clock()), IP, UA).reason == "not_enrolled"
+    assert verifier.store.get_totp("alice") is None
+    assert verifier.verify_totp("alice", totp.totp(secret, clock()), IP, UA).reason == "invalid"
 
 
 def test_secrets_are_encrypted_at_rest(verifier, clock, store):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 
 EVENTS = (
     "user_created", "totp_enrol_begin", "totp_enrolled", "totp_removed", "backup_codes_generated",
-    "webauthn_registered", "webauthn_renamed", "webauthn_removed", "verify", "lockout",
+    "webauthn_registered", "webauthn_renamed", "webauthn_removed", "verify", "lockout", "throttled",
     "device_remembered", "devices_revoked", "policy_changed", "user_excluded", "user_reset", "group_reset",
     "groups_changed",
 )

@@ -1,4 +1,12 @@
-"""Backup (look-up) codes: ten per user, about 59 bits each, stored salted and scrypt-hashed, used once."""
+"""Backup (look-up) codes: ten per user, about 59 bits each, stored salted and scrypt-hashed, used once.
+
+Each stored code also carries a short keyed *lookup tag* (``HMAC-SHA256(lookup_key, code)``, first
+``LOOKUP_TAG_BYTES`` bytes): an attempt computes the tag (fast), fetches the one unused code with that tag,
+and runs a single scrypt check; when no code has the tag, one scrypt check against a dummy hash does the
+same work. So every attempt costs one slow hash, whoever the user is and however many codes they hold.
+The tag is keyed by the server key and too short to identify a code: from the database alone it says
+nothing, and with the server key it leaves about 35 of the 59 bits to brute-force through scrypt.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +24,8 @@ CODE_CHARS = 12
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 ENTROPY_BITS = CODE_CHARS * math.log2(len(_ALPHABET))  # about 59.4
 SALT_BYTES = 16
+LOOKUP_TAG_BYTES = 3  # 24 bits: ten codes per user rarely share one (and generation avoids it)
+_LOOKUP_CONTEXT = b"tracker2fa backup-code lookup tag v1"
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,30 @@ def generate_codes(count: int = CODE_COUNT) -> list[str]:
         raw = "".join(secrets.choice(_ALPHABET) for _ in range(CODE_CHARS))
         codes.append(f"{raw[0:4]}-{raw[4:8]}-{raw[8:12]}")
     return codes
+
+
+def lookup_key(server_key: bytes) -> bytes:
+    """The HMAC key of the lookup tags, derived from the server key (a separate key per purpose)."""
+    return hmac.new(server_key, _LOOKUP_CONTEXT, hashlib.sha256).digest()
+
+
+def lookup_tag(code: str, key: bytes) -> str | None:
+    """The lookup tag of a code (hex), or None when ``code`` cannot be one of our codes."""
+    cleaned = normalize(code) if isinstance(code, str) else None
+    if cleaned is None:
+        return None
+    return hmac.new(key, cleaned.encode(), hashlib.sha256).digest()[:LOOKUP_TAG_BYTES].hex()
+
+
+def generate_tagged_codes(key: bytes, count: int = CODE_COUNT) -> list[tuple[str, str]]:
+    """Fresh ``(code, lookup tag)`` pairs whose tags are all different (so one attempt meets one hash)."""
+    pairs: dict[str, str] = {}
+    while len(pairs) < count:
+        code = generate_codes(1)[0]
+        tag = lookup_tag(code, key)
+        assert tag is not None  # our own codes always normalize
+        pairs.setdefault(tag, code)
+    return [(code, tag) for tag, code in pairs.items()]
 
 
 def normalize(code: str) -> str | None:

@@ -190,22 +190,25 @@ class Store(ABC):
             tx.run("DELETE FROM totp_pending WHERE username = ?", (username,))
             return tx.change("DELETE FROM totp WHERE username = ?", (username,)) == 1
 
-    def totp_context(self, username: str, counter_keys: Sequence[str]) -> dict[str, Any] | None:
-        """One read for the TOTP hot path: the user's TOTP row plus ``{key: (count, locked_until)}``.
+    @staticmethod
+    def _read_failures(tx: Tx, counter_keys: Sequence[str]) -> dict[str, tuple[int, float | None]]:
+        if not counter_keys:
+            return {}
+        marks = ", ".join("?" for _ in counter_keys)
+        rows = tx.run(f"SELECT counter_key, count, locked_until FROM failures WHERE counter_key IN ({marks})",
+                      tuple(counter_keys))
+        return {r["counter_key"]: (r["count"], r["locked_until"]) for r in rows}
 
-        None when the user does not exist; ``totp`` is None when not enrolled.
+    def totp_context(self, username: str, counter_keys: Sequence[str]) -> dict[str, Any]:
+        """One read for the TOTP hot path: ``{"user": exists, "totp": row or None, "failures": {key: (count,
+        locked_until)}}``. The counters are read whether or not the user exists (unknown names have them too).
         """
         with self.tx(write=False) as tx:
             users = tx.run("SELECT username FROM users WHERE username = ?", (username,))
-            if not users:
-                return None
             rows = tx.run("SELECT secret_enc, digits, period, algorithm, last_step, drift FROM totp "
-                          "WHERE username = ?", (username,))
-            marks = ", ".join("?" for _ in counter_keys)
-            failures = tx.run(f"SELECT counter_key, count, locked_until FROM failures WHERE counter_key IN ({marks})",
-                              tuple(counter_keys)) if counter_keys else []
-        return {"totp": rows[0] if rows else None,
-                "failures": {r["counter_key"]: (r["count"], r["locked_until"]) for r in failures}}
+                          "WHERE username = ?", (username,)) if users else []
+            failures = self._read_failures(tx, counter_keys)
+        return {"user": bool(users), "totp": rows[0] if rows else None, "failures": failures}
 
     def accept_totp_step(self, username: str, new_step: int, drift: int, clear_keys: Sequence[str],
                          audit: dict[str, Any]) -> int | None:
@@ -220,19 +223,36 @@ class Store(ABC):
             return self._insert_audit(tx, audit)
 
     # ---- backup codes -----------------------------------------------------------------------------------
-    def replace_backup_codes(self, username: str, hashes: Sequence[str]) -> None:
-        """Drop every old code of the user and store the new hashes."""
+    def replace_backup_codes(self, username: str, hashes: Sequence[str],
+                             lookup_tags: Sequence[str] | None = None) -> None:
+        """Drop every old code of the user and store the new hashes (with their lookup tags)."""
+        tags = list(lookup_tags) if lookup_tags is not None else [None] * len(hashes)
+        if len(tags) != len(hashes):
+            raise ValueError("one lookup tag per code hash")
         with self.tx() as tx:
             tx.run("DELETE FROM backup_codes WHERE username = ?", (username,))
-            for code_hash in hashes:
-                tx.run("INSERT INTO backup_codes (username, code_hash, used) VALUES (?, ?, 0)",
-                       (username, code_hash))
+            for code_hash, tag in zip(hashes, tags, strict=True):
+                tx.run("INSERT INTO backup_codes (username, code_hash, lookup_tag, used) VALUES (?, ?, ?, 0)",
+                       (username, code_hash, tag))
 
     def unused_backup_codes(self, username: str) -> list[dict[str, Any]]:
-        """``{"id", "code_hash"}`` of the user's unused codes."""
+        """``{"id", "code_hash", "lookup_tag"}`` of the user's unused codes."""
         with self.tx(write=False) as tx:
-            return tx.run("SELECT id, code_hash FROM backup_codes WHERE username = ? AND used = 0 ORDER BY id",
-                          (username,))
+            return tx.run("SELECT id, code_hash, lookup_tag FROM backup_codes WHERE username = ? AND used = 0 "
+                          "ORDER BY id", (username,))
+
+    def backup_code_context(self, username: str, lookup_tag: str, counter_keys: Sequence[str]) -> dict[str, Any]:
+        """One read for a backup-code attempt: ``{"user": exists, "codes_left": n, "match": the unused code
+        with this tag or None, "untagged": unused codes stored without a tag (before schema 3), "failures"}``.
+        """
+        with self.tx(write=False) as tx:
+            users = tx.run("SELECT username FROM users WHERE username = ?", (username,))
+            rows = tx.run("SELECT id, code_hash, lookup_tag FROM backup_codes WHERE username = ? AND used = 0 "
+                          "ORDER BY id", (username,)) if users else []
+            failures = self._read_failures(tx, counter_keys)
+        match = next((r for r in rows if r["lookup_tag"] == lookup_tag), None)
+        return {"user": bool(users), "codes_left": len(rows), "match": match,
+                "untagged": [r for r in rows if r["lookup_tag"] is None], "failures": failures}
 
     def use_backup_code(self, code_id: int) -> bool:
         """Mark one code used; True only for the first caller."""
@@ -313,11 +333,8 @@ class Store(ABC):
 
     def failures_for(self, keys: Sequence[str]) -> dict[str, tuple[int, float | None]]:
         """``{key: (count, locked_until)}`` for the keys that have a counter (one read)."""
-        marks = ", ".join("?" for _ in keys)
         with self.tx(write=False) as tx:
-            rows = tx.run(f"SELECT counter_key, count, locked_until FROM failures WHERE counter_key IN ({marks})",
-                          tuple(keys))
-        return {r["counter_key"]: (r["count"], r["locked_until"]) for r in rows}
+            return self._read_failures(tx, keys)
 
     def add_failures(self, keys: Sequence[str]) -> dict[str, int]:
         """Count one more failure on each key in one transaction; returns the new counts."""

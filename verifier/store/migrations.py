@@ -82,6 +82,12 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX challenges_expires ON challenges(expires)",
         "CREATE INDEX devices_expires ON devices(expires)",
     ]),
+    (3, [
+        # A keyed lookup tag per backup code, so an attempt checks one scrypt hash instead of every code.
+        # Codes stored before this version keep a NULL tag (their plaintext is gone, so no tag can be
+        # computed): they still verify, hash by hash, until the user generates a new set.
+        "ALTER TABLE backup_codes ADD COLUMN lookup_tag TEXT",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]
