@@ -188,6 +188,8 @@ def uninstall_scope(
         if disk.exists():
             disk.unlink()
             result.removed.append(slot[1])
+    _remove_unrecorded(target, scope, browsers, user_data_dir, registry, receipt, result)
+    save_receipt(target, receipt_file, receipt)  # before the folders: the receipt may be the last file in one
     for slot in sorted((s for s in doomed if s[0] == "key"), key=lambda s: -s[1].count("\\")):
         _, key, hive, view = slot
         if registry is not None and registry.key_exists(hive, key, view or None):
@@ -204,8 +206,6 @@ def uninstall_scope(
                 continue
             disk.rmdir()
             result.removed.append(slot[1])
-    _remove_unrecorded(target, scope, browsers, user_data_dir, registry, receipt, result)
-    save_receipt(target, receipt_file, receipt)
     return result
 
 

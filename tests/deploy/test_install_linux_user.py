@@ -11,7 +11,6 @@ import pytest
 
 from native_host import DEV_EXTENSION_ID, GECKO_EXTENSION_ID, HOST_NAME
 from native_host.cli import main as cli_main
-
 from tests.host.conftest import HostProcess
 
 from .conftest import host_executable
