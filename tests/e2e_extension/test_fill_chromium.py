@@ -17,17 +17,28 @@ from .conftest import (
     fill_control,
     make_vault,
     screenshot,
+    serve_pages,
     valid_codes,
     wait_filled,
 )
 
 pytestmark = pytest.mark.browser
 OTHER_SECRET = "KRUGKIDROVUWG2ZAMJZG653OEBTG66BANJ2W24DT"
+# The content script counts each finished scan (detection, then any auto-fill) on the root element.
+SCANNED = "document.documentElement.dataset.tracker2faScanned !== undefined"
+
+
+@pytest.fixture(scope="module")
+def unlisted_pages() -> Iterator[PageServer]:
+    """A third origin with exactly one account (so auto-fill would fill it) that is never in the auto-fill list."""
+    with serve_pages() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def browser(
-    chromium_factory: Any, pages: PageServer, other_pages: PageServer, tmp_path_factory: Any
+    chromium_factory: Any, pages: PageServer, other_pages: PageServer, unlisted_pages: PageServer,
+    tmp_path_factory: Any,
 ) -> Iterator[Chromium]:
     vault = tmp_path_factory.mktemp("vault") / "vault.json"
     make_vault(
@@ -43,6 +54,7 @@ def browser(
             # Two accounts on the other origin: the user picks one.
             {"secret": SECRET, "issuer": "Jira", "account": "alice", "origins": [other_pages.origin()]},
             {"secret": OTHER_SECRET, "issuer": "Jira", "account": "admin", "origins": [other_pages.origin()]},
+            {"secret": SECRET, "issuer": "Unlisted", "account": "alice", "origins": [unlisted_pages.origin()]},
         ],
     )
     b = chromium_factory(vault=vault)
@@ -114,12 +126,8 @@ def test_field_added_after_load_gets_the_control_and_fills(page: Any, pages: Pag
 
 def test_page_without_second_factor_field_shows_no_control(page: Any, pages: PageServer) -> None:
     p = page(pages.url("/pages/plain.html"))
-    p.locator("#q").fill("probe")  # the content script has run its scan by the time the page is interactive
-    p.wait_for_function("document.readyState === 'complete'")
-    fill_control_absent = p.locator("[data-tracker2fa-fill]")
-    # The late page (same script) shows its control within this time; the plain page must still have none.
-    p.wait_for_timeout(1500)
-    assert fill_control_absent.count() == 0
+    p.wait_for_function(SCANNED, timeout=10000)  # the content script has scanned this page
+    assert p.locator("[data-tracker2fa-fill]").count() == 0
 
 
 def test_entry_bound_to_127_0_0_1_is_never_filled_on_localhost(page: Any, pages: PageServer) -> None:
@@ -144,14 +152,20 @@ def test_value_typed_by_the_user_is_never_overwritten(page: Any, pages: PageServ
 def test_click_synthesized_by_the_page_does_not_fill(page: Any, pages: PageServer) -> None:
     p = page(pages.url("/pages/atlassian.html"))
     control = fill_control(p)
-    p.evaluate("document.querySelector('[data-tracker2fa-fill]').click()")
-    p.evaluate(
-        "document.querySelector('[data-tracker2fa-fill]').shadowRoot.querySelector('button')"
-        ".dispatchEvent(new MouseEvent('click', {bubbles: true, composed: true}))"
+    # A fill starts synchronously inside the click handler (the control turns "busy" before any await), so
+    # the state read right after the page's own clicks shows whether they started one.
+    states = p.evaluate(
+        "(() => { const host = document.querySelector('[data-tracker2fa-fill]'); host.click();"
+        " const after = [host.dataset.tracker2faState];"
+        " host.shadowRoot.querySelector('button')"
+        ".dispatchEvent(new MouseEvent('click', {bubbles: true, composed: true}));"
+        " after.push(host.dataset.tracker2faState); return after; })()"
     )
-    p.wait_for_timeout(1000)
-    assert control.get_attribute("data-tracker2fa-state") == "idle"
+    assert states == ["idle", "idle"]
     assert p.locator("#two-step-verification-otp-code-input").input_value() == ""
+    # Positive control: a trusted click on the same control does fill.
+    control.click()
+    assert wait_filled(p.locator("#two-step-verification-otp-code-input")) in valid_codes()
 
 
 def test_several_matching_entries_let_the_user_pick_one(page: Any, other_pages: PageServer) -> None:
@@ -186,24 +200,49 @@ def test_auto_submit_submits_the_form_after_filling(browser: Chromium, page: Any
         set_user_settings(browser, {})
 
 
-def test_auto_fill_fills_on_load_only_on_listed_trackers(browser: Chromium, page: Any, pages: PageServer) -> None:
+def test_auto_fill_fills_on_load_only_on_listed_trackers(
+    browser: Chromium, page: Any, pages: PageServer, unlisted_pages: PageServer
+) -> None:
     set_user_settings(browser, {"autoFillOrigins": [pages.origin()]})
     try:
         p = page(pages.url("/pages/react.html"))
         assert wait_filled(p.locator("#mfa-code")) in valid_codes()
+        # The same page on an origin with exactly one account, not listed: scanned, control shown, not filled.
+        unlisted = page(unlisted_pages.url("/pages/react.html"))
+        unlisted.wait_for_function(SCANNED, timeout=10000)
+        fill_control(unlisted)
+        assert unlisted.locator("#mfa-code").input_value() == ""
+        assert unlisted.locator("#state").text_content() == ""
     finally:
         set_user_settings(browser, {})
 
 
-def test_auto_fill_never_overwrites_a_typed_value(browser: Chromium, page: Any, pages: PageServer) -> None:
-    p = page(pages.url("/pages/late.html"))  # the field appears 600 ms after load
+# In the page's world: the scan count when the control first appears. The scan that drew it finishes (after
+# its auto-fill attempt) only later, as it waits for the service worker in between.
+SCAN_AT_CONTROL = """new MutationObserver((_, observer) => {
+  if (!document.querySelector('[data-tracker2fa-fill]')) return;
+  window.scanAtControl = Number(document.documentElement.dataset.tracker2faScanned ?? 0);
+  observer.disconnect();
+}).observe(document, {childList: true, subtree: true});"""
+
+
+def test_auto_fill_never_overwrites_a_typed_value(browser: Chromium, pages: PageServer) -> None:
     set_user_settings(browser, {"autoFillOrigins": [pages.origin()]})
+    p = browser.context.new_page()
     try:
+        p.add_init_script(SCAN_AT_CONTROL)
+        p.goto(pages.url("/pages/late.html"))  # the field appears 600 ms after load
         p.locator("#totp").fill("99")
         fill_control(p)
-        p.wait_for_timeout(1000)
+        # The scan that found the field (and tried to auto-fill it) has finished.
+        p.wait_for_function(
+            "window.scanAtControl !== undefined && "
+            "Number(document.documentElement.dataset.tracker2faScanned) > window.scanAtControl",
+            timeout=10000,
+        )
         assert p.locator("#totp").input_value() == "99"
     finally:
+        p.close()
         set_user_settings(browser, {})
 
 

@@ -35,7 +35,7 @@ def open_options(browser: Chromium) -> Any:
 def test_unrecognised_field_is_not_detected_without_a_rule(browser: Chromium, pages: PageServer) -> None:
     pages.extra["/custom/verify"] = CUSTOM_PAGE
     page = browser.open(pages.url("/custom/verify"))
-    page.wait_for_timeout(1500)
+    page.wait_for_function("document.documentElement.dataset.tracker2faScanned !== undefined", timeout=10000)
     assert page.locator("[data-tracker2fa-fill]").count() == 0
     page.close()
 
