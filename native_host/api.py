@@ -78,8 +78,10 @@ def _origin_list(params: Params, name: str = "origins") -> list[str] | None:
         return None
     if not isinstance(value, list) or not all(isinstance(o, str) for o in value):
         raise BadRequest(f"parameter {name!r} must be a list of origin strings")
-    if len(value) > 100:
-        raise BadRequest(f"parameter {name!r} may hold at most 100 origins")
+    from .vault.entry import MAX_ORIGINS
+
+    if len(value) > MAX_ORIGINS:
+        raise BadRequest(f"parameter {name!r} may hold at most {MAX_ORIGINS} origins")
     return list(dict.fromkeys(normalize_origin(o) for o in value))  # canonical, duplicates dropped
 
 
@@ -97,8 +99,8 @@ _ENTRY_FIELDS: dict[str, type] = {
 
 
 def _entry_from_params(data: object) -> Entry:
-    """Build an Entry from the ``entry`` object of ``vault.add``, checking every field's type."""
-    from .vault.entry import Entry
+    """Build an Entry from the ``entry`` object of ``vault.add``, checking every field's type and size."""
+    from .vault.entry import MAX_FIELD_LENGTH, Entry
 
     if not isinstance(data, dict):
         raise BadRequest("parameter 'entry' must be an object")
@@ -109,6 +111,8 @@ def _entry_from_params(data: object) -> Entry:
             raise BadRequest(f"unknown entry field {key!r}; allowed: {', '.join(_ENTRY_FIELDS)}")
         if isinstance(value, bool) or not isinstance(value, want):
             raise BadRequest(f"entry field {key!r} must be {'an integer' if want is int else 'a string'}")
+        if want is str and len(value) > MAX_FIELD_LENGTH.get(key, 0):  # the vault checks again; fail early
+            raise BadRequest(f"entry field {key!r} is longer than {MAX_FIELD_LENGTH[key]} characters")
         fields[key] = value
     if "secret" not in fields:
         raise BadRequest("entry field 'secret' is required")
@@ -116,6 +120,57 @@ def _entry_from_params(data: object) -> Entry:
         return Entry(**fields)
     except (TypeError, ValueError) as exc:
         raise BadRequest(f"invalid entry: {exc}") from None
+
+
+# --- listing in pages that fit a reply -------------------------------------------------------------------------
+
+# What a page of entries may take: the reply cap less room for the envelope and the echoed request id
+# (host.py caps ids at MAX_ID_LENGTH characters, at most 6 bytes each once escaped).
+PAGE_BUDGET_BYTES = 1024 * 1024 - 8 * 1024
+
+
+def _json_size(value: object) -> int:
+    # ensure_ascii: never less than the UTF-8 the writer sends, and exactly it for ASCII text.
+    import json
+
+    return len(json.dumps(value, separators=(",", ":")))
+
+
+def entries_page(entries: list[Entry], offset: int) -> dict[str, Any]:
+    """``{"entries": [...], "next_offset": n | None}``: as many entries from ``offset`` on as fit in a reply.
+
+    ``next_offset`` is where the next page starts, None after the last. An entry too large for a reply on
+    its own (only a vault written before the size caps can hold one) is listed shortened, ``"truncated": true``.
+    """
+    public = [e.public_dict() for e in entries[offset:]]
+    if _json_size(public) <= PAGE_BUDGET_BYTES:  # the usual case: everything at once
+        return {"entries": public, "next_offset": None}
+    page: list[dict[str, Any]] = []
+    used = 2  # the brackets
+    for item in public:
+        size = _json_size(item) + 1
+        if size > PAGE_BUDGET_BYTES // 2:
+            item = _shortened(item)
+            size = _json_size(item) + 1
+        if used + size > PAGE_BUDGET_BYTES:
+            break
+        page.append(item)
+        used += size
+    following = offset + len(page)
+    return {"entries": page, "next_offset": following if following < len(entries) else None}
+
+
+def _shortened(item: dict[str, Any]) -> dict[str, Any]:
+    from .vault.entry import MAX_FIELD_LENGTH, MAX_ORIGINS
+
+    short = dict(item, truncated=True)
+    for name in ("issuer", "account"):
+        short[name] = short[name][: MAX_FIELD_LENGTH[name]]
+    short["label"] = short["label"][: MAX_FIELD_LENGTH["issuer"] + MAX_FIELD_LENGTH["account"] + 1]
+    short["origins"] = [o[:2048] for o in short["origins"][:MAX_ORIGINS]]
+    if _json_size(short) > PAGE_BUDGET_BYTES // 2:
+        short["origins"] = []
+    return short
 
 
 # --- the session -------------------------------------------------------------------------------------------
@@ -276,10 +331,13 @@ class Session:
 
     def vault_entries(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
         """``vault.entries`` (see docs/protocol.md)."""
+        offset = params.get("offset", 0)
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise BadRequest("parameter 'offset' must be a whole number, 0 or more")
         vault = self._unlocked()
         # Without an origin: every entry, for the extension's own popup.
         entries = vault.entries() if params.get("origin") is None else vault.entries_for_origin(_origin(params))
-        return {"entries": [e.public_dict() for e in entries]}
+        return entries_page(entries, offset)
 
     def vault_code(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
         """``vault.code`` (see docs/protocol.md)."""
@@ -318,10 +376,12 @@ class Session:
 
     def vault_update(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
         """``vault.update`` (see docs/protocol.md)."""
+        from .vault.entry import MAX_FIELD_LENGTH
+
         entry_id = _required_str(params, "id", max_len=256)
         fields: dict[str, Any] = {}
         for name in ("issuer", "account", "note"):
-            value = _optional_str(params, name, max_len=1024)
+            value = _optional_str(params, name, max_len=MAX_FIELD_LENGTH[name])
             if value is not None:
                 fields[name] = value
         origins = _origin_list(params)

@@ -49,9 +49,10 @@ def normalize_origin(value: str) -> str:
         raise InvalidOrigin("an origin may not carry user information")
     raw_host, port = _split_host_port(parts.netloc, value)
     host = canonical_host(raw_host)
-    if port is None or port == _DEFAULT_PORTS[scheme]:
-        return f"{scheme}://{host}"
-    return f"{scheme}://{host}:{port}"
+    origin = f"{scheme}://{host}" if port is None or port == _DEFAULT_PORTS[scheme] else f"{scheme}://{host}:{port}"
+    if len(origin) > MAX_ORIGIN_LENGTH:  # punycode can lengthen a host; a bound origin stays small
+        raise InvalidOrigin(f"the origin is longer than {MAX_ORIGIN_LENGTH} characters once encoded")
+    return origin
 
 
 def _split_host_port(netloc: str, value: str) -> tuple[str, int | None]:

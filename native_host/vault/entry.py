@@ -14,6 +14,31 @@ from ..errors import InvalidSecret
 OtpKind = Literal["totp", "hotp", "steam"]
 ALGORITHMS = ("SHA1", "SHA256", "SHA512")
 
+# Caps on what one entry may hold, the same on every way in (the host's add and update, the CLI, imports):
+# one entry's public form then stays far below the 1 MiB a reply may carry (a 1.1 MB issuer once made
+# every listing fail). Characters, except where it says otherwise.
+MAX_FIELD_LENGTH = {"issuer": 1024, "account": 1024, "note": 4096, "secret": 1024, "kind": 16, "algorithm": 16}
+MAX_ORIGINS = 100  # origins bound to one entry
+MAX_BACKUP_CODES = 100  # codes per entry
+MAX_BACKUP_CODE_LENGTH = 64
+
+
+def oversized_field(entry: Entry) -> str | None:
+    """Why ``entry`` is over a cap (a sentence naming the field), or None when it fits."""
+    for name, cap in MAX_FIELD_LENGTH.items():
+        value = getattr(entry, name)
+        if isinstance(value, str) and len(value) > cap:
+            return f"the entry field {name!r} is longer than {cap} characters"
+    if len(entry.origins) > MAX_ORIGINS:
+        return f"an entry may be bound to at most {MAX_ORIGINS} origins"
+    if len(entry.backup_codes) > MAX_BACKUP_CODES:
+        return f"an entry may hold at most {MAX_BACKUP_CODES} backup codes"
+    for item in entry.backup_codes:
+        code = item.get("code") if isinstance(item, dict) else item
+        if isinstance(code, str) and len(code) > MAX_BACKUP_CODE_LENGTH:
+            return f"a backup code is longer than {MAX_BACKUP_CODE_LENGTH} characters"
+    return None
+
 
 def normalize_secret(secret: str) -> str:
     """Canonical Base32: upper case, no spaces, hyphens or padding. Raises InvalidSecret."""

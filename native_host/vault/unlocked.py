@@ -29,7 +29,7 @@ from ..errors import (
 )
 from ..origins import normalize_origin
 from . import store
-from .entry import Entry, new_entry_id
+from .entry import Entry, new_entry_id, oversized_field
 from .format import build_vault, parse_vault
 
 T = TypeVar("T")
@@ -426,7 +426,7 @@ class UnlockedVault:
         fresh = Entry.from_dict(entry.to_dict())  # a private, validated copy
         fresh.origins = _normalized_origins(fresh.origins)
         fresh.backup_codes = _checked_backup_codes(fresh.backup_codes)
-        return _checked(fresh)
+        return _within_caps(_checked(fresh))
 
     def add(self, entry: Entry) -> Entry:
         """Add ``entry`` (origins normalised; a colliding id is replaced by a fresh one) and save."""
@@ -471,7 +471,7 @@ class UnlockedVault:
                 updated = Entry.from_dict({**current.to_dict(), **fields})
             except TypeError as exc:
                 raise BadRequest(f"invalid entry field: {exc}") from None
-            self._replace(current, _checked(updated))
+            self._replace(current, _within_caps(_checked(updated)))
             return updated
 
         return self._mutate(apply)
@@ -491,7 +491,7 @@ class UnlockedVault:
             if wanted in current.origins:
                 return current
             updated = Entry.from_dict({**current.to_dict(), "origins": [*current.origins, wanted]})
-            self._replace(current, updated)
+            self._replace(current, _within_caps(updated))
             return updated
 
         return self._mutate(bind)
@@ -568,6 +568,14 @@ def _normalized_origins(origins: Any) -> list[str]:
         if canonical not in result:
             result.append(canonical)
     return result
+
+
+def _within_caps(entry: Entry) -> Entry:
+    """``entry`` if it is within the size caps of ``entry.py``; BadRequest naming the field that is not."""
+    reason = oversized_field(entry)
+    if reason is not None:
+        raise BadRequest(f"{reason}; nothing was saved")
+    return entry
 
 
 def _checked_backup_codes(codes: Any) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -9,9 +10,8 @@ from pathlib import Path
 import pyotp
 import pytest
 
-# Integration with the vault engineer's package: skip (visibly) only while its API has not landed.
-if not hasattr(pytest.importorskip("native_host.vault"), "VaultFile"):
-    pytest.skip("native_host.vault has no VaultFile yet", allow_module_level=True)
+from native_host.framing import MAX_REPLY_BYTES
+from native_host.vault.entry import MAX_FIELD_LENGTH, MAX_ORIGINS
 
 PASSWORD = "correct horse battery staple"
 JIRA = "https://jira.example.com"
@@ -245,17 +245,93 @@ def test_the_vault_locks_itself_after_the_idle_time(spawn_host, vault_ids):
     assert host.error_code("vault.code", {"id": vault_ids["jira"], "origin": JIRA}) == "vault_locked"
 
 
-def test_a_reply_over_one_mebibyte_becomes_too_large_and_the_host_carries_on(spawn_host, host_env):
+def _reply_bytes(reply: dict) -> int:
+    """The size of a reply's JSON as the host writes it (framing.encode_message's settings)."""
+    return len(json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def test_a_listing_larger_than_one_reply_comes_in_pages_that_each_fit(spawn_host, host_env):
     from native_host.vault import VaultFile
     from native_host.vault.entry import Entry
 
     vault = VaultFile(Path(host_env["TRACKER2FA_VAULT"])).create(PASSWORD, kdf_cost="minimum")
-    vault.add_many([Entry(secret=JIRA_SECRET, issuer=f"{i:04d}" + "x" * 1000) for i in range(1100)])
+    added = vault.add_many([Entry(secret=JIRA_SECRET, issuer=f"{i:04d}" + "é" * 1000) for i in range(1100)])
     vault.lock()
     host = spawn_host()
     host.result("vault.unlock", {"password": PASSWORD})
-    assert host.error_code("vault.entries") == "too_large"
-    assert host.result("hello")["protocol"] == 1
+    seen, offset, pages = [], 0, 0
+    while offset is not None:
+        reply = host.call("vault.entries", {"offset": offset})
+        assert "result" in reply, reply["error"]
+        assert _reply_bytes(reply) <= MAX_REPLY_BYTES
+        seen += [e["id"] for e in reply["result"]["entries"]]
+        offset, pages = reply["result"]["next_offset"], pages + 1
+    assert pages > 1
+    assert seen == [e.id for e in added]  # every entry once, in order
+
+
+def test_an_entry_too_large_for_a_reply_from_an_older_vault_is_listed_shortened(spawn_host, host_env, monkeypatch):
+    from native_host.vault import VaultFile, unlocked
+    from native_host.vault.entry import Entry
+
+    monkeypatch.setattr(unlocked, "oversized_field", lambda entry: None)  # a vault written before the caps
+    vault = VaultFile(Path(host_env["TRACKER2FA_VAULT"])).create(PASSWORD, kdf_cost="minimum")
+    huge = vault.add(Entry(secret=JIRA_SECRET, issuer="x" * 1_100_000, origins=[JIRA]))
+    small = vault.add(Entry(secret=WIKI_SECRET, issuer="Wiki", origins=[JIRA]))
+    vault.lock()
+    host = spawn_host()
+    host.result("vault.unlock", {"password": PASSWORD})
+    reply = host.call("vault.entries", {"origin": JIRA})
+    assert _reply_bytes(reply) <= MAX_REPLY_BYTES
+    listed = reply["result"]["entries"]
+    assert [e["id"] for e in listed] == [huge.id, small.id]
+    assert listed[0]["truncated"] is True and len(listed[0]["issuer"]) == MAX_FIELD_LENGTH["issuer"]
+    assert "truncated" not in listed[1]
+    assert host.result("vault.remove", {"id": huge.id}) == {}  # and the user can clean it up from the popup
+
+
+@pytest.mark.parametrize("field", ["issuer", "account", "note"])
+def test_add_and_update_refuse_the_same_oversized_field_and_change_nothing(unlocked, vault_ids, host_env, field):
+    vault_file = Path(host_env["TRACKER2FA_VAULT"])
+    before = vault_file.read_bytes()
+    cap = MAX_FIELD_LENGTH[field]
+    too_long = "x" * (cap + 1)
+    add = unlocked.call("vault.add", {"entry": {"secret": WIKI_SECRET, field: too_long}, "origins": [JIRA]})
+    update = unlocked.call("vault.update", {"id": vault_ids["jira"], field: too_long})
+    for reply in (add, update):
+        assert reply["error"]["code"] == "bad_request"
+        assert repr(field) in reply["error"]["message"] and str(cap) in reply["error"]["message"]
+    assert vault_file.read_bytes() == before
+    assert len(unlocked.result("vault.entries")["entries"]) == 2
+    fits = "x" * cap
+    assert unlocked.result("vault.add", {"entry": {"secret": WIKI_SECRET, field: fits}})["entry"]["id"]
+    assert unlocked.result("vault.update", {"id": vault_ids["jira"], field: fits})["entry"]["id"] == vault_ids["jira"]
+
+
+def test_a_megabyte_issuer_is_refused_by_add_and_nothing_is_saved(unlocked, host_env):
+    vault_file = Path(host_env["TRACKER2FA_VAULT"])
+    before = vault_file.read_bytes()
+    reply = unlocked.call("vault.add", {"entry": {"secret": WIKI_SECRET, "issuer": "x" * 1_100_000}})
+    assert reply["error"]["code"] == "bad_request" and "'issuer'" in reply["error"]["message"]
+    assert vault_file.read_bytes() == before
+    assert len(unlocked.result("vault.entries")["entries"]) == 2
+
+
+def test_an_otpauth_uri_with_an_oversized_issuer_is_refused_and_nothing_is_saved(unlocked, host_env):
+    vault_file = Path(host_env["TRACKER2FA_VAULT"])
+    before = vault_file.read_bytes()
+    uri = f"otpauth://totp/{'x' * 1025}:ann?secret={WIKI_SECRET}"
+    reply = unlocked.call("vault.add", {"uri": uri})
+    assert reply["error"]["code"] == "bad_request" and "'issuer'" in reply["error"]["message"]
+    assert vault_file.read_bytes() == before
+
+
+def test_binding_more_origins_than_the_cap_is_refused(unlocked, vault_ids):
+    origins = [f"https://t{i}.example" for i in range(MAX_ORIGINS)]
+    entry = unlocked.result("vault.update", {"id": vault_ids["jira"], "origins": origins})["entry"]
+    assert len(entry["origins"]) == MAX_ORIGINS
+    reply = unlocked.call("vault.bind", {"id": vault_ids["jira"], "origin": "https://one-more.example"})
+    assert reply["error"]["code"] == "bad_request" and "100 origins" in reply["error"]["message"]
 
 
 def test_cancel_stops_a_queued_request(spawn_host, host_env, slow_vault):
