@@ -35,8 +35,13 @@ RECORD_ERRORS: tuple[type[BaseException], ...] = (
     binascii.Error,
 )
 
-# Upper bound for key-derivation work read from a file: a hostile file must not pin the CPU for hours.
-MAX_PBKDF2_ITERATIONS = 10_000_000
+# Bounds on key-derivation work read from a file, a little above the strongest default of any app we read
+# (andOTP: 140,000–160,000 PBKDF2 iterations; Aegis: scrypt N = 2^15, r = 8, p = 1, 32 MiB): a hostile file
+# must neither pin the CPU for minutes nor make us allocate gigabytes.
+MAX_PBKDF2_ITERATIONS = 1_000_000
+MAX_SCRYPT_MEMORY = 128 * 1024 * 1024
+MAX_SCRYPT_P = 2
+SALT_BYTES = (8, 64)
 
 
 def describe(exc: BaseException) -> str:
@@ -221,6 +226,24 @@ def pbkdf2(password: str, salt: bytes, iterations: int, hash_name: str = "sha256
         raise ImportFailed(f"implausible key-derivation iteration count {iterations}")
     algo = {"sha1": hashes.SHA1(), "sha256": hashes.SHA256(), "sha512": hashes.SHA512()}[hash_name]
     return PBKDF2HMAC(algorithm=algo, length=length, salt=salt, iterations=iterations).derive(password.encode("utf-8"))
+
+
+def scrypt(password: str, salt: bytes, n: int, r: int, p: int, fmt: str) -> bytes:
+    """scrypt with parameters read from a ``fmt`` file, checked against scrypt's rules and our bounds first."""
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    from ..format import scrypt_problem
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2 or n & (n - 1):
+        raise ImportFailed(f"this {fmt} file's scrypt N must be a power of two greater than 1")
+    problem = scrypt_problem(n.bit_length() - 1, r, p, MAX_SCRYPT_MEMORY)
+    if problem is None and p > MAX_SCRYPT_P:
+        problem = f"p = {p} is above {MAX_SCRYPT_P}"
+    if problem:
+        raise ImportFailed(f"this {fmt} file has implausible scrypt parameters: {problem}")
+    if not SALT_BYTES[0] <= len(salt) <= SALT_BYTES[1]:
+        raise ImportFailed(f"this {fmt} file's salt has {len(salt)} bytes, expected {SALT_BYTES[0]}–{SALT_BYTES[1]}")
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(password.encode("utf-8"))
 
 
 def sha256(data: bytes) -> bytes:

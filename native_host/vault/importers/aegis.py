@@ -10,7 +10,6 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from ...errors import ImportFailed
 from ..entry import Entry
@@ -25,28 +24,34 @@ from ._common import (
     load_json,
     make_entry,
     require_password,
+    scrypt,
     text_field,
     wrong_password,
 )
 
 FORMAT = "Aegis"
 PASSWORD_SLOT = 1
-MAX_SCRYPT_N = 1 << 20  # Aegis uses 2^15; anything far above is a hostile or damaged file
+# Aegis writes one password slot plus one per enrolled biometric key; each password slot tried costs a KDF run.
+MAX_SLOTS = 16
+MAX_PASSWORD_SLOTS = 4
 
 
 def _scrypt_key(password: str, slot: dict[str, Any]) -> bytes:
     n, r, p = (int_field(slot, k, 0) for k in ("n", "r", "p"))
-    if not (2 <= n <= MAX_SCRYPT_N and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16):
-        raise ImportFailed("the password slot has implausible scrypt parameters")
-    salt = hex_decode(slot.get("salt"), "slot salt")
-    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(password.encode("utf-8"))
+    return scrypt(password, hex_decode(slot.get("salt"), "slot salt"), n, r, p, FORMAT)
 
 
 def _master_key(header: dict[str, Any], password: str) -> bytes:
     slots = expect(header.get("slots"), list, "header.slots")
+    if len(slots) > MAX_SLOTS:
+        raise ImportFailed(f"this Aegis file has {len(slots)} key slots; more than {MAX_SLOTS} is not an Aegis export")
     password_slots = [s for s in slots if isinstance(s, dict) and s.get("type") == PASSWORD_SLOT]
     if not password_slots:
         raise ImportFailed("this Aegis file has no password slot (only biometric or raw keys)")
+    if len(password_slots) > MAX_PASSWORD_SLOTS:
+        raise ImportFailed(
+            f"this Aegis file has {len(password_slots)} password slots; at most {MAX_PASSWORD_SLOTS} are tried"
+        )
     for slot in password_slots:
         params = expect(slot.get("key_params"), dict, "slot key_params")
         nonce = hex_decode(params.get("nonce"), "slot nonce")

@@ -12,6 +12,7 @@ from typing import Any
 from ...errors import ImportFailed, ImportWrongPassword
 from ..entry import Entry
 from ._common import (
+    MAX_PBKDF2_ITERATIONS,
     Collector,
     aes_gcm_open,
     expect,
@@ -33,7 +34,7 @@ _KINDS = {"TOTP": "totp", "HOTP": "hotp", "STEAM": "steam"}
 def _decrypt(data: bytes, password: str) -> bytes:
     if len(data) >= 4 + 12 + 12 + 16:
         iterations = int.from_bytes(data[:4], "big")
-        if 1 <= iterations <= 10_000_000:
+        if 1 <= iterations <= MAX_PBKDF2_ITERATIONS:  # else the old format, whose first bytes are a random nonce
             key = pbkdf2(password, data[4:16], iterations, "sha1")
             try:
                 return aes_gcm_open(key, data[16:28], data[28:], FORMAT)

@@ -22,6 +22,8 @@ SCHEME = "otpauth-migration://"
 _ALGORITHMS = {0: "SHA1", 1: "SHA1", 2: "SHA256", 3: "SHA512"}  # 4 = MD5: not supported
 _DIGITS = {0: 6, 1: 6, 2: 8}
 _TYPES = {0: "totp", 1: "hotp", 2: "totp"}
+# Google Authenticator puts about ten accounts in each QR code; a thousand codes is far beyond any real export.
+MAX_BATCH_SIZE = 1000
 
 
 def _last(fields: dict[int, list[int | bytes]], number: int, kind: type, default: int | bytes) -> int | bytes:
@@ -92,6 +94,15 @@ def payload_from_uri(uri: str) -> bytes:
         raise ImportFailed("cannot decode migration payload: data is not valid Base64") from None
 
 
+def _check_batch(line: int, batch_size: int, batch_index: int) -> None:
+    """Batch numbers come from the file: bound them before they size anything."""
+    if batch_size > MAX_BATCH_SIZE:
+        raise ImportFailed(f"line {line}: the export claims {batch_size} QR codes; at most {MAX_BATCH_SIZE} "
+                           "are plausible, so the file is damaged")
+    if not 0 <= batch_index < batch_size:
+        raise ImportFailed(f"line {line}: QR code number {batch_index + 1} of an export of {batch_size} codes")
+
+
 def parse(data: bytes, password: str | None = None) -> Collector:
     """Read every migration URI in the file; file-level problems raise ImportFailed."""
     text = decode_text(data, FORMAT)
@@ -114,7 +125,11 @@ def parse(data: bytes, password: str | None = None) -> Collector:
             raise ImportFailed(f"line {number}: cannot decode migration payload (it holds no accounts)")
         batch_size, batch_index, batch_id = (int(_last(fields, n, int, 0)) for n in (3, 4, 5))
         if batch_size > 1:
+            _check_batch(number, batch_size, batch_index)
             size, indexes = batches.setdefault(batch_id, (batch_size, set()))
+            if size != batch_size:
+                raise ImportFailed(f"line {number}: this QR code says its export has {batch_size} codes, "
+                                   f"an earlier one of the same export said {size}")
             indexes.add(batch_index)
         for position, raw in enumerate(accounts, start=1):
             where = f"line {number}, account {position}"
