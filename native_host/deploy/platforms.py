@@ -36,6 +36,7 @@ class TargetOS:
     home: PurePath
     env: Mapping[str, str] = field(default_factory=dict)
     root: Path | None = None  # None: target paths are this machine's own paths
+    example: bool = False  # an example machine (documentation): plan only, never read or write
 
     @property
     def is_windows(self) -> bool:
@@ -51,7 +52,7 @@ class TargetOS:
     @property
     def is_local(self) -> bool:
         """True when target paths can be read and written on this machine (same OS, or a fake root)."""
-        return self.root is not None or self.name == current_os()
+        return not self.example and (self.root is not None or self.name == current_os())
 
     def on_disk(self, path: PurePath) -> Path:
         """Where the target ``path`` is on this machine's disk."""
@@ -97,6 +98,7 @@ def target_os(
     home: str | PurePath | None = None,
     root: Path | None = None,
     env: Mapping[str, str] | None = None,
+    example: bool = False,
 ) -> TargetOS:
     """The layout for ``name`` (default: this machine).
 
@@ -106,10 +108,10 @@ def target_os(
     name = name or current_os()
     if name not in OS_NAMES:
         raise DeployError(f"unknown OS {name!r}; choose one of {', '.join(OS_NAMES)}")
-    local = root is None and name == current_os()
+    local = root is None and name == current_os() and not example
     if env is None:
         env = {k: os.environ[k] for k in _LAYOUT_VARS if os.environ.get(k)} if local else {}
     if home is None:
         home = str(Path.home()) if local else _EXAMPLE_HOMES[name]
     flavour = PureWindowsPath if name == "windows" else PurePosixPath
-    return TargetOS(name, flavour(home), dict(env), root)
+    return TargetOS(name, flavour(home), dict(env), root, example)

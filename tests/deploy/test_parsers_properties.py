@@ -1,0 +1,93 @@
+"""Property tests for the deployment codecs: .reg files, and the managed-settings validator."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from native_host.deploy.managed_schema import load_schema, settings_errors
+from native_host.deploy.regfile import RegFileError, RegKey, parse, render
+
+printable = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=30)
+key_part = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="\\[]"), min_size=1)
+reg_keys = st.lists(
+    st.builds(
+        RegKey,
+        hive=st.sampled_from(["HKLM", "HKCU"]),
+        path=st.lists(key_part, min_size=1, max_size=4).map("\\".join),
+        values=st.dictionaries(printable, st.one_of(printable, st.integers(0, 0xFFFFFFFF)), max_size=5),
+    ),
+    max_size=5,
+)
+
+
+@given(reg_keys)
+def test_a_rendered_reg_file_parses_back_to_the_same_keys_and_values(keys):
+    parsed = parse(render(keys))
+    assert [(k.hive, k.path, k.values) for k in parsed] == [(k.hive, k.path, k.values) for k in keys]
+
+
+@given(st.text(max_size=300))
+def test_the_reg_parser_either_reads_text_or_names_the_bad_line(text):
+    try:
+        parse("Windows Registry Editor Version 5.00\r\n" + text)
+    except RegFileError as exc:
+        assert str(exc).startswith("line ")
+
+
+def test_the_reg_parser_refuses_a_file_without_the_header():
+    with pytest.raises(RegFileError, match="line 1"):
+        parse('[HKEY_LOCAL_MACHINE\\SOFTWARE]\r\n"a"="b"\r\n')
+
+
+def test_the_reg_parser_refuses_a_value_type_it_does_not_know():
+    with pytest.raises(RegFileError, match="line 3"):
+        parse('Windows Registry Editor Version 5.00\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n"a"=hex:00\r\n')
+
+
+SCHEMA = load_schema()
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+def _valid_settings() -> st.SearchStrategy:
+    rule = st.fixed_dictionaries(
+        {},
+        optional={k: st.text(max_size=10) for k in SCHEMA["properties"]["siteRules"]["items"]["properties"]},
+    )
+    values = {
+        "trackerOrigins": st.lists(st.text(max_size=20), max_size=3),
+        "autoFill": st.booleans(),
+        "autoSubmit": st.booleans(),
+        "allowExport": st.booleans(),
+        "autoLockSeconds": st.integers(0, 10**6),
+        "siteRules": st.lists(rule, max_size=3),
+    }
+    assert set(values) == set(SCHEMA["properties"]), "the strategy must cover every managed setting"
+    return st.fixed_dictionaries({}, optional=values)
+
+
+@given(_valid_settings())
+def test_settings_the_schema_describes_are_accepted(settings):
+    assert settings_errors(settings, SCHEMA) == []
+
+
+@given(_valid_settings(), st.text(min_size=1, max_size=10), JSON)
+def test_an_unknown_top_level_key_is_always_refused_by_name(settings, key, value):
+    if key in SCHEMA["properties"]:
+        return
+    settings[key] = value
+    assert f"unknown setting {key!r}" in " ".join(settings_errors(settings, SCHEMA))
+
+
+@given(JSON)
+def test_the_validator_returns_errors_for_any_json_and_never_raises(value):
+    errors = settings_errors(value, SCHEMA)
+    assert isinstance(errors, list)
+    json.dumps(errors)
