@@ -86,7 +86,10 @@ def _run_chromium(browsers: object, root: Path, env: dict[str, str], url: str, a
         worker = b.chromium_service_worker(context)  # type: ignore[attr-defined]
         print(f"tracker2fa try: extension loaded ({worker.url.split('/')[2]})", file=sys.stderr)
         hello = worker.evaluate(
-            "globalThis.tracker2fa.host.request('hello', {}).then((r) => 'host ' + r.version, (e) => e.message)"
+            "(async (host) => { const r = await host.request('hello', {});"
+            " const s = await host.request('vault.status', {});"
+            " return `host ${r.version}, vault ${s.exists ? (s.unlocked ? 'unlocked' : 'locked') : 'missing'}`; })"
+            "(globalThis.tracker2fa.host).catch((e) => e.message)"
         )
         print(f"tracker2fa try: {hello}", file=sys.stderr)
         page = context.new_page()
@@ -126,6 +129,8 @@ def _run_firefox(browsers: object, root: Path, env: dict[str, str], url: str, ar
             time.sleep(0.1)
         if found:
             print("tracker2fa try: second-factor field detected (inline fill control shown)", file=sys.stderr)
+            print(f"tracker2fa try: the fill control, clicked, says: {_firefox_host_answer(firefox, context)}",
+                  file=sys.stderr)
         else:
             print("tracker2fa try: no second-factor field detected on this page (yet)", file=sys.stderr)
         if args.screenshot:
@@ -138,3 +143,25 @@ def _run_firefox(browsers: object, root: Path, env: dict[str, str], url: str, ar
     finally:
         firefox.close()
     return 0
+
+
+def _firefox_host_answer(firefox: object, context: str) -> str:
+    """What the host answers, seen on the page: BiDi cannot reach Firefox's extension background, so a trusted
+    click on the inline control makes the extension ask the host, and the control shows the answer (a host
+    started for this profile is locked, so nothing is filled; the page then shows the "Unlock" offer)."""
+    control = "document.querySelector('[data-tracker2fa-fill]')"
+    x, y = firefox.evaluate(  # type: ignore[attr-defined]
+        context,
+        f"(() => {{ const r = {control}.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()",
+    )
+    firefox.click(context, x, y)  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        state, message = firefox.evaluate(  # type: ignore[attr-defined]
+            context,
+            f"[{control}.dataset.tracker2faState, {control}.shadowRoot.querySelector('.panel').firstChild?.data]",
+        )
+        if state not in ("idle", "busy"):
+            return f"{state}: {message}"
+        time.sleep(0.1)
+    return "no answer within 10 s"

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from native_host import __version__
+
 from .conftest import PageServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,6 +38,13 @@ def test_try_opens_the_url_with_the_extension_and_host_ready(
     assert done.returncode == 0, done.stderr
     assert "extension" in done.stderr
     assert "second-factor field detected" in done.stderr
+    # The host registered for the throwaway profile answered (without it the extension can only say that
+    # the host is not installed): its version and vault status, or in Firefox, on the page, its refusal to
+    # hand out a code from a vault nobody unlocked.
+    if browser == "chromium":
+        assert f"tracker2fa try: host {__version__}, vault missing" in done.stderr
+    else:
+        assert "the fill control, clicked, says: error: Your vault is locked." in done.stderr
     assert shot.read_bytes().startswith(b"\x89PNG")
 
 
