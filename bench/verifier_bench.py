@@ -346,13 +346,19 @@ def postgres_database() -> Iterator[str]:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+# The tracker's bearer token, as a real tracker would send it on every call.
+SERVICE_TOKEN = base64.urlsafe_b64encode(os.urandom(24)).decode()
+SERVICE_AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+
+
 def start_verifiers(servers: Servers, db_url: str, key: str, procs: int) -> list[tuple[str, int]]:
     """``procs`` separate `tracker2fa verifier serve` processes on one database."""
     addresses = []
     for _ in range(procs):
         port = free_port()
         servers.start([PY, "-m", "native_host", "verifier", "serve", "--db", db_url, "--port", str(port),
-                       "--origin", "http://localhost"], port, env={"TRACKER2FA_VERIFIER_KEY": key}, cwd=ROOT)
+                       "--origin", "http://localhost"], port,
+                      env={"TRACKER2FA_VERIFIER_KEY": key, "TRACKER2FA_SERVICE_TOKEN": SERVICE_TOKEN}, cwd=ROOT)
         addresses.append(("127.0.0.1", port))
     return addresses
 
@@ -376,7 +382,8 @@ def _verifier_row(db_url: str, key: str, kind: str, procs: int, conc: int, n: in
     with Servers() as servers:
         addresses = start_verifiers(servers, db_url, key, procs)
         reqs = [http_request("POST", "/v1/totp/verify", json.dumps(
-            {"username": u, "code": fresh_code(s, step), "ip": "127.0.0.1", "user_agent": "bench"}).encode())
+            {"username": u, "code": fresh_code(s, step), "ip": "127.0.0.1", "user_agent": "bench"}).encode(),
+            headers=SERVICE_AUTH)
             for u, s, step in users]
         return Row("tracker2fa verifier (all rules)", kind, procs, conc, run_load(addresses, reqs, conc, json_ok()))
 
@@ -393,7 +400,7 @@ async def _webauthn_load(address: tuple[str, int], keys: list[tuple[str, object]
     ok = 0
 
     async def call(reader, writer, path: str, body: dict) -> dict:
-        writer.write(http_request("POST", path, json.dumps(body).encode()))
+        writer.write(http_request("POST", path, json.dumps(body).encode(), headers=SERVICE_AUTH))
         _status, raw, _close = await read_response(reader)
         return json.loads(raw)
 

@@ -16,6 +16,8 @@ from .core.totp import TotpParams
 
 KEY_ENV = "TRACKER2FA_VERIFIER_KEY"
 ADMIN_TOKEN_ENV = "TRACKER2FA_ADMIN_TOKEN"
+SERVICE_TOKEN_ENV = "TRACKER2FA_SERVICE_TOKEN"
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 @dataclass(frozen=True)
@@ -62,19 +64,59 @@ def resolve_server_key(configured: bytes | str | None, store_url: str) -> bytes:
         return decode_key(os.environ[KEY_ENV])
     if store_url.startswith("sqlite:///"):
         key_path = Path(store_url[len("sqlite:///"):] + ".key")
-        if not key_path.exists():
-            key = base64.b64encode(secrets.token_bytes(32))
-            try:
-                fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass  # another process created it first: use theirs
-            else:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(key)
-                    fh.flush()
-                    os.fsync(fh.fileno())
+        _create_secret_file(key_path, base64.b64encode(secrets.token_bytes(32)))
         return decode_key(key_path.read_text())
     raise VerifierConfigError(f"no server key: set {KEY_ENV} (32 bytes, base64) or pass server_key")
+
+
+def _create_secret_file(path: Path, content: bytes) -> None:
+    """Write ``content`` to a new 0600 file; an existing file (another process won the race) is kept."""
+    if path.exists():
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # another process created it first: use theirs
+    with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), 0o600)  # whatever the umask
+        fh.write(content)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def service_token_path(store_url: str) -> Path | None:
+    """Where a generated service token lives: ``<database>.service-token`` for SQLite, nowhere otherwise."""
+    if store_url.startswith("sqlite:///"):
+        return Path(store_url[len("sqlite:///"):] + ".service-token")
+    return None
+
+
+def resolve_service_token(configured: str | None, store_url: str) -> tuple[str, Path | None]:
+    """The service token and the file it came from (None when configured or from the environment).
+
+    Order: ``configured`` (e.g. read from stdin), $TRACKER2FA_SERVICE_TOKEN, else — SQLite only — a 0600
+    ``<database>.service-token`` file, generated on first start. PostgreSQL deployments must configure it:
+    every process needs the same token and there is no file beside the database to share.
+    """
+    for value in (configured, os.environ.get(SERVICE_TOKEN_ENV)):
+        if value is not None and value.strip():
+            return check_token(value.strip(), "service token"), None
+    path = service_token_path(store_url)
+    if path is None:
+        raise VerifierConfigError(f"no service token: set {SERVICE_TOKEN_ENV} or pass --service-token-stdin "
+                                  "(PostgreSQL deployments share one token between processes)")
+    _create_secret_file(path, secrets.token_urlsafe(32).encode())
+    token = path.read_text().strip()
+    if not token:
+        raise VerifierConfigError(f"the service token file {path} is empty: delete it to generate a new one")
+    return check_token(token, "service token"), path
+
+
+def check_token(token: str, what: str) -> str:
+    """A bearer token must be printable ASCII without spaces (it travels in an HTTP header)."""
+    if not 16 <= len(token) <= 512 or not all(33 <= ord(c) < 127 for c in token):
+        raise VerifierConfigError(f"the {what} must be 16-512 printable ASCII characters without spaces")
+    return token
 
 
 @dataclass(frozen=True)
@@ -82,5 +124,6 @@ class ApiSettings:
     """HTTP API settings."""
 
     admin_token: str | None = None  # bearer token for /v1/admin/*; None disables the admin endpoints
-    service_token: str | None = None  # bearer token the tracker presents; None leaves those endpoints open
+    service_token: str | None = None  # bearer token the tracker presents; None disables those endpoints
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS  # Host header values served (DNS rebinding); "*" = any
     max_body_bytes: int = 64 * 1024

@@ -1,6 +1,7 @@
 """``tracker2fa verifier``: run the verifier's HTTP API, and administer its database.
 
-    tracker2fa verifier serve [--db URL] [--host H] [--port N] [--admin-token-stdin] [--rp-id ID] [--origin O]...
+    tracker2fa verifier serve [--db URL] [--host H] [--port N] [--admin-token-stdin] [--service-token-stdin]
+                              [--allowed-host NAME]... [--rp-id ID] [--origin O]...
     tracker2fa verifier admin [--db URL] create-user NAME [--group G]... [--password-stdin]
     tracker2fa verifier admin [--db URL] add-to-group NAME GROUP
     tracker2fa verifier admin [--db URL] set-policy --mode MODE [--group G]... [--allow CIDR]... [--remember-days N]
@@ -28,6 +29,7 @@ from ..errors import BadRequest
 
 DEFAULT_PORT = 8400
 ADMIN_TOKEN_ENV = "TRACKER2FA_ADMIN_TOKEN"
+SERVICE_TOKEN_ENV = "TRACKER2FA_SERVICE_TOKEN"
 
 
 def default_db_url() -> str:
@@ -35,8 +37,7 @@ def default_db_url() -> str:
     import platformdirs
 
     path = platformdirs.user_data_path("tracker2fa") / "verifier.db"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
+    return f"sqlite:///{path}"  # the store creates a missing directory 0700
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,6 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--admin-token-stdin", action="store_true",
                        help=f"read the admin bearer token from stdin (else ${ADMIN_TOKEN_ENV}; "
                        "without one the admin endpoints are off)")
+    serve.add_argument("--service-token-stdin", action="store_true",
+                       help=f"read the tracker's bearer token from stdin, after the admin token if both (else "
+                       f"${SERVICE_TOKEN_ENV}; else SQLite keeps a generated one in <db>.service-token, mode 0600)")
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                       help="a Host header value to serve besides the listen address and localhost (repeatable; "
+                       "'*' serves any, which lets DNS rebinding in)")
     serve.add_argument("--rp-id", default="localhost", help="WebAuthn relying-party id (default localhost)")
     serve.add_argument("--rp-name", default="tracker2fa", help="relying-party name shown by authenticators")
     serve.add_argument("--origin", action="append", default=[],
@@ -133,17 +140,68 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from verifier.http import create_app
-    from verifier.settings import ApiSettings
+    from verifier.settings import ApiSettings, resolve_service_token
 
-    token = _read_secret_line("admin token") if args.admin_token_stdin else os.environ.get(ADMIN_TOKEN_ENV)
+    admin_token = _read_secret_line("admin token") if args.admin_token_stdin else os.environ.get(ADMIN_TOKEN_ENV)
+    service_from_stdin = _read_secret_line("service token") if args.service_token_stdin else None
     origins = tuple(args.origin) or ("http://localhost",)
     verifier = _open(args.db, rp_id=args.rp_id, rp_name=args.rp_name, origins=origins, appid=args.appid)
-    app = create_app(verifier, ApiSettings(admin_token=token or None))
-    print(f"tracker2fa verifier on http://{args.host}:{args.port} (database {verifier.store.url.split('@')[-1]}; "
-          f"admin API {'on' if token else 'off'})", file=sys.stderr)
+    service_token, token_file = resolve_service_token(service_from_stdin, verifier.store.url)
+    allowed = allowed_hosts(args.host, args.allowed_host)
+    app = create_app(verifier, ApiSettings(admin_token=admin_token or None, service_token=service_token,
+                                           allowed_hosts=allowed))
+    where = f"in {token_file}" if token_file else ("from stdin" if service_from_stdin else f"from ${SERVICE_TOKEN_ENV}")
+    print(f"tracker2fa verifier on http://{_netloc(args.host)}:{args.port} "
+          f"(database {verifier.store.url.split('@')[-1]}; admin API {'on' if admin_token else 'off'}; "
+          f"service token {where}; hosts served: {', '.join(allowed)})", file=sys.stderr)
+    if not _is_loopback(args.host):
+        print(f"warning: listening on {args.host} over plain HTTP: bearer tokens and codes cross the network "
+              "in clear unless a TLS-terminating proxy is in front and this port is reachable only from it",
+              file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio",
                 lifespan="off")
     return 0
+
+
+def _netloc(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def allowed_hosts(listen: str, extra: list[str]) -> tuple[str, ...]:
+    """Host header values to serve: the listen address's names, localhost, and ``--allowed-host`` values.
+
+    A wildcard listen address (0.0.0.0, ::) adds this machine's host name and fully qualified name.
+    """
+    import ipaddress
+    import socket
+
+    names = ["localhost", "127.0.0.1", "[::1]"]
+    try:
+        ip = ipaddress.ip_address(listen)
+    except ValueError:
+        names.append(listen.lower())
+    else:
+        if ip.is_unspecified:
+            names += [socket.gethostname().lower(), socket.getfqdn().lower()]
+        else:
+            names.append(_netloc(str(ip)))
+    for value in extra:
+        value = value.strip().lower()
+        if not value or (value.startswith("*") and value != "*" and not value.startswith("*.")) or "*" in value[1:]:
+            raise BadRequest(f"--allowed-host wants a host name, '*.example.com' or '*', got {value!r}")
+        names.append(value)
+    return tuple(dict.fromkeys(names))
 
 
 def run_admin(args: argparse.Namespace) -> int:

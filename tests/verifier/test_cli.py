@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -133,3 +134,57 @@ def test_serve_runs_the_api_with_an_admin_token_from_stdin(tmp_path):
         proc.terminate()
         proc.wait(timeout=10)
     assert token not in proc.stderr.read()
+
+
+def test_serve_generates_the_service_token_beside_the_database_and_never_prints_it(tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER2FA_")}
+    env["PYTHONPATH"] = os.getcwd()
+    proc = subprocess.Popen([sys.executable, "-m", "native_host", "verifier", "serve", "--db",
+                             f"sqlite:///{tmp_path / 'v.db'}", "--port", str(port)],
+                            stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+    token_file = tmp_path / "v.db.service-token"
+    try:
+        deadline = time.monotonic() + 30
+        while not token_file.exists() or not token_file.read_text():
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    err = proc.stderr.read()
+    assert f"service token in {token_file}" in err
+    assert token_file.read_text().strip() not in err
+
+
+def test_serve_refuses_a_short_service_token(tmp_path):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRACKER2FA_")},
+           "PYTHONPATH": os.getcwd(), "TRACKER2FA_SERVICE_TOKEN": "short"}
+    out = subprocess.run([sys.executable, "-m", "native_host", "verifier", "serve", "--db",
+                          f"sqlite:///{tmp_path / 'v.db'}", "--port", str(_free_port())],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode != 0
+    assert "service token must be 16-512 printable ASCII characters" in out.stderr
+
+
+def test_a_new_database_with_its_wal_and_shm_is_0600_in_a_new_0700_directory_under_umask_022(tmp_path, capsys,
+                                                                                             monkeypatch):
+    from verifier.store import open_store
+
+    monkeypatch.delenv("TRACKER2FA_VERIFIER_KEY", raising=False)
+    db_path = tmp_path / "fresh" / "nested" / "verifier.db"
+    previous = os.umask(0o022)
+    try:
+        assert main(["verifier", "admin", "--db", f"sqlite:///{db_path}", "create-user", "alice"]) == 0
+        store = open_store(f"sqlite:///{db_path}")
+        try:
+            assert store.list_users() == ["alice"]  # an open connection: the WAL and SHM files exist now
+            files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in db_path.parent.iterdir()}
+        finally:
+            store.close()
+    finally:
+        os.umask(previous)
+    assert files == {"verifier.db": 0o600, "verifier.db-wal": 0o600, "verifier.db-shm": 0o600,
+                     "verifier.db.key": 0o600}
+    assert stat.S_IMODE(db_path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(db_path.parent.parent.stat().st_mode) == 0o700

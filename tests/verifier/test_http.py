@@ -1,4 +1,5 @@
-"""The HTTP API through Starlette's TestClient (the real app, the real Verifier and store)."""
+"""The HTTP API through Starlette's TestClient (the real app, the real Verifier and store), and the edge
+(tokens, hosts, hostile JSON, errors) against a real `tracker2fa verifier serve` process."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .conftest import fast_settings
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`:DeprecationWarning")
 ADMIN = {"authorization": "Bearer admin-secret-token"}
+SERVICE_TOKEN = "service-secret-token"
 ORIGIN = "http://localhost:8000"
 
 
@@ -25,8 +27,9 @@ def api(store, server_key, clock):
     from verifier.settings import ApiSettings
 
     verifier = Verifier(store, fast_settings(server_key), clock=clock)
-    app = create_app(verifier, ApiSettings(admin_token="admin-secret-token"))
-    with TestClient(app) as client:
+    app = create_app(verifier, ApiSettings(admin_token="admin-secret-token", service_token=SERVICE_TOKEN))
+    # The tracker's token on every request; admin calls replace it with the admin token.
+    with TestClient(app, base_url="http://localhost", headers={"authorization": f"Bearer {SERVICE_TOKEN}"}) as client:
         client.verifier = verifier
         yield client
 
@@ -199,14 +202,14 @@ def test_a_malformed_registration_is_400(api):
 
 
 def test_the_audit_websocket_streams_new_events(api):
-    with api.websocket_connect("/ws/audit", headers=ADMIN) as ws:
+    with api.websocket_connect("ws://localhost/ws/audit", headers=ADMIN) as ws:
         make_user(api, "carol")
         event = ws.receive_json()
     assert event["event"] == "user_created" and event["username"] == "carol"
 
 
 def test_the_audit_websocket_ignores_client_messages(api):
-    with api.websocket_connect("/ws/audit", headers=ADMIN) as ws:
+    with api.websocket_connect("ws://localhost/ws/audit", headers=ADMIN) as ws:
         ws.send_bytes(b"\x00\x01")
         ws.send_text("hello")
         make_user(api, "dave")
@@ -216,18 +219,235 @@ def test_the_audit_websocket_ignores_client_messages(api):
 def test_the_audit_websocket_refuses_a_missing_token(api):
     from starlette.websockets import WebSocketDisconnect
 
-    with pytest.raises(WebSocketDisconnect) as info, api.websocket_connect("/ws/audit") as ws:
+    with pytest.raises(WebSocketDisconnect) as info, api.websocket_connect("ws://localhost/ws/audit") as ws:
         ws.receive_json()
     assert info.value.code == 1008
 
 
-def test_a_service_token_guards_the_tracker_endpoints_when_configured(store, server_key, clock):
+def test_without_a_configured_service_token_the_tracker_endpoints_are_closed(store, server_key, clock):
     from fastapi.testclient import TestClient
 
     from verifier.http import create_app
     from verifier.settings import ApiSettings
 
-    app = create_app(Verifier(store, fast_settings(server_key), clock=clock), ApiSettings(service_token="svc"))
-    with TestClient(app) as client:
-        assert client.get("/v1/users/ghost/status").status_code == 401
-        assert client.get("/v1/users/ghost/status", headers={"authorization": "Bearer svc"}).status_code == 404
+    app = create_app(Verifier(store, fast_settings(server_key), clock=clock), ApiSettings())
+    with TestClient(app, base_url="http://localhost") as client:
+        reply = client.post("/v1/backup-codes/generate", json={"username": "alice"},
+                            headers={"authorization": "Bearer anything"})
+    assert reply.status_code == 401 and "service token" in reply.json()["error"]["message"]
+
+
+# ---- the edge, against a real `tracker2fa verifier serve` process ------------------------------------------
+
+SERVED_SERVICE_TOKEN = "tracker-service-token-for-tests"
+SERVED_ADMIN_TOKEN = "admin-token-for-the-served-tests"
+TRACKER_CALLS = [
+    ("POST", "/v1/totp/verify", {"username": "alice", "code": "123456", "ip": "192.0.2.1"}),
+    ("POST", "/v1/totp/enrol/begin", {"username": "alice"}),
+    ("POST", "/v1/totp/enrol/confirm", {"username": "alice", "code": "123456", "ip": "192.0.2.1"}),
+    ("POST", "/v1/backup-codes/generate", {"username": "alice"}),
+    ("POST", "/v1/backup-codes/verify", {"username": "alice", "code": "abcd-efgh-jkmn", "ip": "192.0.2.1"}),
+    ("POST", "/v1/devices/remember", {"username": "alice", "ip": "192.0.2.1"}),
+    ("POST", "/v1/devices/check", {"username": "alice", "token": "x" * 20}),
+    ("POST", "/v1/webauthn/register/begin", {"username": "alice", "origin": "http://localhost"}),
+    ("POST", "/v1/webauthn/authenticate/begin", {"username": "alice", "origin": "http://localhost"}),
+    ("GET", "/v1/users/alice/status", None),
+    ("GET", "/v1/users/alice/credentials", None),
+    ("DELETE", "/v1/users/alice/devices", None),
+]
+
+
+class Served:
+    """A `tracker2fa verifier serve` process on a fresh SQLite database; its stderr goes to a file."""
+
+    def __init__(self, tmp_path, *args: str, env: dict[str, str] | None = None, stdin: str = "") -> None:
+        import os
+        import subprocess
+        import sys
+
+        from tests.mock.support import free_port
+
+        self.port = free_port()
+        self.db = tmp_path / "served" / "verifier.db"
+        self.log = tmp_path / "serve.log"
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER2FA_")}
+        full_env.update({"PYTHONPATH": os.getcwd(), **(env or {})})
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "native_host", "verifier", "serve", "--db", f"sqlite:///{self.db}",
+                 "--port", str(self.port), *args], stdin=subprocess.PIPE, stdout=log, stderr=log, env=full_env)
+        self.proc.stdin.write(stdin.encode())
+        self.proc.stdin.close()
+        self.url = f"http://localhost:{self.port}"
+        self._wait()
+
+    def _wait(self) -> None:
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{self.url}/healthz", timeout=2)
+                return
+            except httpx.TransportError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"verifier serve did not start: {self.stderr()}") from None
+                time.sleep(0.1)
+
+    def call(self, method: str, path: str, body=None, token: str | None = SERVED_SERVICE_TOKEN, **kw):
+        import httpx
+
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        headers.update(kw.pop("headers", {}))
+        return httpx.request(method, f"{self.url}{path}", json=body, headers=headers, timeout=10, **kw)
+
+    def stderr(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def serve_with_alice(tmp_path) -> Served:
+    """A served verifier with both tokens from the environment and one user, alice."""
+    server = Served(tmp_path, env={"TRACKER2FA_SERVICE_TOKEN": SERVED_SERVICE_TOKEN,
+                                   "TRACKER2FA_ADMIN_TOKEN": SERVED_ADMIN_TOKEN})
+    reply = server.call("POST", "/v1/admin/users", {"username": "alice"}, token=SERVED_ADMIN_TOKEN)
+    assert reply.status_code == 201
+    return server
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """One served verifier for the tests that leave it as they found it."""
+    server = serve_with_alice(tmp_path_factory.mktemp("served"))
+    yield server
+    server.stop()
+
+
+SECURITY_HEADER_NAMES = ("x-content-type-options", "x-frame-options", "content-security-policy", "cache-control",
+                         "referrer-policy")
+
+
+def assert_security_headers(reply) -> None:
+    missing = [name for name in SECURITY_HEADER_NAMES if name not in reply.headers]
+    assert not missing, f"{reply.status_code} reply without {missing}"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), TRACKER_CALLS, ids=[f"{m} {p}" for m, p, _ in TRACKER_CALLS])
+def test_every_tracker_endpoint_refuses_a_request_without_the_service_token(served, method, path, body):
+    for token in (None, "wrong-token-of-the-right-length", SERVED_ADMIN_TOKEN):
+        reply = served.call(method, path, body, token=token)
+        assert reply.status_code == 401, (token, reply.text)
+        assert reply.json()["error"]["code"] == "unauthorized"
+    assert served.call(method, path, body).status_code != 401
+
+
+def test_the_admin_token_does_not_open_tracker_endpoints_and_the_service_token_not_admin_ones(served):
+    assert served.call("GET", "/v1/admin/users", token=SERVED_SERVICE_TOKEN).status_code == 401
+    assert served.call("GET", "/v1/admin/users", token=SERVED_ADMIN_TOKEN).json() == {"users": ["alice"]}
+
+
+def test_serve_without_a_service_token_generates_one_0600_beside_the_database_and_says_where(tmp_path):
+    import stat
+
+    server = Served(tmp_path)
+    try:
+        token_file = server.db.with_name("verifier.db.service-token")
+        token = token_file.read_text().strip()
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        assert str(token_file) in server.stderr()
+        assert server.call("GET", "/v1/users/ghost/credentials", token=None).status_code == 401
+        assert server.call("GET", "/v1/users/ghost/credentials", token=token).status_code not in (400, 401)
+    finally:
+        server.stop()
+    assert token not in server.stderr()
+    restarted = Served(tmp_path)  # the next start keeps the same token
+    try:
+        assert restarted.call("GET", "/v1/users/ghost/credentials", token=token).status_code not in (400, 401)
+    finally:
+        restarted.stop()
+
+
+def test_serve_reads_the_service_token_from_stdin_after_the_admin_token(tmp_path):
+    server = Served(tmp_path, "--admin-token-stdin", "--service-token-stdin",
+                    stdin=f"{SERVED_ADMIN_TOKEN}\n{SERVED_SERVICE_TOKEN}\n")
+    try:
+        assert server.call("GET", "/v1/users/ghost/credentials").status_code not in (400, 401)
+        assert server.call("GET", "/v1/admin/users", token=SERVED_ADMIN_TOKEN).status_code == 200
+        assert not server.db.with_name("verifier.db.service-token").exists()
+    finally:
+        server.stop()
+    assert SERVED_SERVICE_TOKEN not in server.stderr() and SERVED_ADMIN_TOKEN not in server.stderr()
+
+
+def test_a_foreign_host_header_is_refused_with_the_security_headers(served):
+    reply = served.call("GET", "/v1/users/alice/status", headers={"host": f"rebound.example:{served.port}"})
+    assert reply.status_code == 400 and "Invalid host header" in reply.text
+    assert_security_headers(reply)
+    assert served.call("GET", "/healthz", headers={"host": "rebound.example"}).status_code == 400
+    assert served.call("GET", "/v1/users/alice/status", headers={"host": f"127.0.0.1:{served.port}"}).status_code \
+        == 200
+
+
+def test_an_allowed_host_option_adds_a_name(tmp_path):
+    server = Served(tmp_path, "--allowed-host", "verifier.internal.example",
+                    env={"TRACKER2FA_SERVICE_TOKEN": SERVED_SERVICE_TOKEN})
+    try:
+        assert server.call("GET", "/v1/users/ghost/credentials",
+                           headers={"host": "verifier.internal.example"}).status_code not in (400, 401)
+        assert server.call("GET", "/v1/users/ghost/credentials",
+                           headers={"host": "other.internal.example"}).status_code == 400
+    finally:
+        server.stop()
+
+
+def test_listening_beyond_loopback_warns_about_plain_http(tmp_path):
+    server = Served(tmp_path, "--host", "0.0.0.0", env={"TRACKER2FA_SERVICE_TOKEN": SERVED_SERVICE_TOKEN})
+    server.stop()
+    assert "warning: listening on 0.0.0.0 over plain HTTP" in server.stderr()
+    loopback = Served(tmp_path, env={"TRACKER2FA_SERVICE_TOKEN": SERVED_SERVICE_TOKEN})
+    loopback.stop()
+    assert "warning" not in loopback.stderr()
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_in_a_json_body_are_422_with_the_security_headers(served, constant):
+    for path, raw, token in [
+        ("/v1/totp/verify", f'{{"username": "alice", "code": {constant}, "ip": "192.0.2.1"}}', SERVED_SERVICE_TOKEN),
+        ("/v1/admin/users/alice/exclude", f'{{"until": {constant}}}', SERVED_ADMIN_TOKEN),
+    ]:
+        reply = served.call("POST", path, content=raw.encode(), token=token,
+                            headers={"content-type": "application/json"})
+        assert reply.status_code == 422, reply.text
+        assert "NaN and Infinity are not JSON" in reply.json()["detail"][0]["msg"]
+        assert_security_headers(reply)
+    assert served.call("GET", "/v1/users/alice/status").json()["excluded_until"] is None
+    assert "Traceback" not in served.stderr()
+
+
+def test_a_string_that_says_nan_is_still_an_ordinary_value(served):
+    reply = served.call("POST", "/v1/totp/verify", {"username": "alice", "code": "NaN", "ip": "192.0.2.1"})
+    assert reply.status_code == 200 and reply.json()["ok"] is False  # a wrong code, not a refused body
+
+
+def test_a_server_error_is_a_json_500_with_the_security_headers_and_no_traceback(tmp_path):
+    import sqlite3
+
+    served = serve_with_alice(tmp_path)
+    try:
+        with sqlite3.connect(served.db) as conn:  # a fault the server cannot expect: its users table is gone
+            conn.execute("ALTER TABLE users RENAME TO users_gone")
+        reply = served.call("GET", "/v1/users/alice/status")
+    finally:
+        served.stop()
+    assert reply.status_code == 500
+    assert reply.json()["error"]["code"] == "internal_error"
+    assert_security_headers(reply)
+    assert "Traceback" not in reply.text and "Traceback" not in served.stderr()
+    assert "internal error OperationalError" in served.stderr()

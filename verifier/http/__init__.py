@@ -7,6 +7,7 @@ and reply; the OpenAPI spec at ``/openapi.json``; a WebSocket of audit events at
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from ..service import Verifier
 from ..settings import ApiSettings
@@ -36,5 +37,7 @@ def create_app(verifier: Verifier, settings: ApiSettings | None = None) -> FastA
         """Liveness and the database schema version."""
         return {"status": "ok", "schema_version": v.store.schema_version()}
 
+    # Added last = outermost: even the host check's 400 and any 500 carry the security headers.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts), www_redirect=False)
     app.add_middleware(SecurityMiddleware, max_body=settings.max_body_bytes)
     return app

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from native_host.errors import (
@@ -46,3 +50,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Tracker2faError)
     async def domain_error(request: Request, exc: Tracker2faError) -> JSONResponse:
         return error_reply(status_for(exc), exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_details(exc.errors())}, status_code=422)
+
+
+def validation_details(errors: object) -> list:
+    """FastAPI's 422 details, minus any echoed input that JSON cannot carry (a NaN would turn a 422 into a 500)."""
+    details = jsonable_encoder(errors)
+    try:
+        json.dumps(details, allow_nan=False)
+    except ValueError:
+        details = [{k: v for k, v in d.items() if k not in ("input", "ctx")} for d in details]
+    return details

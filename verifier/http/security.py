@@ -1,13 +1,22 @@
-"""Security headers, a request-size cap, and bearer-token checks for the API."""
+"""Security headers, a request-size cap, non-finite JSON numbers, errors, and bearer-token checks for the API."""
 
 from __future__ import annotations
 
 import hmac
+import json
+import logging
+import traceback
 
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import Unauthorized
+
+log = logging.getLogger("tracker2fa.verifier")
+TOO_LARGE = b'{"error":{"code":"too_large","message":"request body too large"}}'
+INTERNAL_ERROR = b'{"error":{"code":"internal_error","message":"internal error; the server log says where"}}'
+NON_FINITE = json.dumps({"detail": [{"type": "json_invalid", "loc": ["body"], "input": None,
+                                     "msg": "JSON numbers must be finite: NaN and Infinity are not JSON"}]}).encode()
 
 SECURITY_HEADERS = {
     b"x-content-type-options": b"nosniff",
@@ -22,7 +31,12 @@ SECURITY_HEADERS = {
 
 
 class SecurityMiddleware:
-    """Adds the security headers to every HTTP reply and refuses bodies over ``max_body`` bytes (413)."""
+    """The outermost layer: security headers on every HTTP reply, errors included.
+
+    Refuses bodies over ``max_body`` bytes (413) and JSON with NaN/Infinity (422: Python's parser takes
+    them, JSON does not, and an error echoing them could not be serialised). An unexpected exception
+    becomes a JSON 500 and one log line naming the place, never a traceback (which may quote data).
+    """
 
     def __init__(self, app: ASGIApp, max_body: int) -> None:
         self.app = app
@@ -35,7 +49,7 @@ class SecurityMiddleware:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await self._reply(send, 413, b'{"error":{"code":"too_large","message":"request body too large"}}')
+            await self._reply(send, 413, TOO_LARGE)
             return
         https = scope.get("scheme") == "https"
         # Read the whole (small) body first so that an oversized chunked body is a clean 413 too.
@@ -48,12 +62,19 @@ class SecurityMiddleware:
             chunks.append(message.get("body", b""))
             seen += len(chunks[-1])
             if seen > self.max_body:
-                await self._reply(send, 413, b'{"error":{"code":"too_large","message":"request body too large"}}')
+                await self._reply(send, 413, TOO_LARGE)
                 return
             more = message.get("more_body", False)
+        raw = b"".join(chunks)
+        if has_non_finite_number(raw):
+            await self._reply(send, 422, NON_FINITE)
+            return
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 extra = list(SECURITY_HEADERS.items())
                 if https:
                     extra.append((b"strict-transport-security", b"max-age=63072000"))
@@ -61,8 +82,15 @@ class SecurityMiddleware:
                 message["headers"] = [*message.get("headers", []), *((k, v) for k, v in extra if k not in present)]
             await send(message)
 
-        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-        await self.app(scope, _replay([body], receive), send_with_headers)
+        body = {"type": "http.request", "body": raw, "more_body": False}
+        try:
+            await self.app(scope, _replay([body], receive), send_with_headers)
+        except Exception as exc:
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            log.error("internal error %s at %s:%s answering %s %s", type(exc).__name__, where.filename,
+                      where.lineno, scope.get("method"), scope.get("path"))
+            if not started:
+                await self._reply(send, 500, INTERNAL_ERROR)
 
     @staticmethod
     async def _reply(send: Send, status: int, body: bytes) -> None:
@@ -70,6 +98,27 @@ class SecurityMiddleware:
                    *SECURITY_HEADERS.items()]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def has_non_finite_number(raw: bytes) -> bool:
+    """True when ``raw`` is JSON that Python reads only thanks to its NaN/Infinity extension.
+
+    The byte search keeps the common case to one scan; only a body naming them is parsed twice.
+    """
+    if b"NaN" not in raw and b"Infinity" not in raw:
+        return False
+    found = False
+
+    def note(_constant: str) -> float:
+        nonlocal found
+        found = True
+        return 0.0
+
+    try:
+        json.loads(raw, parse_constant=note)
+    except (ValueError, RecursionError):
+        return False  # not JSON at all: the route's own validation says so
+    return found
 
 
 def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
@@ -112,8 +161,9 @@ async def require_admin(request: Request) -> str:
 
 
 async def require_service(request: Request) -> None:
-    """FastAPI dependency for tracker-facing endpoints: the service token, when one is configured."""
+    """FastAPI dependency for tracker-facing endpoints: the service token (no token configured: closed)."""
     settings = request.app.state.api_settings
-    if settings.service_token and not token_ok(bearer(request.headers.get("authorization")),
-                                               settings.service_token):
+    if not settings.service_token:
+        raise Unauthorized("the tracker API is disabled: start the verifier with a service token")
+    if not token_ok(bearer(request.headers.get("authorization")), settings.service_token):
         raise Unauthorized("a valid service bearer token is needed (Authorization: Bearer TOKEN)")

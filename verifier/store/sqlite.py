@@ -2,11 +2,15 @@
 
 ``BEGIN IMMEDIATE`` takes SQLite's single write lock up front, so each compare-and-set runs alone even
 across processes sharing the file; ``busy_timeout`` makes the others wait instead of failing.
+
+A new database is created 0600 and missing directories 0700, whatever the umask; SQLite gives its WAL and
+SHM files the database file's mode, so they are 0600 too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -31,7 +35,7 @@ class SqliteStore(Store):
             # Each thread has its own connection: an in-memory database would differ per thread.
             raise VerifierConfigError("use a file for SQLite (sqlite:///path/to/verifier.db), not :memory:")
         self.url = f"sqlite:///{self.path}"
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(Path(self.path))
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
@@ -81,3 +85,24 @@ class SqliteStore(Store):
                     conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` (mode 0600) and its missing parent directories (0700) unless it exists.
+
+    Modes are set with chmod after creation, so a permissive umask (022) cannot widen them. An existing
+    file or directory keeps the mode its owner gave it.
+    """
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            os.mkdir(directory, 0o700)
+            os.chmod(directory, 0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
