@@ -99,3 +99,40 @@ def test_an_older_database_is_upgraded_in_place(store_url):
         assert upgraded.schema_version() == LATEST and upgraded.get_user("alice")["groups"] == ["dev"]
     finally:
         upgraded.close()
+
+
+def test_backup_codes_stored_before_lookup_tags_survive_the_upgrade_and_still_verify(store_url, server_key):
+    import verifier.store.base as base
+    from verifier.core import backup
+    from verifier.service import Verifier
+    from verifier.store import migrations
+
+    from .conftest import fast_settings
+
+    codes = backup.generate_codes()
+    original = migrations.MIGRATIONS
+    before = [m for m in original if m[0] < 3]
+    try:
+        base.MIGRATIONS, base.LATEST = before, before[-1][0]
+        old = open_store(store_url)
+        old.create_user("alice", None, [], 0.0)
+        with old.tx() as tx:  # the shape of schema 2: no lookup_tag column
+            for code in codes:
+                tx.run("INSERT INTO backup_codes (username, code_hash, used) VALUES (?, ?, 0)",
+                       ("alice", backup.hash_code(code, backup.HashParams(n=2**10))))
+        old.close()
+    finally:
+        base.MIGRATIONS, base.LATEST = original, LATEST
+    upgraded = open_store(store_url)
+    try:
+        assert upgraded.schema_version() == LATEST >= 3
+        rows = upgraded.unused_backup_codes("alice")
+        assert len(rows) == 10 and all(r["lookup_tag"] is None for r in rows)
+        verifier = Verifier(upgraded, fast_settings(server_key))
+        assert verifier.verify_backup_code("alice", codes[7], "192.0.2.1", "pytest").ok
+        assert verifier.user_status("alice")["backup_codes_left"] == 9
+        fresh = verifier.generate_backup_codes("alice")  # a new set carries tags
+        assert all(r["lookup_tag"] for r in upgraded.unused_backup_codes("alice"))
+        assert verifier.verify_backup_code("alice", fresh[0], "192.0.2.1", "pytest").ok
+    finally:
+        upgraded.close()
