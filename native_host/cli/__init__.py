@@ -40,6 +40,7 @@ EXIT_CODES = {
     "import_failed": 7,
     "origin_not_allowed": 8,
 }
+OUT_OF_MEMORY_EXIT = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,9 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.handler(args) or 0)
     except Tracker2faError as exc:
         print(f"tracker2fa: error: {exc.message}", file=sys.stderr)
@@ -75,6 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tracker2fa: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        # Whatever ran out, the traceback would help nobody; the unwind has already freed the memory.
+        print("tracker2fa: error: out of memory (the input is too large or damaged, or the machine is short of "
+              "memory); vault files are only ever replaced whole, so none was left half-written", file=sys.stderr)
+        return OUT_OF_MEMORY_EXIT
 
 
 if __name__ == "__main__":

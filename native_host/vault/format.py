@@ -33,10 +33,15 @@ MAX_FILE_BYTES = 256 * 1024 * 1024  # ~800,000 entries; anything bigger is not a
 SLOT_PASSWORD = "password"
 SLOT_FIDO2_PRF = "fido2-prf"
 
-# Bounds a file's KDF parameters must fall in: a forged header must not make us allocate gigabytes.
-SCRYPT_LIMITS = {"log2_n": (10, 22), "r": (1, 32), "p": (1, 16)}
-ARGON2_LIMITS = {"memory_kib": (8, 4 * 1024 * 1024), "iterations": (1, 64), "lanes": (1, 16)}
+# Bounds a file's KDF parameters must fall in, a little above the strongest preset we write (crypto.KDF_COSTS:
+# scrypt 2^17·8·1 = 128 MiB, Argon2id 64 MiB × 3 × 1): a forged header must not make us allocate gigabytes
+# or spin for minutes. Documented in docs/vault-format.md.
+SCRYPT_LIMITS = {"log2_n": (10, 18), "r": (1, 16), "p": (1, 2)}
+SCRYPT_MAX_MEMORY = 256 * 1024 * 1024  # 128·r·N bytes, scrypt's own working set
+ARGON2_LIMITS = {"memory_kib": (8, 256 * 1024), "iterations": (1, 8), "lanes": (1, 4)}
 SALT_BYTES = (16, 64)
+# Unlocking may try every password slot (one KDF run each): a file with hundreds of slots is not ours.
+MAX_SLOTS = 8
 
 
 def canonical_json(value: Any) -> bytes:
@@ -90,12 +95,34 @@ def _int_in(value: Any, bounds: tuple[int, int], what: str) -> int:
     return value
 
 
+def scrypt_problem(log2_n: Any, r: Any, p: Any, max_memory: int = SCRYPT_MAX_MEMORY) -> str | None:
+    """Why scrypt(N = 2^log2_n, r, p) cannot or must not run, or None.
+
+    scrypt's own rules come first (RFC 7914 §6: N a power of two above 1, N < 2^(16·r), r·p < 2^30), then
+    the memory bound: OpenSSL refuses what breaks them with a MemoryError, which must never reach a user.
+    """
+    if any(type(v) is not int for v in (log2_n, r, p)):
+        return "N, r and p must be whole numbers"
+    if not 1 <= log2_n <= 63:
+        return "N must be a power of two greater than 1"
+    if r < 1 or p < 1 or r * p >= 1 << 30:
+        return "r and p must be at least 1 with r·p below 2^30"
+    if log2_n >= 16 * r:
+        return f"N = 2^{log2_n} needs r of at least {log2_n // 16 + 1}"
+    if 128 * r * (1 << log2_n) > max_memory:
+        return f"they need {128 * r * (1 << log2_n) // 2**20} MiB of memory, more than {max_memory // 2**20} MiB"
+    return None
+
+
 def check_kdf(kdf: Any) -> dict[str, Any]:
     """Validate a slot's KDF parameters (name, cost, salt) against the documented bounds."""
     if not isinstance(kdf, dict):
         raise VaultCorrupt("a key slot's kdf is not an object")
     name = kdf.get("name")
     if name == "scrypt":
+        problem = scrypt_problem(kdf.get("log2_n"), kdf.get("r"), kdf.get("p"))
+        if problem:
+            raise VaultCorrupt(f"the vault's scrypt parameters are invalid: {problem}")
         for key, bounds in SCRYPT_LIMITS.items():
             _int_in(kdf.get(key), bounds, f"scrypt {key}")
     elif name == "argon2id":
@@ -153,6 +180,8 @@ def parse_vault(data: bytes) -> SealedVault:
     slots = header.get("slots")
     if not isinstance(slots, list) or not slots:
         raise VaultCorrupt("the vault has no key slots")
+    if len(slots) > MAX_SLOTS:
+        raise VaultCorrupt(f"the vault has {len(slots)} key slots; at most {MAX_SLOTS} are allowed")
     for slot in slots:
         _check_slot(slot)
     db = b64d(doc.get("db"), "database", size=(16, MAX_FILE_BYTES))

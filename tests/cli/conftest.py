@@ -59,9 +59,19 @@ def script() -> str:
     return found
 
 
-def run_script(script: str, *args: str, stdin: str | None, env_vault: Path) -> subprocess.CompletedProcess[str]:
+def run_script(
+    script: str, *args: str, stdin: str | None, env_vault: Path, address_space: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``tracker2fa`` script; ``address_space`` caps its memory (bytes) so a runaway fails fast."""
     env = {**os.environ, "TRACKER2FA_VAULT": str(env_vault)}
+
+    def cap_memory() -> None:
+        if address_space is not None:
+            import resource  # POSIX only
+
+            resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+
     return subprocess.run(
         [script, *args], input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True, text=True, env=env, timeout=120, preexec_fn=cap_memory,
     )
