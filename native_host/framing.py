@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 MAX_REPLY_BYTES = 1024 * 1024
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
+MAX_ID_LENGTH = 256  # characters of a string request id: every reply echoes the id, so it must stay small
+MAX_INT_ID = 2**63  # integer ids lie in [-2**63, 2**63)
 HEADER = struct.Struct("=I")  # native byte order, standard 4-byte size
 
 if TYPE_CHECKING:
@@ -71,11 +73,21 @@ def _loads(text: str) -> Any:
     return json.loads(text, parse_constant=_reject_constant)
 
 
+def usable_id(value: Any) -> bool:
+    """True for a request id a reply can echo: null, a string of at most MAX_ID_LENGTH characters, or an
+    integer in [-2**63, 2**63)."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return len(value) <= MAX_ID_LENGTH
+    return isinstance(value, int) and not isinstance(value, bool) and -MAX_INT_ID <= value < MAX_INT_ID
+
+
 def _readable_id(value: Any) -> RequestId:
     """The request id if ``value`` is an object carrying a usable one (string or integer), else None."""
     if isinstance(value, dict):
         rid = value.get("id")
-        if isinstance(rid, str) or (isinstance(rid, int) and not isinstance(rid, bool)):
+        if rid is not None and usable_id(rid):
             return rid
     return None
 

@@ -26,7 +26,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .framing import BadFrame, FrameDecoder, FrameTooLarge, TruncatedFrame, encode_message
+from .framing import BadFrame, FrameDecoder, FrameTooLarge, TruncatedFrame, encode_message, usable_id
 
 TYPE_CHECKING = False  # typing itself costs ~2 ms of cold start; type checkers know this idiom
 
@@ -37,6 +37,9 @@ EXIT_EOF = 0
 EXIT_REFUSED = 1
 EXIT_PROTOCOL = 2
 READ_SIZE = 64 * 1024
+# Requests waiting for the dispatcher. When the queue is full the reader stops reading, so a browser that
+# sends faster than it reads the replies fills its own pipe instead of the host's memory.
+QUEUE_LIMIT = 64
 _CHROMIUM_ORIGIN = re.compile(r"^chrome-extension://([a-p]{32})/?$")
 
 
@@ -146,7 +149,8 @@ class Writer:
         try:
             data = encode_message(message)
         except FrameTooLarge as exc:
-            data = encode_message(_error(message.get("id"), "too_large", str(exc)))
+            rid = message.get("id")
+            data = encode_message(_error(rid if usable_id(rid) else None, "too_large", str(exc)))
         except (TypeError, ValueError) as exc:
             log(f"cannot encode a reply ({type(exc).__name__})")
             data = encode_message(_error(message.get("id"), "internal_error", "the host built a bad reply"))
@@ -181,16 +185,12 @@ class Request:
         self.cancelled = threading.Event()
 
 
-def _valid_id(value: Any) -> bool:
-    return value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
-
-
 def parse_request(message: dict[str, Any]) -> Request:
     """Check the request's shape. Raises BadRequest naming the problem (with the id where usable)."""
     from .errors import BadRequest
 
-    if not _valid_id(message.get("id")):
-        raise BadRequest("'id' must be a string, an integer or null")
+    if not usable_id(message.get("id")):
+        raise BadRequest("'id' must be null, a string of at most 256 characters or an integer below 2**63")
     method = message.get("method")
     if not isinstance(method, str) or not method:
         raise BadRequest("'method' must be a non-empty string")
@@ -203,17 +203,21 @@ def parse_request(message: dict[str, Any]) -> Request:
 
 
 class Dispatcher(threading.Thread):
-    """Runs requests one at a time, in arrival order, and hands each reply to the writer."""
+    """Runs requests one at a time, in arrival order, and hands each reply to the writer.
 
-    def __init__(self, session: Any, writer: Writer) -> None:
+    The queue is bounded (:data:`QUEUE_LIMIT`): :meth:`submit` blocks the reader while it is full.
+    """
+
+    def __init__(self, session: Any, writer: Writer, limit: int = QUEUE_LIMIT) -> None:
         super().__init__(name="dispatcher", daemon=True)
         self.session = session
         self.writer = writer
-        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=limit)
         self.pending: dict[Any, Request] = {}  # id -> request, queued or running; guarded by _lock
         self._lock = threading.Lock()
 
     def submit(self, request: Request) -> None:
+        """Queue ``request``; waits while the queue is full (the reader then reads nothing more)."""
         with self._lock:
             if request.id is not None:
                 self.pending[request.id] = request
@@ -326,11 +330,11 @@ def handle_message(message: dict[str, Any] | BadFrame, writer: Writer, dispatche
         request = parse_request(message)
     except Tracker2faError as exc:
         rid = message.get("id")
-        writer.send(_error(rid if _valid_id(rid) else None, exc.code, exc.message))
+        writer.send(_error(rid if usable_id(rid) else None, exc.code, exc.message))
         return
     if request.method == "cancel":  # answered here so that it overtakes the queue
         target = request.params.get("target")
-        if not _valid_id(target) or target is None:
+        if not usable_id(target) or target is None:
             writer.send(_error(request.id, "bad_request", "parameter 'target' must be a request id"))
         else:
             writer.send({"id": request.id, "result": {"cancelled": dispatcher.cancel(target)}})

@@ -37,7 +37,7 @@ def frame(message: dict | bytes) -> bytes:
 class HostProcess:
     """A running host: write frames to its stdin, read frames from its stdout (via a reader thread)."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, *, read_stdout: bool = True) -> None:
         exe = host_executable()
         self.proc = subprocess.Popen(
             [exe, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd
@@ -47,9 +47,15 @@ class HostProcess:
         self._stderr = b""
         self._out = threading.Thread(target=self._read_frames, daemon=True)
         self._err = threading.Thread(target=self._read_stderr, daemon=True)
-        self._out.start()
+        if read_stdout:
+            self._out.start()
         self._err.start()
         self._next_id = 0
+
+    def start_reading(self) -> None:
+        """Start draining stdout (for a host spawned with ``read_stdout=False``)."""
+        if not self._out.is_alive():
+            self._out.start()
 
     def _read_frames(self) -> None:
         out = self.proc.stdout
@@ -132,7 +138,8 @@ class HostProcess:
     def wait(self, timeout: float = REPLY_TIMEOUT) -> int:
         self.close_stdin()
         code = self.proc.wait(timeout)
-        self._out.join(timeout)
+        if self._out.is_alive():
+            self._out.join(timeout)
         self._err.join(timeout)
         return code
 
@@ -176,8 +183,9 @@ def spawn_host(host_env: dict[str, str], tmp_path: Path) -> Iterator:
     """Start hosts with browser argv (Chromium's by default); every host is killed at teardown."""
     started: list[HostProcess] = []
 
-    def spawn(args: list[str] | None = None, env: dict[str, str] | None = None) -> HostProcess:
-        host = HostProcess(CHROMIUM_ARGV if args is None else args, env or host_env, tmp_path)
+    def spawn(args: list[str] | None = None, env: dict[str, str] | None = None, *, read_stdout: bool = True
+              ) -> HostProcess:
+        host = HostProcess(CHROMIUM_ARGV if args is None else args, env or host_env, tmp_path, read_stdout=read_stdout)
         started.append(host)
         return host
 

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from native_host.framing import (
+    MAX_ID_LENGTH,
     MAX_REPLY_BYTES,
     MAX_REQUEST_BYTES,
     BadFrame,
@@ -18,6 +19,7 @@ from native_host.framing import (
     FramingError,
     TruncatedFrame,
     encode_message,
+    usable_id,
 )
 
 # Lone surrogates are not valid in UTF-8 JSON; the codec rejects them on input (tested separately).
@@ -209,3 +211,27 @@ def test_a_reply_with_a_lone_surrogate_is_still_valid_utf8():
 def test_non_ascii_text_is_sent_as_utf8():
     encoded = encode_message({"issuer": "Jíra ✓"})
     assert "Jíra ✓".encode() in encoded
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(max_size=600), st.integers(-(2**70), 2**70), st.booleans(), st.none(), json_values))
+def test_a_bad_frame_carries_only_an_id_small_enough_to_echo(rid):
+    body = json.dumps({"id": rid, "method": "hello", "p": ""}).encode()[:-2] + b'\xff"}'  # p = "\xff": not UTF-8
+    [message] = FrameDecoder().feed(struct.pack("=I", len(body)) + body)
+    assert isinstance(message, BadFrame)
+    assert usable_id(message.request_id)
+    if usable_id(rid) and rid is not None:
+        assert message.request_id == rid  # a usable id is kept, so the sender can match the error
+    else:
+        assert message.request_id is None
+    reply = {"id": message.request_id, "error": {"code": "bad_frame", "message": str(message)}}
+    assert len(encode_message(reply)) < 8 * 1024
+
+
+@pytest.mark.parametrize(
+    ("rid", "usable"),
+    [(None, True), ("x" * MAX_ID_LENGTH, True), ("x" * (MAX_ID_LENGTH + 1), False), (2**63 - 1, True),
+     (-(2**63), True), (2**63, False), (True, False), (1.5, False), ([1], False)],
+)
+def test_a_request_id_is_usable_only_while_a_reply_can_echo_it(rid, usable):
+    assert usable_id(rid) is usable

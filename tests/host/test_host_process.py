@@ -165,6 +165,25 @@ def test_a_request_id_of_the_wrong_type_is_answered_with_null_id(spawn_host):
     assert reply["error"]["code"] == "bad_request"
 
 
+def test_a_request_id_too_long_to_echo_gets_bad_request_with_null_id_and_the_host_carries_on(spawn_host):
+    # Every reply echoes the id: a 2 MB id would make even hello's reply too large for the browser.
+    host = spawn_host()
+    host.send({"id": "x" * 2_000_000, "method": "hello"})
+    reply = host.recv()
+    assert reply["id"] is None and reply["error"]["code"] == "bad_request"
+    assert "256 characters" in reply["error"]["message"]
+    assert host.result("hello")["protocol"] == 1
+
+
+def test_a_bad_frame_with_an_id_too_long_to_echo_gets_bad_frame_with_null_id(spawn_host):
+    host = spawn_host()
+    not_utf8 = bytes([0xFF, 0xFE])
+    host.send_raw(frame(b'{"id": "' + b"x" * 2_000_000 + b'", "method": "hello", "p": "' + not_utf8 + b'"}'))
+    reply = host.recv()
+    assert reply["id"] is None and reply["error"]["code"] == "bad_frame"
+    assert host.result("hello")["protocol"] == 1
+
+
 def test_a_large_message_under_the_cap_is_answered(spawn_host):
     host = spawn_host()
     host.send({"id": 9, "method": "hello", "params": {"padding": "x" * (MAX_REQUEST_BYTES - 100)}})
