@@ -74,3 +74,16 @@ class ManualTouch:
             self._touched.clear()
             return True
         return None
+
+
+class RefuseAfter:
+    """Untouched for ``polls`` checks, then refused: lets a test of cancel fail instead of hanging."""
+
+    def __init__(self, polls: int) -> None:
+        self.remaining = polls
+
+    def poll(self, request: PresenceRequest) -> bool | None:
+        if self.remaining <= 0:
+            return False
+        self.remaining -= 1
+        return None
