@@ -100,3 +100,33 @@ def test_opaque_frame_in_a_bound_page_gets_no_code(browser: Chromium, urls: dict
     assert frame.evaluate("self.origin") == "null"
     assert_refused_without_a_code(page.frame_locator(f"#{frame_id}"), frame, browser, before + 1)
     page.close()
+
+
+def test_popup_fill_on_a_csp_sandboxed_page_is_refused_with_the_reason(
+    browser: Chromium, pages: PageServer, urls: dict[str, str]
+) -> None:
+    # The tab's URL is on the bound origin, so the popup lists the account as this site's; its Fill button
+    # (like the keyboard command) reaches the sandboxed document, which must not get the code.
+    before = code_requests(browser)
+    page = browser.open(urls["csp_top"])
+    page.wait_for_function(SCANNED, timeout=10000)
+    popup = browser.popup(page)
+    try:
+        popup.locator("#site-entries li button[data-action=fill]").click()
+        popup.wait_for_function("document.getElementById('toast').textContent !== ''", timeout=10000)
+        assert "no origin of its own (sandboxed)" in popup.locator("#toast").text_content()
+        assert page.evaluate("document.getElementById('c').value") == ""
+        assert page.evaluate("document.documentElement.dataset.seen ?? ''") == ""
+        assert code_requests(browser) == before
+        # Positive control: the same Fill button on the same document without the sandbox fills it.
+        normal = browser.open(pages.url("/opaque/field"))
+        popup.close()
+        popup = browser.popup(normal)
+        normal.wait_for_function(SCANNED, timeout=10000)
+        normal.locator("#c").fill("")  # auto-fill is on here; empty the field the popup must now fill
+        popup.locator("#site-entries li button[data-action=fill]").click()
+        assert wait_filled(normal.locator("#c")) in valid_codes()
+        normal.close()
+    finally:
+        popup.close()
+        page.close()
