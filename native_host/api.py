@@ -11,6 +11,7 @@ The vault (and with it ``cryptography``) is imported on first use, so ``hello`` 
 
 from __future__ import annotations
 
+import json  # already loaded by framing: free on the cold-start path
 import threading
 import time
 from collections.abc import Callable
@@ -125,15 +126,17 @@ def _entry_from_params(data: object) -> Entry:
 # --- listing in pages that fit a reply -------------------------------------------------------------------------
 
 # What a page of entries may take: the reply cap less room for the envelope and the echoed request id
-# (host.py caps ids at MAX_ID_LENGTH characters, at most 6 bytes each once escaped).
+# (framing.MAX_ID_LENGTH caps ids at 256 characters, at most 12 bytes each once escaped).
 PAGE_BUDGET_BYTES = 1024 * 1024 - 8 * 1024
+_ENTRY_OVERHEAD_BYTES = 400  # keys, numbers and punctuation of one public entry, generously
+# ensure_ascii: never shorter than the UTF-8 the writer sends, and exactly its fallback for lone surrogates.
+_MEASURE = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def _json_size(value: object) -> int:
-    # ensure_ascii: never less than the UTF-8 the writer sends, and exactly it for ASCII text.
-    import json
-
-    return len(json.dumps(value, separators=(",", ":")))
+def _size_bound(item: dict[str, Any]) -> int:
+    """An upper bound of ``item``'s JSON size without encoding it (a character costs at most 12 bytes)."""
+    text = sum(len(item[k]) for k in ("id", "issuer", "account", "label", "kind", "algorithm"))
+    return _ENTRY_OVERHEAD_BYTES + 12 * (text + sum(len(o) + 3 for o in item["origins"]))
 
 
 def entries_page(entries: list[Entry], offset: int) -> dict[str, Any]:
@@ -142,16 +145,22 @@ def entries_page(entries: list[Entry], offset: int) -> dict[str, Any]:
     ``next_offset`` is where the next page starts, None after the last. An entry too large for a reply on
     its own (only a vault written before the size caps can hold one) is listed shortened, ``"truncated": true``.
     """
-    public = [e.public_dict() for e in entries[offset:]]
-    if _json_size(public) <= PAGE_BUDGET_BYTES:  # the usual case: everything at once
-        return {"entries": public, "next_offset": None}
     page: list[dict[str, Any]] = []
-    used = 2  # the brackets
-    for item in public:
-        size = _json_size(item) + 1
-        if size > PAGE_BUDGET_BYTES // 2:
+    bound = 2
+    for entry in entries[offset:]:  # the usual case: a cheap bound shows that everything fits
+        page.append(entry.public_dict())
+        bound += _size_bound(page[-1]) + 1
+        if bound > PAGE_BUDGET_BYTES:
+            break
+    else:
+        return {"entries": page, "next_offset": None}
+    page, used = [], 2  # the brackets
+    for entry in entries[offset:]:
+        item = entry.public_dict()
+        size = len(_MEASURE(item)) + 1
+        if size > PAGE_BUDGET_BYTES // 2:  # so that every page holds at least one entry
             item = _shortened(item)
-            size = _json_size(item) + 1
+            size = len(_MEASURE(item)) + 1
         if used + size > PAGE_BUDGET_BYTES:
             break
         page.append(item)
@@ -168,7 +177,7 @@ def _shortened(item: dict[str, Any]) -> dict[str, Any]:
         short[name] = short[name][: MAX_FIELD_LENGTH[name]]
     short["label"] = short["label"][: MAX_FIELD_LENGTH["issuer"] + MAX_FIELD_LENGTH["account"] + 1]
     short["origins"] = [o[:2048] for o in short["origins"][:MAX_ORIGINS]]
-    if _json_size(short) > PAGE_BUDGET_BYTES // 2:
+    if len(_MEASURE(short)) > PAGE_BUDGET_BYTES // 2:
         short["origins"] = []
     return short
 
