@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -79,3 +80,54 @@ def test_mock_on_a_busy_port_says_to_choose_another(tmp_path):
                             "--db", f"sqlite:///{tmp_path}/v.db"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in r.stderr and "--port" in r.stderr
+
+
+def login_attempt(client: httpx.Client, username: str, password: str) -> httpx.Response:
+    """One submit of the login form, with the page's CSRF token."""
+    page = client.get("/login").text
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+def attempts_until_locked(client: httpx.Client, usernames, password: str) -> list[httpx.Response]:
+    """Wrong passwords until the page says the login is locked (at most 100: NIST SP 800-63B)."""
+    replies = []
+    for username, _ in zip(usernames, range(100), strict=False):
+        replies.append(login_attempt(client, username, password))
+        if replies[-1].status_code == 429:
+            break
+    return replies
+
+
+def test_repeated_wrong_passwords_lock_that_users_login_with_a_clear_message(mock_process):
+    url, _ = mock_process
+    with httpx.Client(base_url=url) as client:
+        replies = attempts_until_locked(client, itertools.repeat("carol"), "not carol's password")
+        assert replies[-1].status_code == 429, [r.status_code for r in replies]
+        assert {r.status_code for r in replies[:-1]} == {401}
+        assert re.search(r"Too many failed login attempts: logging in is temporarily locked\. Try again in \d+ "
+                         r"seconds", replies[-1].text)
+        assert login_attempt(client, "carol", "carol-pass").status_code == 429  # not even checked while locked
+        assert login_attempt(client, "bob", "bob-demo-pass").status_code == 303  # other users log in
+
+
+def test_password_guessing_across_many_users_locks_the_client_address(mock_process):
+    url, _ = mock_process
+    with httpx.Client(base_url=url) as client:
+        names = (f"guess{i}" for i in range(100))  # a new name each time: no user counter ever fills up
+        replies = attempts_until_locked(client, names, "password123")
+        assert replies[-1].status_code == 429 and len(replies) > 1
+        assert "Too many failed login attempts" in replies[-1].text
+        assert login_attempt(client, "carol", "carol-pass").status_code == 429
+
+
+def test_a_foreign_host_header_is_refused(mock_process):
+    url, _ = mock_process
+    port = url.rsplit(":", 1)[1]
+    for path in ("/login", "/healthz", "/2fa"):
+        r = httpx.get(f"{url}{path}", headers={"host": f"rebound.example:{port}"})
+        assert r.status_code == 400 and "Invalid host header" in r.text, path
+        assert r.headers["x-frame-options"] == "DENY"
+    r = httpx.post(f"{url}/login", headers={"host": "rebound.example"}, data={"username": "carol"})
+    assert r.status_code == 400
+    assert httpx.get(f"{url}/login").status_code == 200

@@ -69,6 +69,13 @@ def result_message(result: Any, *, key: bool = False) -> str:
     return table.get(reason, f"Verification failed ({reason}).")
 
 
+def login_lock_message(result: Any) -> str:
+    """The login page's words for a locked password step (the user's or this address's counter)."""
+    retry = getattr(result, "retry_after", None)
+    wait = f" Try again in {max(1, math.ceil(retry))} seconds." if retry else " Try again later."
+    return "Too many failed login attempts: logging in is temporarily locked." + wait
+
+
 def as_dict(value: Any) -> dict[str, Any]:
     """A facade return value (dict, dataclass or pydantic model) as a plain dict."""
     if isinstance(value, dict):
@@ -138,10 +145,14 @@ def page_origin(request: Request | WebSocket) -> str:
 
 
 def create_mock_app(verifier: Any, *, admin_groups: tuple[str, ...] = ADMIN_GROUPS, api_app: Any = None,
-                    session_idle_seconds: float = 8 * 3600, pending_login_seconds: float = 600) -> FastAPI:
+                    session_idle_seconds: float = 8 * 3600, pending_login_seconds: float = 600,
+                    allowed_hosts: tuple[str, ...] = ("localhost",)) -> FastAPI:
     """Build the mock tracker around ``verifier`` (a :class:`verifier.service.Verifier`).
 
-    ``api_app``, when given (the verifier's own FastAPI app), is mounted under ``/api``.
+    The mock calls the verifier in process and holds no service token. ``api_app``, when given (the
+    verifier's own FastAPI app, with its own service token), is mounted under ``/api``.
+    ``allowed_hosts``: the host names served (any other ``Host`` is refused: DNS rebinding); IP
+    addresses get the page that says to use localhost.
     ``pending_login_seconds`` bounds the time between the password and the second factor (or enrolment).
     """
     app = FastAPI(title="Jibra mock tracker", docs_url=None, redoc_url=None, openapi_url=None)
@@ -151,7 +162,7 @@ def create_mock_app(verifier: Any, *, admin_groups: tuple[str, ...] = ADMIN_GROU
     app.state.sessions = sessions
     app.state.audit_hub = hub
     verifier.subscribe_audit(hub.publish)
-    app.add_middleware(MockSecurityMiddleware)
+    app.add_middleware(MockSecurityMiddleware, allowed_hosts=allowed_hosts)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if api_app is not None:
         app.mount("/api", api_app)
@@ -275,9 +286,13 @@ def create_mock_app(verifier: Any, *, admin_groups: tuple[str, ...] = ADMIN_GROU
         if not username or not password or len(username) > MAX_USERNAME or len(password) > MAX_PASSWORD:
             page = pages.login_page(session.csrf_token, error="Enter your username and password.", username=username)
             return html(request, session, page, 400)
-        if not v.check_password(username, password):
-            page = pages.login_page(session.csrf_token, error="Wrong username or password.", username=username)
-            return html(request, session, page, 401)
+        checked = v.verify_password(username, password, client_ip(request), request.headers.get("user-agent", ""))
+        if not checked.ok:
+            # Per user and per client IP, like the second factor: password guessing backs off too.
+            locked = checked.reason == "locked"
+            error = login_lock_message(checked) if locked else "Wrong username or password."
+            page = pages.login_page(session.csrf_token, error=error, username=username)
+            return html(request, session, page, 429 if locked else 401)
         session.username = username
         session.state = LoginState.SECOND_FACTOR
         session.login_started = time.time()

@@ -6,7 +6,7 @@ import ipaddress
 
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from . import pages
 
@@ -50,22 +50,38 @@ def host_port(host_header: str) -> int | None:
     return None
 
 
-class MockSecurityMiddleware(BaseHTTPMiddleware):
-    """Adds the security headers; sends browsers that came by IP address to a page that says to use localhost.
+def host_name(host_header: str) -> str:
+    """The name part of a Host header, lower-cased, without the port."""
+    host = host_header.strip().lower()
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
-    Paths under ``passthrough_prefixes`` (the JSON API) are served on any host: API clients and load
-    generators may well use 127.0.0.1, and they have no cookies or WebAuthn to lose.
+
+class MockSecurityMiddleware(BaseHTTPMiddleware):
+    """Adds the security headers; serves only ``allowed_hosts``; sends browsers that came by IP address to a
+    page that says to use localhost.
+
+    Any other name is refused with 400: a page on an attacker's domain that re-resolves to 127.0.0.1 (DNS
+    rebinding) must not reach the login form. Paths under ``passthrough_prefixes`` (the JSON API) are
+    served on IP hosts: API clients and load generators may well use 127.0.0.1, and they have no cookies or
+    WebAuthn to lose.
     """
 
-    def __init__(self, app, passthrough_prefixes: tuple[str, ...] = ("/api", "/static", "/healthz")) -> None:
+    def __init__(self, app, passthrough_prefixes: tuple[str, ...] = ("/api", "/static", "/healthz"),
+                 allowed_hosts: tuple[str, ...] = ("localhost",)) -> None:
         super().__init__(app)
         self.passthrough = passthrough_prefixes
+        self.allowed = frozenset(h.lower() for h in allowed_hosts)
 
     async def dispatch(self, request: Request, call_next) -> Response:
         host = request.headers.get("host", "")
-        if host_is_ip(host) and not request.url.path.startswith(self.passthrough):
-            port = host_port(host) or request.url.port
-            response: Response = HTMLResponse(pages.ip_page(port, request.url.path), status_code=421)
+        if host_is_ip(host):
+            if request.url.path.startswith(self.passthrough):
+                response = await call_next(request)
+            else:
+                port = host_port(host) or request.url.port
+                response = HTMLResponse(pages.ip_page(port, request.url.path), status_code=421)
+        elif host_name(host) not in self.allowed:
+            response = PlainTextResponse("Invalid host header: open this tracker at http://localhost", 400)
         else:
             response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():

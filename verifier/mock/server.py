@@ -14,8 +14,7 @@ def default_db_url() -> str:
     import platformdirs
 
     path = platformdirs.user_data_path("tracker2fa") / "mock-verifier.db"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
+    return f"sqlite:///{path}"  # the store creates a missing directory 0700
 
 
 def bind_loopback(port: int) -> socket.socket:
@@ -69,8 +68,8 @@ def serve(*, db_url: str | None, port: int, extra_users: list[tuple[str, str]], 
     url = f"http://localhost:{port}"
     verifier = Verifier(open_store(db_url), mock_settings(port))
     users = seed(verifier, extra_users)
-    # The verifier's JSON API is not mounted: with no service token its tracker-facing endpoints would let
-    # any local process enrol a factor for any demo user. Run `tracker2fa verifier serve --db` for the API.
+    # The mock calls the verifier in process, so it needs no service token; the verifier's JSON API is not
+    # mounted (run `tracker2fa verifier serve --db` on the same database for it, with its own token).
     app = create_mock_app(verifier)
     describe(url, db_url, users, out, policy_mode=str(verifier.get_policy().get("mode")))
     config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="off", proxy_headers=False)
