@@ -26,6 +26,10 @@ class KeyHandle:
     opener: Callable[[], Any] | None = field(default=None, repr=False)
     _device: Any = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Per-key objects the ceremonies reuse across requests (a python-fido2 client costs a getInfo to build).
+    ceremony_cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    # One request at a time per key: a key cannot serve two ceremonies at once.
+    busy: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def for_device(cls, device: Any, transport: str, name: str, *, key_id: str | None = None,
@@ -46,6 +50,7 @@ class KeyHandle:
 
     def close(self) -> None:
         with self._lock:
+            self.ceremony_cache.clear()
             if self._device is not None:
                 try:
                     self._device.close()

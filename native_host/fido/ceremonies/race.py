@@ -7,6 +7,7 @@ page's AbortSignal) and its timeout set them all.
 
 from __future__ import annotations
 
+import heapq
 import queue
 import threading
 import time
@@ -43,6 +44,93 @@ def _most_telling(errors: list[FidoError]) -> FidoError:
     return errors[0]
 
 
+class _Watchdog:
+    """One shared timer thread for every request's deadline (starting a thread per request costs
+    milliseconds on a busy machine; registering a deadline here costs microseconds)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._deadlines: list[tuple[float, int, threading.Event]] = []
+        self._counter = 0
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: float, event: threading.Event) -> int:
+        with self._cond:
+            self._counter += 1
+            heapq.heappush(self._deadlines, (deadline, self._counter, event))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="fido-deadlines", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+            return self._counter
+
+    def unwatch(self, handle: int) -> None:
+        with self._cond:
+            self._deadlines = [d for d in self._deadlines if d[1] != handle]
+            heapq.heapify(self._deadlines)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                while self._deadlines and self._deadlines[0][0] <= now:
+                    heapq.heappop(self._deadlines)[2].set()
+                self._cond.wait(self._deadlines[0][0] - now if self._deadlines else None)
+
+
+_watchdog = _Watchdog()
+
+
+def _run_alone(key: KeyHandle, work: Callable[[KeyHandle, threading.Event], T], cancel: threading.Event,
+               deadline: float | None, to_fido_error: Callable[[BaseException, KeyHandle], FidoError],
+               on_event: EventSink) -> tuple[KeyHandle, T]:
+    """One key: run on the caller's thread; the request's cancel event is the key's stop event."""
+    timed_out = threading.Event()
+    stop = cancel
+    handle = None
+    if deadline is not None:
+        handle = _watchdog.watch(deadline, timed_out)
+        stop = _AnyEvent(cancel, timed_out)  # type: ignore[assignment]
+    try:
+        value = work(key, stop)
+    except BaseException as exc:
+        if cancel.is_set():
+            raise Cancelled("the request was cancelled") from exc
+        if timed_out.is_set():
+            raise TimedOut("no security key was touched in time") from exc
+        error = to_fido_error(exc, key)
+        if isinstance(error, DeviceRemoved):
+            on_event("fido.key_removed", {"device": key.id})
+        raise error from exc
+    finally:
+        if handle is not None:
+            _watchdog.unwatch(handle)
+    on_event("fido.selected", {"device": key.id})
+    return key, value
+
+
+class _AnyEvent:
+    """The subset of ``threading.Event`` python-fido2 uses, set when either event is."""
+
+    def __init__(self, *events: threading.Event) -> None:
+        self._events = events
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self._events)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            remaining = None if end is None else end - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            self._events[0].wait(0.02 if remaining is None else min(0.02, remaining))
+        return True
+
+    def set(self) -> None:
+        self._events[0].set()
+
+
 def first_touched(keys: Sequence[KeyHandle], work: Callable[[KeyHandle, threading.Event], T], *,
                   cancel: threading.Event | None = None, timeout: float | None = None,
                   on_event: EventSink = no_events,
@@ -52,6 +140,8 @@ def first_touched(keys: Sequence[KeyHandle], work: Callable[[KeyHandle, threadin
         raise NoDevice("no security key is connected")
     cancel = cancel or threading.Event()
     deadline = None if timeout is None else time.monotonic() + timeout
+    if len(keys) == 1:
+        return _run_alone(keys[0], work, cancel, deadline, to_fido_error, on_event)
     stops = {key.id: threading.Event() for key in keys}
     results: queue.Queue[tuple[KeyHandle, bool, Any]] = queue.Queue()
 

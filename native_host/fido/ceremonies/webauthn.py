@@ -12,10 +12,11 @@ import dataclasses
 import hashlib
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from fido2.client import DefaultClientDataCollector, Fido2Client
+from fido2.client import DefaultClientDataCollector, Fido2Client, UserInteraction
 from fido2.ctap1 import Ctap1
 from fido2.ctap2 import Ctap2
 from fido2.hid import CAPABILITY
@@ -47,6 +48,52 @@ class BrowserOriginCollector(DefaultClientDataCollector):
         rp_id = options.rp.id if isinstance(options, PublicKeyCredentialCreationOptions) else options.rp_id
         check_rp_id(rp_id, self._origin)
         return super().collect_client_data(options)
+
+
+class _PerRequestCollector(DefaultClientDataCollector):
+    """The collector of a cached client: the origin is set for each request (the key's lock held)."""
+
+    def __init__(self) -> None:
+        super().__init__("https://invalid.invalid")
+        self.current: BrowserOriginCollector | None = None
+
+    def collect_client_data(self, options: Any) -> Any:
+        assert self.current is not None
+        return self.current.collect_client_data(options)
+
+
+class _PerRequestInteraction(UserInteraction):
+    """The user interaction of a cached client, delegating to the current request's."""
+
+    def __init__(self) -> None:
+        self.current: HostInteraction | None = None
+
+    def prompt_up(self) -> None:
+        if self.current is not None:
+            self.current.prompt_up()
+
+    def request_pin(self, permissions: Any, rp_id: str | None) -> str | None:
+        return self.current.request_pin(permissions, rp_id) if self.current is not None else None
+
+    def request_uv(self, permissions: Any, rp_id: str | None) -> bool:
+        return self.current.request_uv(permissions, rp_id) if self.current is not None else True
+
+
+@contextmanager
+def fido2_client(key: KeyHandle, origin: str, interaction: HostInteraction) -> Iterator[Fido2Client]:
+    """A python-fido2 client for ``key`` bound to this request's origin and prompts, reused across requests."""
+    with key.busy:
+        cached = key.ceremony_cache.get("fido2_client")
+        if cached is None:
+            collector, prompts = _PerRequestCollector(), _PerRequestInteraction()
+            cached = (Fido2Client(key.device(), collector, prompts), collector, prompts)
+            key.ceremony_cache["fido2_client"] = cached
+        client, collector, prompts = cached
+        collector.current, prompts.current = BrowserOriginCollector(origin), interaction
+        try:
+            yield client
+        finally:
+            collector.current, prompts.current = None, None
 
 
 def _options_json(options: Any) -> dict[str, Any]:
@@ -118,9 +165,8 @@ def create(origin: str, options: Any, keys: Sequence[KeyHandle], *, on_event: Ev
     parsed = parse_creation_options(origin, options)
 
     def work(key: KeyHandle, stop: threading.Event) -> dict[str, Any]:
-        client = Fido2Client(key.device(), BrowserOriginCollector(origin),
-                             HostInteraction(key.id, on_event, pin_provider))
-        response = client.make_credential(_creation_for(client.info, parsed), event=stop)
+        with fido2_client(key, origin, HostInteraction(key.id, on_event, pin_provider)) as client:
+            response = client.make_credential(_creation_for(client.info, parsed), event=stop)
         result = _json(response)
         result["response"]["transports"] = [TRANSPORT_NAMES.get(key.transport, key.transport)]
         result["authenticatorAttachment"] = "cross-platform"
@@ -167,10 +213,9 @@ def get(origin: str, options: Any, keys: Sequence[KeyHandle], *, on_event: Event
 
     def work(key: KeyHandle, stop: threading.Event) -> dict[str, Any]:
         try:
-            client = Fido2Client(key.device(), BrowserOriginCollector(origin),
-                                 HostInteraction(key.id, on_event, pin_provider))
-            selection = client.get_assertion(_request_for(client.info, parsed), event=stop)
-            result = _json(selection.get_response(0))
+            with fido2_client(key, origin, HostInteraction(key.id, on_event, pin_provider)) as client:
+                selection = client.get_assertion(_request_for(client.info, parsed), event=stop)
+                result = _json(selection.get_response(0))
         except Exception as exc:
             error = to_fido_error(exc, key, creating=False)
             if app_id is None or not isinstance(error, NoCredential) or stop.is_set():
