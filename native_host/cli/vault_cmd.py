@@ -342,7 +342,9 @@ def cmd_backup_codes(args: argparse.Namespace) -> int:
 
 
 def cmd_passwd(args: argparse.Namespace) -> int:
-    """Change the vault password. Passwords: line 1 the current one, line 2 the new one."""
+    """Change the vault password: a new master key, the vault re-encrypted, its .bak replaced (copies made
+    before still open with the old password; see docs/vault-format.md). Passwords: line 1 the current one,
+    line 2 the new one."""
     from ..vault import VaultFile
 
     passwords = Passwords(args.password_stdin)
@@ -350,10 +352,14 @@ def cmd_passwd(args: argparse.Namespace) -> int:
     current = passwords.get("Current vault password")
     vault = vault_file.unlock(current)
     try:
-        vault.change_password(current, passwords.get("New vault password", confirm=True))
+        dropped = vault.change_password(current, passwords.get("New vault password", confirm=True))
     finally:
         vault.lock()
-    _emit(args, {"changed": True}, "Password changed")
+    human = "Password changed: new master key, vault re-encrypted, old backup replaced."
+    if dropped:
+        human += (f"\nRemoved {len(dropped)} key slot(s) that cannot follow a new key without their owner: "
+                  f"{'; '.join(dropped)}. Add them again.")
+    _emit(args, {"changed": True, "master_key_rotated": True, "dropped_slots": dropped}, human)
     return 0
 
 

@@ -7,14 +7,16 @@ A password slot derives a key-encryption key with scrypt (default) or Argon2id, 
 
 from __future__ import annotations
 
+import hmac
 import os
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import VaultCorrupt, VaultError, VaultTampered, WrongPassword
-from .format import SLOT_PASSWORD, SealedVault, b64d, b64e, canonical_json, check_kdf, header_aad
+from .format import SLOT_FIDO2_PRF, SLOT_PASSWORD, SealedVault, b64d, b64e, canonical_json, check_kdf, header_aad
 
 # Cost presets. "default" is for real vaults (~0.4 s for scrypt on a 2-core CI machine, 128 MiB);
 # "minimum" is the floor the format accepts, meant for tests and benchmarks only.
@@ -92,6 +94,52 @@ def open_master_key(sealed: SealedVault, password: str) -> bytes:
         if key is not None:
             return key
     raise WrongPassword("the password does not open this vault")
+
+
+@dataclass
+class RotatedKey:
+    """A new master key and the slots that wrap it, after a password change."""
+
+    master_key: bytes
+    slots: list[dict[str, Any]]
+    dropped: list[str] = field(default_factory=list)  # slots that could not be re-wrapped without their owner
+
+
+def _describe_slot(slot: dict[str, Any]) -> str:
+    if slot.get("type") == SLOT_PASSWORD:
+        return "another password slot"
+    if slot.get("type") == SLOT_FIDO2_PRF:
+        return "a security-key slot (fido2-prf)"
+    return f"a slot of unknown type {str(slot.get('type'))[:40]!r}"
+
+
+def rotate_master_key(slots: list[dict[str, Any]], master_key: bytes, old: str, new: str) -> RotatedKey:
+    """A fresh master key wrapped for ``new``, for a vault whose key ``old`` opens; WrongPassword otherwise.
+
+    The password slot ``old`` opens is replaced by one for ``new`` with the same KDF and cost and a fresh
+    salt. Every other slot wrapped the old key with a secret we do not hold (another password, a security
+    key's PRF output), so it cannot follow the new key: it is dropped and named in ``dropped``.
+    """
+    opened = next(
+        (s for s in slots if s["type"] == SLOT_PASSWORD
+         and hmac.compare_digest(unwrap_password_slot(s, old) or b"", master_key)),
+        None,
+    )
+    if opened is None:
+        raise WrongPassword("the current password is wrong; the password was not changed")
+    kdf = {**opened["kdf"], "salt": b64e(os.urandom(32))}
+    rotated = new_master_key()
+    return RotatedKey(
+        master_key=rotated,
+        slots=[password_slot(new, rotated, kdf)],
+        dropped=[_describe_slot(s) for s in slots if s is not opened],
+    )
+
+
+def master_key_replaced(known: dict[str, Any], current: dict[str, Any]) -> bool:
+    """True when none of the slots we unlocked through is left in ``current``: the key was rotated."""
+    ids = {s.get("id") for s in known.get("slots", [])} - {None}
+    return bool(ids) and not ids & {s.get("id") for s in current.get("slots", []) if isinstance(s, dict)}
 
 
 def new_header(slots: list[dict[str, Any]]) -> dict[str, Any]:

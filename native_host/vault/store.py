@@ -105,12 +105,15 @@ def remove_stale_temp_files(path: Path) -> None:
                     os.unlink(path.parent / name)
 
 
-def atomic_write(path: Path, data: bytes, *, keep_backup: bool = True) -> None:
+def atomic_write(path: Path, data: bytes, *, keep_backup: bool = True, backup_is_new: bool = False) -> None:
     """Replace ``path`` with ``data`` durably; the previous version becomes ``<path>.bak``.
 
     Order: write a 0600 temp file and fsync it; hard-link the current file to a temp name and rename it
     over the backup (no copy, atomic); rename the temp file over ``path``; fsync the directory. A crash at
     any point leaves ``path`` holding the old or the new bytes in full. Call while holding the lock.
+
+    ``backup_is_new`` (after a master-key rotation): the backup becomes the *new* bytes instead, replaced
+    before ``path`` is, so no moment leaves the previous version in the backup once ``path`` is new.
     """
     directory = path.parent
     tmp = directory / f"{_tmp_prefix(path)}{os.getpid()}.{secrets.token_hex(4)}.tmp"
@@ -124,7 +127,11 @@ def atomic_write(path: Path, data: bytes, *, keep_backup: bool = True) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        if keep_backup and path.exists():
+        if backup_is_new:
+            staged = _staged_backup_name(path)
+            _link_or_copy(tmp, staged, data)
+            _replace(staged, backup_path(path))
+        elif keep_backup and path.exists():
             _rotate_backup(path)
         _replace(tmp, path)
     except BaseException:
@@ -159,19 +166,34 @@ def _rotate_backup(path: Path) -> None:
             return
     except FileNotFoundError:
         pass
-    staged = path.parent / f"{_tmp_prefix(path)}bak.{secrets.token_hex(4)}.tmp"
-    try:
-        os.link(path, staged)
-    except OSError:  # a file system without hard links: copy instead
-        with open(path, "rb") as src:
-            old = src.read()
-        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-        try:
-            os.write(fd, old)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    staged = _staged_backup_name(path)
+    _link_or_copy(path, staged)
     _replace(staged, backup)
+
+
+def _staged_backup_name(path: Path) -> Path:
+    """A fresh temp name for the next backup (swept by :func:`remove_stale_temp_files` if a save dies)."""
+    return path.parent / f"{_tmp_prefix(path)}bak.{secrets.token_hex(4)}.tmp"
+
+
+def _link_or_copy(source: Path, target: Path, data: bytes | None = None) -> None:
+    """Hard-link ``source`` as ``target``; on a file system without hard links, write a 0600 copy."""
+    try:
+        os.link(source, target)
+        return
+    except OSError:
+        pass
+    if data is None:
+        with open(source, "rb") as src:
+            data = src.read()
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def ensure_private_directory(directory: Path) -> None:

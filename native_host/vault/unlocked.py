@@ -7,7 +7,6 @@ A file that fails to decrypt or parse is never written over.
 
 from __future__ import annotations
 
-import hmac
 import json
 import os
 import threading
@@ -25,7 +24,6 @@ from ..errors import (
     VaultError,
     VaultExists,
     VaultLocked,
-    WrongPassword,
 )
 from ..origins import normalize_origin
 from . import store
@@ -265,13 +263,16 @@ class UnlockedVault:
             self._signature = _stat_signature(self.path)
             return
         sealed = parse_vault(data)
+        if crypto.master_key_replaced(self._header, sealed.header):  # `vault passwd` in another process
+            self.lock()
+            raise VaultLocked("the vault's password was changed in another process; unlock it with the new one")
         entries, generation, fragments = _decode_plaintext(crypto.unseal(key, sealed))
         self._header = sealed.header
         self._generation = generation
         self._set_entries(entries, fragments)
         self._remember(data)
 
-    def _write(self) -> None:
+    def _write(self, *, backup_is_new: bool = False) -> None:
         """Seal the in-memory state under a fresh nonce and replace the file (caller holds the lock)."""
         from . import crypto
 
@@ -285,7 +286,7 @@ class UnlockedVault:
         ).encode("utf-8")
         data = build_vault(header, crypto.seal(key, header, plaintext))
         store.remove_stale_temp_files(self.path)
-        store.atomic_write(self.path, data)
+        store.atomic_write(self.path, data, backup_is_new=backup_is_new)
         self._header = header
         self._remember(data)
 
@@ -507,26 +508,33 @@ class UnlockedVault:
 
         self._mutate(drop)
 
-    def change_password(self, old: str, new: str) -> None:
-        """Re-wrap the master key under ``new`` (same KDF, fresh salt). Raises WrongPassword for ``old``."""
+    def change_password(self, old: str, new: str) -> list[str]:
+        """Rotate the master key: a new key, the database re-encrypted, a password slot for ``new`` (same KDF
+        and cost, fresh salt), and the backup replaced, so no file opens with ``old`` any more.
+
+        Raises WrongPassword for ``old``. Returns the slots that had to be dropped (see
+        :func:`crypto.rotate_master_key`). Other processes holding the old key find the vault locked.
+        """
         from . import crypto
 
         _check_password(old)
         _check_password(new)
         with self._mutex:
-            key = self._master_key()
-            slots = [s for s in self._header["slots"] if s["type"] == "password"]
-            if not any(hmac.compare_digest(crypto.unwrap_password_slot(s, old) or b"", key) for s in slots):
-                raise WrongPassword("the current password is wrong; the password was not changed")
-            kdf = crypto.kdf_params(slots[0]["kdf"]["name"], "default")
-            kdf.update({k: v for k, v in slots[0]["kdf"].items() if k not in ("name", "salt")})  # keep its cost
-            new_slot = crypto.password_slot(new, key, kdf)
-
-            def swap() -> None:
-                others = [s for s in self._header["slots"] if s["type"] != "password"]
-                self._header = {**self._header, "slots": [new_slot, *others]}
-
-            self._mutate(swap)
+            self._master_key()
+            with store.file_lock(self.path):
+                self._reload_if_changed(thorough=True)
+                rotated = crypto.rotate_master_key(self._header["slots"], self._master_key(), old, new)
+                previous_key, previous_header = self._key, self._header
+                self._key, self._header = bytearray(rotated.master_key), {**self._header, "slots": rotated.slots}
+                try:
+                    self._write(backup_is_new=True)
+                except BaseException:
+                    self._key, self._header = previous_key, previous_header
+                    self._signature = self._file_bytes = None  # re-read before the next change
+                    raise
+                if previous_key is not None:
+                    previous_key[:] = bytes(len(previous_key))
+        return rotated.dropped
 
     # ---- export --------------------------------------------------------------------------------------
 

@@ -166,11 +166,14 @@ def test_change_password_with_the_wrong_current_password_changes_nothing(vault):
     assert vault.path.read_bytes() == before
 
 
-def test_another_open_vault_keeps_working_after_a_password_change(vault):
+def test_another_open_vault_is_locked_by_a_password_change_and_loses_nothing(vault):
     other = VaultFile(vault.path).unlock(PASSWORD)
     vault.change_password(PASSWORD, "a new password")
-    other.add(Entry(secret=SECRET_160, issuer="later"))
-    assert [e.issuer for e in VaultFile(vault.path).unlock("a new password").entries()] == ["Jira", "later"]
+    after_change = vault.path.read_bytes()
+    with pytest.raises(VaultLocked, match="password was changed in another process"):
+        other.add(Entry(secret=SECRET_160, issuer="later"))
+    assert other.locked and vault.path.read_bytes() == after_change
+    assert [e.issuer for e in VaultFile(vault.path).unlock("a new password").entries()] == ["Jira"]
 
 
 def test_an_encrypted_export_opens_with_its_own_password(vault, tmp_path):
