@@ -15,7 +15,6 @@ and the label checks; ``idna.encode`` itself is not used because it adds IDNA 20
 
 from __future__ import annotations
 
-import unicodedata
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from .errors import InvalidOrigin
@@ -99,7 +98,7 @@ def _domain_to_ascii(domain: str) -> str:
         # host are not decoded to be checked: the origin we compare with is the browser's, which keeps them.
         result = domain.lower()
     else:
-        import idna  # only for non-ASCII or punycode hosts: it is not needed on the host's cold-start path
+        import idna  # only for non-ASCII hosts: not needed on the host's cold-start path
 
         try:
             mapped = idna.uts46_remap(domain, std3_rules=False, transitional=False)
@@ -123,6 +122,8 @@ def _domain_to_ascii(domain: str) -> str:
 
 def _checked_label(label: str) -> str:
     """The Unicode form of one mapped label, after UTS-46's validity criteria; InvalidOrigin if it fails them."""
+    import unicodedata
+
     import idna
 
     unicode_label = label
@@ -152,6 +153,8 @@ def _checked_label(label: str) -> str:
 
 
 def _has_rtl(label: str) -> bool:
+    import unicodedata
+
     return any(unicodedata.bidirectional(c) in ("R", "AL", "AN") for c in label)
 
 
