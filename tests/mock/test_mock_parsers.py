@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from verifier.mock.demo import parse_demo_user
-from verifier.mock.security import host_is_ip, host_port
+from verifier.mock.security import host_is_ip, host_name, host_port
 
 ports = st.integers(min_value=1, max_value=65535)
 labels = st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True)
@@ -41,6 +41,20 @@ def test_names_are_not_ip_hosts(parts, port):
     header = f"{name}:{port}" if port else name
     assert not host_is_ip(header)
     assert host_port(header) == port
+
+
+@given(st.lists(labels, min_size=1, max_size=4), st.none() | ports)
+def test_host_name_is_the_lower_cased_name_without_the_port(parts, port):
+    name = ".".join(parts)
+    header = f"{name.upper()}:{port}" if port else name.upper()
+    assert host_name(header) == name
+
+
+@given(st.lists(labels, min_size=1, max_size=4), st.none() | ports)
+def test_a_name_ending_in_localhost_is_not_localhost(parts, port):
+    name = ".".join([*parts, "localhost"])  # e.g. evil.localhost, or localhost.evil via the next check
+    assert host_name(f"{name}:{port}" if port else name) != "localhost"
+    assert host_name(f"localhost.{'.'.join(parts)}") != "localhost"
 
 
 def test_localhost_is_not_an_ip_host():

@@ -14,6 +14,8 @@ import time
 import urllib.request
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from native_host.cli import main
 
@@ -188,3 +190,29 @@ def test_a_new_database_with_its_wal_and_shm_is_0600_in_a_new_0700_directory_und
                      "verifier.db.key": 0o600}
     assert stat.S_IMODE(db_path.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(db_path.parent.parent.stat().st_mode) == 0o700
+
+
+labels = st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True)
+
+
+@given(st.lists(labels, min_size=1, max_size=4), st.sampled_from(["127.0.0.1", "::1", "10.1.2.3", "0.0.0.0"]))
+def test_allowed_hosts_keep_localhost_and_add_the_listen_address_and_the_named_hosts(parts, listen):
+    from native_host.cli.verifier_cmd import allowed_hosts
+
+    name = ".".join(parts)
+    hosts = allowed_hosts(listen, [name.upper(), f"*.{name}"])
+    assert {"localhost", name, f"*.{name}"} <= set(hosts)
+    assert len(hosts) == len(set(hosts))
+    if listen == "10.1.2.3":
+        assert "10.1.2.3" in hosts
+    if listen == "::1":
+        assert "[::1]" in hosts
+
+
+@pytest.mark.parametrize("bad", ["", "a*b", "*x.example", "**.example"])
+def test_a_malformed_allowed_host_is_a_clear_error(bad):
+    from native_host.cli.verifier_cmd import allowed_hosts
+    from native_host.errors import BadRequest
+
+    with pytest.raises(BadRequest, match="--allowed-host wants"):
+        allowed_hosts("127.0.0.1", [bad])

@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import base64
+import json
+import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.support.soft_authenticator import SoftAuthenticator, open_device
 from verifier.core import totp
@@ -235,6 +239,36 @@ def test_without_a_configured_service_token_the_tracker_endpoints_are_closed(sto
         reply = client.post("/v1/backup-codes/generate", json={"username": "alice"},
                             headers={"authorization": "Bearer anything"})
     assert reply.status_code == 401 and "service token" in reply.json()["error"]["message"]
+
+
+# ---- the NaN/Infinity detector (a JSON parser of its own) ------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20)
+
+
+@given(json_values)
+def test_finite_json_is_never_taken_for_non_finite(value):
+    from verifier.http.security import has_non_finite_number
+
+    assert not has_non_finite_number(json.dumps(value).encode())
+
+
+@given(json_values, st.sampled_from([math.nan, math.inf, -math.inf]))
+def test_a_non_finite_number_anywhere_is_found(value, constant):
+    from verifier.http.security import has_non_finite_number
+
+    assert has_non_finite_number(json.dumps({"v": value, "x": [value, constant]}).encode())
+
+
+@given(st.binary(max_size=200))
+def test_the_detector_never_raises_on_arbitrary_bytes(raw):
+    from verifier.http.security import has_non_finite_number
+
+    assert has_non_finite_number(raw) in (True, False)
 
 
 # ---- the edge, against a real `tracker2fa verifier serve` process ------------------------------------------
