@@ -100,7 +100,9 @@ class Verifier:
         server_key = resolve_server_key(self.settings.server_key, store.url)
         self._aead = AESGCM(server_key)
         self._backup_lookup_key = backup_rules.lookup_key(server_key)
-        self._dummy_backup_hash: str | None = None  # built on first use (one scrypt hash)
+        # Checked when an attempt has no candidate code, so every attempt costs one scrypt hash. Built here
+        # (one hash per Verifier) so that the first such attempt is not slower than the rest.
+        self._dummy_backup_hash = backup_rules.hash_code(backup_rules.generate_codes(1)[0], self.settings.backup_hash)
         self._dummy_totp_blob = self._encrypt("", totp.new_secret())
         self._webauthn_config = wa.WebAuthnConfig(
             rp_id=self.settings.rp_id, rp_name=self.settings.rp_name,
@@ -376,12 +378,6 @@ class Verifier:
                     detail=f"{len(pairs)} codes")
         return [code for code, _tag in pairs]
 
-    def _dummy_backup(self) -> str:
-        if self._dummy_backup_hash is None:
-            self._dummy_backup_hash = backup_rules.hash_code(backup_rules.generate_codes(1)[0],
-                                                             self.settings.backup_hash)
-        return self._dummy_backup_hash
-
     def verify_backup_code(self, username: str, code: str, ip: str, user_agent: str) -> VerifyResult:
         """Check a backup code; each one works once.
 
@@ -399,7 +395,7 @@ class Verifier:
             return self._fail(name, ip, user_agent, "backup", "invalid")
         candidates = [context["match"]] if context["match"] is not None else context["untagged"]
         if not candidates:
-            backup_rules.check_code(code, self._dummy_backup())  # the one slow hash every attempt costs
+            backup_rules.check_code(code, self._dummy_backup_hash)  # the one slow hash every attempt costs
         found = next((row for row in candidates if backup_rules.check_code(code, row["code_hash"])), None)
         if found is None:
             truth = None if context["codes_left"] else "not_enrolled"
