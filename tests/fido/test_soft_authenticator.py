@@ -122,3 +122,15 @@ def test_counter_is_global_and_strictly_increasing(make_key):
 def test_garbage_cbor_is_refused_with_invalid_cbor(make_key):
     key, _ = make_key()
     assert key.device().call(0x10, b"\x01\xff\xff") == bytes([CtapError.ERR.INVALID_CBOR])
+
+
+def test_packed_attestation_verifies_and_chains_to_the_keys_root(make_key):
+    from cryptography import x509
+    from fido2.attestation import AttestationType, PackedAttestation
+
+    key, auth = make_key()
+    made = Ctap2(key.device()).make_credential(CDH, RP, _user(), ES256)
+    result = PackedAttestation().verify(made.att_stmt, made.auth_data, CDH)
+    assert result.attestation_type == AttestationType.BASIC
+    leaf = x509.load_der_x509_certificate(result.trust_path[0])
+    leaf.verify_directly_issued_by(x509.load_der_x509_certificate(auth.store.attestation_root))

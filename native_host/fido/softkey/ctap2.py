@@ -175,9 +175,9 @@ class Ctap2Core:
         auth_data = rp_id_hash + bytes([flags]) + struct.pack(">I", self.store.next_counter()) + attested
         if ext_out:
             auth_data += cbor.encode(ext_out)
-        # "packed" self attestation: signed by the credential key itself, no certificate.
-        signature = cred.private_key.sign(auth_data + cdh, ec.ECDSA(hashes.SHA256()))
-        return _ok({1: "packed", 2: auth_data, 3: {"alg": -7, "sig": signature}})
+        # "packed" full attestation: the key's attestation certificate, issued by its private root.
+        signature = self.store.attestation_key.sign(auth_data + cdh, ec.ECDSA(hashes.SHA256()))
+        return _ok({1: "packed", 2: auth_data, 3: {"alg": -7, "sig": signature, "x5c": [self.store.attestation_cert]}})
 
     # ---- getAssertion ------------------------------------------------------------------------------------
     def _get_assertion(self, params: dict[int, Any]) -> Command:

@@ -82,16 +82,30 @@ class Credential:
                    _unb64(data["credRandom"]), int(data.get("created", 0)))
 
 
-def _self_signed_attestation(key: ec.EllipticCurvePrivateKey, label: str) -> bytes:
-    """A self-signed U2F attestation certificate (U2F registration requires one)."""
+def _issue_attestation(key: ec.EllipticCurvePrivateKey, label: str) -> tuple[bytes, bytes]:
+    """A packed/U2F attestation certificate for ``key`` (WebAuthn §8.2.1: v3, subject C/O/OU/CN, not a CA),
+    issued by a private root made here; returns (leaf DER, root DER). A verifier that should trust this
+    key configures the root; the root's private key is discarded."""
     now = dt.datetime.now(dt.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, label[:64])])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{label[:50]} CA")])
+    root = (x509.CertificateBuilder().subject_name(root_name).issuer_name(root_name)
+            .public_key(root_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(root_key, hashes.SHA256()))
+    leaf_name = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tracker2fa"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Authenticator Attestation"),
+        x509.NameAttribute(NameOID.COMMON_NAME, label[:64]),
+    ])
+    leaf = (x509.CertificateBuilder().subject_name(leaf_name).issuer_name(root_name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
             .not_valid_after(now + dt.timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    return cert.public_bytes(serialization.Encoding.DER)
+            .sign(root_key, hashes.SHA256()))
+    return leaf.public_bytes(serialization.Encoding.DER), root.public_bytes(serialization.Encoding.DER)
 
 
 @dataclass
@@ -106,11 +120,12 @@ class KeyStore:
     credentials: dict[bytes, Credential] = field(default_factory=dict)
     attestation_key: ec.EllipticCurvePrivateKey = field(
         default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
-    attestation_cert: bytes = b""
+    attestation_cert: bytes = b""  # DER, signed by attestation_root
+    attestation_root: bytes = b""  # DER of the private CA a verifier may be told to trust
 
     def __post_init__(self) -> None:
         if not self.attestation_cert:
-            self.attestation_cert = _self_signed_attestation(self.attestation_key, self.label)
+            self.attestation_cert, self.attestation_root = _issue_attestation(self.attestation_key, self.label)
 
     def next_counter(self) -> int:
         self.counter += 1
@@ -135,6 +150,7 @@ class KeyStore:
                 "aaguid": self.aaguid.hex(), "counter": self.counter,
                 "pinHash": _b64(self.pin_hash) if self.pin_hash else None, "pinRetries": self.pin_retries,
                 "attestationKey": _b64(att), "attestationCert": _b64(self.attestation_cert),
+                "attestationRoot": _b64(self.attestation_root),
                 "credentials": [c.to_json() for c in self.credentials.values()]}
 
     @classmethod
@@ -151,7 +167,8 @@ class KeyStore:
             return cls(label=str(data["label"]), aaguid=bytes.fromhex(data["aaguid"]), counter=int(data["counter"]),
                        pin_hash=_unb64(data["pinHash"]) if data.get("pinHash") else None,
                        pin_retries=int(data["pinRetries"]), credentials={c.credential_id: c for c in creds},
-                       attestation_key=att, attestation_cert=_unb64(data["attestationCert"]))
+                       attestation_key=att, attestation_cert=_unb64(data["attestationCert"]),
+                       attestation_root=_unb64(data["attestationRoot"]))
         except StoreError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
