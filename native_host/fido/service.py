@@ -1,0 +1,120 @@
+"""What the host calls: one object per host process holding the known keys, with one method per message.
+
+    service = FidoService()                      # reads TRACKER2FA_VIRTUAL_KEY from the environment
+    service.devices()                            # fido.devices  → {"keys": [...], "transports": [...]}
+    service.create(params, on_event=..., pin_provider=..., cancel=event)   # fido.create
+    service.get(params, ...)                     # fido.get
+    service.u2f_register(params, ...)            # u2f.register
+    service.u2f_sign(params, ...)                # u2f.sign
+
+``params`` are the protocol's params (``origin`` from the browser, never from the page). Errors are
+:class:`native_host.fido.errors.FidoError` (a ``Tracker2faError``: ``code``, message, plus ``dom_name`` and
+``u2f_error_code`` for the extension). Calls block until a key answers, the ``cancel`` event is set or
+the request times out: run them on a worker thread. Opened keys are kept between requests (a python-fido2
+client per key is cached); USB, NFC and the virtual key are listed again at each request, so a key
+plugged in since is found; Bluetooth keys come from the last ``devices()`` scan (a scan takes seconds).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .ceremonies.interaction import EventSink, PinProvider, no_events
+from .discovery import TRANSPORTS, Discovery, KeyHandle, TransportStatus, discover
+from .errors import FidoBadRequest
+
+QUICK_TRANSPORTS = ("usb", "nfc", "virtual")  # listed at every request; BLE only on devices()
+
+
+def _require(params: Any, *names: str) -> Mapping[str, Any]:
+    if not isinstance(params, Mapping):
+        raise FidoBadRequest("params must be an object")
+    for name in names:
+        if name not in params:
+            raise FidoBadRequest(f"params.{name} is required")
+    if not isinstance(params["origin"], str):
+        raise FidoBadRequest("params.origin must be a string")
+    return params
+
+
+class FidoService:
+    def __init__(self, env: Mapping[str, str] | None = None, *, transports: Iterable[str] = TRANSPORTS,
+                 ble_timeout: float = 2.0, **listers: Any) -> None:
+        self._env = env
+        self._transports = tuple(transports)
+        self._ble_timeout = ble_timeout
+        self._listers = listers  # hid_lister / pcsc_lister / ble_scanner, for tests
+        self._lock = threading.Lock()
+        self._keys: dict[str, KeyHandle] = {}
+        self._statuses: dict[str, TransportStatus] = {}
+
+    def _merge(self, found: Discovery, transports: tuple[str, ...]) -> list[KeyHandle]:
+        """Keep the already opened handle for a key seen before; forget keys of these transports now gone."""
+        with self._lock:
+            seen = set()
+            for key in found.keys:
+                seen.add(key.id)
+                if key.id in self._keys:
+                    if key is not self._keys[key.id]:
+                        key.close()  # a fresh duplicate of a key already open: keep the open one
+                else:
+                    self._keys[key.id] = key
+            for key_id in [k for k, v in self._keys.items() if v.transport in transports and k not in seen]:
+                self._keys.pop(key_id).close()
+            for status in found.transports:
+                self._statuses[status.transport] = status
+            return list(self._keys.values())
+
+    def _discover(self, transports: tuple[str, ...]) -> list[KeyHandle]:
+        transports = tuple(t for t in transports if t in self._transports)
+        return self._merge(discover(self._env, transports=transports, ble_timeout=self._ble_timeout,
+                                    **self._listers), transports)
+
+    def devices(self) -> dict[str, Any]:
+        """fido.devices: every key on every transport, and why a transport is unavailable."""
+        keys = self._discover(self._transports)
+        return {"keys": [k.to_json() for k in keys],
+                "transports": [self._statuses[t].to_json() for t in self._transports if t in self._statuses]}
+
+    def keys(self) -> list[KeyHandle]:
+        return self._discover(QUICK_TRANSPORTS)
+
+    def create(self, params: Any, *, on_event: EventSink = no_events, pin_provider: PinProvider | None = None,
+               cancel: threading.Event | None = None) -> dict[str, Any]:
+        from .ceremonies import webauthn
+
+        p = _require(params, "origin", "options")
+        return webauthn.create(p["origin"], p["options"], self.keys(), on_event=on_event,
+                               pin_provider=pin_provider, cancel=cancel)
+
+    def get(self, params: Any, *, on_event: EventSink = no_events, pin_provider: PinProvider | None = None,
+            cancel: threading.Event | None = None) -> dict[str, Any]:
+        from .ceremonies import webauthn
+
+        p = _require(params, "origin", "options")
+        return webauthn.get(p["origin"], p["options"], self.keys(), on_event=on_event,
+                            pin_provider=pin_provider, cancel=cancel)
+
+    def u2f_register(self, params: Any, *, on_event: EventSink = no_events,
+                     cancel: threading.Event | None = None) -> dict[str, Any]:
+        from .ceremonies import u2f
+
+        p = _require(params, "origin", "registerRequests")
+        return u2f.register(p["origin"], p.get("appId"), p["registerRequests"], p.get("registeredKeys") or [],
+                            self.keys(), timeout_seconds=p.get("timeoutSeconds"), on_event=on_event, cancel=cancel)
+
+    def u2f_sign(self, params: Any, *, on_event: EventSink = no_events,
+                 cancel: threading.Event | None = None) -> dict[str, Any]:
+        from .ceremonies import u2f
+
+        p = _require(params, "origin", "challenge", "registeredKeys")
+        return u2f.sign(p["origin"], p.get("appId"), p["challenge"], p["registeredKeys"], self.keys(),
+                        timeout_seconds=p.get("timeoutSeconds"), on_event=on_event, cancel=cancel)
+
+    def close(self) -> None:
+        with self._lock:
+            for key in self._keys.values():
+                key.close()
+            self._keys.clear()
