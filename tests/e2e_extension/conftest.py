@@ -107,13 +107,9 @@ def other_pages() -> Iterator[PageServer]:
 
 
 def vault_api() -> Any:
-    """The vault package, or skip when the vault part is not there yet."""
-    try:
-        from native_host import vault
-    except ImportError as exc:  # pragma: no cover - only while parts are being integrated
-        pytest.skip(f"vault not available: {exc}")
-    if not hasattr(vault, "VaultFile"):
-        pytest.skip("vault not available: native_host.vault.VaultFile missing")
+    """The vault package (a missing vault is a failure, never a skip)."""
+    from native_host import vault
+
     return vault
 
 

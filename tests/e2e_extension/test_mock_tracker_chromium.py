@@ -30,7 +30,6 @@ class MockTracker:
 
 @pytest.fixture(scope="module")
 def mock(tmp_path_factory: Any) -> Iterator[MockTracker]:
-    pytest.importorskip("verifier.mock")
     root = tmp_path_factory.mktemp("mock")
     env = {**os.environ, "HOME": str(root), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(

@@ -60,7 +60,7 @@ def outcomes(firefox, count: int, deadline_s: float = 60.0) -> dict[str, dict]:
 def firefox_outcomes(tmp_path_factory):
     if not shutil.which("firefox-esr") and not Path("/usr/bin/firefox-esr").exists():
         pytest.skip("firefox-esr is not installed")
-    browsers = pytest.importorskip("native_host.devtools.browsers")
+    from native_host.devtools import browsers
     root = tmp_path_factory.mktemp("firefox")
     home = root / "home"
     home.mkdir()
