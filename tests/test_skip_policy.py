@@ -73,3 +73,26 @@ def test_locally_a_skip_passes_and_its_reason_is_in_the_summary(tmp_path):
     result = _inner_session(tmp_path, SKIPS_IN_A_TEST, ci=None)
     assert result.returncode == pytest.ExitCode.OK, result.stdout
     assert "SKIPPED [1]" in result.stdout and "PostgreSQL is not reachable" in result.stdout
+
+
+def _stub(directory: Path, name: str, body: str) -> None:
+    path = directory / name
+    path.write_text(f"#!/bin/sh\n{body}\n", encoding="ascii")
+    path.chmod(0o755)
+
+
+def test_the_test_script_stops_when_postgresql_cannot_be_started(tmp_path):
+    repo = CONFTEST.parent.parent
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _stub(bin_dir, "dpkg-query", 'echo "install ok installed"')  # the apt step has nothing to do
+    _stub(bin_dir, "pg_isready", "exit 2")  # no server answering
+    _stub(bin_dir, "pg_ctlcluster", 'echo "Error: could not start server" >&2; exit 1')
+    _stub(bin_dir, "sleep", "exit 0")
+    env = {**{k: v for k, v in os.environ.items() if k != "TRACKER2FA_NO_POSTGRES"},
+           "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    result = subprocess.run(["bash", str(repo / "scripts" / "test.sh"), "--collect-only", "-q", str(CONFTEST)],
+                            cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "PostgreSQL is not answering on 127.0.0.1 and could not be started" in result.stderr
+    assert "== ruff" not in result.stdout and "== pytest" not in result.stdout
