@@ -40,6 +40,7 @@ READ_SIZE = 64 * 1024
 # Requests waiting for the dispatcher. When the queue is full the reader stops reading, so a browser that
 # sends faster than it reads the replies fills its own pipe instead of the host's memory.
 QUEUE_LIMIT = 64
+TERM_GRACE_SECONDS = 5.0  # after SIGTERM, how long the request in progress may take to finish
 _CHROMIUM_ORIGIN = re.compile(r"^chrome-extension://([a-p]{32})/?$")
 
 
@@ -236,8 +237,10 @@ class Dispatcher(threading.Thread):
             for request in self.pending.values():
                 request.cancelled.set()
 
-    def stop(self) -> None:
-        self.queue.put(_STOP)
+    def stop(self, *, wait: bool = True) -> None:
+        """Ask the dispatcher to finish after the queued requests; ``wait=False`` gives up if the queue is full."""
+        with contextlib.suppress(queue.Full):
+            self.queue.put(_STOP, block=wait)
 
     def run(self) -> None:
         from .errors import Tracker2faError
@@ -385,15 +388,22 @@ def _run(argv: list[str], writer: Writer) -> int:
             signal.signal(signal.SIGTERM, _on_sigterm)
             wake_fd = _wake_on_signals()
         status = serve(0, writer, dispatcher, wake_fd)
+        terminated = False
     except _Terminated:
         log("terminated by the browser")
         dispatcher.cancel_all()
-        status = EXIT_EOF
+        status, terminated = EXIT_EOF, True
     if on_main:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    # EOF: the queued requests still get their replies (the browser may be reading), then we leave.
-    dispatcher.stop()
-    dispatcher.join()
+    if terminated:
+        # Let the request in progress finish if it can; a dispatcher blocked writing to a browser that no
+        # longer reads would otherwise keep the host alive for ever (it is a daemon thread: exiting ends it).
+        dispatcher.stop(wait=False)
+        dispatcher.join(TERM_GRACE_SECONDS)
+    else:
+        # EOF: the queued requests still get their replies (the browser may be reading), then we leave.
+        dispatcher.stop()
+        dispatcher.join()
     session.close()
     return status
 

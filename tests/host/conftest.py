@@ -133,7 +133,8 @@ class HostProcess:
 
     def close_stdin(self) -> None:
         if self.proc.stdin and not self.proc.stdin.closed:
-            self.proc.stdin.close()
+            with contextlib.suppress(BrokenPipeError):  # the host may have gone with our data unread
+                self.proc.stdin.close()
 
     def wait(self, timeout: float = REPLY_TIMEOUT) -> int:
         self.close_stdin()

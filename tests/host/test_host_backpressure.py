@@ -6,7 +6,9 @@ A real host process gets 100,000 pipelined requests while nobody reads its stdou
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import signal
 import struct
 import termios
 import threading
@@ -73,3 +75,21 @@ def test_a_host_whose_replies_are_not_read_stops_reading_and_stays_small(spawn_h
     assert state == "stopped reading"
     assert stalled_growth < GROWTH_LIMIT_KIB and peak_growth < GROWTH_LIMIT_KIB, (stalled_growth, peak_growth)
     assert host.wait() == 0
+
+
+def test_sigterm_while_replies_are_not_read_still_ends_the_host(spawn_host):
+    # The dispatcher is stuck writing to a browser that reads nothing, the reader on the full queue.
+    host = spawn_host(read_stdout=False)
+    flood = b"".join(frame({"id": i, "method": "hello"}) for i in range(1, 20_001))
+    writer = threading.Thread(target=_send_ignoring_a_closed_pipe, args=(host, flood), daemon=True)
+    writer.start()
+    assert _wait_until_stalled_or_done(host, writer) == "stopped reading"
+    host.proc.send_signal(signal.SIGTERM)
+    assert host.proc.wait(REPLY_TIMEOUT) == 0  # the deadline turns a hang into a failure; no timing claim
+    host.wait()
+    assert "terminated by the browser" in host.stderr
+
+
+def _send_ignoring_a_closed_pipe(host, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError):
+        host.send_raw(data)
