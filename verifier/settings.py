@@ -105,8 +105,12 @@ def resolve_service_token(configured: str | None, store_url: str) -> tuple[str, 
     if path is None:
         raise VerifierConfigError(f"no service token: set {SERVICE_TOKEN_ENV} or pass --service-token-stdin "
                                   "(PostgreSQL deployments share one token between processes)")
-    _create_secret_file(path, secrets.token_urlsafe(32).encode())
-    token = path.read_text().strip()
+    try:
+        _create_secret_file(path, secrets.token_urlsafe(32).encode())
+        token = path.read_text().strip()
+    except OSError as exc:
+        raise VerifierConfigError(f"cannot create or read the service token file {path} ({exc.strerror}): "
+                                  f"set {SERVICE_TOKEN_ENV} or pass --service-token-stdin") from None
     if not token:
         raise VerifierConfigError(f"the service token file {path} is empty: delete it to generate a new one")
     return check_token(token, "service token"), path

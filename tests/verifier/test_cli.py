@@ -216,3 +216,11 @@ def test_a_malformed_allowed_host_is_a_clear_error(bad):
 
     with pytest.raises(BadRequest, match="--allowed-host wants"):
         allowed_hosts("127.0.0.1", [bad])
+
+
+def test_a_database_path_that_cannot_be_created_is_a_clear_error(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    code = main(["verifier", "admin", "--db", f"sqlite:///{blocker / 'sub' / 'v.db'}", "list-users"])
+    assert code == 1
+    assert "cannot create the database" in capsys.readouterr().err

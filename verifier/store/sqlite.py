@@ -35,7 +35,12 @@ class SqliteStore(Store):
             # Each thread has its own connection: an in-memory database would differ per thread.
             raise VerifierConfigError("use a file for SQLite (sqlite:///path/to/verifier.db), not :memory:")
         self.url = f"sqlite:///{self.path}"
-        create_private_file(Path(self.path))
+        try:
+            create_private_file(Path(self.path))
+        except OSError as exc:
+            from native_host.errors import VerifierConfigError
+
+            raise VerifierConfigError(f"cannot create the database {self.path}: {exc.strerror}") from None
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
