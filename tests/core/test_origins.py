@@ -161,3 +161,28 @@ def test_an_entry_never_answers_another_origin(vault, bound, requesting):
     assert unlocked.entries_for_origin(requesting) == []
     with pytest.raises(OriginNotAllowed):
         unlocked.code(ids[bound], requesting)
+
+
+label_chars = st.sampled_from("abcxyz09-ßςσΣÅåüÜéиДـعربي한국語क्ष\u200c\u200d。．") | st.characters(
+    codec="utf-8", exclude_categories=["Cs", "Cc", "Zs", "Zl", "Zp"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.text(label_chars, min_size=1, max_size=12), min_size=1, max_size=3))
+def test_where_idna_2008_accepts_a_host_we_write_what_idna_encode_writes(labels):
+    import idna
+
+    host = ".".join(labels)
+    try:
+        reference = idna.encode(host, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return  # IDNA 2008 is stricter than browsers (symbols, "_", hyphens): nothing to compare with
+    last = reference.rstrip(".").rsplit(".", 1)[-1]
+    if last.isdigit() or last.lower().startswith("0x"):
+        return  # browsers read a host ending in a number as an IPv4 address (tested above)
+    try:
+        ours = normalize_origin(f"https://{host}")
+    except InvalidOrigin as exc:
+        raise AssertionError(f"{host!r}: idna.encode gives {reference!r}, we refuse it ({exc})") from None
+    assert ours == f"https://{reference}"
