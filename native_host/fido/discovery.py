@@ -28,6 +28,8 @@ class KeyHandle:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # Per-key objects the ceremonies reuse across requests (a python-fido2 client costs a getInfo to build).
     ceremony_cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Where the key comes from when that matters (the VirtualKey of the virtual key).
+    source: Any = field(default=None, repr=False)
     # One request at a time per key: a key cannot serve two ceremonies at once.
     busy: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -185,7 +187,7 @@ def _virtual(env: Mapping[str, str] | None) -> list[KeyHandle]:
     except StoreError as exc:
         raise _Unavailable(str(exc)) from None
     handle = KeyHandle(f"virtual:{key.path}", VIRTUAL_KEY_LABEL, "virtual", device_capabilities(device),
-                       virtual=True, opener=key.open_device)
+                       virtual=True, opener=key.open_device, source=key)
     handle._device = device
     return [handle]
 

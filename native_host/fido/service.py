@@ -10,9 +10,10 @@
 ``params`` are the protocol's params (``origin`` from the browser, never from the page). Errors are
 :class:`native_host.fido.errors.FidoError` (a ``Tracker2faError``: ``code``, message, plus ``dom_name`` and
 ``u2f_error_code`` for the extension). Calls block until a key answers, the ``cancel`` event is set or
-the request times out: run them on a worker thread. Opened keys are kept between requests (a python-fido2
-client per key is cached); USB, NFC and the virtual key are listed again at each request, so a key
-plugged in since is found; Bluetooth keys come from the last ``devices()`` scan (a scan takes seconds).
+the request times out: run them on a worker thread. USB, NFC and the virtual key are listed again at each
+request, so a key plugged in or tapped since is found (the virtual key's open handle, with its cached
+python-fido2 client, is kept while no other process changes its file); Bluetooth keys come from the
+last ``devices()`` scan (a scan takes seconds).
 """
 
 from __future__ import annotations
@@ -51,16 +52,19 @@ class FidoService:
         self._statuses: dict[str, TransportStatus] = {}
 
     def _merge(self, found: Discovery, transports: tuple[str, ...]) -> list[KeyHandle]:
-        """Keep the already opened handle for a key seen before; forget keys of these transports now gone."""
+        """Take the fresh handles (a USB key may have been replugged, an NFC card tapped again), except for a
+        virtual key whose file nobody else changed: its open handle keeps its cached client."""
         with self._lock:
             seen = set()
             for key in found.keys:
                 seen.add(key.id)
-                if key.id in self._keys:
-                    if key is not self._keys[key.id]:
-                        key.close()  # a fresh duplicate of a key already open: keep the open one
-                else:
-                    self._keys[key.id] = key
+                old = self._keys.get(key.id)
+                if old is not None and old.virtual and not old.source.changed_on_disk():
+                    key.close()
+                    continue
+                self._keys[key.id] = key
+                if old is not None and not old.busy.locked():
+                    old.close()  # a busy one is a loser of the last race still cancelling: let it end
             for key_id in [k for k, v in self._keys.items() if v.transport in transports and k not in seen]:
                 self._keys.pop(key_id).close()
             for status in found.transports:

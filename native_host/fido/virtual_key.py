@@ -27,18 +27,35 @@ class VirtualKey:
     def __init__(self, path: Path, *, presence: PresencePolicy | None = None) -> None:
         self.path = Path(path)
         self.presence = presence or AlwaysPresent()
+        self._stamp: tuple[int, int] | None = None  # (mtime_ns, size) of the file as last read or written
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            info = self.path.stat()
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size
+
+    def changed_on_disk(self) -> bool:
+        """True when someone else wrote the file since this process last read or wrote it."""
+        return self._file_stamp() != self._stamp
 
     def load(self) -> KeyStore:
         """The key's store; a missing file is created (0600). A damaged one raises StoreError, untouched."""
         if not self.path.exists():
             store = KeyStore()
-            store.save(self.path)
+            self._save(store)
             return store
-        return KeyStore.load(self.path)
+        store = KeyStore.load(self.path)
+        self._stamp = self._file_stamp()
+        return store
+
+    def _save(self, store: KeyStore) -> None:
+        store.save(self.path)
+        self._stamp = self._file_stamp()
 
     def authenticator(self) -> SoftAuthenticator:
-        return SoftAuthenticator(self.load(), presence=self.presence, transports=("usb",),
-                                 on_change=lambda store: store.save(self.path))
+        return SoftAuthenticator(self.load(), presence=self.presence, transports=("usb",), on_change=self._save)
 
     def open_device(self):  # -> fido2.hid.CtapHidDevice (fido2 is imported lazily)
         from .soft_transports.hid import open_soft_hid_device

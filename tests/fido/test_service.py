@@ -85,3 +85,16 @@ def test_malformed_options_end_in_a_fido_error_never_a_crash(service, options, m
         getattr(service, method)({"origin": ORIGIN, "options": options})
     except FidoError as exc:
         assert exc.code.startswith("fido_")
+
+
+def test_a_virtual_key_changed_by_another_host_process_is_read_again(tmp_path):
+    env = {"TRACKER2FA_VIRTUAL_KEY": str(tmp_path / "shared.json")}
+    chromium, firefox = (FidoService(env, transports=("virtual",)) for _ in range(2))
+    firefox.devices()  # firefox's host opened the key before chromium's host registered on it
+    server = Fido2Server({"id": "localhost", "name": "Mock tracker"})
+    options, state = server.register_begin({"id": b"alice", "name": "alice"})
+    credential = server.register_complete(state, chromium.create({"origin": ORIGIN,
+                                                                  "options": dict(options.public_key)}))
+    options, state = server.authenticate_begin([credential.credential_data])
+    assertion = firefox.get({"origin": ORIGIN, "options": dict(options.public_key)})
+    server.authenticate_complete(state, [credential.credential_data], assertion)
