@@ -140,13 +140,19 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from verifier.http import create_app
-    from verifier.settings import ApiSettings, resolve_service_token
+    from verifier.settings import ApiSettings, resolve_service_token, service_token_path
 
     admin_token = _read_secret_line("admin token") if args.admin_token_stdin else os.environ.get(ADMIN_TOKEN_ENV)
     service_from_stdin = _read_secret_line("service token") if args.service_token_stdin else None
     origins = tuple(args.origin) or ("http://localhost",)
-    verifier = _open(args.db, rp_id=args.rp_id, rp_name=args.rp_name, origins=origins, appid=args.appid)
-    service_token, token_file = resolve_service_token(service_from_stdin, verifier.store.url)
+    db_url = args.db or default_db_url()
+    # Without a token file to create (PostgreSQL), a missing token is refused before any migration runs.
+    early = service_token_path(db_url) is None
+    if early:
+        service_token, token_file = resolve_service_token(service_from_stdin, db_url)
+    verifier = _open(db_url, rp_id=args.rp_id, rp_name=args.rp_name, origins=origins, appid=args.appid)
+    if not early:
+        service_token, token_file = resolve_service_token(service_from_stdin, verifier.store.url)
     allowed = allowed_hosts(args.host, args.allowed_host)
     app = create_app(verifier, ApiSettings(admin_token=admin_token or None, service_token=service_token,
                                            allowed_hosts=allowed))

@@ -224,3 +224,23 @@ def test_a_database_path_that_cannot_be_created_is_a_clear_error(tmp_path, capsy
     code = main(["verifier", "admin", "--db", f"sqlite:///{blocker / 'sub' / 'v.db'}", "list-users"])
     assert code == 1
     assert "cannot create the database" in capsys.readouterr().err
+
+
+@pytest.mark.postgres
+def test_serve_on_postgresql_without_a_service_token_is_refused_before_touching_the_database(pg_database):
+    import psycopg
+
+    from .conftest import new_pg_schema_url
+
+    url, schema = new_pg_schema_url(pg_database)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRACKER2FA_")}, "PYTHONPATH": os.getcwd(),
+           "TRACKER2FA_VERIFIER_KEY": base64.b64encode(secrets.token_bytes(32)).decode()}
+    out = subprocess.run([sys.executable, "-m", "native_host", "verifier", "serve", "--db", url,
+                          "--port", str(_free_port())], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert out.returncode == 1
+    assert "no service token: set TRACKER2FA_SERVICE_TOKEN or pass --service-token-stdin" in out.stderr
+    with psycopg.connect(pg_database) as conn:
+        tables = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s",
+                              (schema,)).fetchone()[0]
+    assert tables == 0
