@@ -100,8 +100,8 @@ def _domain_to_ascii(domain: str) -> str:
     else:
         import idna  # only for non-ASCII hosts: not needed on the host's cold-start path
 
-        try:
-            mapped = idna.uts46_remap(domain, std3_rules=False, transitional=False)
+        try:  # non-transitional: idna's default (recent releases have no other mode and warn if asked)
+            mapped = idna.uts46_remap(domain, std3_rules=False)
         except (idna.IDNAError, ValueError) as exc:
             raise InvalidOrigin(f"invalid host name {domain!r} ({exc})") from None
         labels = mapped.split(".")  # the mapping has turned "。", "．" and "｡" into "."
@@ -135,7 +135,7 @@ def _checked_label(label: str) -> str:
         if not unicode_label or unicode_label.isascii():
             raise InvalidOrigin(f"invalid punycode label {label!r}")
         try:  # a decoded label must already be in mapped form
-            valid = idna.uts46_remap(unicode_label, std3_rules=False, transitional=False) == unicode_label
+            valid = idna.uts46_remap(unicode_label, std3_rules=False) == unicode_label
         except (idna.IDNAError, ValueError):
             valid = False
         if not valid or "." in unicode_label:

@@ -83,7 +83,7 @@ def canonical_origin(origin: str) -> str:
         import idna
 
         try:
-            mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
+            mapped = idna.uts46_remap(host, std3_rules=False)  # non-transitional (the default)
         except idna.IDNAError as exc:
             raise ValueError(f"invalid host in the allowed origin {origin!r}: {exc}") from None
         host = ".".join(
