@@ -24,15 +24,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fido2.client import DefaultClientDataCollector, Fido2Client  # noqa: E402
-from fido2.server import Fido2Server  # noqa: E402
+from fido2.client import DefaultClientDataCollector, Fido2Client
+from fido2.server import Fido2Server
 
-from native_host.fido.ceremonies import webauthn  # noqa: E402
-from native_host.fido.discovery import KeyHandle, discover  # noqa: E402
-from native_host.fido.soft_transports.ble import open_soft_ble_device  # noqa: E402
-from native_host.fido.soft_transports.hid import open_soft_hid_device  # noqa: E402
-from native_host.fido.soft_transports.nfc import open_soft_nfc_device  # noqa: E402
-from native_host.fido.softkey.authenticator import SoftAuthenticator  # noqa: E402
+from native_host.fido.ceremonies import webauthn
+from native_host.fido.discovery import KeyHandle, discover
+from native_host.fido.soft_transports.ble import open_soft_ble_device
+from native_host.fido.soft_transports.hid import open_soft_hid_device
+from native_host.fido.soft_transports.nfc import open_soft_nfc_device
+from native_host.fido.softkey.authenticator import SoftAuthenticator
 
 ORIGIN, RP_ID = "https://jira.example.com", "example.com"
 COLD_STACK = ("import native_host.fido.ceremonies.webauthn, native_host.fido.ceremonies.u2f, "
@@ -76,6 +76,32 @@ def warm(transport: str, runs: int, tmp: Path) -> tuple[float, float]:
     return median_ms(ours), median_ms(direct)
 
 
+def service_warm(runs: int, tmp: Path) -> tuple[float, float]:
+    """fido.get as the host will run it: FidoService (discovery of USB/NFC/virtual at each request) with the
+    virtual key, against python-fido2 directly on the same virtual key."""
+    from native_host.fido.service import FidoService
+
+    env = {"TRACKER2FA_VIRTUAL_KEY": str(tmp / "service-vkey.json")}
+    service = FidoService(env, transports=("virtual",))
+    server = Fido2Server({"id": "localhost", "name": "bench"})
+    origin = "http://localhost:8000"
+    options, state = server.register_begin({"id": b"bench", "name": "bench"}, user_verification="discouraged")
+    credential = server.register_complete(state, service.create({"origin": origin,
+                                                                 "options": dict(options.public_key)}))
+    request, _ = server.authenticate_begin([credential.credential_data], user_verification="discouraged")
+    params = {"origin": origin, "options": dict(request.public_key)}
+    client = Fido2Client(service.keys()[0].device(), DefaultClientDataCollector(origin))
+    ours, direct = [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        service.get(params)
+        ours.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        dict(client.get_assertion(request.public_key).get_response(0))
+        direct.append(time.perf_counter() - t)
+    return median_ms(ours), median_ms(direct)
+
+
 def cold(statement: str, runs: int = 5) -> float:
     samples = []
     for _ in range(runs):
@@ -96,6 +122,8 @@ def main() -> None:
         for transport in args.transports.split(","):
             ours, direct = warm(transport, args.runs, Path(tmp))
             print(f"{transport:<10} {ours:>12.2f} {direct:>16.2f} {ours / direct:>6.2f}")
+        ours, direct = service_warm(args.runs, Path(tmp))
+        print(f"{'service':<10} {ours:>12.2f} {direct:>16.2f} {ours / direct:>6.2f}   (FidoService.get, virtual key)")
     stack, floor = cold(COLD_STACK), cold(COLD_FLOOR)
     print(f"\ncold import of the ceremony stack: {stack:.0f} ms; python-fido2 + cryptography floor: {floor:.0f} ms "
           f"(ratio {stack / floor:.2f})")

@@ -73,6 +73,10 @@ class FidoService:
 
     def _discover(self, transports: tuple[str, ...]) -> list[KeyHandle]:
         transports = tuple(t for t in transports if t in self._transports)
+        with self._lock:
+            virtual_current = any(k.virtual and not k.source.changed_on_disk() for k in self._keys.values())
+        if virtual_current:  # opening the virtual key reads its file: skip it while the open one is current
+            transports = tuple(t for t in transports if t != "virtual")
         return self._merge(discover(self._env, transports=transports, ble_timeout=self._ble_timeout,
                                     **self._listers), transports)
 
