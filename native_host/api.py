@@ -247,6 +247,8 @@ class Session:
 
     def _unlocked(self) -> UnlockedVault:
         """The unlocked vault, counting this as activity for the auto-lock timer."""
+        if self._vault is not None and self._vault.locked:  # it locked itself: `vault passwd` elsewhere
+            self._vault = None
         if self._vault is None:
             raise VaultLocked("the vault is locked; unlock it first")
         # No notify: activity only moves the deadline later, and the watcher re-checks it when it wakes.
@@ -307,11 +309,17 @@ class Session:
         """``vault.status`` (see docs/protocol.md)."""
         from .vault import VaultFile
 
+        entries = None
+        if self._vault is not None:
+            try:
+                entries = len(self._vault.entries())
+            except VaultLocked:  # it locked itself: the password was changed (`vault passwd`) elsewhere
+                self._vault = None
         return {
             "exists": VaultFile(self.vault_path).exists(),
             "unlocked": self._vault is not None,
             "path": str(self.vault_path),
-            "entries": len(self._vault.entries()) if self._vault is not None else None,
+            "entries": entries,
             "auto_lock_seconds": self.config.auto_lock_seconds,
         }
 
