@@ -24,6 +24,7 @@ from ..errors import (
     VaultError,
     VaultExists,
     VaultLocked,
+    VaultTampered,
 )
 from ..origins import normalize_origin
 from . import store
@@ -263,10 +264,16 @@ class UnlockedVault:
             self._signature = _stat_signature(self.path)
             return
         sealed = parse_vault(data)
-        if crypto.master_key_replaced(self._header, sealed.header):  # `vault passwd` in another process
-            self.lock()
-            raise VaultLocked("the vault's password was changed in another process; unlock it with the new one")
-        entries, generation, fragments = _decode_plaintext(crypto.unseal(key, sealed))
+        try:
+            plaintext = crypto.unseal(key, sealed)
+        except VaultTampered:
+            if not crypto.master_key_replaced(self._header, sealed.header):
+                raise
+            self.lock()  # `vault passwd` in another process: our key is of no use any more
+            raise VaultLocked(
+                "the vault's password was changed in another process; unlock it with the new one"
+            ) from None
+        entries, generation, fragments = _decode_plaintext(plaintext)
         self._header = sealed.header
         self._generation = generation
         self._set_entries(entries, fragments)
