@@ -107,7 +107,7 @@ def _domain_to_ascii(domain: str) -> str:
         labels = mapped.split(".")  # the mapping has turned "。", "．" and "｡" into "."
         unicode_labels = [_checked_label(label) for label in labels]
         if any(_has_rtl(label) for label in unicode_labels):  # a bidi domain name: every label checked
-            for label in unicode_labels:
+            for label in filter(None, unicode_labels):  # empty labels (a trailing dot) have no direction
                 try:
                     idna.check_bidi(label, check_ltr=True)
                 except idna.IDNAError as exc:

@@ -37,6 +37,7 @@ SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
         ("https://jira.example.com.", "https://jira.example.com."),
         ("https://a_b.example", "https://a_b.example"),
         ("https://☃.net", "https://xn--n3h.net"),
+        ("https://عربي.example.", "https://xn--ngbrx4e.example."),
         ("http://127.1:8080", "http://127.0.0.1:8080"),
         ("http://0x7f.0.0.1", "http://127.0.0.1"),
         ("http://[0:0:0:0:0:0:0:1]:8080", "http://[::1]:8080"),
@@ -186,3 +187,18 @@ def test_where_idna_2008_accepts_a_host_we_write_what_idna_encode_writes(labels)
     except InvalidOrigin as exc:
         raise AssertionError(f"{host!r}: idna.encode gives {reference!r}, we refuse it ({exc})") from None
     assert ours == f"https://{reference}"
+
+
+labels_of_note = st.sampled_from(
+    ["", "عربي", "שלום", "١٢٣", "a1", "ß", "ς", "क्\u200dष", "xn--strae-oqa", "xn--a", "0x7f"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(labels_of_note | st.text(label_chars, max_size=8), min_size=1, max_size=4))
+def test_any_host_of_label_characters_is_canonical_or_invalid_origin(labels):
+    try:
+        canonical = normalize_origin("https://" + ".".join(labels))
+    except InvalidOrigin:
+        return
+    assert normalize_origin(canonical) == canonical and canonical.isascii()

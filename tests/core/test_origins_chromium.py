@@ -37,6 +37,7 @@ TABLE = [
     "https://☃.net", "https://💩.la", "https://a_b.example", "https://-foo.example", "https://ab--cd.example",
     # bidi
     "https://عربي.example", "https://عربي1.example", "https://1عربي.example", "https://١٢٣.example",
+    "https://عربي.example.", "https://abc.عربي.", "https://.عربي",
     # percent-encoding in the host
     "https://exa%41mple.com", "https://exa%2Emple.com", "https://exa%ffmple.com", "https://example.com%2F",
     "https://exa<mple.com", "https://exa^mple.com", "https://exa|mple.com",
