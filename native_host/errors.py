@@ -1,7 +1,8 @@
-"""The error hierarchy shared by the vault, the host and the CLI.
+"""The errors of the user's machine: the vault, the native-messaging host, its authenticators and the CLI.
 
 Every error a user can meet carries a stable snake_case ``code`` (sent over the native-messaging
-protocol and used for CLI exit codes) and a message that says what to do.
+protocol and used for CLI exit codes) and a message that says what to do. The server side has its own
+hierarchy in ``verifier/errors.py``: the two halves share no code (see docs/developer-guide.md).
 """
 
 from __future__ import annotations
@@ -146,45 +147,3 @@ class Cancelled(Tracker2faError):
     """The request was cancelled."""
 
     code = "cancelled"
-
-
-class VerifierError(Tracker2faError):
-    """Base class for errors of the server-side verifier."""
-
-    code = "verifier_error"
-
-
-class UserNotFound(VerifierError):
-    """The verifier has no user with this name."""
-
-    code = "user_not_found"
-
-
-class UserExists(VerifierError):
-    """A user with this name already exists."""
-
-    code = "user_exists"
-
-
-class CredentialNotFound(VerifierError):
-    """This user has no security key with this credential id."""
-
-    code = "credential_not_found"
-
-
-class InvalidPolicy(VerifierError, BadRequest):
-    """The policy is invalid (unknown mode, bad CIDR, or an out-of-range number of days)."""
-
-    code = "invalid_policy"
-
-
-class WebAuthnRejected(VerifierError, BadRequest):
-    """The WebAuthn request or response was rejected (wrong origin, challenge, signature or format)."""
-
-    code = "webauthn_rejected"
-
-
-class VerifierConfigError(VerifierError):
-    """The verifier's configuration is invalid (database URL, server key)."""
-
-    code = "verifier_config_error"

@@ -22,19 +22,18 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from native_host.errors import (
+from .core import backup as backup_rules
+from .core import ratelimit, totp
+from .core import webauthn as wa
+from .core.audit import make_event
+from .core.policy import Policy
+from .errors import (
     BadRequest,
     CredentialNotFound,
     InvalidPolicy,
     UserNotFound,
     WebAuthnRejected,
 )
-
-from .core import backup as backup_rules
-from .core import ratelimit, totp
-from .core import webauthn as wa
-from .core.audit import make_event
-from .core.policy import Policy
 from .settings import VerifierSettings, resolve_server_key
 from .store import Store
 

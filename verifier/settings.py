@@ -8,11 +8,10 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from native_host.errors import VerifierConfigError
-
 from .core.backup import HashParams
 from .core.ratelimit import RateLimitRules
 from .core.totp import TotpParams
+from .errors import VerifierConfigError
 
 KEY_ENV = "TRACKER2FA_VERIFIER_KEY"
 ADMIN_TOKEN_ENV = "TRACKER2FA_ADMIN_TOKEN"

@@ -1,33 +1,30 @@
-"""The ``tracker2fa`` command line.
+"""The ``tracker2fa`` command line: a core that names no part.
 
-Each sub-command lives in its own module exposing ``register(subparsers)``; a module's handler imports
-what it needs lazily so that ``tracker2fa vault code`` never pays for FastAPI or fido2.
+Sub-commands come from the entry-point group ``tracker2fa.commands`` that each part declares in
+pyproject.toml (the vault and deploy commands here, ``try`` in ``native_host.devtools``, ``verifier`` and
+``mock`` in the verifier package). Each entry point names a ``register(subparsers)`` function; a module's
+handlers import what they need lazily, so that ``tracker2fa vault code`` never pays for FastAPI or fido2.
+An entry point may name the extra it needs (``verifier = "verifier.cli:register [verifier]"``): when that
+extra is missing, that sub-command alone fails, with the ``pip install`` line that fixes it.
 
-Exit codes (documented in docs/cli.md): 0 success, 1 generic failure, 2 usage error,
-3 wrong password, 4 vault not found, 5 vault corrupt or tampered, 6 entry not found or ambiguous,
-7 import failed, 8 origin not allowed, 130 interrupted.
+Exit codes (documented in docs/cli.md): 0 success, 1 generic failure (also: a sub-command whose extra is not
+installed), 2 usage error, 3 wrong password, 4 vault not found, 5 vault corrupt or tampered, 6 entry not
+found or ambiguous, 7 import failed, 8 origin not allowed, 130 interrupted. A part's own errors are its
+handlers' business: they print them and return an exit code.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib.metadata import EntryPoint, entry_points
 
+from .. import __version__
 from ..errors import Tracker2faError
 
-# Sub-command modules, in help order. Each defines register(subparsers) -> None.
-COMMAND_MODULES = (
-    "vault_cmd",
-    "install_cmd",
-    "doctor_cmd",
-    "policy_cmd",
-    "pack_cmd",
-    "try_cmd",
-    "verifier_cmd",
-    "mock_cmd",
-)
+ENTRY_POINT_GROUP = "tracker2fa.commands"
+UNAVAILABLE_EXIT = 1
 
 EXIT_CODES = {
     "wrong_password": 3,
@@ -41,32 +38,105 @@ EXIT_CODES = {
     "origin_not_allowed": 8,
 }
 OUT_OF_MEMORY_EXIT = 1
+# Our own packages: a ModuleNotFoundError naming one of them is a bug or a broken install, never a missing extra.
+OWN_PACKAGES = ("native_host", "verifier")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class CommandUnavailable(Exception):
+    """A sub-command that cannot run here: its extra is not installed, or its module does not load."""
+
+
+def missing_extra(command: str, extras: Sequence[str], missing: str | None) -> CommandUnavailable:
+    """The error for a sub-command whose extra is not installed, with the ``pip install`` line that fixes it."""
+    if not extras:
+        return CommandUnavailable(f"tracker2fa {command} is unavailable: the module {missing} is not installed")
+    what = " and ".join(f"'{e}'" for e in extras) + (" extras" if len(extras) > 1 else " extra")
+    return CommandUnavailable(f"tracker2fa {command} needs the {what}: pip install 'tracker2fa[{','.join(extras)}]' "
+                              f"(missing module: {missing})")
+
+
+def command_entry_points() -> list[EntryPoint]:
+    """The declared sub-commands, in declaration order."""
+    return list(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _is_own_module(name: str | None) -> bool:
+    return (name or "").partition(".")[0] in OWN_PACKAGES
+
+
+def _wanted(points: list[EntryPoint], argv: Sequence[str]) -> list[EntryPoint]:
+    """Only the sub-command being run when argv starts with its name; every one for help and usage errors."""
+    named = [ep for ep in points if argv and ep.name == argv[0]]
+    return named or points
+
+
+def _register(subparsers: argparse._SubParsersAction, point: EntryPoint) -> None:
+    """Load one part's ``register`` and let it add its parsers; a module that does not load adds a stub."""
+    before = set(subparsers.choices)
+    try:
+        register: Callable[[argparse._SubParsersAction], None] = point.load()
+    except ModuleNotFoundError as exc:
+        if _is_own_module(exc.name):  # the part's own module is broken or absent: say so, not "install"
+            error = CommandUnavailable(f"tracker2fa {point.name} is unavailable: its module does not load ({exc})")
+        else:
+            error = missing_extra(point.name, point.extras, exc.name)
+        _register_unavailable(subparsers, point.name, error)
+        return
+    except Exception as exc:  # any other import-time failure breaks this sub-command only
+        error = CommandUnavailable(f"tracker2fa {point.name} is unavailable: its module does not load "
+                                   f"({type(exc).__name__}: {exc})")
+        _register_unavailable(subparsers, point.name, error)
+        return
+    register(subparsers)
+    for name in set(subparsers.choices) - before:
+        subparsers.choices[name].set_defaults(command_name=name, command_extras=tuple(point.extras))
+
+
+def _register_unavailable(subparsers: argparse._SubParsersAction, name: str, error: CommandUnavailable) -> None:
+    parser = subparsers.add_parser(name, help=f"(unavailable: {error})", add_help=False)
+    parser.add_argument("ignored", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def unavailable(_args: argparse.Namespace) -> int:
+        raise error
+
+    parser.set_defaults(handler=unavailable, command_name=name, command_extras=())
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser with every declared sub-command, or only the one ``argv`` runs (a faster start)."""
+    points = command_entry_points()
+    if not points:
+        raise CommandUnavailable(f"no sub-commands are registered (entry-point group {ENTRY_POINT_GROUP}): "
+                                 "install the package, e.g. pip install -e . in a checkout")
     parser = argparse.ArgumentParser(
         prog="tracker2fa",
         description="One-click second factor for issue trackers: vault, browser host, verifier, mock tracker.",
     )
-    from .. import __version__
-
     parser.add_argument("--version", action="version", version=f"tracker2fa {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
+    loaded: set[str] = set()
+    for point in _wanted(points, argv):
+        if point.value in loaded:  # one register() may add several commands (install and uninstall)
             continue
-        module.register(subparsers)
+        loaded.add(point.value)
+        _register(subparsers, point)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
-        return int(args.handler(args) or 0)
+        args = build_parser(argv).parse_args(argv)
+        try:
+            return int(args.handler(args) or 0)
+        except ModuleNotFoundError as exc:
+            # A handler imports its extra's packages lazily; a missing one is that extra not being installed.
+            if _is_own_module(exc.name) or not getattr(args, "command_extras", ()):
+                raise
+            raise missing_extra(args.command_name, args.command_extras, exc.name) from None
+    except CommandUnavailable as exc:
+        print(f"tracker2fa: error: {exc}", file=sys.stderr)
+        return UNAVAILABLE_EXIT
     except Tracker2faError as exc:
         print(f"tracker2fa: error: {exc.message}", file=sys.stderr)
         # A subclass without its own exit code (e.g. import_wrong_password) takes its parent's (import_failed).

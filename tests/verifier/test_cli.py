@@ -197,7 +197,7 @@ labels = st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True)
 
 @given(st.lists(labels, min_size=1, max_size=4), st.sampled_from(["127.0.0.1", "::1", "10.1.2.3", "0.0.0.0"]))
 def test_allowed_hosts_keep_localhost_and_add_the_listen_address_and_the_named_hosts(parts, listen):
-    from native_host.cli.verifier_cmd import allowed_hosts
+    from verifier.cli.verifier_cmd import allowed_hosts
 
     name = ".".join(parts)
     hosts = allowed_hosts(listen, [name.upper(), f"*.{name}"])
@@ -211,8 +211,8 @@ def test_allowed_hosts_keep_localhost_and_add_the_listen_address_and_the_named_h
 
 @pytest.mark.parametrize("bad", ["", "a*b", "*x.example", "**.example"])
 def test_a_malformed_allowed_host_is_a_clear_error(bad):
-    from native_host.cli.verifier_cmd import allowed_hosts
-    from native_host.errors import BadRequest
+    from verifier.cli.verifier_cmd import allowed_hosts
+    from verifier.errors import BadRequest
 
     with pytest.raises(BadRequest, match="--allowed-host wants"):
         allowed_hosts("127.0.0.1", [bad])

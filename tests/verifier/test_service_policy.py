@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from native_host.errors import BadRequest, InvalidPolicy, UserExists, UserNotFound
+from verifier.errors import BadRequest, InvalidPolicy, UserExists, UserNotFound
 
 from .conftest import enrol_totp
 

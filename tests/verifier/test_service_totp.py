@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from native_host.errors import UserNotFound
+from verifier.errors import UserNotFound
 from verifier.core import totp
 
 from .conftest import enrol_totp

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from native_host.errors import VerifierConfigError
+from verifier.errors import VerifierConfigError
 from verifier.store import open_store
 from verifier.store.migrations import LATEST, MIGRATIONS
 

@@ -6,6 +6,8 @@ and reply; the OpenAPI spec at ``/openapi.json``; a WebSocket of audit events at
 
 from __future__ import annotations
 
+import importlib.metadata
+
 from fastapi import FastAPI
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -21,10 +23,10 @@ __all__ = ["create_app"]
 
 def create_app(verifier: Verifier, settings: ApiSettings | None = None) -> FastAPI:
     """The API app around ``verifier``."""
-    from native_host import __version__
-
     settings = settings or ApiSettings()
-    app = FastAPI(title="tracker2fa verifier", version=__version__, docs_url=None, redoc_url=None,
+    # The distribution's version, read from its metadata: the verifier never imports native_host.
+    version = importlib.metadata.version("tracker2fa")
+    app = FastAPI(title="tracker2fa verifier", version=version, docs_url=None, redoc_url=None,
                   description="TOTP, backup codes and WebAuthn verification with policy, rate limits and audit.")
     app.state.verifier = verifier
     app.state.api_settings = settings

@@ -1,4 +1,4 @@
-"""Map the shared error hierarchy to HTTP statuses with a ``{"error": {"code", "message"}}`` body."""
+"""Map the verifier's errors (verifier/errors.py) to HTTP statuses with a ``{"error": {"code", "message"}}`` body."""
 
 from __future__ import annotations
 
@@ -9,18 +9,17 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from native_host.errors import (
+from ..errors import (
     BadRequest,
     CredentialNotFound,
-    Tracker2faError,
     UserExists,
     UserNotFound,
+    VerifierError,
 )
-
 from .models import ErrorReply
 
 
-class Unauthorized(Tracker2faError):
+class Unauthorized(VerifierError):
     """A valid bearer token is needed for this endpoint."""
 
     code = "unauthorized"
@@ -31,7 +30,7 @@ ERROR_RESPONSES = {400: {"model": ErrorReply}, 404: {"model": ErrorReply}, 409: 
 AUTH_RESPONSES = {401: {"model": ErrorReply}, 403: {"model": ErrorReply}}
 
 
-def status_for(exc: Tracker2faError) -> int:
+def status_for(exc: VerifierError) -> int:
     """The HTTP status of a domain error (500 for configuration and unexpected errors)."""
     for cls, status in STATUS:
         if isinstance(exc, cls):
@@ -47,8 +46,8 @@ def error_reply(status: int, code: str, message: str) -> JSONResponse:
 def install(app: FastAPI) -> None:
     """Register the exception handlers."""
 
-    @app.exception_handler(Tracker2faError)
-    async def domain_error(request: Request, exc: Tracker2faError) -> JSONResponse:
+    @app.exception_handler(VerifierError)
+    async def domain_error(request: Request, exc: VerifierError) -> JSONResponse:
         return error_reply(status_for(exc), exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)

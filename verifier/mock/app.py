@@ -24,8 +24,7 @@ from fastapi import FastAPI, Form, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from native_host.errors import Tracker2faError
-
+from ..errors import VerifierError
 from . import pages
 from .security import MockSecurityMiddleware
 from .sessions import LoginState, Session, SessionStore
@@ -241,8 +240,8 @@ def create_mock_app(verifier: Any, *, admin_groups: tuple[str, ...] = ADMIN_GROU
             remember(request, response, username)
         return response
 
-    @app.exception_handler(Tracker2faError)
-    async def verifier_refused(request: Request, exc: Tracker2faError) -> Response:
+    @app.exception_handler(VerifierError)
+    async def verifier_refused(request: Request, exc: VerifierError) -> Response:
         """A verifier error (unknown user or key, bad policy…) is a clear message, never a 500."""
         status = 404 if exc.code in ("user_not_found", "credential_not_found") else 400
         if request.headers.get("content-type", "").startswith("application/json"):

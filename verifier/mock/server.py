@@ -25,9 +25,9 @@ def bind_loopback(port: int) -> socket.socket:
         sock.bind(("127.0.0.1", port))
     except OSError as exc:
         sock.close()
-        from native_host.errors import Tracker2faError
+        from ..errors import VerifierError
 
-        raise Tracker2faError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; choose another --port") from None
+        raise VerifierError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; choose another --port") from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock

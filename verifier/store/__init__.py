@@ -6,8 +6,7 @@ opens the store and applies pending migrations.
 
 from __future__ import annotations
 
-from native_host.errors import VerifierConfigError
-
+from ..errors import VerifierConfigError
 from .base import Store
 
 __all__ = ["Store", "open_store"]

@@ -12,8 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from native_host.errors import UserExists
-
+from ..errors import UserExists
 from .migrations import LATEST, MIGRATIONS
 
 USER_COLUMNS = "username, password_hash, groups_json, excluded_until, created"
@@ -73,7 +72,7 @@ class Store(ABC):
             rows = tx.run("SELECT MAX(version) AS v FROM schema_version")
             current = rows[0]["v"] or 0
             if current > LATEST:
-                from native_host.errors import VerifierConfigError
+                from ..errors import VerifierConfigError
 
                 raise VerifierConfigError(f"the database schema (version {current}) is newer than this "
                                           f"verifier (version {LATEST}); upgrade tracker2fa")

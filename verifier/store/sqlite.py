@@ -30,7 +30,7 @@ class SqliteStore(Store):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path == ":memory:" or self.path.startswith("file:"):
-            from native_host.errors import VerifierConfigError
+            from ..errors import VerifierConfigError
 
             # Each thread has its own connection: an in-memory database would differ per thread.
             raise VerifierConfigError("use a file for SQLite (sqlite:///path/to/verifier.db), not :memory:")
@@ -38,7 +38,7 @@ class SqliteStore(Store):
         try:
             create_private_file(Path(self.path))
         except OSError as exc:
-            from native_host.errors import VerifierConfigError
+            from ..errors import VerifierConfigError
 
             raise VerifierConfigError(f"cannot create the database {self.path}: {exc.strerror}") from None
         self._local = threading.local()

@@ -1,15 +1,22 @@
 """``tracker2fa try URL``: a real browser on a throwaway profile with the extension loaded and the host
 registered for that profile, opened on URL (for example the mock tracker). Nothing touches your real
-browser profiles; the vault is yours (or ``--vault PATH``)."""
+browser profiles; the vault is yours (or ``--vault PATH``).
+
+A developer tool, plugged into ``tracker2fa`` by the ``try`` entry point with the ``devtools`` extra
+(Playwright, websockets), which ``install.py`` installs. Playwright is imported only when Chromium starts:
+this module is loaded to build ``tracker2fa --help``."""
 
 from __future__ import annotations
 
 import argparse
+import base64
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ..errors import BadRequest
+from ..vault import default_vault_path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,29 +39,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _check_url(url: str) -> str:
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadRequest(f"not an http(s) URL: {url!r}")
     return url
 
 
-def _default_vault() -> Path:
-    try:
-        from ..vault import default_vault_path
-    except ImportError:
-        import platformdirs
-
-        return platformdirs.user_data_path("tracker2fa") / "vault.json"
-    return default_vault_path()
-
-
 def run(args: argparse.Namespace) -> int:
     """Handler: set up the throwaway profile, start the browser, wait, clean up."""
     url = _check_url(args.url)
-    vault = (args.vault or _default_vault()).expanduser().resolve()  # resolved before HOME changes
-    from ..devtools import browsers
+    vault = (args.vault or default_vault_path()).expanduser().resolve()  # resolved before HOME changes
+    from . import browsers  # lazily, like Playwright: this module is loaded to build `tracker2fa --help`
 
     with browsers.throwaway_dir() as root:
         home = root / "home"
@@ -63,6 +58,13 @@ def run(args: argparse.Namespace) -> int:
         if args.browser == "chromium":
             return _run_chromium(browsers, root, env, url, args)
         return _run_firefox(browsers, root, env, url, args)
+
+
+def _how_it_ends(args: argparse.Namespace) -> str:
+    """What ends the session, as the user should read it: a timer, Ctrl-C (no window), or closing the window."""
+    if args.seconds is not None:
+        return f"closing after {args.seconds:g} s"
+    return "press Ctrl-C to finish" if args.headless else "close the window to finish"
 
 
 def _wait(args: argparse.Namespace, alive: object) -> None:
@@ -103,7 +105,7 @@ def _run_chromium(browsers: object, root: Path, env: dict[str, str], url: str, a
             print("tracker2fa try: no second-factor field detected on this page (yet)", file=sys.stderr)
         if args.screenshot:
             page.screenshot(path=str(args.screenshot))
-        print(f"tracker2fa try: opened {url} in Chromium; close the window to finish", file=sys.stderr)
+        print(f"tracker2fa try: opened {url} in Chromium; {_how_it_ends(args)}", file=sys.stderr)
         closed: list[bool] = []
         context.on("close", lambda _ctx: closed.append(True))
         _wait(args, lambda: not closed and bool(context.pages))
@@ -134,11 +136,9 @@ def _run_firefox(browsers: object, root: Path, env: dict[str, str], url: str, ar
         else:
             print("tracker2fa try: no second-factor field detected on this page (yet)", file=sys.stderr)
         if args.screenshot:
-            import base64
-
             shot = firefox.call("browsingContext.captureScreenshot", {"context": context})
             args.screenshot.write_bytes(base64.b64decode(shot["data"]))
-        print(f"tracker2fa try: opened {url} in Firefox; close the window to finish", file=sys.stderr)
+        print(f"tracker2fa try: opened {url} in Firefox; {_how_it_ends(args)}", file=sys.stderr)
         _wait(args, lambda: firefox.process.poll() is None)
     finally:
         firefox.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import BadRequest
+from . import reporting_errors
 
 DEFAULT_PORT = 8080
 
@@ -28,17 +29,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(default: mock-verifier.db in the tracker2fa data directory)")
     parser.add_argument("--demo-user", metavar="NAME:PASSWORD", action="append", default=[],
                         help="seed one more user with no factor enrolled (repeatable)")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=reporting_errors(run))
 
 
 def run(args: argparse.Namespace) -> int:
     """Seed the demo users, print how to log in, serve until interrupted."""
-    try:
-        from verifier.mock.demo import parse_demo_user
-        from verifier.mock.server import serve
-    except ImportError as exc:
-        raise BadRequest(f"the mock tracker needs the verifier extra: pip install 'tracker2fa[verifier]' ({exc})") \
-            from None
+    # Lazily: the mock needs the extra's packages; a missing one is reported by the CLI core with the extra.
+    from ..mock.demo import parse_demo_user
+    from ..mock.server import serve
+
     if not 0 <= args.port <= 65535:
         raise BadRequest(f"--port must be 0-65535, got {args.port}")
     try:

@@ -13,8 +13,8 @@
 Admin commands open the database directly (like the server does); secrets at rest use the server key from
 $TRACKER2FA_VERIFIER_KEY, or for SQLite the ``<db>.key`` file created beside the database.
 
-Hook for the mock tracker: ``tracker2fa mock`` is NOT registered here. It lives in its own module,
-``native_host/cli/mock_cmd.py`` (listed in ``COMMAND_MODULES``), and builds on ``verifier.service``.
+Registered by the ``verifier`` entry point of the ``tracker2fa.commands`` group; ``tracker2fa mock`` is its
+sibling in ``mock_cmd.py``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import os
 import sys
 
 from ..errors import BadRequest
+from . import reporting_errors
 
 DEFAULT_PORT = 8400
 ADMIN_TOKEN_ENV = "TRACKER2FA_ADMIN_TOKEN"
@@ -66,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--origin", action="append", default=[],
                        help="an allowed login-page origin (repeatable; default http://localhost)")
     serve.add_argument("--appid", help="legacy U2F app id URL, for keys registered with the old U2F API")
-    serve.set_defaults(handler=run_serve)
+    serve.set_defaults(handler=reporting_errors(run_serve))
 
     admin = sub.add_parser("admin", help="administer users, groups and policy")
     admin.add_argument("--db", metavar="URL", help=db_help)
@@ -103,15 +104,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--event")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    admin.set_defaults(handler=run_admin)
+    admin.set_defaults(handler=reporting_errors(run_admin))
 
 
 def _open(db: str | None, **settings):
-    try:
-        from verifier.service import Verifier, VerifierSettings
-        from verifier.store import open_store
-    except ImportError as exc:
-        raise BadRequest(f"the verifier needs its extra: pip install 'tracker2fa[verifier]' ({exc})") from None
+    # Lazily: the service needs the extra's packages; a missing one is reported by the CLI core with the extra.
+    from ..service import Verifier, VerifierSettings
+    from ..store import open_store
+
     return Verifier(open_store(db or default_db_url()), VerifierSettings(**settings))
 
 
@@ -137,10 +137,10 @@ def parse_until(text: str) -> float | None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve the API until interrupted."""
-    import uvicorn
+    import uvicorn  # the extra's packages, imported only to serve
 
-    from verifier.http import create_app
-    from verifier.settings import ApiSettings, resolve_service_token, service_token_path
+    from ..http import create_app
+    from ..settings import ApiSettings, resolve_service_token, service_token_path
 
     admin_token = _read_secret_line("admin token") if args.admin_token_stdin else os.environ.get(ADMIN_TOKEN_ENV)
     service_from_stdin = _read_secret_line("service token") if args.service_token_stdin else None
