@@ -412,7 +412,8 @@ async def _webauthn_load(address: tuple[str, int], keys: list[tuple[str, object]
                                {"username": username, "origin": "http://localhost"})
             done = await call(reader, writer, "/v1/webauthn/authenticate/complete",
                               {"username": username, "state_id": begin["state_id"],
-                               "credential": key.get(begin["options"]), "ip": "127.0.0.1", "user_agent": "bench"})
+                               "credential": key.get("http://localhost", begin["options"]),
+                               "ip": "127.0.0.1", "user_agent": "bench"})
             ok += done.get("ok") is True
         writer.close()
 
@@ -425,8 +426,7 @@ def bench_webauthn(tmp: Path, n: int, concurrency: int = 32) -> list[str]:
     """Assertion verifications/s through the API (SQLite, 1 process) vs raw P-256 verifies/s."""
     import asyncio
 
-    from soft_webauthn import SoftKey
-
+    from tests.support.host_key import HostKey  # the host's ceremonies with its software key
     from verifier.service import Verifier, VerifierSettings
     from verifier.store import open_store
 
@@ -438,9 +438,9 @@ def bench_webauthn(tmp: Path, n: int, concurrency: int = 32) -> list[str]:
     for i in range(concurrency):
         name = f"w{i}"
         verifier.create_user(name)
-        soft = SoftKey("http://localhost")
+        soft = HostKey()
         options, state = verifier.webauthn_register_begin(name, "http://localhost")
-        verifier.webauthn_register_complete(name, state, soft.create(options), "bench key")
+        verifier.webauthn_register_complete(name, state, soft.create("http://localhost", options), "bench key")
         keys.append((name, soft))
     per_key = max(1, n // concurrency)
     with Servers() as servers:

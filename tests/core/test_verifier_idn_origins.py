@@ -1,7 +1,7 @@
 """The verifier's WebAuthn origin check writes configured IDN origins as browsers do (UTS-46, non-transitional).
 
-A real ceremony: python-fido2's client with the software authenticator, as a browser on
-``https://straße.example`` would run it (its clientDataJSON origin is ``https://xn--strae-oqa.example``).
+A real ceremony: the host's WebAuthn ceremony with its software key, for the origin a browser on
+``https://straße.example`` reports (its clientDataJSON origin is ``https://xn--strae-oqa.example``).
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from fido2.client import DefaultClientDataCollector, Fido2Client
 
-from tests.support.soft_authenticator import SoftAuthenticator, open_device
+from tests.support.host_key import HostKey
 from verifier.core.webauthn import canonical_origin
 
 BROWSER_ORIGIN = "https://xn--strae-oqa.example"  # what Chromium writes for https://straße.example
@@ -47,15 +46,13 @@ def test_a_configured_origin_is_written_as_the_browser_writes_it(configured, can
 
 
 def test_a_key_registers_and_signs_in_on_an_idn_origin_configured_in_unicode(idn_verifier):
-    key = SoftAuthenticator()
+    key = HostKey()
     idn_verifier.create_user("alice")
     options, state_id = idn_verifier.webauthn_register_begin("alice", BROWSER_ORIGIN)
-    client = Fido2Client(open_device(key)[0], DefaultClientDataCollector(BROWSER_ORIGIN))
-    response = client.make_credential(options["publicKey"])
-    idn_verifier.webauthn_register_complete("alice", state_id, dict(response), "Key")
+    response = key.create(BROWSER_ORIGIN, options)
+    idn_verifier.webauthn_register_complete("alice", state_id, response, "Key")
     options, state_id = idn_verifier.webauthn_authenticate_begin("alice", BROWSER_ORIGIN)
-    selection = client.get_assertion(options["publicKey"])
-    result = idn_verifier.webauthn_authenticate_complete("alice", state_id, dict(selection.get_response(0)), IP, UA)
+    result = idn_verifier.webauthn_authenticate_complete("alice", state_id, key.get(BROWSER_ORIGIN, options), IP, UA)
     assert result.ok
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import struct
 
 from fido2 import cbor
+from fido2.hid import CAPABILITY
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from native_host.fido.soft_transports.hid import SoftHidConnection
+from native_host.fido.soft_transports.hid import SoftHidConnection, open_soft_hid_device
 from native_host.fido.softkey.authenticator import SoftAuthenticator
 from native_host.fido.softkey.presence import AlwaysPresent
 
@@ -58,3 +59,26 @@ def test_any_hid_packets_leave_the_connection_answering(packets):
     # A fresh INIT still works afterwards.
     connection.write_packet(struct.pack(">IBH", 0xFFFFFFFF, 0x86, 8).ljust(64, b"\0"))
     assert connection.read_packet()[4] == 0x86
+
+
+# ---- moved from tests/verifier/test_soft_authenticator.py (the old test-only key's checks, on this one) ------
+@settings(max_examples=60, deadline=None)
+@given(payload=st.binary(max_size=2000))
+def test_ping_payloads_of_any_size_echo_through_the_hid_framing(payload):
+    device = open_soft_hid_device(SoftAuthenticator())
+    assert device.ping(payload) == payload
+
+
+def test_a_u2f_only_key_announces_no_cbor():
+    assert not CAPABILITY.CBOR.supported(open_soft_hid_device(SoftAuthenticator(ctap2=False)).capabilities)
+    assert CAPABILITY.CBOR.supported(open_soft_hid_device(SoftAuthenticator()).capabilities)
+
+
+@settings(deadline=None)
+@given(params=st.dictionaries(st.integers(min_value=1, max_value=8),
+                              st.one_of(st.integers(-(2**31), 2**31), st.text(max_size=5), st.binary(max_size=5),
+                                        st.lists(st.integers(0, 9), max_size=3)), max_size=6),
+       command=st.sampled_from([0x01, 0x02, 0x04]))
+def test_make_credential_and_get_assertion_with_ill_typed_parameters_answer_an_error(params, command):
+    reply = SoftAuthenticator().handle_cbor(bytes([command]) + cbor.encode(params))
+    assert reply[0] != 0x00 or command == 0x04

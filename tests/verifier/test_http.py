@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.support.soft_authenticator import SoftAuthenticator, open_device
+from tests.support.host_key import HostKey
 from verifier.core import totp
 from verifier.service import Verifier
 
@@ -177,18 +177,15 @@ def test_remembered_devices_rotate_over_http(api):
 
 
 def test_webauthn_ceremonies_over_http(api):
-    from fido2.client import DefaultClientDataCollector, Fido2Client
-
     make_user(api)
-    device, _ = open_device(SoftAuthenticator())
-    client = Fido2Client(device, DefaultClientDataCollector(ORIGIN))
+    key = HostKey()  # the host's own ceremonies with its software key
     begin = api.post("/v1/webauthn/register/begin", json={"username": "alice", "origin": ORIGIN}).json()
-    credential = dict(client.make_credential(begin["options"]["publicKey"]))
+    credential = key.create(ORIGIN, begin["options"])
     reply = api.post("/v1/webauthn/register/complete", json={"username": "alice", "state_id": begin["state_id"],
                                                              "credential": credential, "name": "Desk key"})
     assert reply.status_code == 200 and reply.json()["name"] == "Desk key"
     begin = api.post("/v1/webauthn/authenticate/begin", json={"username": "alice", "origin": ORIGIN}).json()
-    assertion = dict(client.get_assertion(begin["options"]["publicKey"]).get_response(0))
+    assertion = key.get(ORIGIN, begin["options"])
     reply = api.post("/v1/webauthn/authenticate/complete", json={
         "username": "alice", "state_id": begin["state_id"], "credential": assertion, "ip": "192.0.2.1"})
     assert reply.json()["ok"] is True
