@@ -93,13 +93,9 @@ def _register(subparsers: argparse._SubParsersAction, point: EntryPoint) -> None
 
 
 def _register_unavailable(subparsers: argparse._SubParsersAction, name: str, error: CommandUnavailable) -> None:
+    # No arguments and no --help of its own: whatever follows its name, running it reports the error.
     parser = subparsers.add_parser(name, help=f"(unavailable: {error})", add_help=False)
-    parser.add_argument("ignored", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-
-    def unavailable(_args: argparse.Namespace) -> int:
-        raise error
-
-    parser.set_defaults(handler=unavailable, command_name=name, command_extras=())
+    parser.set_defaults(command_name=name, command_extras=(), command_unavailable=error)
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -126,7 +122,12 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser(argv).parse_args(argv)
+        parser = build_parser(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if getattr(args, "command_unavailable", None):
+            raise args.command_unavailable
+        if unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         try:
             return int(args.handler(args) or 0)
         except ModuleNotFoundError as exc:
