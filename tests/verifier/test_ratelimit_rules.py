@@ -15,7 +15,9 @@ from verifier.core.ratelimit import (
     address_keys,
     client_address,
     ip_key,
+    lock_end,
     locked_until_after,
+    locks_after_failures,
 )
 
 NOW = 1_000.0
@@ -124,3 +126,47 @@ def test_any_text_gets_well_formed_keys(text):
     assert 1 <= len(keys) <= 2 and keys[0].startswith("ip:")
     if keys[0] != UNPARSABLE_ADDRESS_KEY:
         assert client_address(text) is not None and ip_key(text) == keys[0]
+
+
+def test_a_lock_holds_before_its_end():
+    assert lock_end([NOW + 30], NOW) == NOW + 30
+
+
+def test_a_lock_is_lifted_at_its_end():
+    assert lock_end([NOW], NOW) is None
+
+
+def test_the_latest_of_several_counters_locks_wins():
+    assert lock_end([NOW + 30, None, NOW + 600, NOW - 5], NOW) == NOW + 600
+
+
+def test_no_counter_locked_is_no_lock():
+    assert lock_end([], NOW) is None and lock_end([None, None], NOW) is None
+
+
+@given(locks=st.lists(st.one_of(st.none(), st.floats(min_value=0, max_value=HARD_LOCK_UNTIL))),
+       now=st.floats(min_value=0, max_value=HARD_LOCK_UNTIL))
+def test_lock_end_is_a_given_lock_still_ahead_or_none(locks, now):
+    end = lock_end(locks, now)
+    ahead = [lock for lock in locks if lock is not None and lock > now]
+    assert end == (max(ahead) if ahead else None)
+
+
+def test_a_user_counter_backs_off_but_never_hard_locks():
+    rules = RateLimitRules()
+    locks = locks_after_failures({"user:alice": 100}, NOW, "user:alice", rules, rules)
+    assert locks == {"user:alice": NOW + rules.max_delay}
+
+
+def test_an_address_counter_hard_locks_at_its_max_failures():
+    user_rules, address_rules = RateLimitRules(), RateLimitRules(free_failures=20, max_failures=50)
+    locks = locks_after_failures({"user:alice": 3, "ip:192.0.2.1": 50}, NOW, "user:alice", user_rules,
+                                 address_rules)
+    assert locks == {"ip:192.0.2.1": HARD_LOCK_UNTIL}
+
+
+def test_each_counter_backs_off_under_its_own_rules():
+    user_rules, address_rules = RateLimitRules(free_failures=5), RateLimitRules(free_failures=20)
+    locks = locks_after_failures({"user:alice": 5, "ip:192.0.2.1": 5}, NOW, "user:alice", user_rules,
+                                 address_rules)
+    assert locks == {"user:alice": NOW + user_rules.base_delay}

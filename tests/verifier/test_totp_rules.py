@@ -121,3 +121,40 @@ def test_the_otpauth_uri_round_trips_through_pyotp():
 
 def test_the_qr_code_is_an_svg():
     assert totp.qr_svg("otpauth://totp/x?secret=AAAA").lstrip().startswith("<svg")
+
+
+def test_a_secret_shorter_than_112_bits_is_refused():
+    with pytest.raises(ValueError, match="at least 112 bits"):
+        totp.totp(b"k" * 13, 1_800_000_000.0)  # 104 bits
+
+
+def test_a_112_bit_secret_is_accepted():
+    assert totp.normalize_code(totp.totp(b"k" * 14, 1_800_000_000.0)) is not None
+
+
+def test_the_verifiers_own_secrets_are_160_bits():
+    assert len(totp.new_secret()) * 8 == 160 >= totp.MIN_SECRET_BITS
+
+
+@pytest.mark.parametrize(("step", "last", "replay"), [(100, 99, False), (100, 100, True), (99, 100, True)])
+def test_a_step_at_or_before_the_last_accepted_one_is_a_replay(step, last, replay):
+    assert totp.already_used(step, last) is replay
+
+
+@pytest.mark.parametrize("offset", [-1, 0, 1])
+def test_drift_is_the_accepted_steps_distance_from_the_clock(offset):
+    now = 1_800_000_015.0
+    assert totp.drift_of(totp.time_step(now, 30) + offset, now, 30) == offset
+
+
+def test_the_window_stays_centred_on_the_clock():
+    # match_step takes no drift: a code two steps ahead never matches, whatever drift was recorded before.
+    secret, now = b"k" * 20, 1_800_000_015.0
+    ahead = totp.totp(secret, now + 60)
+    if ahead not in {totp.totp(secret, now + d * 30) for d in (-1, 0, 1)}:
+        assert totp.match_step(secret, ahead, now, TotpParams()) is None
+
+
+def test_an_enrolment_lapses_at_its_lifetime():
+    assert totp.enrolment_fresh(1000.0, 3600.0, 4599.9)
+    assert not totp.enrolment_fresh(1000.0, 3600.0, 4600.0)

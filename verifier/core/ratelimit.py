@@ -12,6 +12,7 @@ address counter locks until an admin resets it at ``max_failures`` consecutive f
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 HARD_LOCK_UNTIL = 253402300799.0  # 9999-12-31: "until an admin resets it", still a plain float in JSON
@@ -53,6 +54,31 @@ def locked_until_after(count: int, now: float, rules: RateLimitRules, *, hard_lo
         return None
     exponent = min(count - rules.free_failures, 32)
     return now + min(rules.base_delay * 2**exponent, rules.max_delay)
+
+
+def lock_end(locks: Iterable[float | None], now: float) -> float | None:
+    """The lock window: the latest lock end among ``locks`` while it is still ahead of ``now``, else None.
+
+    A lock holds while ``now`` is before its end; at the end itself the counter is free again.
+    """
+    end = max((lock for lock in locks if lock is not None), default=None)
+    return end if end is not None and end > now else None
+
+
+def locks_after_failures(counts: Mapping[str, int], now: float, user_counter: str, user_rules: RateLimitRules,
+                         address_rules: RateLimitRules) -> dict[str, float]:
+    """The lock end each counter earns with its new consecutive-failure count (counters earning none omitted).
+
+    ``user_counter`` backs off under ``user_rules`` and never hard-locks; every other counter (an address,
+    a network) follows ``address_rules`` and hard-locks at their ``max_failures``.
+    """
+    locks = {}
+    for key, count in counts.items():
+        is_user = key == user_counter
+        until = locked_until_after(count, now, user_rules if is_user else address_rules, hard_lock=not is_user)
+        if until is not None:
+            locks[key] = until
+    return locks
 
 
 def user_key(username: str) -> str:

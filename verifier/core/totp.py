@@ -1,7 +1,16 @@
-"""TOTP (RFC 6238) over HOTP (RFC 4226): code generation and window matching.
+"""TOTP (RFC 6238) on the server: codes from pyotp, and the verifier's rules around them.
 
-Replay protection is not decided here: :func:`match_step` returns the matched time step and the
-caller makes it stick with the store's atomic compare-and-set on the last accepted step.
+The codes themselves come from pyotp (RFC 4226 HOTP); the host keeps its own RFC 4226/6238 code because
+users import 80-bit secrets there, which pyotp refuses. Here every secret is one the verifier generated
+(``new_secret``: 160 bits), so the minimum pyotp enforces (``MIN_SECRET_BITS``, 112 bits, NIST SP
+800-63B) always holds: the verifier has no way to import a seed today. An importer (e.g. the bulk seed
+import planned for admins) must refuse a shorter seed with a clear message, or deliberately lower
+``MIN_SECRET_BITS`` here.
+
+The rules, all pure: the window (:func:`match_step`), each step accepted once (:func:`already_used`;
+the store makes it stick with an atomic compare-and-set on the last accepted step), the drift that is
+recorded (:func:`drift_of`: recorded only, never applied) and the enrolment's lifetime
+(:func:`enrolment_fresh`).
 """
 
 from __future__ import annotations
@@ -12,8 +21,11 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+import pyotp
+
 ALGORITHMS = {"SHA1": hashlib.sha1, "SHA256": hashlib.sha256, "SHA512": hashlib.sha512}
 SECRET_BYTES = 20  # 160 bits, the RFC 4226 recommendation
+MIN_SECRET_BITS = 112  # NIST SP 800-63B-4 §3.1.4.1; recent pyotp enforces the same, checked here for every pyotp
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,28 @@ class TotpParams:
             raise ValueError("TOTP window must be between 0 and 10 steps")
 
 
+class _SecretHotp(pyotp.HOTP):
+    """pyotp's HOTP over the secret's bytes.
+
+    pyotp checks the base32 form and its minimum length once, when built; the decoded bytes are then
+    reused for every code of the window instead of being decoded again for each (pyotp's default).
+    """
+
+    min_secret_length_bits = MIN_SECRET_BITS
+    _decoded: bytes | None = None
+
+    def __init__(self, secret: bytes, digits: int, algorithm: str) -> None:
+        if len(secret) * 8 < MIN_SECRET_BITS:
+            raise ValueError(f"a TOTP secret must have at least {MIN_SECRET_BITS} bits, this one has "
+                             f"{len(secret) * 8}")
+        super().__init__(b32(secret), digits=digits, digest=ALGORITHMS[algorithm])
+        self._decoded = secret
+
+    def byte_secret(self) -> bytes:
+        """The secret's bytes (pyotp decodes the base32 form only while building)."""
+        return self._decoded if self._decoded is not None else super().byte_secret()
+
+
 def new_secret() -> bytes:
     """A fresh random 160-bit secret."""
     return secrets.token_bytes(SECRET_BYTES)
@@ -47,13 +81,13 @@ def b32(secret: bytes) -> str:
 
 
 def hotp(secret: bytes, counter: int, digits: int = 6, algorithm: str = "SHA1") -> str:
-    """RFC 4226 HOTP value for ``counter`` (any non-negative int: times past 2038 are fine)."""
+    """RFC 4226 HOTP value for ``counter`` (any non-negative int: times past 2038 are fine).
+
+    Raises ValueError for a negative counter or a secret shorter than ``MIN_SECRET_BITS``.
+    """
     if counter < 0:
         raise ValueError("HOTP counter must not be negative")
-    mac = hmac.new(secret, counter.to_bytes(8, "big"), ALGORITHMS[algorithm]).digest()
-    offset = mac[-1] & 0x0F
-    value = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
-    return str(value % 10**digits).zfill(digits)
+    return _SecretHotp(secret, digits, algorithm).generate_otp(counter)
 
 
 def time_step(now: float, period: int) -> int:
@@ -74,25 +108,42 @@ def normalize_code(code: str) -> str | None:
     return cleaned
 
 
-def match_step(secret: bytes, code: str, now: float, params: TotpParams, drift: int = 0) -> int | None:
-    """The time step within ``window`` of now (shifted by the recorded ``drift``) whose code equals ``code``.
+def match_step(secret: bytes, code: str, now: float, params: TotpParams) -> int | None:
+    """The time step within ``window`` steps of now whose code equals ``code``, or None.
 
-    Every candidate is compared in constant time, and all candidates are always computed, so the timing
-    does not tell which step matched. Returns None when none matches.
+    The window is always centred on the verifier's clock (a recorded drift is not applied, so it cannot
+    accumulate). Every candidate is computed and compared in constant time, so the timing does not tell
+    which step matched.
     """
     cleaned = normalize_code(code)
     if cleaned is None or len(cleaned) != params.digits:
         return None
-    centre = time_step(now, params.period) + drift
+    generator = _SecretHotp(secret, params.digits, params.algorithm)
+    centre = time_step(now, params.period)
     found: int | None = None
     # Nearest steps first, so the smallest drift wins when two steps share a code.
     for offset in sorted(range(-params.window, params.window + 1), key=abs):
         step = centre + offset
         if step < 0:
             continue
-        if hmac.compare_digest(hotp(secret, step, params.digits, params.algorithm), cleaned) and found is None:
+        if hmac.compare_digest(generator.generate_otp(step), cleaned) and found is None:
             found = step
     return found
+
+
+def already_used(step: int, last_accepted_step: int) -> bool:
+    """The replay rule (RFC 6238 §5.2): a step at or before the last accepted one is never accepted again."""
+    return step <= last_accepted_step
+
+
+def drift_of(step: int, now: float, period: int) -> int:
+    """How many steps the accepted ``step`` lies from the verifier's clock (recorded for the admin only)."""
+    return step - time_step(now, period)
+
+
+def enrolment_fresh(created: float, ttl: float, now: float) -> bool:
+    """Whether a pending enrolment made at ``created`` still stands at ``now`` (it lives ``ttl`` seconds)."""
+    return created + ttl > now
 
 
 def otpauth_uri(secret: bytes, account: str, issuer: str, params: TotpParams) -> str:
