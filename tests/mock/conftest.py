@@ -139,9 +139,7 @@ def page(browser) -> Iterator[Any]:
 def policy(mock_server) -> Iterator[Any]:
     """Lets a test change the policy; puts the original back afterwards."""
     v = mock_server.verifier
-    from verifier.mock.app import as_dict
-
-    original = as_dict(v.get_policy())
+    original = dict(v.get_policy())
 
     def set_policy(**changes: Any) -> None:
         merged = {**original, **changes}

@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pyotp
+
+from ..errors import UserNotFound
+
+if TYPE_CHECKING:  # the CLI imports this module to parse --demo-user before the verifier is needed
+    from ..service import Verifier
 
 DEMO_USERS: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
     ("admin", "admin-demo-pass", ("jira-administrators",), False),
@@ -36,11 +41,11 @@ class SeededUser:
     backup_codes: list[str] = field(default_factory=list)
 
 
-def user_exists(verifier: Any, username: str) -> bool:
+def user_exists(verifier: Verifier, username: str) -> bool:
     """True when the verifier knows ``username``."""
     try:
         verifier.user_status(username)
-    except Exception:  # the facade raises for unknown users
+    except UserNotFound:
         return False
     return True
 
@@ -56,7 +61,7 @@ def parse_demo_user(text: str) -> tuple[str, str]:
     return name, password
 
 
-def seed(verifier: Any, extra: list[tuple[str, str]] = (), *, clock=time.time) -> list[SeededUser]:
+def seed(verifier: Verifier, extra: list[tuple[str, str]] = (), *, clock=time.time) -> list[SeededUser]:
     """Create the demo users (and ``extra`` ones, with no factor enrolled) unless they already exist."""
     seeded: list[SeededUser] = []
     wanted = [*DEMO_USERS, *((n, p, (), False) for n, p in extra)]

@@ -1,0 +1,73 @@
+"""Live audit events for WebSockets: the one bridge from the verifier's audit to an asyncio consumer.
+
+The verifier publishes each audit event on whatever thread wrote it (a worker of the thread pool, a
+CLI call, another request). The API's ``/ws/audit`` and the mock tracker's admin feed both stream those
+events to browsers; they share this module so that the thread hand-over, the bounded queue and the
+close handling exist once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # starlette only when a socket is served; the verifier itself never needs it
+    from starlette.websockets import WebSocket
+
+    from .service import Verifier
+
+QUEUE_LIMIT = 1000
+AuditEvent = dict[str, Any]
+
+
+@contextlib.contextmanager
+def audit_queue(verifier: Verifier, limit: int = QUEUE_LIMIT) -> Iterator[asyncio.Queue[AuditEvent]]:
+    """A queue on the running event loop that receives every audit event published while the block runs.
+
+    A consumer that falls ``limit`` events behind loses the newest ones, never the server's memory.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[AuditEvent] = asyncio.Queue(maxsize=limit)
+
+    def put(event: AuditEvent) -> None:
+        with contextlib.suppress(asyncio.QueueFull):  # a stalled admin page loses events, not the server
+            queue.put_nowait(event)
+
+    def publish(event: AuditEvent) -> None:  # called on the publishing thread: never blocks it
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the socket is gone
+            loop.call_soon_threadsafe(put, event)
+
+    unsubscribe = verifier.subscribe_audit(publish)
+    try:
+        yield queue
+    finally:
+        unsubscribe()
+
+
+async def stream_audit(websocket: WebSocket, verifier: Verifier) -> None:
+    """Send each new audit event to an accepted ``websocket`` as one JSON text message until it closes.
+
+    Whatever the client sends is read and ignored (reading is how a close is noticed).
+    """
+    from starlette.websockets import WebSocketDisconnect
+
+    with audit_queue(verifier) as queue:
+        receiver = asyncio.ensure_future(websocket.receive())
+        try:
+            while True:
+                getter = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+                if receiver in done:
+                    getter.cancel()
+                    if receiver.result()["type"] == "websocket.disconnect":
+                        break
+                    receiver = asyncio.ensure_future(websocket.receive())
+                    continue
+                await websocket.send_text(json.dumps(getter.result()))
+        except (WebSocketDisconnect, RuntimeError):  # the peer went away mid-send
+            pass
+        finally:
+            receiver.cancel()

@@ -1,0 +1,119 @@
+"""The admin page group: policy, users, resets, exclusions and the live activity feed (admin groups only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, WebSocket
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from ...audit_feed import stream_audit
+from ...service import Verifier
+from .. import pages
+from ..sessions import LoginState
+from ..visit import SESSION_COOKIE, Visit, mock_context, page, page_origin
+
+router = APIRouter(prefix="/admin")
+Admin = Annotated[Visit, page(LoginState.AUTHENTICATED, admin=True)]
+AdminForm = Annotated[Visit, page(LoginState.AUTHENTICATED, csrf=True, admin=True)]
+FEED_LENGTH = 50
+
+
+def known_users(v: Verifier) -> list[dict[str, Any]]:
+    """Every user's status, for the users table."""
+    return [v.user_status(name) for name in v.list_users()]
+
+
+def recent_events(v: Verifier) -> list[dict[str, Any]]:
+    """The latest audit events, newest first (as the live lines arrive on top)."""
+    return list(reversed(v.audit(limit=FEED_LENGTH)))
+
+
+@router.get("")
+def admin(visit: Admin) -> Response:
+    v = visit.verifier
+    page_html = pages.admin_page(visit.csrf, visit.username, v.get_policy(), known_users(v), recent_events(v),
+                                 flash=visit.session.take_flash())
+    return visit.html(page_html)
+
+
+@router.post("/policy")
+def admin_policy(visit: AdminForm, mode: Annotated[str, Form()] = "all", groups: Annotated[str, Form()] = "",
+                 ip_allowlist: Annotated[str, Form()] = "", remember_days: Annotated[str, Form()] = "0") -> Response:
+    group_list = [g.strip() for g in groups.split(",") if g.strip()]
+    nets = [n.strip() for n in ip_allowlist.split() if n.strip()]
+    try:
+        days = int(remember_days)
+        visit.verifier.set_policy(mode, group_list, nets, days, actor=visit.username)
+    except (ValueError, TypeError) as exc:
+        visit.session.flash = f"Policy not saved: {exc}"
+    else:
+        visit.session.flash = "Policy saved."
+    return visit.redirect("/admin")
+
+
+@router.post("/reset-user")
+def admin_reset_user(visit: AdminForm, username: Annotated[str, Form()] = "") -> Response:
+    try:
+        visit.verifier.reset_user(username, actor=visit.username)
+    except (ValueError, KeyError, LookupError) as exc:
+        visit.session.flash = f"Reset failed: {exc}"
+    else:
+        visit.session.flash = f"Every factor of {username} has been reset."
+    return visit.redirect("/admin")
+
+
+@router.post("/unlock")
+def admin_unlock(visit: AdminForm, username: Annotated[str, Form()] = "") -> Response:
+    visit.verifier.unlock(username, actor=visit.username)
+    visit.session.flash = f"{username} is unlocked."
+    return visit.redirect("/admin")
+
+
+@router.post("/revoke-devices")
+def admin_revoke_devices(visit: AdminForm, username: Annotated[str, Form()] = "") -> Response:
+    visit.verifier.revoke_devices(username)
+    visit.session.flash = f"Remembered devices of {username} forgotten."
+    return visit.redirect("/admin")
+
+
+@router.post("/reset-group")
+def admin_reset_group(visit: AdminForm, group: Annotated[str, Form()] = "") -> Response:
+    group = group.strip()
+    if not group:
+        visit.session.flash = "Name the group to reset."
+    else:
+        visit.verifier.reset_group(group, actor=visit.username)
+        visit.session.flash = f"Every factor of group {group} has been reset."
+    return visit.redirect("/admin")
+
+
+@router.post("/exclude")
+def admin_exclude(visit: AdminForm, username: Annotated[str, Form()] = "",
+                  until: Annotated[str, Form()] = "") -> Response:
+    try:
+        day = dt.date.fromisoformat(until)
+        until_ts = dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.UTC).timestamp()
+        visit.verifier.exclude_user(username.strip(), until_ts, actor=visit.username)
+    except (ValueError, KeyError, LookupError) as exc:
+        visit.session.flash = f"Exclusion not saved: {exc}"
+    else:
+        visit.session.flash = f"{username.strip()} is excluded from two-step verification until {until}."
+    return visit.redirect("/admin")
+
+
+@router.websocket("/ws")
+async def admin_ws(websocket: WebSocket) -> None:
+    """The live activity feed: each new audit event as one JSON message, for a signed-in admin's page."""
+    mock = mock_context(websocket)
+    session = mock.sessions.get(websocket.cookies.get(SESSION_COOKIE))
+    # Same-origin check: a cookie alone would let another site open this socket (CSWSH).
+    same_origin = websocket.headers.get("origin") == page_origin(websocket)
+    if (session is None or session.state is not LoginState.AUTHENTICATED or not same_origin
+            or not await run_in_threadpool(mock.is_admin, session.username or "")):
+        await websocket.close(code=4403)
+        return
+    await websocket.accept()
+    await stream_audit(websocket, mock.verifier)
