@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.handler(args) or 0)
         except ModuleNotFoundError as exc:
             # A handler imports its extra's packages lazily; a missing one is that extra not being installed.
-            if _is_own_module(exc.name) or not getattr(args, "command_extras", ()):
+            if _is_own_module(exc.name) or not hasattr(args, "command_name"):
                 raise
             raise missing_extra(args.command_name, args.command_extras, exc.name) from None
     except CommandUnavailable as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import importlib
 import sys
 import time
 from pathlib import Path
@@ -45,9 +46,15 @@ def _check_url(url: str) -> str:
     return url
 
 
+# What drives each browser (the devtools extra). Imported before anything is set up, so that without the extra
+# the CLI core's message naming it is all that happens.
+DRIVERS = {"chromium": "playwright.sync_api", "firefox": "websockets.sync.client"}
+
+
 def run(args: argparse.Namespace) -> int:
     """Handler: set up the throwaway profile, start the browser, wait, clean up."""
     url = _check_url(args.url)
+    importlib.import_module(DRIVERS[args.browser])
     vault = (args.vault or default_vault_path()).expanduser().resolve()  # resolved before HOME changes
     from . import browsers  # lazily, like Playwright: this module is loaded to build `tracker2fa --help`
 
