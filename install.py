@@ -44,8 +44,10 @@ def main() -> int:
     if not (BIN / "python").exists() and not (BIN / "python.exe").exists():
         step(f"creating {VENV}")
         run(sys.executable, "-m", "venv", VENV)
-    step("installing tracker2fa into the venv")
-    run(BIN / "python", "-m", "pip", "install", "-q", "-e", f"{ROOT}[verifier]")
+    # The host, vault and CLI, plus the extras the demo and `tracker2fa try` need (verifier: the mock tracker;
+    # devtools: Playwright and websockets to drive a throwaway browser). A server needs only `[verifier]`.
+    step("installing tracker2fa into the venv (with the verifier and devtools extras)")
+    run(BIN / "python", "-m", "pip", "install", "-q", "-e", f"{ROOT}[verifier,devtools]")
 
     step("registering the native host with your browsers")
     browser_args = [a for name in args.browser for a in ("--browser", name)]
