@@ -26,6 +26,50 @@ _FORBIDDEN_IN_DOMAIN = frozenset("\x00\t\n\r #/:<>?@[\\]^|%\x7f" + "".join(map(c
 _JOINERS = ("\u200c", "\u200d")
 
 
+OPAQUE = "null"  # how a browser serializes an opaque origin (sandboxed frames, data: URLs)
+
+
+class Origin:
+    """A web origin, parsed once where it enters the host and carried inward as this value.
+
+    ``str(origin)`` is the canonical ``scheme://host[:port]`` (see :func:`normalize_origin`), or ``"null"``
+    for an opaque origin, which equals and matches nothing: not even another opaque origin.
+    """
+
+    __slots__ = ("serialized",)
+
+    def __init__(self, serialized: str) -> None:
+        self.serialized = serialized  # already canonical: build with Origin.parse
+
+    @classmethod
+    def parse(cls, value: object, *, allow_opaque: bool = False) -> Origin:
+        """The origin of ``value`` (an origin or a full URL). Raises :class:`InvalidOrigin`, also for
+        ``"null"`` unless ``allow_opaque`` (the security-key path refuses it with its own error)."""
+        if isinstance(value, Origin):
+            return value
+        if value == OPAQUE and allow_opaque:
+            return cls(OPAQUE)
+        if not isinstance(value, str):
+            raise InvalidOrigin(f"not an origin: {value!r}")
+        return cls(normalize_origin(value))
+
+    @property
+    def opaque(self) -> bool:
+        return self.serialized == OPAQUE
+
+    def __str__(self) -> str:
+        return self.serialized
+
+    def __repr__(self) -> str:
+        return f"Origin({self.serialized!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Origin) and not self.opaque and other.serialized == self.serialized
+
+    def __hash__(self) -> int:
+        return hash(self.serialized)
+
+
 def normalize_origin(value: str) -> str:
     """Return the canonical origin of ``value`` (an origin or a full URL).
 
