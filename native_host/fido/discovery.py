@@ -92,6 +92,9 @@ def device_capabilities(device: Any) -> list[str]:
     from fido2.ctap2 import Ctap2
     from fido2.hid import CAPABILITY
 
+    from .fido2_hints import install
+
+    install()
     caps: list[str] = []
     flags = device.capabilities
     if flags & CAPABILITY.CBOR:

@@ -28,6 +28,7 @@ from fido2.webauthn import (
     UserVerificationRequirement,
 )
 
+from .. import fido2_hints
 from ..discovery import KeyHandle
 from ..errors import FidoBadRequest, NoCredential
 from .failures import to_fido_error
@@ -35,6 +36,8 @@ from .interaction import EventSink, HostInteraction, PinProvider, no_events
 from .race import first_touched
 from .rules import check_app_id, check_rp_id, checked_origin, host_of
 from .u2f_polling import poll_until_touched
+
+fido2_hints.install()  # python-fido2 re-derives type hints for every object it builds (fido2_hints.py)
 
 DEFAULT_TIMEOUT = 120.0  # seconds, when the page gives none (browsers use a few minutes)
 TRANSPORT_NAMES = {"usb": "usb", "nfc": "nfc", "ble": "ble", "virtual": "usb"}  # the virtual key speaks HID
