@@ -35,10 +35,6 @@ class Browser:
     flatpak_id: str | None = None
     snap_name: str | None = None
 
-    @property
-    def config_subdir(self) -> str:  # kept for callers of the per-user Linux layout
-        return self.linux_user
-
     def user_manifest_dir(self, home: Path | None = None) -> Path:
         """The per-user folder this browser reads host manifests from on Linux (this machine)."""
         home = home or Path.home()
@@ -227,8 +223,3 @@ def sandbox_advice(browser: Browser, home: Path | None = None, snap_bin: Path = 
                 f"install {browser.display} from a .deb or another package to use tracker2fa"
             )
     return notes
-
-
-def sandboxed_variants(browser: Browser, home: Path | None = None) -> list[str]:
-    """Kept name of :func:`sandbox_advice`."""
-    return sandbox_advice(browser, home)

@@ -134,7 +134,7 @@ class CrxPackage:
 
 def read_crx3(data: bytes) -> CrxPackage:
     """Parse and verify a CRX3 package the way Chromium does. Raises :class:`CrxError`."""
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
     from cryptography.hazmat.primitives.serialization import load_der_public_key
@@ -167,8 +167,8 @@ def read_crx3(data: bytes) -> CrxPackage:
     for key_der, signature in proofs:
         try:
             key = load_der_public_key(key_der)
-        except ValueError:
-            raise CrxError("an RSA proof's public key is not DER") from None
+        except (ValueError, UnsupportedAlgorithm):  # a damaged key can name an algorithm that does not exist
+            raise CrxError("an RSA proof's public key is not a usable DER key") from None
         if not isinstance(key, rsa.RSAPublicKey):
             raise CrxError("an RSA proof holds a non-RSA key")
         try:

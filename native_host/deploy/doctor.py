@@ -312,6 +312,16 @@ def doctor(
         config = HostConfig(chromium_extension_ids=[], firefox_extension_ids=[])
     report.allowed_chromium_ids = config.chromium_extension_ids
     report.allowed_firefox_ids = config.firefox_extension_ids
+    # A system install's launcher points the host at the machine's configuration: its manifests answer to it.
+    configs = {"user": config, "system": config}
+    sys_cfg = target.on_disk(system_config_path(target))
+    if sys_cfg.exists():
+        try:
+            configs["system"] = load_config(sys_cfg)
+        except ConfigError as exc:
+            report.problems.append(
+                Problem("system host configuration", exc.message, "run `sudo tracker2fa install --system`")
+            )
 
     current_host: PurePath | None = None
     try:
@@ -326,14 +336,14 @@ def doctor(
     names = browsers or ([] if user_data_dir is None else ["chromium"])
     considered = [BROWSERS[n] for n in names] if names else list(BROWSERS.values())
     report.installed_browsers = [b.name for b in found]
-    usable: list[tuple[str, Path]] = []  # (family, manifest on disk) that passed every check
+    usable: list[tuple[str, Path, HostConfig]] = []  # (family, manifest on disk, its config): passed every check
     for browser in considered:
         is_installed = browser in found or bool(names)
         policies = native_policies(browser, target, registry)
         if policies is not None:
             report.policies[browser.name] = policies.to_json()
         registered = _check_browser(
-            target, browser, config, current_host, user_data_dir, registry, policies, report, usable
+            target, browser, configs, current_host, user_data_dir, registry, policies, report, usable
         )
         if is_installed and not registered:
             report.problems.append(
@@ -353,7 +363,6 @@ def doctor(
         target,
         report,
         usable,
-        config,
         considered if names else found or considered,
         browser_env,
         browser_pid,
@@ -366,16 +375,15 @@ def doctor(
 def _check_browser(
     target: TargetOS,
     browser: Browser,
-    config: HostConfig,
+    configs: dict[str, HostConfig],
     current_host: PurePath | None,
     user_data_dir: Path | None,
     registry: Registry | None,
     policies: Any,
     report: DoctorReport,
-    usable: list[tuple[str, Path]],
+    usable: list[tuple[str, Path, HostConfig]],
 ) -> bool:
     """Check every manifest location of ``browser``; True when at least one manifest is usable."""
-    want = config.firefox_extension_ids if browser.family == "firefox" else config.chromium_extension_ids
     if user_data_dir is not None:
         scopes = [("user", [custom_profile_location(browser, target, target.path(str(user_data_dir)))])]
     else:
@@ -409,13 +417,15 @@ def _check_browser(
                     )
                 continue
             check.present = True
+            config = configs[scope]
+            want = config.firefox_extension_ids if browser.family == "firefox" else config.chromium_extension_ids
             problems, notes, manifest = check_manifest(target, location, scope, want, current_host)
             check.problems.extend(p.problem for p in problems)
             report.problems.extend(problems)
             report.notes.extend(notes)
             if manifest is not None:
                 usable_scopes.append(scope)
-                usable.append((browser.family, disk))
+                usable.append((browser.family, disk, config))
     if policies is None or not usable_scopes:
         return bool(usable_scopes)
     subject = f"{browser.name} policy"
@@ -444,8 +454,7 @@ def _check_browser(
 def _check_vault(
     target: TargetOS,
     report: DoctorReport,
-    usable: list[tuple[str, Path]],
-    config: HostConfig,
+    usable: list[tuple[str, Path, HostConfig]],
     browsers: list[Browser],
     browser_env: Mapping[str, str] | None,
     browser_pid: int | None,
@@ -482,7 +491,7 @@ def _check_vault(
     else:
         seen: set[tuple[str, str]] = set()
         answers = True
-        for family, manifest_disk in usable:
+        for family, manifest_disk, config in usable:
             host_text = json.loads(manifest_disk.read_text())["path"]
             if (family, host_text) in seen:
                 continue

@@ -1,8 +1,7 @@
-"""Native-messaging host manifests: their content, the checks on the host path, writing and reading them."""
+"""Native-messaging host manifests: their content, and the checks on a host path on this machine."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -10,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import HOST_NAME
-from ..atomic import write_file_atomically
 from ..errors import Tracker2faError
 
 DESCRIPTION = "tracker2fa native host: one-click second factor from the local encrypted vault"
@@ -78,47 +76,3 @@ def host_manifest(family: str, host_path: Path, extension_ids: list[str], name: 
     else:
         raise DeployError(f"unknown browser family {family!r}")
     return manifest
-
-
-def write_manifest(directory: Path, manifest: dict[str, Any]) -> Path:
-    """Write ``manifest`` as ``<directory>/<name>.json`` atomically (0644: browsers run as this user)."""
-    target = directory / manifest_filename(manifest["name"])
-    return write_file_atomically(target, (json.dumps(manifest, indent=2) + "\n").encode("ascii"), 0o644)
-
-
-def manifest_problems(path: Path, family: str, want_ids: list[str] | None = None) -> list[str]:
-    """Everything wrong with the manifest at ``path`` for ``family`` (empty list: a browser will accept it)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return ["not registered (no manifest)"]
-    except (OSError, ValueError) as exc:
-        return [f"manifest unreadable: {exc}"]
-    if not isinstance(data, dict):
-        return ["manifest is not a JSON object"]
-    problems = []
-    name = data.get("name")
-    if name != path.stem:
-        problems.append(f"name {name!r} does not match the file name {path.stem!r}")
-    if not data.get("description"):
-        problems.append("no description (Chromium then reports the host as not found)")
-    if data.get("type") != "stdio":
-        problems.append(f"type is {data.get('type')!r}, not 'stdio'")
-    host = data.get("path")
-    if not isinstance(host, str) or not os.path.isabs(host):
-        problems.append(f"path {host!r} is not absolute")
-    else:
-        try:
-            check_host_path(Path(host))
-        except DeployError as exc:
-            problems.append(exc.message)
-    key = "allowed_extensions" if family == "firefox" else "allowed_origins"
-    allowed = data.get(key)
-    if not isinstance(allowed, list) or not allowed:
-        problems.append(f"no {key}")
-    elif want_ids:
-        expected = want_ids if family == "firefox" else [f"chrome-extension://{i}/" for i in want_ids]
-        missing = [e for e in expected if e not in allowed]
-        if missing:
-            problems.append(f"{key} lacks {', '.join(missing)}")
-    return problems

@@ -19,6 +19,18 @@ from .plan import Plan, build_plan
 from .platforms import TargetOS, target_os
 from .registry import Registry, system_registry
 
+# Per-user data folders under %LOCALAPPDATA% on Windows: their presence means the browser was used here.
+WINDOWS_PROFILES = {
+    "chromium": "Chromium",
+    "chrome": "Google\\Chrome",
+    "chrome-beta": "Google\\Chrome Beta",
+    "chrome-dev": "Google\\Chrome Dev",
+    "edge": "Microsoft\\Edge",
+    "brave": "BraveSoftware\\Brave-Browser",
+    "vivaldi": "Vivaldi",
+    "firefox": "Mozilla\\Firefox",
+}
+
 
 def detect_browsers(target: TargetOS) -> list[Browser]:
     """Browsers found on the target machine (this one, or a fake root laid out like one)."""
@@ -29,7 +41,7 @@ def detect_browsers(target: TargetOS) -> list[Browser]:
         if target.name == "macos":
             places = [target.path("/Applications", browser.macos_app), target.mac_app_support() / browser.macos_user]
         elif target.name == "windows":
-            places = [target.local_app_data() / browser.display.replace(" ", "\\", 1)]
+            places = [target.local_app_data() / WINDOWS_PROFILES[browser.name]]
         else:
             places = [target.xdg_config_home() / browser.linux_user, target.home / browser.linux_user]
         if any(target.on_disk(p).exists() for p in places):
