@@ -17,7 +17,7 @@ import pytest
 from native_host import DEV_EXTENSION_ID, HOST_NAME
 from native_host.cli import main as cli_main
 from native_host.deploy.doctor import doctor
-from native_host.deploy.registration import install
+from native_host.deploy.registration import install, uninstall
 from native_host.deploy.registry import FakeRegistry
 
 from .conftest import host_executable
@@ -297,3 +297,30 @@ def test_doctor_cli_reads_the_vault_path_from_the_browser_process_environment(ho
     assert report["vault"]["browser_path"] == str(home / ".local/share/tracker2fa/vault.json")
     assert report["vault"]["shell_path"] == str(tmp_path / "vault.json")
     assert [p["subject"] for p in report["problems"]] == ["vault path"]
+
+
+def test_system_manifests_are_checked_against_the_machines_host_configuration(root, tmp_path):
+    other = "c" * 32
+    install(["chromium"], os_name="linux", root=root, home=HOME, host_path=HOST, system=True, extension_ids=[other])
+    installed(root, ["firefox"])  # a per-user configuration exists too, with the development ids
+    report = run_doctor(root, tmp_path, probe=False)
+    assert report.problems == []
+    edit_manifest(
+        root, f"etc/chromium/native-messaging-hosts/{M}", allowed_origins=[f"chrome-extension://{DEV_EXTENSION_ID}/"]
+    )
+    assert f"allowed_origins lacks chrome-extension://{other}/" in problems(run_doctor(root, tmp_path, probe=False))
+
+
+@pytest.mark.parametrize("system", [False, True], ids=["per-user", "system"])
+@pytest.mark.parametrize(
+    "browser", ["chromium", "chrome", "chrome-beta", "chrome-dev", "edge", "brave", "vivaldi", "firefox"]
+)
+def test_doctor_finds_each_browsers_fresh_install_healthy_and_its_removal(root, tmp_path, browser, system):
+    installed(root, [browser], system=system)
+    report = run_doctor(root, tmp_path, probe=False, browsers=[browser])
+    assert report.problems == []
+    scope = "system" if system else "user"
+    assert {m.scope for m in report.manifests if m.present} == {scope}
+    uninstall([browser], os_name="linux", root=root, home=HOME, system=system)
+    after = run_doctor(root, tmp_path, probe=False, browsers=[browser])
+    assert [p.problem for p in after.problems] == ["the host is not registered (no manifest)"]
