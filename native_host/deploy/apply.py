@@ -61,12 +61,24 @@ class Receipt:
         if not isinstance(data, dict) or data.get("version") != RECEIPT_VERSION:
             raise DeployError("the install receipt is not a version-1 receipt")
         receipt = cls()
-        for item in data.get("items", []):
-            kind, path, browsers = item.get("kind"), item.get("path"), item.get("browsers")
-            if kind not in ("file", "dir", "key") or not isinstance(path, str) or not isinstance(browsers, list):
+        items = data.get("items", [])
+        if not isinstance(items, list):
+            raise DeployError("the install receipt's items are not a list")
+        for item in items:
+            if not isinstance(item, dict):
                 raise DeployError(f"the install receipt has a malformed item: {item!r}")
-            slot = cls.key_slot(item["hive"], path, item.get("view")) if kind == "key" else cls.file_slot(kind, path)
-            receipt.add(slot, [str(b) for b in browsers])
+            kind, path, browsers = item.get("kind"), item.get("path"), item.get("browsers")
+            hive, view = item.get("hive"), item.get("view")
+            if (
+                kind not in ("file", "dir", "key")
+                or not isinstance(path, str)
+                or not isinstance(browsers, list)
+                or not all(isinstance(b, str) for b in browsers)
+                or (kind == "key" and (hive not in ("HKCU", "HKLM") or view not in (None, "", "64", "32")))
+            ):
+                raise DeployError(f"the install receipt has a malformed item: {item!r}")
+            slot = cls.key_slot(hive, path, view) if kind == "key" else cls.file_slot(kind, path)
+            receipt.add(slot, browsers)
         return receipt
 
 
@@ -78,6 +90,8 @@ def load_receipt(target: TargetOS, path: PurePath) -> Receipt:
         return Receipt()
     except (OSError, ValueError) as exc:
         raise DeployError(f"cannot read the install receipt {disk}: {exc}; remove it and install again") from None
+    except DeployError as exc:
+        raise DeployError(f"{disk}: {exc.message}; remove it and install again") from None
 
 
 def save_receipt(target: TargetOS, path: PurePath, receipt: Receipt) -> None:

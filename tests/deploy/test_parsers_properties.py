@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
 from hypothesis import given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from native_host.deploy.apply import Receipt
+from native_host.deploy.doctor import check_manifest
+from native_host.deploy.layouts import ManifestLocation
 from native_host.deploy.managed_schema import load_schema, settings_errors
+from native_host.deploy.manifest import DeployError
+from native_host.deploy.platforms import target_os
+from native_host.deploy.policies_read import read_linux
 from native_host.deploy.regfile import RegFileError, RegKey, parse, render
 
 printable = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=30)
@@ -91,3 +99,70 @@ def test_the_validator_returns_errors_for_any_json_and_never_raises(value):
     errors = settings_errors(value, SCHEMA)
     assert isinstance(errors, list)
     json.dumps(errors)
+
+
+# -- the install receipt and the files the doctor reads
+
+
+receipt_items = st.lists(
+    st.one_of(
+        st.builds(lambda p, b: Receipt.file_slot("file", p), st.text(min_size=1, max_size=20), st.none()),
+        st.builds(lambda p, b: Receipt.file_slot("dir", p), st.text(min_size=1, max_size=20), st.none()),
+        st.builds(
+            lambda k, h, v: Receipt.key_slot(h, k, v),
+            st.text(min_size=1, max_size=20),
+            st.sampled_from(["HKLM", "HKCU"]),
+            st.sampled_from([None, "64", "32"]),
+        ),
+    ),
+    max_size=6,
+)
+
+
+@given(receipt_items, st.lists(st.text(min_size=1, max_size=10), min_size=1, max_size=3))
+def test_a_receipt_survives_its_json_form(slots, browsers):
+    receipt = Receipt()
+    for slot in slots:
+        receipt.add(slot, browsers)
+    again = Receipt.from_json(json.loads(json.dumps(receipt.to_json())))
+    assert again.items == receipt.items
+
+
+@given(
+    JSON
+    | st.fixed_dictionaries(
+        {
+            "version": st.just(1),
+            "items": st.lists(
+                JSON | st.dictionaries(st.sampled_from(["kind", "path", "browsers", "hive", "view"]), JSON), max_size=3
+            ),
+        }
+    )
+)
+def test_a_damaged_receipt_is_refused_with_deploy_error_or_read(value):
+    with contextlib.suppress(DeployError):
+        Receipt.from_json(value)
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(st.one_of(JSON, st.binary(max_size=50)))
+def test_the_doctor_reports_any_manifest_content_as_problems_and_never_crashes(tmp_path_factory, content):
+    root = tmp_path_factory.mktemp("m")
+    path = root / "dev.tracker2fa.host.json"
+    path.write_bytes(content if isinstance(content, bytes) else json.dumps(content).encode())
+    target = target_os("linux", root=root, home="/home/user")
+    location = ManifestLocation("chromium", "chromium", target.path("/dev.tracker2fa.host.json"))
+    problems, _notes, usable = check_manifest(target, location, "user", ["a" * 32], None)
+    assert problems or usable is not None
+    assert all(p.fix for p in problems)
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(st.one_of(JSON, st.binary(max_size=50)))
+def test_any_policy_file_content_is_read_or_reported_unreadable(tmp_path_factory, content):
+    root = tmp_path_factory.mktemp("p")
+    folder = root / "etc/chromium/policies/managed"
+    folder.mkdir(parents=True)
+    (folder / "x.json").write_bytes(content if isinstance(content, bytes) else json.dumps(content).encode())
+    result = read_linux(target_os("linux", root=root, home="/home/user"), "/etc/chromium/policies")
+    assert isinstance(result.blocks_host, bool)
