@@ -205,3 +205,13 @@ def test_snap_firefox_gets_advice_about_the_portal(tmp_path):
     (tmp_path / "snap/firefox").write_text("")
     advice = sandbox_advice(BROWSERS["firefox"], tmp_path, snap_bin=tmp_path / "snap")
     assert "WebExtensions portal" in advice[0]
+
+
+def test_uninstall_refuses_a_damaged_receipt_and_changes_nothing(root):
+    do_install(root, "linux", ["chromium"], system=True)
+    receipt = root / "etc/tracker2fa/install-receipt.json"
+    receipt.write_text(json.dumps({"version": 1, "items": [None]}))
+    before = tree(root)
+    with pytest.raises(DeployError, match="install-receipt.json: the install receipt has a malformed item"):
+        do_uninstall(root, "linux", system=True)
+    assert tree(root) == before
