@@ -26,6 +26,7 @@ TYPE_CHECKING = False  # typing itself costs ~2 ms of cold start; type checkers 
 if TYPE_CHECKING:
     from typing import Any
 
+    from .origins import Origin
     from .vault import UnlockedVault
     from .vault.entry import Entry
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 PROTOCOL_VERSION = 1
 CAPABILITIES = ["vault", "settings", "cancel"]
+# Methods the host runs on a worker thread of their own, off the ordered queue: they may wait for a touch.
+CONCURRENT_METHODS: frozenset[str] = frozenset()
 
 
 class UnknownMethod(Tracker2faError):
@@ -65,14 +68,15 @@ def _optional_str(params: Params, name: str, *, max_len: int = 4096) -> str | No
     return value
 
 
-def _origin(params: Params, name: str = "origin") -> str:
-    from .origins import normalize_origin
+def _origin(params: Params, name: str = "origin") -> Origin:
+    """The page's origin, parsed here once and handed inward as an :class:`Origin`."""
+    from .origins import Origin
 
-    return normalize_origin(_required_str(params, name, max_len=2048))
+    return Origin.parse(_required_str(params, name, max_len=2048))
 
 
-def _origin_list(params: Params, name: str = "origins") -> list[str] | None:
-    from .origins import normalize_origin
+def _origin_list(params: Params, name: str = "origins") -> list[Origin] | None:
+    from .origins import Origin
 
     value = params.get(name)
     if value is None:
@@ -83,7 +87,7 @@ def _origin_list(params: Params, name: str = "origins") -> list[str] | None:
 
     if len(value) > MAX_ORIGINS:
         raise BadRequest(f"parameter {name!r} may hold at most {MAX_ORIGINS} origins")
-    return list(dict.fromkeys(normalize_origin(o) for o in value))  # canonical, duplicates dropped
+    return list(dict.fromkeys(Origin.parse(o) for o in value))  # canonical, duplicates dropped
 
 
 _ENTRY_FIELDS: dict[str, type] = {
@@ -226,7 +230,8 @@ class Session:
 
     # -- plumbing
 
-    def call(self, method: str, params: Params, cancelled: threading.Event) -> dict[str, Any]:
+    def call(self, method: str, params: Params, cancelled: threading.Event, *, request_id: Any = None
+             ) -> dict[str, Any]:
         """Run one request and return its result. Raises Tracker2faError for an error reply."""
         handler = self.methods.get(method)
         if handler is None:
@@ -385,7 +390,7 @@ class Session:
             entry = _entry_from_params(params["entry"])
         else:
             raise BadRequest("vault.add needs 'uri' (an otpauth:// URI) or 'entry' (an object)")
-        entry.origins = list(dict.fromkeys([*entry.origins, *origins]))
+        entry.origins = list(dict.fromkeys([*entry.origins, *(str(o) for o in origins)]))
         vault = self._unlocked()
         if cancelled.is_set():
             raise Cancelled("the add was cancelled")

@@ -1,9 +1,11 @@
 """``tracker2fa-host``: the process a browser starts for the extension's native-messaging port.
 
-Threads: the main thread reads stdin and decodes frames (answering ``cancel`` at once, since it must
-overtake the request it cancels); one dispatcher thread runs requests one at a time, in arrival order; the
-session's auto-lock watcher emits events. All of them write through the one serialized :class:`Writer`,
-which puts each frame on the protocol channel whole, under a lock.
+This module only moves bytes and runs requests; the protocol itself (parsing, validation, ordering, cancel)
+is the sans-I/O :class:`~native_host.protocol.Protocol`. Threads: the main thread reads stdin and feeds the
+protocol (which answers ``cancel`` at once, since it must overtake the request it cancels); one dispatcher
+thread runs requests one at a time, in arrival order, and starts a worker thread for each security-key
+ceremony (it may wait minutes for a touch); the session's auto-lock watcher emits events. All of them write
+through the one serialized :class:`Channel`, which puts each frame on the protocol channel whole.
 
 stdout is the protocol channel. Before anything else runs, file descriptor 1 is pointed at stderr and
 ``sys.stdout`` replaced by ``sys.stderr``, so a stray ``print`` or a library's chatter lands in the
@@ -26,7 +28,8 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .framing import BadFrame, FrameDecoder, FrameTooLarge, TruncatedFrame, encode_message, usable_id
+from .framing import FrameTooLarge, TruncatedFrame
+from .protocol import Protocol, Request, error_reply
 
 TYPE_CHECKING = False  # typing itself costs ~2 ms of cold start; type checkers know this idiom
 
@@ -40,6 +43,7 @@ READ_SIZE = 64 * 1024
 # Requests waiting for the dispatcher. When the queue is full the reader stops reading, so a browser that
 # sends faster than it reads the replies fills its own pipe instead of the host's memory.
 QUEUE_LIMIT = 64
+MAX_CONCURRENT = 4  # security-key requests running at once (a browser runs one ceremony at a time)
 TERM_GRACE_SECONDS = 5.0  # after SIGTERM, how long the request in progress may take to finish
 _CHROMIUM_ORIGIN = re.compile(r"^chrome-extension://([a-p]{32})/?$")
 
@@ -133,30 +137,41 @@ def protect_stdout() -> int:
 _STOP = object()
 
 
-class Writer:
-    """The one serialized way onto the protocol channel: :meth:`send` writes each frame whole, under a lock.
+class Channel:
+    """The one serialized way onto the protocol channel: the :class:`~native_host.protocol.Protocol` under a
+    lock, and the fd its bytes go to.
 
-    Called by the dispatcher (replies), the reader (``bad_frame``, ``cancel``) and the auto-lock watcher
-    (events). Writing in the caller's thread, rather than handing frames to a writer thread, saves a thread
-    switch per reply. A reply too large for the browser becomes a ``too_large`` error reply.
+    Called by the dispatcher and security-key workers (replies), the reader (``bad_frame``, ``cancel``) and the
+    auto-lock watcher (events). Each frame is written whole; whoever holds the write lock writes every frame
+    produced so far, in the order produced. Writing in the caller's thread, rather than handing frames to a
+    writer thread, saves a thread switch per reply.
     """
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, protocol: Protocol, fd: int) -> None:
+        self.protocol = protocol
         self.fd = fd
         self.broken = False
-        self._lock = threading.Lock()
+        self.state = threading.Lock()  # guards the protocol object (short sections, never held while writing)
+        self._write_lock = threading.Lock()
 
     def send(self, message: dict[str, Any]) -> None:
-        try:
-            data = encode_message(message)
-        except FrameTooLarge as exc:
-            rid = message.get("id")
-            data = encode_message(_error(rid if usable_id(rid) else None, "too_large", str(exc)))
-        except (TypeError, ValueError) as exc:
-            log(f"cannot encode a reply ({type(exc).__name__})")
-            data = encode_message(_error(message.get("id"), "internal_error", "the host built a bad reply"))
-        with self._lock:
-            if self.broken:
+        """Send one message now (an event, or a reply built outside the protocol)."""
+        with self.state:
+            self.protocol.send(message)
+        self.flush()
+
+    def finish(self, request: Request, result: dict[str, Any] | None = None, error: Any = None) -> None:
+        """Answer ``request`` (see :meth:`Protocol.finish`) and write the reply."""
+        with self.state:
+            self.protocol.finish(request, result, error)
+        self.flush()
+
+    def flush(self) -> None:
+        """Write every frame the protocol has produced."""
+        with self._write_lock:
+            with self.state:
+                data = self.protocol.data_to_send()
+            if not data or self.broken:
                 return
             try:
                 view = memoryview(data)
@@ -167,75 +182,53 @@ class Writer:
                 log(f"the browser closed the channel ({exc.strerror or type(exc).__name__})")
 
 
-def _error(request_id: Any, code: str, message: str) -> dict[str, Any]:
-    return {"id": request_id, "error": {"code": code, "message": message}}
-
-
 # --- dispatch --------------------------------------------------------------------------------------------
 
 
-class Request:
-    """One request waiting for, or being run by, the dispatcher."""
+def _internal_error(request: Request, exc: BaseException) -> Any:
+    """A bug: log where (not what: messages may hold secrets) and answer ``internal_error``."""
+    from .errors import Tracker2faError
 
-    __slots__ = ("cancelled", "id", "method", "params")
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
+    log(f"internal error in {request.method}: {type(exc).__name__} at {where}")
+    return Tracker2faError("the host hit an internal error; see its log", code="internal_error")
 
-    def __init__(self, request_id: Any, method: str, params: dict[str, Any]) -> None:
-        self.id = request_id
-        self.method = method
-        self.params = params
-        self.cancelled = threading.Event()
 
+def run_request(session: Any, request: Request, channel: Channel) -> None:
+    """Run one request with the session and send its reply."""
+    from .errors import Tracker2faError
 
-def parse_request(message: dict[str, Any]) -> Request:
-    """Check the request's shape. Raises BadRequest naming the problem (with the id where usable)."""
-    from .errors import BadRequest
-
-    if not usable_id(message.get("id")):
-        raise BadRequest("'id' must be null, a string of at most 256 characters or an integer below 2**63")
-    method = message.get("method")
-    if not isinstance(method, str) or not method:
-        raise BadRequest("'method' must be a non-empty string")
-    params = message.get("params", {})
-    if params is None:
-        params = {}
-    if not isinstance(params, dict):
-        raise BadRequest("'params' must be an object")
-    return Request(message.get("id"), method, params)
+    result = error = None
+    try:
+        result = session.call(request.method, request.params, request.cancelled, request_id=request.id)
+    except Tracker2faError as exc:
+        error = exc
+    except Exception as exc:
+        error = _internal_error(request, exc)
+    channel.finish(request, result, error)
 
 
 class Dispatcher(threading.Thread):
-    """Runs requests one at a time, in arrival order, and hands each reply to the writer.
+    """Runs requests one at a time, in arrival order, and hands each reply to the channel.
 
-    The queue is bounded (:data:`QUEUE_LIMIT`): :meth:`submit` blocks the reader while it is full.
+    A concurrent request (a security-key ceremony, which may wait minutes for a touch) is started on a
+    worker thread of its own instead, at most :data:`MAX_CONCURRENT` at once. The queue is bounded
+    (:data:`QUEUE_LIMIT`): :meth:`submit` blocks the reader while it is full.
     """
 
-    def __init__(self, session: Any, writer: Writer, limit: int = QUEUE_LIMIT) -> None:
+    def __init__(self, session: Any, channel: Channel, limit: int = QUEUE_LIMIT) -> None:
         super().__init__(name="dispatcher", daemon=True)
         self.session = session
-        self.writer = writer
+        self.channel = channel
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=limit)
-        self.pending: dict[Any, Request] = {}  # id -> request, queued or running; guarded by _lock
-        self._lock = threading.Lock()
+        self.workers: list[threading.Thread] = []
 
     def submit(self, request: Request) -> None:
         """Queue ``request``; waits while the queue is full (the reader then reads nothing more)."""
-        with self._lock:
-            if request.id is not None:
-                self.pending[request.id] = request
         self.queue.put(request)
-
-    def cancel(self, target: Any) -> bool:
-        with self._lock:
-            request = self.pending.get(target)
-        if request is None:
-            return False
-        request.cancelled.set()
-        return True
-
-    def cancel_all(self) -> None:
-        with self._lock:
-            for request in self.pending.values():
-                request.cancelled.set()
 
     def stop(self, *, wait: bool = True) -> None:
         """Ask the dispatcher to finish after the queued requests; ``wait=False`` gives up if the queue is full."""
@@ -243,26 +236,33 @@ class Dispatcher(threading.Thread):
             self.queue.put(_STOP, block=wait)
 
     def run(self) -> None:
-        from .errors import Tracker2faError
-
         while (request := self.queue.get()) is not _STOP:
-            try:
-                result = self.session.call(request.method, request.params, request.cancelled)
-                reply: dict[str, Any] = {"id": request.id, "result": result}
-            except Tracker2faError as exc:
-                reply = _error(request.id, exc.code, exc.message)
-            except Exception as exc:  # a bug: answer, log where (not what: messages may hold secrets), go on
-                tb = exc.__traceback__
-                while tb is not None and tb.tb_next is not None:
-                    tb = tb.tb_next
-                where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?"
-                log(f"internal error in {request.method}: {type(exc).__name__} at {where}")
-                reply = _error(request.id, "internal_error", "the host hit an internal error; see its log")
-            finally:
-                with self._lock:
-                    if self.pending.get(request.id) is request:
-                        del self.pending[request.id]
-            self.writer.send(reply)
+            if request.concurrent:
+                self._start_worker(request)
+            else:
+                run_request(self.session, request, self.channel)
+
+    def _start_worker(self, request: Request) -> None:
+        self.workers = [w for w in self.workers if w.is_alive()]
+        if len(self.workers) >= MAX_CONCURRENT:
+            from .errors import Tracker2faError
+
+            busy = Tracker2faError(f"at most {MAX_CONCURRENT} such requests may run at once; cancel one first",
+                                   code="busy")
+            self.channel.finish(request, error=busy)
+            return
+        worker = threading.Thread(target=run_request, args=(self.session, request, self.channel),
+                                  name=f"worker {request.method}", daemon=True)
+        self.workers.append(worker)
+        worker.start()
+
+    def join_workers(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds in all for the concurrent requests to end (they were cancelled)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        for worker in self.workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
 
 
 class _Terminated(Exception):
@@ -288,13 +288,14 @@ def _wake_on_signals() -> int | None:
     return read_end
 
 
-def serve(fd_in: int, writer: Writer, dispatcher: Dispatcher, wake_fd: int | None = None) -> int:
-    """Read frames until EOF or a protocol violation; return the exit status.
+def serve(fd_in: int, channel: Channel, dispatcher: Dispatcher, wake_fd: int | None = None) -> int:
+    """Read until EOF or a protocol violation, feeding the protocol and queueing its requests; return the
+    exit status.
 
     With ``wake_fd`` (see :func:`_wake_on_signals`) the wait also ends when a signal arrives, so that its
     Python handler runs at once.
     """
-    decoder = FrameDecoder()
+    protocol = channel.protocol
     while True:
         if wake_fd is not None:
             ready, _, _ = select.select([fd_in, wake_fd], [], [])
@@ -311,47 +312,31 @@ def serve(fd_in: int, writer: Writer, dispatcher: Dispatcher, wake_fd: int | Non
             log(f"cannot read from the browser ({exc.strerror}); exiting")
             return EXIT_PROTOCOL
         try:
-            if not data:
-                decoder.feed_eof()
-                return EXIT_EOF
-            messages = decoder.feed(data)
+            with channel.state:
+                if not data:
+                    protocol.receive_eof()
+                    return EXIT_EOF
+                protocol.receive_data(data)
+                requests = protocol.requests_received()
+                answered = protocol.has_data_to_send
         except (FrameTooLarge, TruncatedFrame) as exc:
             log(f"{exc}; exiting")
             return EXIT_PROTOCOL
-        for message in messages:
-            handle_message(message, writer, dispatcher)
-
-
-def handle_message(message: dict[str, Any] | BadFrame, writer: Writer, dispatcher: Dispatcher) -> None:
-    """Route one decoded message: bad frames and malformed requests are answered here, the rest queued."""
-    from .errors import Tracker2faError
-
-    if isinstance(message, BadFrame):
-        writer.send(_error(message.request_id, "bad_frame", str(message)))
-        return
-    try:
-        request = parse_request(message)
-    except Tracker2faError as exc:
-        rid = message.get("id")
-        writer.send(_error(rid if usable_id(rid) else None, exc.code, exc.message))
-        return
-    if request.method == "cancel":  # answered here so that it overtakes the queue
-        target = request.params.get("target")
-        if not usable_id(target) or target is None:
-            writer.send(_error(request.id, "bad_request", "parameter 'target' must be a request id"))
-        else:
-            writer.send({"id": request.id, "result": {"cancelled": dispatcher.cancel(target)}})
-        return
-    dispatcher.submit(request)
+        if answered:  # bad frames, malformed requests, cancel: answered by the protocol itself
+            channel.flush()
+        for request in requests:
+            dispatcher.submit(request)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tracker2fa-host`` console script."""
     out_fd = protect_stdout()
     argv = list(sys.argv if argv is None else argv)
-    writer = Writer(out_fd)
+    from .api import CONCURRENT_METHODS  # the method table module: cheap, the vault and fido load lazily
+
+    channel = Channel(Protocol(concurrent_methods=CONCURRENT_METHODS, log=log), out_fd)
     try:
-        return _run(argv, writer)
+        return _run(argv, channel)
     except KeyboardInterrupt:
         return EXIT_EOF
     except Exception as exc:  # never a traceback on the protocol channel; one line in the log
@@ -359,27 +344,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_REFUSED
 
 
-def _run(argv: list[str], writer: Writer) -> int:
+def _run(argv: list[str], channel: Channel) -> int:
     from .config import ConfigError, load_config
 
     try:
         config = load_config()
     except ConfigError as exc:
         log(f"refusing to serve: {exc.message}")
-        writer.send(_error(None, "forbidden_caller", f"the host configuration is broken: {exc.message}"))
+        channel.send(error_reply(None, "forbidden_caller", f"the host configuration is broken: {exc.message}"))
         return EXIT_REFUSED
     caller, reason = check_caller(argv, config)
     if reason:
         log(f"refusing to serve: {reason}")
-        writer.send(_error(None, "forbidden_caller", reason))
+        channel.send(error_reply(None, "forbidden_caller", reason))
         return EXIT_REFUSED
     assert caller is not None
     log(f"serving {caller.browser} extension {caller.extension_id}")
 
     from .api import Session
 
-    session = Session(config, writer.send)
-    dispatcher = Dispatcher(session, writer)
+    session = Session(config, channel.send)
+    dispatcher = Dispatcher(session, channel)
     dispatcher.start()
     on_main = threading.current_thread() is threading.main_thread()
     try:
@@ -387,11 +372,12 @@ def _run(argv: list[str], writer: Writer) -> int:
         if on_main:
             signal.signal(signal.SIGTERM, _on_sigterm)
             wake_fd = _wake_on_signals()
-        status = serve(0, writer, dispatcher, wake_fd)
+        status = serve(0, channel, dispatcher, wake_fd)
         terminated = False
     except _Terminated:
         log("terminated by the browser")
-        dispatcher.cancel_all()
+        with channel.state:
+            channel.protocol.cancel_all()
         status, terminated = EXIT_EOF, True
     if on_main:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -401,9 +387,13 @@ def _run(argv: list[str], writer: Writer) -> int:
         dispatcher.stop(wait=False)
         dispatcher.join(TERM_GRACE_SECONDS)
     else:
-        # EOF: the queued requests still get their replies (the browser may be reading), then we leave.
+        # EOF: the queued requests still get their replies (the browser may be reading), then we leave; a
+        # security-key ceremony would wait for a touch nobody will see, so those are cancelled.
+        with channel.state:
+            channel.protocol.cancel_all(concurrent_only=True)
         dispatcher.stop()
         dispatcher.join()
+    dispatcher.join_workers(TERM_GRACE_SECONDS)
     session.close()
     return status
 
