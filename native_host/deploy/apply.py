@@ -137,6 +137,9 @@ def apply_plan(plan: Plan, target: TargetOS, receipt_file: PurePath, registry: R
         disk = target.on_disk(write.path)
         for folder in _missing_dirs(disk):
             receipt.add(Receipt.file_slot("dir", _target_path(target, folder)), write.browsers)
+            # Browsers run as every user: a root umask of 077 must not hide the folders from them.
+            folder.mkdir()
+            folder.chmod(0o755)
         slot = Receipt.file_slot("file", write.path)
         # A configuration the user already had is updated but stays theirs; everything else is ours by name.
         if write.role != "config" or not disk.exists() or slot in receipt.items:

@@ -212,6 +212,22 @@ def test_uninstall_refuses_a_damaged_receipt_and_changes_nothing(root):
     receipt = root / "etc/tracker2fa/install-receipt.json"
     receipt.write_text(json.dumps({"version": 1, "items": [None]}))
     before = tree(root)
-    with pytest.raises(DeployError, match="install-receipt.json: the install receipt has a malformed item"):
+    with pytest.raises(DeployError, match=r"install-receipt\.json: the install receipt has a malformed item"):
         do_uninstall(root, "linux", system=True)
     assert tree(root) == before
+
+
+def test_system_install_folders_are_readable_by_every_user_even_under_a_strict_umask(root):
+    import os
+
+    old = os.umask(0o077)
+    try:
+        plan = do_install(root, "linux", ["chromium", "firefox"], system=True)
+    finally:
+        os.umask(old)
+    for write in plan.files:
+        path = root / str(write.path).lstrip("/")
+        assert path.stat().st_mode & 0o777 == write.mode
+        for parent in path.relative_to(root).parents:
+            if str(parent) != ".":
+                assert (root / parent).stat().st_mode & 0o755 == 0o755, parent
