@@ -14,6 +14,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..atomic import fsync_directory as _fsync_dir
+from ..atomic import replace as _replace
+from ..atomic import write_new_file
 from ..errors import VaultError, VaultNotFound
 
 LOCK_TIMEOUT_SECONDS = 30.0
@@ -85,16 +88,6 @@ def read_vault_bytes(path: Path) -> bytes:
         raise VaultError(f"{path} is a directory, not a vault file") from None
 
 
-def _fsync_dir(directory: Path) -> None:
-    if sys.platform == "win32":  # pragma: no cover - directories cannot be opened for fsync on Windows
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def remove_stale_temp_files(path: Path) -> None:
     """Delete temp files left by a writer that was killed mid-save. Call only while holding the lock."""
     prefix = _tmp_prefix(path)
@@ -117,16 +110,8 @@ def atomic_write(path: Path, data: bytes, *, keep_backup: bool = True, backup_is
     """
     directory = path.parent
     tmp = directory / f"{_tmp_prefix(path)}{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp, flags, 0o600)
+    write_new_file(tmp, data, 0o600)
     try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
         if backup_is_new:
             staged = _staged_backup_name(path)
             _link_or_copy(tmp, staged, data)
@@ -139,22 +124,6 @@ def atomic_write(path: Path, data: bytes, *, keep_backup: bool = True, backup_is
             os.unlink(tmp)
         raise
     _fsync_dir(directory)
-
-
-def _replace(source: Path, target: Path) -> None:
-    """``os.replace``; on Windows, retried briefly while a reader still has ``target`` open."""
-    if sys.platform != "win32":
-        os.replace(source, target)
-        return
-    deadline = time.monotonic() + 2.0  # pragma: no cover - Windows only
-    while True:  # pragma: no cover
-        try:
-            os.replace(source, target)
-            return
-        except PermissionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
 
 
 def _rotate_backup(path: Path) -> None:
@@ -186,14 +155,7 @@ def _link_or_copy(source: Path, target: Path, data: bytes | None = None) -> None
     if data is None:
         with open(source, "rb") as src:
             data = src.read()
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_new_file(target, data, 0o600)
 
 
 def ensure_private_directory(directory: Path) -> None:
