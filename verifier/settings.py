@@ -70,6 +70,8 @@ def resolve_server_key(configured: bytes | str | None, store_url: str) -> bytes:
 
 def _create_secret_file(path: Path, content: bytes) -> None:
     """Write ``content`` to a new 0600 file; an existing file (another process won the race) is kept."""
+    # Not native_host/atomic.py: the server shares no code with the user's machine, and this is a different
+    # operation, created once and never replaced (O_EXCL decides which of several starting workers wins).
     if path.exists():
         return
     try:
