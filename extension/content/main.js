@@ -75,10 +75,17 @@
     return { ok: true };
   }
 
-  // Each finished scan (detection, then any auto-fill) is counted in `data-tracker2fa-scanned` on the
-  // root element: the signal tests wait for before asserting that nothing happened on a page.
+  // Each finished scan of the laid-out document (detection, then any auto-fill) is counted in
+  // `data-tracker2fa-scanned` on the root element: the signal tests wait for before asserting that nothing
+  // happened on a page.
+  // A document not laid out yet (a frame still 0×0, or not yet rendered) has no visible field to find: its
+  // scan waits for the first layout, which the ResizeObserver below reports.
+  const laidOut = () =>
+    innerWidth > 0 && innerHeight > 0 && document.documentElement.getClientRects().length > 0;
+
   async function scan() {
     scanTimer = null;
+    if (!laidOut()) return;
     try {
       await scanOnce();
     } finally {
@@ -144,6 +151,7 @@
     attributes: true,
     attributeFilter: ["type", "name", "autocomplete", "style", "class", "hidden", "maxlength"],
   });
+  new ResizeObserver(scheduleScan).observe(document.documentElement);
   addEventListener("resize", reposition);
   addEventListener("scroll", reposition, true);
   scan();
