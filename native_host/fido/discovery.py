@@ -32,6 +32,8 @@ class KeyHandle:
     source: Any = field(default=None, repr=False)
     # One request at a time per key: a key cannot serve two ceremonies at once.
     busy: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # False when listed for a ceremony only (no getInfo spent on it); to_json() probes it then.
+    capabilities_probed: bool = field(default=True, repr=False)
 
     @classmethod
     def for_device(cls, device: Any, transport: str, name: str, *, key_id: str | None = None,
@@ -60,6 +62,8 @@ class KeyHandle:
                     self._device = None
 
     def to_json(self) -> dict[str, Any]:
+        if not self.capabilities_probed:
+            self.capabilities, self.capabilities_probed = device_capabilities(self.device()), True
         return {"id": self.id, "name": self.name, "transport": self.transport,
                 "capabilities": list(self.capabilities), "virtual": self.virtual}
 
@@ -122,23 +126,24 @@ def device_capabilities(device: Any) -> list[str]:
 
 
 def _keys_from_devices(devices: Iterable[Any], transport: str, id_of: Callable[[Any], str],
-                       name_of: Callable[[Any], str]) -> list[KeyHandle]:
+                       name_of: Callable[[Any], str], probe: bool) -> list[KeyHandle]:
     keys = []
     for device in devices:
-        handle = KeyHandle(id_of(device), name_of(device), transport, device_capabilities(device))
+        handle = KeyHandle(id_of(device), name_of(device), transport, device_capabilities(device) if probe else [],
+                           capabilities_probed=probe)
         handle._device = device
         keys.append(handle)
     return keys
 
 
-def _usb(lister: Callable[[], Iterable[Any]] | None) -> list[KeyHandle]:
+def _usb(lister: Callable[[], Iterable[Any]] | None, probe: bool) -> list[KeyHandle]:
     if lister is None:
         from fido2.hid import list_devices as lister
     return _keys_from_devices(lister(), "usb", lambda d: f"usb:{d.descriptor.path}",
-                              lambda d: d.product_name or "USB security key")
+                              lambda d: d.product_name or "USB security key", probe)
 
 
-def _nfc(lister: Callable[[], Iterable[Any]] | None) -> list[KeyHandle]:
+def _nfc(lister: Callable[[], Iterable[Any]] | None, probe: bool) -> list[KeyHandle]:
     if lister is None:
         try:
             from fido2.pcsc import CtapPcscDevice
@@ -151,7 +156,7 @@ def _nfc(lister: Callable[[], Iterable[Any]] | None) -> list[KeyHandle]:
         if "EstablishContext" in type(exc).__name__ or "Service not available" in str(exc):
             raise _Unavailable(f"the PC/SC service (pcscd) is not running: {exc}") from None
         raise
-    return _keys_from_devices(devices, "nfc", lambda d: f"nfc:{d._name}", lambda d: f"NFC key on {d._name}")
+    return _keys_from_devices(devices, "nfc", lambda d: f"nfc:{d._name}", lambda d: f"NFC key on {d._name}", probe)
 
 
 def _ble(scanner: Callable[[], Iterable[Any]] | None, timeout: float) -> list[KeyHandle]:
@@ -202,12 +207,16 @@ class _Unavailable(Exception):
 def discover(env: Mapping[str, str] | None = None, *, transports: Iterable[str] = TRANSPORTS,
              hid_lister: Callable[[], Iterable[Any]] | None = None,
              pcsc_lister: Callable[[], Iterable[Any]] | None = None,
-             ble_scanner: Callable[[], Iterable[Any]] | None = None, ble_timeout: float = 2.0) -> Discovery:
-    """List the keys on the requested transports. Never raises for a missing library or service."""
+             ble_scanner: Callable[[], Iterable[Any]] | None = None, ble_timeout: float = 2.0,
+             probe_capabilities: bool = True) -> Discovery:
+    """List the keys on the requested transports. Never raises for a missing library or service.
+
+    ``probe_capabilities=False`` (keys listed for a ceremony) leaves USB and NFC keys' capabilities to be
+    read when shown: the getInfo it costs is a round trip the ceremony's own client repeats anyway."""
     keys: list[KeyHandle] = []
     statuses: list[TransportStatus] = []
     probes: dict[str, Callable[[], list[KeyHandle]]] = {
-        "usb": lambda: _usb(hid_lister), "nfc": lambda: _nfc(pcsc_lister),
+        "usb": lambda: _usb(hid_lister, probe_capabilities), "nfc": lambda: _nfc(pcsc_lister, probe_capabilities),
         "ble": lambda: _ble(ble_scanner, ble_timeout), "virtual": lambda: _virtual(env)}
     for transport in transports:
         if transport not in probes:

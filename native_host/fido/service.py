@@ -71,14 +71,14 @@ class FidoService:
                 self._statuses[status.transport] = status
             return list(self._keys.values())
 
-    def _discover(self, transports: tuple[str, ...]) -> list[KeyHandle]:
+    def _discover(self, transports: tuple[str, ...], *, probe_capabilities: bool = True) -> list[KeyHandle]:
         transports = tuple(t for t in transports if t in self._transports)
         with self._lock:
             virtual_current = any(k.virtual and not k.source.changed_on_disk() for k in self._keys.values())
         if virtual_current:  # opening the virtual key reads its file: skip it while the open one is current
             transports = tuple(t for t in transports if t != "virtual")
         return self._merge(discover(self._env, transports=transports, ble_timeout=self._ble_timeout,
-                                    **self._listers), transports)
+                                    probe_capabilities=probe_capabilities, **self._listers), transports)
 
     def devices(self) -> dict[str, Any]:
         """fido.devices: every key on every transport, and why a transport is unavailable."""
@@ -87,7 +87,8 @@ class FidoService:
                 "transports": [self._statuses[t].to_json() for t in self._transports if t in self._statuses]}
 
     def keys(self) -> list[KeyHandle]:
-        return self._discover(QUICK_TRANSPORTS)
+        """The keys a ceremony runs on (USB and NFC listed afresh; their capabilities not read: no getInfo)."""
+        return self._discover(QUICK_TRANSPORTS, probe_capabilities=False)
 
     def create(self, params: Any, *, on_event: EventSink = no_events, pin_provider: PinProvider | None = None,
                cancel: threading.Event | None = None) -> dict[str, Any]:

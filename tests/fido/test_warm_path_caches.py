@@ -1,7 +1,9 @@
-"""The warm-path shortcuts change no behaviour: python-fido2 sees the same type hints, deadlines still fire."""
+"""The warm-path shortcuts change no behaviour: python-fido2 sees the same type hints, deadlines still fire,
+keys listed for a ceremony (no getInfo spent) still show their capabilities."""
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -11,9 +13,17 @@ import fido2.ctap2
 import fido2.utils
 import fido2.webauthn
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from native_host.fido import fido2_hints
-from native_host.fido.ceremonies import race
+from native_host.fido.ceremonies import race, webauthn
+from native_host.fido.service import FidoService
+from native_host.fido.soft_transports.hid import open_soft_hid_device
+from native_host.fido.softkey.authenticator import SoftAuthenticator
+from tests.support.host_key import HostKey
+
+GET_INFO = 0x04
 
 
 def _fido2_data_classes() -> list[type]:
@@ -61,3 +71,65 @@ def test_a_deadline_after_an_unwatched_one_fires_when_due():
     watchdog.watch(time.monotonic() + 0.05, second)
     assert second.wait(10)
     assert not first.is_set()
+
+
+class _CountingKey(SoftAuthenticator):
+    """A software key that counts the CTAP2 commands it is sent, by command byte."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commands: list[int] = []
+
+    def start_cbor(self, request: bytes):
+        self.commands.append(request[0])
+        return super().start_cbor(request)
+
+
+def _usb_service(key: SoftAuthenticator) -> FidoService:
+    return FidoService({}, transports=("usb",), hid_lister=lambda: [open_soft_hid_device(key, path="soft:counted")])
+
+
+def test_listing_keys_for_a_ceremony_sends_no_get_info():
+    key = _CountingKey()
+    _usb_service(key).keys()
+    assert GET_INFO not in key.commands
+
+
+def test_a_key_listed_for_a_ceremony_still_shows_its_capabilities():
+    service = _usb_service(_CountingKey())
+    [handle] = service.keys()
+    assert {"fido2", "u2f"} <= set(handle.to_json()["capabilities"])
+    assert {"fido2", "u2f"} <= set(service.devices()["keys"][0]["capabilities"])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20)
+
+
+def _exact_types(value):
+    if isinstance(value, dict):
+        return {k: _exact_types(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_exact_types(v) for v in value]
+    return type(value).__name__, value
+
+
+@given(json_values)
+def test_a_response_is_converted_as_a_json_round_trip_would(value):
+    assert _exact_types(webauthn._plain(value)) == _exact_types(json.loads(json.dumps(value)))
+
+
+def test_an_assertion_is_plain_json_with_no_python_fido2_types_left():
+    key = HostKey()
+    options = {"challenge": "AAECAwQFBgcICQoLDA0ODw", "rp": {"id": "example.com", "name": "Example"},
+               "user": {"id": "AQID", "name": "alice", "displayName": "Alice"},
+               "pubKeyCredParams": [{"type": "public-key", "alg": -7}]}
+    created = key.create("https://jira.example.com", options)
+    asserted = key.get("https://jira.example.com", {"challenge": "AAECAwQFBgcICQoLDA0ODw", "rpId": "example.com",
+                                                     "allowCredentials": [{"type": "public-key",
+                                                                           "id": created["id"]}]})
+    for result in (created, asserted):
+        assert _exact_types(result) == _exact_types(json.loads(json.dumps(result)))

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from urllib.parse import urlsplit
 
@@ -33,6 +34,11 @@ def checked_origin(origin: object) -> str:
     """The canonical origin if it may use security keys at all; :class:`OriginRefused` otherwise."""
     if not isinstance(origin, str) or origin == "null":
         raise OriginRefused("an opaque origin (sandboxed frame or data: URL) cannot use security keys")
+    return _checked_origin(origin)
+
+
+@functools.lru_cache(maxsize=256)  # a pure function of the string, asked at every request (refusals not cached)
+def _checked_origin(origin: str) -> str:
     try:
         canonical = normalize_origin(origin)
     except InvalidOrigin as exc:
