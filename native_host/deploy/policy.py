@@ -193,7 +193,7 @@ def _admx_policy(name: str, prop: dict[str, Any], key: str) -> tuple[str, str | 
         element = f'<decimal id="{name}" valueName="{name}" minValue="0" maxValue="4294967295" />'
         presentation = f'<decimalTextBox refId="{name}">{escape(prop.get("title", name))}</decimalTextBox>'
     elif kind == "array" and prop.get("items", {}).get("type") == "string":
-        element = f'<list id="{name}" key={quoteattr(key + chr(92) + name)} />'
+        element = f'<list id="{name}" key={quoteattr(key + chr(92) + name)} valuePrefix="" />'  # values 1, 2, …
         presentation = f'<listBox refId="{name}">{escape(prop.get("title", name))}</listBox>'
     else:  # strings, and objects or lists of objects as JSON text
         element = f'<text id="{name}" valueName="{name}" maxLength="32767" />'

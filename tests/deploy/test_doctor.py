@@ -324,3 +324,40 @@ def test_doctor_finds_each_browsers_fresh_install_healthy_and_its_removal(root, 
     uninstall([browser], os_name="linux", root=root, home=HOME, system=system)
     after = run_doctor(root, tmp_path, probe=False, browsers=[browser])
     assert [p.problem for p in after.problems] == ["the host is not registered (no manifest)"]
+
+
+def test_the_generated_linux_policy_lets_the_host_through_an_admins_blocklist(root, tmp_path):
+    from native_host.deploy.managed_schema import load_schema
+    from native_host.deploy.policy import PolicyRequest, policy_files
+
+    installed(root, ["chromium"], system=True)
+    _policy(root, {"NativeMessagingBlocklist": ["*"]})
+    assert "blocks dev.tracker2fa.host" in problems(run_doctor(root, tmp_path, probe=False, browsers=["chromium"]))
+    request = PolicyRequest("linux", "chromium", DEV_EXTENSION_ID, "https://x.example/updates.xml", {})
+    (policy,) = policy_files(request, load_schema())
+    (root / "etc/chromium/policies/managed/tracker2fa.json").write_text(policy.content)
+    assert run_doctor(root, tmp_path, probe=False, browsers=["chromium"]).problems == []
+
+
+def test_the_generated_windows_reg_lets_the_host_through_an_admins_blocklist(tmp_path):
+    from native_host.deploy.managed_schema import load_schema
+    from native_host.deploy.policy import PolicyRequest, policy_files
+    from native_host.deploy.regfile import parse
+
+    registry = FakeRegistry()
+    registry.set_value("HKLM", "SOFTWARE\\Policies\\Google\\Chrome\\NativeMessagingBlocklist", "1", "*")
+    root = tmp_path / "root"
+    exe = root / "C/Program Files/tracker2fa/tracker2fa-host.exe"
+    exe.parent.mkdir(parents=True)
+    exe.write_bytes(b"MZ")
+    exe_path = "C:\\Program Files\\tracker2fa\\tracker2fa-host.exe"
+    kw = {"os_name": "windows", "root": root, "home": "C:\\Users\\user", "registry": registry}
+    install(["chrome"], system=True, host_path=exe_path, **kw)
+    request = PolicyRequest("windows", "chrome", DEV_EXTENSION_ID, None, {"autoFill": True})
+    reg = next(p for p in policy_files(request, load_schema()) if p.name.endswith(".reg"))
+    for key in parse(reg.content):  # what `reg import` does
+        for name, value in key.values.items():
+            registry.set_value(key.hive, key.path, name, value, "64")
+    report = doctor(browsers=["chrome"], host_path=Path(exe_path), probe=False, shell_env={}, browser_env={}, **kw)
+    assert report.problems == []
+    assert report.policies["chrome"]["NativeMessagingAllowlist"] == [HOST_NAME]

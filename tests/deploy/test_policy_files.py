@@ -148,6 +148,10 @@ def test_admx_is_well_formed_and_every_reference_resolves_in_the_adml(generated,
         assert f"3rdparty\\extensions\\{DEV_EXTENSION_ID}\\policy" in policy.get("key")
         if policy.find(f"{GP}elements") is not None:
             assert policy.get("name") in presentations
+    # A list's values are named 1, 2, … (what Chrome reads), which takes an empty valuePrefix.
+    (origins,) = [e for e in admx.iter(f"{GP}list")]
+    assert origins.get("valuePrefix") == ""
+    assert origins.get("key").endswith("\\policy\\trackerOrigins")
 
 
 @pytest.mark.parametrize(
