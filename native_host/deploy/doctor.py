@@ -237,7 +237,8 @@ def doctor(
             for unreadable in policies.unreadable:
                 report.notes.append(f"{browser.name}: unreadable policy file {unreadable}")
         if target.name == "linux":
-            report.notes.extend(sandbox_advice(browser, Path(target.on_disk(target.home))))
+            snap_bin = target.on_disk(target.path("/snap/bin"))
+            report.notes.extend(sandbox_advice(browser, Path(target.on_disk(target.home)), snap_bin))
 
     _check_vault(
         target,

@@ -12,7 +12,7 @@ import os
 from pathlib import Path, PurePath
 
 from .apply import Removal, apply_plan, uninstall_scope
-from .browsers import BROWSERS, Browser, get_browser, installed_browsers
+from .browsers import BROWSERS, Browser, get_browser, installed_browsers, sandbox_advice
 from .layouts import receipt_path, user_config_path
 from .manifest import DeployError, default_host_path
 from .plan import Plan, build_plan
@@ -60,7 +60,11 @@ def resolve_browsers(names: list[str], target: TargetOS, user_data_dir: PurePath
     else:
         browsers = detect_browsers(target)
         if not browsers:
-            raise DeployError(f"no supported browser found ({', '.join(BROWSERS)}); name one with --browser")
+            sandboxed = " ".join(_sandbox_notes(target))
+            raise DeployError(
+                f"no supported browser found ({', '.join(BROWSERS)}); name one with --browser"
+                + (f". Note: {sandboxed}" if sandboxed else "")
+            )
     if user_data_dir is not None and any(b.family != "chromium" for b in browsers):
         raise DeployError("--user-data-dir applies to Chromium-family browsers only (Firefox uses ~/.mozilla)")
     return browsers
@@ -123,7 +127,18 @@ def plan_install(
         user_config_path=user_config_path(target),
         user_data_dir=profile,
     )
+    if scope == "user" and profile is None:
+        plan.notes.extend(_sandbox_notes(target))
     return plan, target
+
+
+def _sandbox_notes(target: TargetOS) -> list[str]:
+    """Flatpak and Snap browsers on this Linux machine, and what each needs."""
+    if target.name != "linux" or not target.is_local:
+        return []
+    home = Path(target.on_disk(target.home))
+    snap_bin = target.on_disk(target.path("/snap/bin"))
+    return [note for browser in BROWSERS.values() for note in sandbox_advice(browser, home, snap_bin)]
 
 
 def install(

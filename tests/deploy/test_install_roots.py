@@ -231,3 +231,18 @@ def test_system_install_folders_are_readable_by_every_user_even_under_a_strict_u
         for parent in path.relative_to(root).parents:
             if str(parent) != ".":
                 assert (root / parent).stat().st_mode & 0o755 == 0o755, parent
+
+
+def test_install_tells_about_a_flatpak_browser_and_what_it_needs(root):
+    (root / "home/user/.var/app/com.google.Chrome").mkdir(parents=True)
+    plan = do_install(root, "linux", ["chromium"])
+    assert any("Flatpak Google Chrome (com.google.Chrome)" in note for note in plan.notes)
+
+
+def test_with_only_a_snap_browser_install_says_why_nothing_was_found(root):
+    shutil.rmtree(root / "home/user")
+    (root / "home/user").mkdir()
+    (root / "snap/bin").mkdir(parents=True)
+    (root / "snap/bin/firefox").write_text("")
+    with pytest.raises(DeployError, match="no supported browser found .* Snap Firefox is present"):
+        install(os_name="linux", root=root, home=HOMES["linux"], host_path=POSIX_HOST)
