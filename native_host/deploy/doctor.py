@@ -343,7 +343,7 @@ def _check_vault(
     probe: bool,
 ) -> None:
     """Compare the vault the browser's host opens with this shell's, and probe the host over the protocol."""
-    shell_vault = vault_path_for(shell_env)
+    shell_vault = vault_path_for(shell_env, target.name)
     source = "given"
     if browser_env is None and target.root is None and target.name == "linux":
         for browser in browsers:
@@ -363,7 +363,7 @@ def _check_vault(
                 else ""
             )
         )
-    expected_vault = vault_path_for(env_for_host)
+    expected_vault = vault_path_for(env_for_host, target.name)
     report.vault["browser_path"] = expected_vault
     if not probe:
         report.host_answers = None

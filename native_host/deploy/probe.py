@@ -70,13 +70,19 @@ def browser_environment(
     return None, "unknown"
 
 
-def vault_path_for(env: Mapping[str, str]) -> str:
-    """The vault a host with environment ``env`` opens on Linux (what ``default_vault_path`` answers there)."""
+def vault_path_for(env: Mapping[str, str], os_name: str = "linux") -> str:
+    """The vault a host with environment ``env`` opens (what ``default_vault_path`` answers on ``os_name``)."""
     value = env.get("TRACKER2FA_VAULT")
+    home = env.get("HOME") or env.get("USERPROFILE") or str(Path.home())
     if value:
-        return env["HOME"] + value[1:] if value.startswith("~/") and env.get("HOME") else value
+        return home + value[1:] if value.startswith("~/") else value
+    if os_name == "windows":  # platformdirs: %LOCALAPPDATA%\tracker2fa
+        base = env.get("LOCALAPPDATA") or f"{home}\\AppData\\Local"
+        return f"{base}\\tracker2fa\\vault.json"
+    if os_name == "macos":
+        return os.path.join(home, "Library", "Application Support", "tracker2fa", "vault.json")
     xdg = env.get("XDG_DATA_HOME", "")
-    base = xdg if xdg.startswith("/") else os.path.join(env.get("HOME", str(Path.home())), ".local", "share")
+    base = xdg if xdg.startswith("/") else os.path.join(home, ".local", "share")
     return os.path.join(base, "tracker2fa", "vault.json")
 
 

@@ -361,3 +361,22 @@ def test_the_generated_windows_reg_lets_the_host_through_an_admins_blocklist(tmp
     report = doctor(browsers=["chrome"], host_path=Path(exe_path), probe=False, shell_env={}, browser_env={}, **kw)
     assert report.problems == []
     assert report.policies["chrome"]["NativeMessagingAllowlist"] == [HOST_NAME]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"HOME": "/h"}, "/h/.local/share/tracker2fa/vault.json"),
+        ({"HOME": "/h", "XDG_DATA_HOME": "/data"}, "/data/tracker2fa/vault.json"),
+        ({"HOME": "/h", "TRACKER2FA_VAULT": "~/v.json"}, "/h/v.json"),
+    ],
+)
+def test_the_vault_path_the_doctor_predicts_is_the_one_the_vault_package_uses(monkeypatch, env, expected):
+    from native_host.deploy.probe import vault_path_for
+    from native_host.vault import default_vault_path
+
+    for name in ("HOME", "XDG_DATA_HOME", "TRACKER2FA_VAULT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert vault_path_for(env) == expected == str(default_vault_path())

@@ -244,5 +244,5 @@ def test_with_only_a_snap_browser_install_says_why_nothing_was_found(root):
     (root / "home/user").mkdir()
     (root / "snap/bin").mkdir(parents=True)
     (root / "snap/bin/firefox").write_text("")
-    with pytest.raises(DeployError, match="no supported browser found .* Snap Firefox is present"):
+    with pytest.raises(DeployError, match=r"no supported browser found .* Snap Firefox is present"):
         install(os_name="linux", root=root, home=HOMES["linux"], host_path=POSIX_HOST)
