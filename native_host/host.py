@@ -138,8 +138,8 @@ _STOP = object()
 
 
 class Channel:
-    """The one serialized way onto the protocol channel: the :class:`~native_host.protocol.Protocol` under a
-    lock, and the fd its bytes go to.
+    """The one serialized way onto the protocol channel: the :class:`~native_host.protocol.Protocol` and the
+    fd its bytes go to.
 
     Called by the dispatcher and security-key workers (replies), the reader (``bad_frame``, ``cancel``) and the
     auto-lock watcher (events). Each frame is written whole; whoever holds the write lock writes every frame
@@ -151,26 +151,22 @@ class Channel:
         self.protocol = protocol
         self.fd = fd
         self.broken = False
-        self.state = threading.Lock()  # guards the protocol object (short sections, never held while writing)
         self._write_lock = threading.Lock()
 
     def send(self, message: dict[str, Any]) -> None:
         """Send one message now (an event, or a reply built outside the protocol)."""
-        with self.state:
-            self.protocol.send(message)
+        self.protocol.send(message)
         self.flush()
 
     def finish(self, request: Request, result: dict[str, Any] | None = None, error: Any = None) -> None:
         """Answer ``request`` (see :meth:`Protocol.finish`) and write the reply."""
-        with self.state:
-            self.protocol.finish(request, result, error)
+        self.protocol.finish(request, result, error)
         self.flush()
 
     def flush(self) -> None:
         """Write every frame the protocol has produced."""
         with self._write_lock:
-            with self.state:
-                data = self.protocol.data_to_send()
+            data = self.protocol.data_to_send()
             if not data or self.broken:
                 return
             try:
@@ -312,19 +308,16 @@ def serve(fd_in: int, channel: Channel, dispatcher: Dispatcher, wake_fd: int | N
             log(f"cannot read from the browser ({exc.strerror}); exiting")
             return EXIT_PROTOCOL
         try:
-            with channel.state:
-                if not data:
-                    protocol.receive_eof()
-                    return EXIT_EOF
-                protocol.receive_data(data)
-                requests = protocol.requests_received()
-                answered = protocol.has_data_to_send
+            if not data:
+                protocol.receive_eof()
+                return EXIT_EOF
+            answered = protocol.receive_data(data)
         except (FrameTooLarge, TruncatedFrame) as exc:
             log(f"{exc}; exiting")
             return EXIT_PROTOCOL
         if answered:  # bad frames, malformed requests, cancel: answered by the protocol itself
             channel.flush()
-        for request in requests:
+        for request in protocol.requests_received():
             dispatcher.submit(request)
 
 
@@ -376,8 +369,7 @@ def _run(argv: list[str], channel: Channel) -> int:
         terminated = False
     except _Terminated:
         log("terminated by the browser")
-        with channel.state:
-            channel.protocol.cancel_all()
+        channel.protocol.cancel_all()
         status, terminated = EXIT_EOF, True
     if on_main:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -389,8 +381,7 @@ def _run(argv: list[str], channel: Channel) -> int:
     else:
         # EOF: the queued requests still get their replies (the browser may be reading), then we leave; a
         # security-key ceremony would wait for a touch nobody will see, so those are cancelled.
-        with channel.state:
-            channel.protocol.cancel_all(concurrent_only=True)
+        channel.protocol.cancel_all(concurrent_only=True)
         dispatcher.stop()
         dispatcher.join()
     dispatcher.join_workers(TERM_GRACE_SECONDS)

@@ -20,7 +20,9 @@ What it owns:
   pending request's :attr:`Request.cancelled` event, which the method checks (before it starts, and while
   it waits).
 
-Not thread-safe: the host calls it under one lock.
+Threads: the host feeds input from one thread (the reader) and finishes requests and sends events from
+others. Decoding touches only reader-side state, so it runs unlocked (a reply being finished never waits
+for a 64 KiB read to be parsed); the pending table and the outgoing frames sit behind one short lock.
 """
 
 from __future__ import annotations
@@ -94,41 +96,48 @@ class Protocol:
         self._decoder = FrameDecoder() if max_request_bytes is None else FrameDecoder(max_request_bytes)
         self._concurrent = frozenset(concurrent_methods)
         self._log = log
-        self._received: list[Request] = []
+        self._received: list[Request] = []  # reader side only
+        self._lock = threading.Lock()  # guards _pending and _out, shared by every thread
         self._pending: dict[Any, Request] = {}  # id -> the latest request with it, queued or running
         self._out: list[bytes] = []
 
     # -- input
 
-    def receive_data(self, data: bytes) -> None:
-        """Take bytes from the browser. Raises FrameTooLarge when a frame announces more than the cap."""
+    def receive_data(self, data: bytes) -> int:
+        """Take bytes from the browser; return how many frames it answered itself (bad frames, malformed
+        requests, cancel), so that the caller writes only when there is an answer of its own to write.
+        Raises FrameTooLarge when a frame announces more than the cap."""
+        answered = 0
         for message in self._decoder.feed(data):
-            self._receive_message(message)
+            answered += self._receive_message(message)
+        return answered
 
     def receive_eof(self) -> None:
         """The browser closed the port. Raises TruncatedFrame when it did so inside a frame."""
         self._decoder.feed_eof()
 
-    def _receive_message(self, message: dict[str, Any] | BadFrame) -> None:
+    def _receive_message(self, message: dict[str, Any] | BadFrame) -> int:
         if isinstance(message, BadFrame):
             self.send(error_reply(message.request_id, "bad_frame", str(message)))
-            return
+            return 1
         try:
             request = parse_request(message, self._concurrent)
         except RequestError as exc:
             rid = message.get("id")
             self.send(error_reply(rid if usable_id(rid) else None, "bad_request", str(exc)))
-            return
+            return 1
         if request.method == "cancel":  # answered here so that it overtakes the queue
             target = request.params.get("target")
             if target is None or not usable_id(target):
                 self.send(error_reply(request.id, "bad_request", "parameter 'target' must be a request id"))
             else:
                 self.send({"id": request.id, "result": {"cancelled": self.cancel(target)}})
-            return
+            return 1
         if request.id is not None:
-            self._pending[request.id] = request
+            with self._lock:
+                self._pending[request.id] = request
         self._received.append(request)
+        return 0
 
     # -- output
 
@@ -141,8 +150,9 @@ class Protocol:
         """Every frame produced since the last call, in order (b"" when there is none)."""
         if not self._out:
             return b""
-        out, self._out = self._out, []
-        return out[0] if len(out) == 1 else b"".join(out)
+        with self._lock:
+            out, self._out = self._out, []
+        return b"".join(out)
 
     @property
     def has_data_to_send(self) -> bool:
@@ -159,13 +169,15 @@ class Protocol:
             if self._log is not None:
                 self._log(f"cannot encode a reply ({type(exc).__name__})")
             data = encode_message(error_reply(message.get("id"), "internal_error", "the host built a bad reply"))
-        self._out.append(data)
+        with self._lock:
+            self._out.append(data)
 
     def finish(self, request: Request, result: dict[str, Any] | None = None,
                error: Tracker2faError | None = None) -> None:
         """Answer ``request`` with ``result`` or ``error``; it is no longer pending (cancel finds nothing)."""
-        if self._pending.get(request.id) is request:
-            del self._pending[request.id]
+        with self._lock:
+            if self._pending.get(request.id) is request:
+                del self._pending[request.id]
         if error is None:
             self.send({"id": request.id, "result": result})
             return
@@ -176,7 +188,8 @@ class Protocol:
 
     def cancel(self, target: Any) -> bool:
         """Cancel the pending request with id ``target``; False when none is queued or running."""
-        request = self._pending.get(target)
+        with self._lock:
+            request = self._pending.get(target)
         if request is None:
             return False
         request.cancelled.set()
@@ -184,10 +197,13 @@ class Protocol:
 
     def cancel_all(self, *, concurrent_only: bool = False) -> None:
         """Cancel every pending request (SIGTERM), or only the concurrent ones (the port closed)."""
-        for request in self._pending.values():
+        with self._lock:
+            requests = list(self._pending.values())
+        for request in requests:
             if request.concurrent or not concurrent_only:
                 request.cancelled.set()
 
     def pending(self, request_id: Any) -> Request | None:
         """The pending request with this id, if any."""
-        return self._pending.get(request_id)
+        with self._lock:
+            return self._pending.get(request_id)
