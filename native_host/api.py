@@ -11,7 +11,6 @@ The vault (and with it ``cryptography``) is imported on first use, so ``hello`` 
 
 from __future__ import annotations
 
-import json  # already loaded by framing: free on the cold-start path
 import threading
 import time
 from collections.abc import Callable
@@ -20,15 +19,15 @@ from pathlib import Path
 from . import __version__
 from .config import HostConfig, save_config, validate_auto_lock_seconds
 from .errors import BadRequest, Cancelled, Tracker2faError, VaultLocked
+from .pages import entries_page
+from .params import entry_from_params, optional_str, origin_list_param, origin_param, required_str
 
 TYPE_CHECKING = False  # typing itself costs ~2 ms of cold start; type checkers know this idiom
 
 if TYPE_CHECKING:
     from typing import Any
 
-    from .origins import Origin
     from .vault import UnlockedVault
-    from .vault.entry import Entry
 
     EmitEvent = Callable[[dict[str, Any]], None]
     Params = dict[str, Any]
@@ -44,146 +43,6 @@ class UnknownMethod(Tracker2faError):
 
     code = "unknown_method"
 
-
-# --- parameter checks: each names the parameter and the type it wants -----------------------------------
-
-
-def _required_str(params: Params, name: str, *, max_len: int = 4096) -> str:
-    value = params.get(name)
-    if not isinstance(value, str) or not value:
-        raise BadRequest(f"parameter {name!r} must be a non-empty string")
-    if len(value) > max_len:
-        raise BadRequest(f"parameter {name!r} is longer than {max_len} characters")
-    return value
-
-
-def _optional_str(params: Params, name: str, *, max_len: int = 4096) -> str | None:
-    if params.get(name) is None:
-        return None
-    value = params[name]
-    if not isinstance(value, str):
-        raise BadRequest(f"parameter {name!r} must be a string")
-    if len(value) > max_len:
-        raise BadRequest(f"parameter {name!r} is longer than {max_len} characters")
-    return value
-
-
-def _origin(params: Params, name: str = "origin") -> Origin:
-    """The page's origin, parsed here once and handed inward as an :class:`Origin`."""
-    from .origins import Origin
-
-    return Origin.parse(_required_str(params, name, max_len=2048))
-
-
-def _origin_list(params: Params, name: str = "origins") -> list[Origin] | None:
-    from .origins import Origin
-
-    value = params.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(o, str) for o in value):
-        raise BadRequest(f"parameter {name!r} must be a list of origin strings")
-    from .vault.entry import MAX_ORIGINS
-
-    if len(value) > MAX_ORIGINS:
-        raise BadRequest(f"parameter {name!r} may hold at most {MAX_ORIGINS} origins")
-    return list(dict.fromkeys(Origin.parse(o) for o in value))  # canonical, duplicates dropped
-
-
-_ENTRY_FIELDS: dict[str, type] = {
-    "secret": str,
-    "issuer": str,
-    "account": str,
-    "kind": str,
-    "algorithm": str,
-    "digits": int,
-    "period": int,
-    "counter": int,
-    "note": str,
-}
-
-
-def _entry_from_params(data: object) -> Entry:
-    """Build an Entry from the ``entry`` object of ``vault.add``, checking every field's type and size."""
-    from .vault.entry import MAX_FIELD_LENGTH, Entry
-
-    if not isinstance(data, dict):
-        raise BadRequest("parameter 'entry' must be an object")
-    fields: dict[str, Any] = {}
-    for key, value in data.items():
-        want = _ENTRY_FIELDS.get(key)
-        if want is None:
-            raise BadRequest(f"unknown entry field {key!r}; allowed: {', '.join(_ENTRY_FIELDS)}")
-        if isinstance(value, bool) or not isinstance(value, want):
-            raise BadRequest(f"entry field {key!r} must be {'an integer' if want is int else 'a string'}")
-        if want is str and len(value) > MAX_FIELD_LENGTH.get(key, 0):  # the vault checks again; fail early
-            raise BadRequest(f"entry field {key!r} is longer than {MAX_FIELD_LENGTH[key]} characters")
-        fields[key] = value
-    if "secret" not in fields:
-        raise BadRequest("entry field 'secret' is required")
-    try:
-        return Entry(**fields)
-    except (TypeError, ValueError) as exc:
-        raise BadRequest(f"invalid entry: {exc}") from None
-
-
-# --- listing in pages that fit a reply -------------------------------------------------------------------------
-
-# What a page of entries may take: the reply cap less room for the envelope and the echoed request id
-# (framing.MAX_ID_LENGTH caps ids at 256 characters, at most 12 bytes each once escaped).
-PAGE_BUDGET_BYTES = 1024 * 1024 - 8 * 1024
-_ENTRY_OVERHEAD_BYTES = 400  # keys, numbers and punctuation of one public entry, generously
-# ensure_ascii: never shorter than the UTF-8 the writer sends, and exactly its fallback for lone surrogates.
-_MEASURE = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def _size_bound(item: dict[str, Any]) -> int:
-    """An upper bound of ``item``'s JSON size without encoding it (a character costs at most 12 bytes)."""
-    text = sum(len(item[k]) for k in ("id", "issuer", "account", "label", "kind", "algorithm"))
-    return _ENTRY_OVERHEAD_BYTES + 12 * (text + sum(len(o) + 3 for o in item["origins"]))
-
-
-def entries_page(entries: list[Entry], offset: int) -> dict[str, Any]:
-    """``{"entries": [...], "next_offset": n | None}``: as many entries from ``offset`` on as fit in a reply.
-
-    ``next_offset`` is where the next page starts, None after the last. An entry too large for a reply on
-    its own (only a vault written before the size caps can hold one) is listed shortened, ``"truncated": true``.
-    """
-    page: list[dict[str, Any]] = []
-    bound = 2
-    for entry in entries[offset:]:  # the usual case: a cheap bound shows that everything fits
-        page.append(entry.public_dict())
-        bound += _size_bound(page[-1]) + 1
-        if bound > PAGE_BUDGET_BYTES:
-            break
-    else:
-        return {"entries": page, "next_offset": None}
-    page, used = [], 2  # the brackets
-    for entry in entries[offset:]:
-        item = entry.public_dict()
-        size = len(_MEASURE(item)) + 1
-        if size > PAGE_BUDGET_BYTES // 2:  # so that every page holds at least one entry
-            item = _shortened(item)
-            size = len(_MEASURE(item)) + 1
-        if used + size > PAGE_BUDGET_BYTES:
-            break
-        page.append(item)
-        used += size
-    following = offset + len(page)
-    return {"entries": page, "next_offset": following if following < len(entries) else None}
-
-
-def _shortened(item: dict[str, Any]) -> dict[str, Any]:
-    from .vault.entry import MAX_FIELD_LENGTH, MAX_ORIGINS
-
-    short = dict(item, truncated=True)
-    for name in ("issuer", "account"):
-        short[name] = short[name][: MAX_FIELD_LENGTH[name]]
-    short["label"] = short["label"][: MAX_FIELD_LENGTH["issuer"] + MAX_FIELD_LENGTH["account"] + 1]
-    short["origins"] = [o[:2048] for o in short["origins"][:MAX_ORIGINS]]
-    if len(_MEASURE(short)) > PAGE_BUDGET_BYTES // 2:
-        short["origins"] = []
-    return short
 
 
 # --- the session -------------------------------------------------------------------------------------------
@@ -358,13 +217,13 @@ class Session:
             raise BadRequest("parameter 'offset' must be a whole number, 0 or more")
         vault = self._unlocked()
         # Without an origin: every entry, for the extension's own popup.
-        entries = vault.entries() if params.get("origin") is None else vault.entries_for_origin(_origin(params))
+        entries = vault.entries() if params.get("origin") is None else vault.entries_for_origin(origin_param(params))
         return entries_page(entries, offset)
 
     def vault_code(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
         """``vault.code`` (see docs/protocol.md)."""
-        entry_id = _required_str(params, "id", max_len=256)
-        origin = _origin(params)  # required: a page may only get the code of an entry bound to it
+        entry_id = required_str(params, "id", max_len=256)
+        origin = origin_param(params)  # required: a page may only get the code of an entry bound to it
         vault = self._unlocked()
         code, expires_in = vault.code(entry_id, origin)
         return {"code": code, "expires_in": expires_in, "period": vault.get(entry_id).period}
@@ -372,22 +231,22 @@ class Session:
     def vault_copy_code(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
         """``vault.copy_code`` (see docs/protocol.md)."""
         # For an explicit copy in the extension's own popup: no page is involved, so no origin.
-        entry_id = _required_str(params, "id", max_len=256)
+        entry_id = required_str(params, "id", max_len=256)
         vault = self._unlocked()
         code, expires_in = vault.code(entry_id, None)
         return {"code": code, "expires_in": expires_in, "period": vault.get(entry_id).period}
 
     def vault_add(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
         """``vault.add`` (see docs/protocol.md)."""
-        origins = _origin_list(params) or []
+        origins = origin_list_param(params) or []
         if params.get("uri") is not None:
             if params.get("entry") is not None:
                 raise BadRequest("give either 'uri' or 'entry', not both")
             from .vault.otpauth import parse_otpauth_uri
 
-            entry = parse_otpauth_uri(_required_str(params, "uri", max_len=8192))
+            entry = parse_otpauth_uri(required_str(params, "uri", max_len=8192))
         elif params.get("entry") is not None:
-            entry = _entry_from_params(params["entry"])
+            entry = entry_from_params(params["entry"])
         else:
             raise BadRequest("vault.add needs 'uri' (an otpauth:// URI) or 'entry' (an object)")
         entry.origins = list(dict.fromkeys([*entry.origins, *(str(o) for o in origins)]))
@@ -400,13 +259,13 @@ class Session:
         """``vault.update`` (see docs/protocol.md)."""
         from .vault.entry import MAX_FIELD_LENGTH
 
-        entry_id = _required_str(params, "id", max_len=256)
+        entry_id = required_str(params, "id", max_len=256)
         fields: dict[str, Any] = {}
         for name in ("issuer", "account", "note"):
-            value = _optional_str(params, name, max_len=MAX_FIELD_LENGTH[name])
+            value = optional_str(params, name, max_len=MAX_FIELD_LENGTH[name])
             if value is not None:
                 fields[name] = value
-        origins = _origin_list(params)
+        origins = origin_list_param(params)
         if origins is not None:
             fields["origins"] = origins
         if not fields:
@@ -416,20 +275,20 @@ class Session:
 
     def vault_remove(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
         """``vault.remove`` (see docs/protocol.md)."""
-        entry_id = _required_str(params, "id", max_len=256)
+        entry_id = required_str(params, "id", max_len=256)
         self._unlocked().remove(entry_id)
         return {}
 
     def vault_bind(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
         """``vault.bind`` (see docs/protocol.md)."""
-        entry_id = _required_str(params, "id", max_len=256)
-        origin = _origin(params)
+        entry_id = required_str(params, "id", max_len=256)
+        origin = origin_param(params)
         return {"entry": self._unlocked().bind_origin(entry_id, origin).public_dict()}
 
     def vault_backup_code(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
         """``vault.backup_code`` (see docs/protocol.md)."""
-        entry_id = _required_str(params, "id", max_len=256)
-        origin = _origin(params)
+        entry_id = required_str(params, "id", max_len=256)
+        origin = origin_param(params)
         code, remaining = self._unlocked().take_backup_code(entry_id, origin)
         return {"code": code, "remaining": remaining}
 
