@@ -234,6 +234,19 @@ def doctor(
                 )
             )
         if is_installed and policies is not None:
+            ids = dict.fromkeys([*configs["user"].chromium_extension_ids, *configs["system"].chromium_extension_ids])
+            for ext_id in ids:
+                policy = policies.blocks_extension(ext_id)
+                if policy:
+                    report.problems.append(
+                        Problem(
+                            f"{browser.name} policy",
+                            f"{policy} (from {policies.sources.get(policy, 'policy')}) keeps the extension {ext_id} "
+                            "from being installed",
+                            f"ask the admin to allow {ext_id} (ExtensionInstallAllowlist, or ExtensionSettings with "
+                            "installation_mode force_installed: `tracker2fa policy` writes that)",
+                        )
+                    )
             for unreadable in policies.unreadable:
                 report.notes.append(f"{browser.name}: unreadable policy file {unreadable}")
         if target.name == "linux":

@@ -44,6 +44,10 @@ class NativePolicies:
     allowlist: list[str] | None = None
     blocklist: list[str] | None = None
     user_level_hosts: bool | None = None
+    # The extension policies that can keep the extension itself out.
+    install_allowlist: list[str] | None = None
+    install_blocklist: list[str] | None = None
+    extension_settings: dict[str, Any] | None = None
     sources: dict[str, str] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)
 
@@ -52,8 +56,26 @@ class NativePolicies:
         blocked = bool(self.blocklist) and ("*" in self.blocklist or HOST_NAME in self.blocklist)
         return blocked and HOST_NAME not in (self.allowlist or [])
 
+    def blocks_extension(self, extension_id: str) -> str | None:
+        """The policy that keeps ``extension_id`` from being installed, or None (Chromium's precedence)."""
+        settings = self.extension_settings or {}
+        own = settings.get(extension_id)
+        if isinstance(own, dict) and own.get("installation_mode"):
+            return "ExtensionSettings" if own["installation_mode"] in ("blocked", "removed") else None
+        if extension_id in (self.install_allowlist or []):
+            return None
+        if extension_id in (self.install_blocklist or []) or "*" in (self.install_blocklist or []):
+            return "ExtensionInstallBlocklist"
+        default = settings.get("*")
+        if isinstance(default, dict) and default.get("installation_mode") in ("blocked", "removed"):
+            return "ExtensionSettings"
+        return None
+
     def to_json(self) -> dict[str, Any]:
         return {
+            "ExtensionInstallAllowlist": self.install_allowlist,
+            "ExtensionInstallBlocklist": self.install_blocklist,
+            "ExtensionSettings": self.extension_settings,
             "NativeMessagingAllowlist": self.allowlist,
             "NativeMessagingBlocklist": self.blocklist,
             "NativeMessagingUserLevelHosts": self.user_level_hosts,
@@ -63,7 +85,22 @@ class NativePolicies:
 
 
 def _take(result: NativePolicies, values: dict[str, Any], source: str) -> None:
-    lists = {"NativeMessagingAllowlist": "allowlist", "NativeMessagingBlocklist": "blocklist"}
+    lists = {
+        "NativeMessagingAllowlist": "allowlist",
+        "NativeMessagingBlocklist": "blocklist",
+        "ExtensionInstallAllowlist": "install_allowlist",
+        "ExtensionInstallBlocklist": "install_blocklist",
+    }
+    settings = values.get("ExtensionSettings")
+    if isinstance(settings, str):  # the registry holds it as JSON text
+        try:
+            settings = json.loads(settings)
+        except ValueError:
+            result.unreadable.append(f"{source}: ExtensionSettings is not valid JSON")
+            settings = None
+    if isinstance(settings, dict):
+        result.extension_settings = settings
+        result.sources["ExtensionSettings"] = source
     for policy, attr in lists.items():
         value = values.get(policy)
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
@@ -96,7 +133,12 @@ def read_windows(registry: Registry, key: str) -> NativePolicies:
     result = NativePolicies()
     for hive in ("HKCU", "HKLM"):  # HKLM last: machine policy wins
         values: dict[str, Any] = dict(registry.values(hive, key))
-        for policy in ("NativeMessagingAllowlist", "NativeMessagingBlocklist"):
+        for policy in (
+            "NativeMessagingAllowlist",
+            "NativeMessagingBlocklist",
+            "ExtensionInstallAllowlist",
+            "ExtensionInstallBlocklist",
+        ):
             listed = registry.values(hive, f"{key}\\{policy}")
             if listed:
                 values[policy] = [listed[k] for k in sorted(listed, key=lambda k: (len(k), k))]

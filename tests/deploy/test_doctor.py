@@ -380,3 +380,43 @@ def test_the_vault_path_the_doctor_predicts_is_the_one_the_vault_package_uses(mo
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert vault_path_for(env) == expected == str(default_vault_path())
+
+
+@pytest.mark.parametrize(
+    ("policy", "culprit"),
+    [
+        ({"ExtensionInstallBlocklist": ["*"]}, "ExtensionInstallBlocklist"),
+        ({"ExtensionInstallBlocklist": [DEV_EXTENSION_ID]}, "ExtensionInstallBlocklist"),
+        ({"ExtensionSettings": {"*": {"installation_mode": "blocked"}}}, "ExtensionSettings"),
+        ({"ExtensionSettings": {DEV_EXTENSION_ID: {"installation_mode": "removed"}}}, "ExtensionSettings"),
+    ],
+)
+def test_a_policy_that_keeps_the_extension_out_is_reported(root, tmp_path, policy, culprit):
+    installed(root, ["chromium"])
+    _policy(root, policy)
+    text = problems(run_doctor(root, tmp_path, probe=False, browsers=["chromium"]))
+    assert f"{culprit} (from /etc/chromium/policies/managed/org.json) keeps the extension {DEV_EXTENSION_ID}" in text
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"ExtensionInstallBlocklist": ["*"], "ExtensionInstallAllowlist": [DEV_EXTENSION_ID]},
+        {
+            "ExtensionSettings": {
+                "*": {"installation_mode": "blocked"},
+                DEV_EXTENSION_ID: {"installation_mode": "allowed"},
+            }
+        },
+        {
+            "ExtensionInstallBlocklist": ["*"],
+            "ExtensionSettings": {
+                DEV_EXTENSION_ID: {"installation_mode": "force_installed", "update_url": "https://x"}
+            },
+        },
+    ],
+)
+def test_a_blocklist_with_the_extension_allowed_is_fine(root, tmp_path, policy):
+    installed(root, ["chromium"])
+    _policy(root, policy)
+    assert run_doctor(root, tmp_path, probe=False, browsers=["chromium"]).problems == []
