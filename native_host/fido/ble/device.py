@@ -107,8 +107,12 @@ class BleCtapDevice(CtapDevice):
         return self._capabilities
 
     def _write_frames(self, command: int, data: bytes) -> None:
-        for frame in fragment(command, data, self.control_point_length):
-            self._runner.run(self._client.write_gatt_char(CONTROL_POINT_UUID, frame, response=True))
+        self._runner.run(self._write_all(fragment(command, data, self.control_point_length)))
+
+    async def _write_all(self, frames: list[bytes]) -> None:
+        # One trip to the loop thread for the whole message, each frame still written (and acknowledged) in turn.
+        for frame in frames:
+            await self._client.write_gatt_char(CONTROL_POINT_UUID, frame, response=True)
 
     def call(self, cmd: int, data: bytes = b"", event: Event | None = None,
              on_keepalive: Callable[[STATUS], None] | None = None) -> bytes:

@@ -138,11 +138,14 @@ class SoftGattClient:
                 self._waiter = asyncio.get_running_loop().create_task(self._wait_for_touch(run))
 
     async def _wait_for_touch(self, run: CommandRun) -> None:
+        # Ask for presence at once (a key touched already answers without a keepalive, as the HID framing
+        # does), then keepalive every interval until touched or cancelled.
         while self._run is run:
+            if run.step() is not None:
+                self._finish(cancel=False)
+                return
             self._send(BleCommand.KEEPALIVE, bytes([run.keepalive_status]))
             await asyncio.sleep(self.keepalive_interval)
-            if self._run is run and run.step() is not None:
-                self._finish(cancel=False)
 
     def _finish(self, *, cancel: bool) -> None:
         run, self._run = self._run, None
