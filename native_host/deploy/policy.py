@@ -10,7 +10,7 @@ One :class:`PolicyRequest` (OS, browser, extension id, update or install URL, se
   Windows ``…\\3rdparty\\extensions\\<id>\\policy`` (``.reg``, plus ADMX/ADML templates of the settings),
   macOS a ``.mobileconfig`` with the browser's domain and the separate ``<domain>.extensions.<id>`` domain;
 * Firefox: ``policies.json`` with ``ExtensionSettings`` (``install_url``) and ``3rdparty.Extensions.<id>``;
-  on Windows also a ``.reg`` for Group Policy, on macOS a ``.mobileconfig`` for ``org.mozilla.firefox``.
+  on macOS also a ``.mobileconfig`` for ``org.mozilla.firefox``.
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ VENDORS = {
         "Microsoft Edge", "/etc/opt/edge/policies/managed", "SOFTWARE\\Policies\\Microsoft\\Edge", "com.microsoft.Edge"
     ),
 }
-FIREFOX_KEY = "SOFTWARE\\Policies\\Mozilla\\Firefox"
 FIREFOX_DOMAIN = "org.mozilla.firefox"
 FIREFOX_POLICY_PLACES = {
     "linux": "/etc/firefox/policies/policies.json (or <firefox install>/distribution/policies.json)",
@@ -155,14 +154,6 @@ def windows_chromium_reg(req: PolicyRequest, url: str, vendor: Vendor) -> str:
     if req.settings:
         base = f"{vendor.windows_key}\\3rdparty\\extensions\\{req.extension_id}\\policy"
         keys.extend(settings_reg_values(req.settings, base))
-    return render(keys)
-
-
-def windows_firefox_reg(req: PolicyRequest, url: str) -> str:
-    policies = firefox_policies(req, url)
-    keys = [RegKey("HKLM", FIREFOX_KEY, {"ExtensionSettings": json.dumps(policies["ExtensionSettings"])})]
-    if req.settings:
-        keys.extend(settings_reg_values(req.settings, f"{FIREFOX_KEY}\\3rdparty\\Extensions\\{req.extension_id}"))
     return render(keys)
 
 
@@ -333,15 +324,9 @@ def policy_files(req: PolicyRequest, schema: dict[str, Any]) -> list[PolicyFile]
 def _firefox_files(req: PolicyRequest, url: str) -> list[PolicyFile]:
     policies = firefox_policies(req, url)
     files = [PolicyFile("firefox/policies.json", _json({"policies": policies}), FIREFOX_POLICY_PLACES[req.os])]
-    if req.os == "windows":
-        files.append(
-            PolicyFile(
-                "firefox/tracker2fa.reg",
-                windows_firefox_reg(req, url),
-                f"import with `reg import tracker2fa.reg` (writes HKLM\\{FIREFOX_KEY}), or set by GPO",
-            )
-        )
-    elif req.os == "macos":
+    # No Firefox .reg: Firefox reads registry DWORDs as numbers, not as the booleans the settings are, while
+    # policies.json keeps their types (and is what Mozilla documents for every OS).
+    if req.os == "macos":
         payload = _payload(FIREFOX_DOMAIN, {"EnterprisePoliciesEnabled": True, **policies}, "Firefox: tracker2fa")
         files.append(
             PolicyFile(

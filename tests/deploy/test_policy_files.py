@@ -128,12 +128,6 @@ def test_windows_reg_parses_and_holds_the_policies_where_the_browser_reads_them(
     }
 
 
-def test_windows_firefox_reg_uses_the_mozilla_policy_key(generated):
-    keys = {k.path: k.values for k in parse(generated["policies/windows/firefox/tracker2fa.reg"])}
-    assert GECKO_EXTENSION_ID in json.loads(keys["SOFTWARE\\Policies\\Mozilla\\Firefox"]["ExtensionSettings"])
-    assert keys[f"SOFTWARE\\Policies\\Mozilla\\Firefox\\3rdparty\\Extensions\\{GECKO_EXTENSION_ID}"]["autoFill"] == 1
-
-
 @pytest.mark.parametrize("browser", ["chrome", "chromium", "edge"])
 def test_admx_is_well_formed_and_every_reference_resolves_in_the_adml(generated, browser):
     admx = ET.fromstring(generated[f"policies/windows/{browser}/tracker2fa_{browser}.admx"])
