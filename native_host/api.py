@@ -27,15 +27,18 @@ TYPE_CHECKING = False  # typing itself costs ~2 ms of cold start; type checkers 
 if TYPE_CHECKING:
     from typing import Any
 
+    from .api_fido import FidoMethods
     from .vault import UnlockedVault
 
     EmitEvent = Callable[[dict[str, Any]], None]
     Params = dict[str, Any]
 
 PROTOCOL_VERSION = 1
-CAPABILITIES = ["vault", "settings", "cancel"]
+CAPABILITIES = ["vault", "settings", "cancel", "fido", "u2f"]
+# Security keys (api_fido.py, imported on the first of these requests: the TOTP path never loads fido2).
+FIDO_METHODS = frozenset({"fido.devices", "fido.create", "fido.get", "u2f.register", "u2f.sign", "fido.pin"})
 # Methods the host runs on a worker thread of their own, off the ordered queue: they may wait for a touch.
-CONCURRENT_METHODS: frozenset[str] = frozenset()
+CONCURRENT_METHODS = FIDO_METHODS - {"fido.pin"}
 
 
 class UnknownMethod(Tracker2faError):
@@ -69,6 +72,7 @@ class Session:
         # One lock for all session state; the condition wakes the auto-lock watcher on every change.
         self._cond = threading.Condition(threading.RLock())
         self._watcher: threading.Thread | None = None
+        self._fido: FidoMethods | None = None  # made on the first security-key request
         self.methods: dict[str, Callable[[Params, threading.Event], dict[str, Any]]] = {
             "hello": self.hello,
             "vault.status": self.vault_status,
@@ -92,6 +96,8 @@ class Session:
     def call(self, method: str, params: Params, cancelled: threading.Event, *, request_id: Any = None
              ) -> dict[str, Any]:
         """Run one request and return its result. Raises Tracker2faError for an error reply."""
+        if method in FIDO_METHODS:
+            return self._call_fido(method, params, cancelled, request_id)
         handler = self.methods.get(method)
         if handler is None:
             raise UnknownMethod(f"unknown method {method!r}")
@@ -99,6 +105,20 @@ class Session:
             raise Cancelled("the request was cancelled before it started")
         with self._cond:
             return handler(params, cancelled)
+
+    def _call_fido(self, method: str, params: Params, cancelled: threading.Event, request_id: Any) -> dict[str, Any]:
+        # Not under the session's lock: a ceremony waits for a touch while vault requests go on.
+        if cancelled.is_set():
+            from .fido.errors import Cancelled as FidoCancelled
+
+            raise FidoCancelled("the request was cancelled before it started")
+        with self._cond:
+            if self._fido is None:
+                from .api_fido import FidoMethods
+
+                self._fido = FidoMethods(self._emit)
+            fido = self._fido
+        return fido.call(method, params, cancelled, request_id)
 
     @property
     def vault_path(self) -> Path:
@@ -150,11 +170,14 @@ class Session:
                 self._emit({"event": "vault.locked", "reason": "idle"})
 
     def close(self) -> None:
-        """Forget the master key and stop the watcher (the host is exiting)."""
+        """Forget the master key, stop the watcher, close the security keys (the host is exiting)."""
         with self._cond:
             self._closed = True
             self._forget_vault()
             self._cond.notify_all()
+            fido, self._fido = self._fido, None
+        if fido is not None:
+            fido.close()
 
     # -- methods
 

@@ -1,0 +1,175 @@
+"""Security keys through the real host process (framing over pipes) with the developer's virtual key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fido2.ctap1 import RegistrationData
+from fido2.server import Fido2Server
+from fido2.utils import websafe_decode, websafe_encode
+
+from tests.host.conftest import CHROMIUM_ARGV, frame, host_executable
+
+ORIGIN = "http://localhost:8000"  # the mock tracker's kind of origin: http is allowed on localhost only
+PIN = "4711-pin"
+JIRA = "https://jira.example.com"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+@pytest.fixture
+def key_env(host_env, tmp_path) -> dict[str, str]:
+    return dict(host_env, TRACKER2FA_VIRTUAL_KEY=str(tmp_path / "vkey.json"))
+
+
+@pytest.fixture
+def fido_host(spawn_host, key_env):
+    return spawn_host(env=key_env)
+
+
+@pytest.fixture
+def pin_key_env(key_env) -> dict[str, str]:
+    """A virtual key with a PIN set: a ceremony that wants user verification waits for ``fido.pin``."""
+    from native_host.fido.softkey.store import KeyStore
+
+    store = KeyStore()
+    store.pin_hash = hashlib.sha256(PIN.encode()).digest()[:16]
+    store.save(Path(key_env["TRACKER2FA_VIRTUAL_KEY"]))
+    return key_env
+
+
+def _server() -> Fido2Server:
+    return Fido2Server({"id": "localhost", "name": "Mock tracker"})
+
+
+def _json(options) -> dict:
+    return json.loads(json.dumps(dict(options.public_key)))
+
+
+def _error(reply: dict) -> dict:
+    assert "error" in reply, reply
+    return reply["error"]
+
+
+def test_devices_lists_the_virtual_key(fido_host):
+    listing = fido_host.result("fido.devices")
+    assert [k["transport"] for k in listing["keys"]] == ["virtual"] and listing["keys"][0]["virtual"] is True
+
+
+def test_create_then_get_are_verified_by_python_fido2s_server_for_the_same_origin(fido_host):
+    server = _server()
+    options, state = server.register_begin({"id": b"alice", "name": "alice"})
+    registration = fido_host.result("fido.create", {"origin": ORIGIN, "options": _json(options)})
+    credential = server.register_complete(state, registration).credential_data
+    options, state = server.authenticate_begin([credential])
+    assertion = fido_host.result("fido.get", {"origin": ORIGIN, "options": _json(options)})
+    server.authenticate_complete(state, [credential], assertion)
+    assert json.loads(websafe_decode(assertion["response"]["clientDataJSON"]))["origin"] == ORIGIN
+
+
+def test_another_sites_rp_id_is_a_security_error(fido_host):
+    options, _ = Fido2Server({"id": "evil.test", "name": "Evil"}).register_begin({"id": b"a", "name": "a"})
+    error = _error(fido_host.call("fido.create", {"origin": ORIGIN, "options": _json(options)}))
+    assert (error["code"], error["dom_name"]) == ("fido_security_error", "SecurityError")
+
+
+@pytest.mark.parametrize("origin", ["null", "ftp://localhost", "chrome-extension://abc/"])
+def test_an_opaque_or_non_web_origin_is_a_security_error_before_any_key_is_touched(fido_host, origin):
+    options, _ = _server().register_begin({"id": b"a", "name": "a"})
+    error = _error(fido_host.call("fido.create", {"origin": origin, "options": _json(options)}))
+    assert (error["code"], error["dom_name"]) == ("fido_security_error", "SecurityError")
+    assert fido_host.result("fido.devices")["keys"][0]["virtual"]  # the host carries on
+
+
+def test_a_u2f_error_carries_its_u2f_error_code(fido_host):
+    unknown = [{"version": "U2F_V2", "keyHandle": websafe_encode(b"k" * 64)}]
+    error = _error(fido_host.call("u2f.sign", {"origin": ORIGIN, "challenge": "c2lnbg", "registeredKeys": unknown}))
+    assert (error["code"], error["dom_name"], error["u2f_error_code"]) == ("fido_no_credential", "NotAllowedError", 4)
+
+
+def test_u2f_register_then_sign(fido_host):
+    app_id = f"{ORIGIN}/app-id.json"
+    registration = fido_host.result("u2f.register", {
+        "origin": ORIGIN, "appId": app_id, "registerRequests": [{"version": "U2F_V2", "challenge": "Y2hhbA"}]})
+    handle = websafe_encode(RegistrationData(websafe_decode(registration["registrationData"])).key_handle)
+    signed = fido_host.result("u2f.sign", {"origin": ORIGIN, "appId": app_id, "challenge": "c2lnbg",
+                                           "registeredKeys": [{"version": "U2F_V2", "keyHandle": handle}]})
+    assert signed["keyHandle"] == handle
+    assert json.loads(websafe_decode(signed["clientData"]))["typ"] == "navigator.id.getAssertion"
+
+
+def _uv_required_options() -> dict:
+    options, _ = _server().register_begin({"id": b"bob", "name": "bob"}, user_verification="required")
+    return _json(options)
+
+
+def test_a_pin_asked_by_the_key_is_answered_with_fido_pin_and_never_echoed(spawn_host, pin_key_env):
+    host = spawn_host(env=pin_key_env)
+    rid = host.request("fido.create", {"origin": ORIGIN, "options": _uv_required_options()})
+    event = host.recv()
+    assert event["event"] == "fido.pin_needed" and event["id"] == rid and event["rpId"] == "localhost"
+    assert host.result("fido.pin", {"target": rid, "pin": PIN}) == {"answered": True}
+    reply = host.reply_to(rid)
+    assert reply["result"]["type"] == "public-key"
+    host.wait()
+    assert PIN not in host.stderr
+
+
+def test_cancel_while_a_ceremony_waits_ends_it_cancelled_and_the_host_carries_on(spawn_host, pin_key_env):
+    host = spawn_host(env=pin_key_env)
+    rid = host.request("fido.create", {"origin": ORIGIN, "options": _uv_required_options()})
+    assert host.recv()["event"] == "fido.pin_needed"  # the ceremony is running, waiting
+    assert host.result("vault.status")["unlocked"] is False  # served meanwhile: the ceremony has its own thread
+    assert host.result("cancel", {"target": rid}) == {"cancelled": True}
+    error = _error(host.reply_to(rid))
+    assert (error["code"], error["dom_name"]) == ("fido_cancelled", "AbortError")
+    assert "error" in host.call("fido.pin", {"target": rid, "pin": PIN})  # nobody waits for it any more
+
+
+def test_closing_the_port_cancels_a_waiting_ceremony(spawn_host, pin_key_env):
+    host = spawn_host(env=pin_key_env)
+    rid = host.request("fido.create", {"origin": ORIGIN, "options": _uv_required_options()})
+    assert host.recv()["event"] == "fido.pin_needed"
+    assert host.wait() == 0
+    assert _error(host.reply_to(rid))["code"] == "fido_cancelled"
+
+
+def test_fido_pin_for_a_request_that_asked_for_none_is_bad_request(fido_host):
+    assert fido_host.error_code("fido.pin", {"target": 99, "pin": PIN}) == "bad_request"
+
+
+def _exchange(proc: subprocess.Popen, message: dict) -> dict:
+    proc.stdin.write(frame(message))
+    proc.stdin.flush()
+    while True:
+        (length,) = struct.unpack("=I", proc.stdout.read(4))
+        reply = json.loads(proc.stdout.read(length))
+        if reply.get("id") == message["id"] and "event" not in reply:
+            return reply
+
+
+@pytest.mark.parametrize("then_fido", [False, True])
+def test_the_totp_path_of_a_real_host_never_imports_fido2(key_env, tmp_path, then_fido):
+    from native_host.vault import VaultFile
+    from native_host.vault.entry import Entry
+
+    vault = VaultFile(Path(key_env["TRACKER2FA_VAULT"])).create("pw", kdf_cost="minimum")
+    entry_id = vault.add(Entry(secret=TOTP_SECRET, issuer="Jira", origins=[JIRA])).id
+    vault.lock()
+    proc = subprocess.Popen([sys.executable, "-X", "importtime", host_executable(), *CHROMIUM_ARGV],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=key_env,
+                            cwd=tmp_path)
+    assert "result" in _exchange(proc, {"id": 1, "method": "hello"})
+    assert "result" in _exchange(proc, {"id": 2, "method": "vault.unlock", "params": {"password": "pw"}})
+    code = _exchange(proc, {"id": 3, "method": "vault.code", "params": {"id": entry_id, "origin": JIRA}})
+    assert code["result"]["code"].isdigit()
+    if then_fido:  # the control: the first security-key request does import it
+        assert "result" in _exchange(proc, {"id": 4, "method": "fido.devices"})
+    _, stderr = proc.communicate(timeout=60)  # closes stdin: the port closes, the host exits
+    imported = {line.split("|")[-1].strip() for line in stderr.decode().splitlines() if line.startswith("import time:")}
+    assert ("fido2" in imported) is then_fido
