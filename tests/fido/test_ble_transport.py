@@ -94,3 +94,11 @@ def test_peripheral_refuses_a_wrong_sequence_with_an_error_frame():
     device._runner.run(peripheral.write_gatt_char("f1d0fff1-deaa-ecee-b42f-c9ba7ed623bb", b"\x03rest"))
     peripheral._notify = real_notify
     assert frames == [bytes([BleCommand.ERROR, 0, 1, 0x04])]
+
+
+def test_a_key_touched_already_answers_without_a_keepalive():
+    device, _ = open_soft_ble_device(SoftAuthenticator())  # the virtual key's policy: always present
+    statuses: list[STATUS] = []
+    assert device.call(CTAPHID.CBOR, RESET, on_keepalive=statuses.append) == b"\x00"
+    assert statuses == []
+
