@@ -3,8 +3,10 @@
 Handlers take the request's ``params`` (already checked to be a JSON object) and a ``cancelled`` event,
 return the ``result`` object, and raise a :class:`~native_host.errors.Tracker2faError` subclass whose
 ``code`` becomes the error reply. They know nothing of frames or threads; ``host.py`` calls them one at a
-time, in arrival order, from its dispatcher thread. The auto-lock watcher is the only other thread that
-touches the session, always under the session's lock.
+time, in arrival order, from its dispatcher thread, except the security-key ceremonies
+(:data:`CONCURRENT_METHODS`, ``api_fido.py``), which it runs on worker threads and which never take the
+session's lock. The auto-lock watcher is the only other thread that touches the vault state, always under
+the session's lock.
 
 The vault (and with it ``cryptography``) is imported on first use, so ``hello`` stays cheap.
 """
