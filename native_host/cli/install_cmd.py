@@ -96,7 +96,7 @@ def run_install(args: argparse.Namespace) -> int:
 
 
 def run_uninstall(args: argparse.Namespace) -> int:
-    from ..deploy.manifest import DeployError
+    from ..deploy.manifest import DeployError, as_deploy_error
     from ..deploy.registration import uninstall
 
     if args.os_name:
@@ -104,7 +104,10 @@ def run_uninstall(args: argparse.Namespace) -> int:
 
         if args.os_name != current_os():
             raise DeployError(f"this machine is not {args.os_name}")
-    removal = uninstall(args.browser, system=args.system, user_data_dir=args.user_data_dir)
+    try:
+        removal = uninstall(args.browser, system=args.system, user_data_dir=args.user_data_dir)
+    except OSError as exc:
+        raise as_deploy_error(exc, "remove the registration") from None
     if args.json:
         print(json.dumps({"removed": removal.removed, "kept": removal.kept}, indent=2))
         return 0

@@ -31,9 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..deploy.managed_schema import extension_dir
+    from ..deploy.manifest import as_deploy_error
     from ..deploy.pack import pack
 
-    result = pack(args.extension or extension_dir(), args.key, args.out, args.base_url, new_key=args.new_key)
+    try:
+        result = pack(args.extension or extension_dir(), args.key, args.out, args.base_url, new_key=args.new_key)
+    except OSError as exc:
+        raise as_deploy_error(exc, "pack the extension") from None
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0

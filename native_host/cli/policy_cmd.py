@@ -37,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..atomic import write_file_atomically
     from ..deploy.managed_schema import load_schema, load_settings
+    from ..deploy.manifest import as_deploy_error
     from ..deploy.policy import PolicyRequest, policy_files
 
     schema = load_schema(args.schema)
@@ -46,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
     written = []
     for policy in files:
         data = policy.content if isinstance(policy.content, bytes) else policy.content.encode("utf-8")
-        path = write_file_atomically(args.out / policy.name, data, 0o644)
+        try:
+            path = write_file_atomically(args.out / policy.name, data, 0o644)
+        except OSError as exc:
+            raise as_deploy_error(exc, "write the policy files") from None
         written.append({"path": str(path), "destination": policy.destination})
     if args.json:
         print(json.dumps({"files": written}, indent=2))

@@ -23,7 +23,7 @@ from ..atomic import write_file_atomically
 from .browsers import Browser
 from .layouts import custom_profile_location, manifest_locations, receipt_path
 from .manifest import DeployError
-from .plan import Plan, owner_name
+from .plan import FileWrite, Plan, owner_name
 from .platforms import TargetOS
 from .registry import Registry, parent_keys
 
@@ -133,27 +133,38 @@ def apply_plan(plan: Plan, target: TargetOS, receipt_file: PurePath, registry: R
     # The receipt's own folder is recorded first so that it goes last.
     for folder in _missing_dirs(target.on_disk(receipt_file)):
         receipt.add(Receipt.file_slot("dir", _target_path(target, folder)), everyone)
-    for write in plan.files:
-        disk = target.on_disk(write.path)
-        for folder in _missing_dirs(disk):
-            receipt.add(Receipt.file_slot("dir", _target_path(target, folder)), write.browsers)
-            # Browsers run as every user: a root umask of 077 must not hide the folders from them.
-            folder.mkdir()
-            folder.chmod(0o755)
-        slot = Receipt.file_slot("file", write.path)
-        # A configuration the user already had is updated but stays theirs; everything else is ours by name.
-        if write.role != "config" or not disk.exists() or slot in receipt.items:
-            receipt.add(slot, write.browsers)
-        data = write.content.encode("ascii")
-        write_file_atomically(disk, data, write.mode)
-    for value in plan.registry:
-        assert registry is not None
-        for key in parent_keys(value.key):
-            if not registry.key_exists(value.hive, key, value.view) or key == value.key:
-                receipt.add(Receipt.key_slot(value.hive, key, value.view), value.browsers)
-        registry.set_value(value.hive, value.key, value.name, value.value, value.view)
-    save_receipt(target, receipt_file, receipt)
+    try:
+        for write in plan.files:
+            _write_file(target, write, receipt)
+        for value in plan.registry:
+            assert registry is not None
+            for key in parent_keys(value.key):
+                if not registry.key_exists(value.hive, key, value.view) or key == value.key:
+                    receipt.add(Receipt.key_slot(value.hive, key, value.view), value.browsers)
+            registry.set_value(value.hive, value.key, value.name, value.value, value.view)
+    except OSError as exc:
+        raise DeployError(
+            f"the install stopped: {exc.strerror or exc} ({exc.filename or 'registry'}); what was written is "
+            "recorded, so `tracker2fa uninstall` removes it"
+        ) from None
+    finally:
+        # Each item is recorded before it is written: an install that fails half-way can still be undone.
+        save_receipt(target, receipt_file, receipt)
     return receipt
+
+
+def _write_file(target: TargetOS, write: FileWrite, receipt: Receipt) -> None:
+    disk = target.on_disk(write.path)
+    for folder in _missing_dirs(disk):
+        receipt.add(Receipt.file_slot("dir", _target_path(target, folder)), write.browsers)
+        # Browsers run as every user: a root umask of 077 must not hide the folders from them.
+        folder.mkdir()
+        folder.chmod(0o755)
+    slot = Receipt.file_slot("file", write.path)
+    # A configuration the user already had is updated but stays theirs; everything else is ours by name.
+    if write.role != "config" or not disk.exists() or slot in receipt.items:
+        receipt.add(slot, write.browsers)
+    write_file_atomically(disk, write.content.encode("ascii"), write.mode)
 
 
 @dataclass

@@ -76,3 +76,9 @@ def host_manifest(family: str, host_path: Path, extension_ids: list[str], name: 
     else:
         raise DeployError(f"unknown browser family {family!r}")
     return manifest
+
+
+def as_deploy_error(exc: OSError, doing: str) -> DeployError:
+    """A file-system failure as a DeployError naming what was being done and the file."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    return DeployError(f"could not {doing}: {exc.strerror or exc}{where}")

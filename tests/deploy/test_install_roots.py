@@ -246,3 +246,17 @@ def test_with_only_a_snap_browser_install_says_why_nothing_was_found(root):
     (root / "snap/bin/firefox").write_text("")
     with pytest.raises(DeployError, match=r"no supported browser found .* Snap Firefox is present"):
         install(os_name="linux", root=root, home=HOMES["linux"], host_path=POSIX_HOST)
+
+
+def test_an_install_that_fails_half_way_says_why_and_uninstall_removes_what_it_wrote(root):
+    before = tree(root)
+    (root / "usr/lib").mkdir(parents=True)
+    (root / "usr/lib/mozilla").write_text("a file where a folder should be")
+    with pytest.raises(DeployError, match=r"the install stopped: .*usr/lib/mozilla.*tracker2fa uninstall"):
+        do_install(root, "linux", ["chromium", "firefox"], system=True)
+    assert (root / "etc/chromium/native-messaging-hosts" / M).exists()  # written before the failure
+    do_uninstall(root, "linux", system=True)
+    (root / "usr/lib/mozilla").unlink()
+    (root / "usr/lib").rmdir()
+    (root / "usr").rmdir()
+    assert tree(root) == before

@@ -209,3 +209,11 @@ def test_any_single_byte_change_to_a_signed_crx_is_refused(crx, data):
     flipped[index] ^= data.draw(st.integers(1, 255))
     with pytest.raises(CrxError):
         read_crx3(bytes(flipped))
+
+
+def test_pack_cli_reports_an_output_folder_it_cannot_write(tmp_path, capsys):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    args = ["pack", "--key", str(tmp_path / "k.pem"), "--new-key", "--base-url", BASE, "--out", str(blocked)]
+    assert cli_main(args) == 1
+    assert "could not pack the extension" in capsys.readouterr().err

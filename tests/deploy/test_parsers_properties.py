@@ -64,21 +64,24 @@ JSON = st.recursive(
 )
 
 
+def _fitting(schema: dict) -> st.SearchStrategy:
+    """Values that fit ``schema`` (derived from it, so a setting added to the schema is covered too)."""
+    kind = schema["type"]
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return st.fixed_dictionaries({}, optional={k: _fitting(v) for k, v in properties.items()})
+    if kind == "array":
+        return st.lists(_fitting(schema.get("items", {"type": "string"})), max_size=3)
+    return {
+        "boolean": st.booleans(),
+        "integer": st.integers(0, 10**6),
+        "number": st.floats(allow_nan=False, allow_infinity=False),
+        "string": st.text(max_size=20),
+    }[kind]
+
+
 def _valid_settings() -> st.SearchStrategy:
-    rule = st.fixed_dictionaries(
-        {},
-        optional={k: st.text(max_size=10) for k in SCHEMA["properties"]["siteRules"]["items"]["properties"]},
-    )
-    values = {
-        "trackerOrigins": st.lists(st.text(max_size=20), max_size=3),
-        "autoFill": st.booleans(),
-        "autoSubmit": st.booleans(),
-        "allowExport": st.booleans(),
-        "autoLockSeconds": st.integers(0, 10**6),
-        "siteRules": st.lists(rule, max_size=3),
-    }
-    assert set(values) == set(SCHEMA["properties"]), "the strategy must cover every managed setting"
-    return st.fixed_dictionaries({}, optional=values)
+    return _fitting(SCHEMA)
 
 
 @given(_valid_settings())

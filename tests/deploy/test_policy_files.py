@@ -252,3 +252,13 @@ def test_policy_command_refuses_a_bad_id_or_url(tmp_path, capsys, args, message)
     assert code == 1
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_policy_command_reports_an_output_folder_it_cannot_write(tmp_path, capsys):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    code = cli_main(
+        ["policy", "--os", "linux", "--browser", "chrome", "--extension-id", "a" * 32, "--out", str(blocked)]
+    )
+    assert code == 1
+    assert "could not write the policy files" in capsys.readouterr().err
