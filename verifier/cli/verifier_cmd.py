@@ -242,11 +242,11 @@ def run_admin(args: argparse.Namespace) -> int:
         events = v.audit(username=args.user, event=args.event, limit=args.limit)
         for e in events:
             if args.json:
-                print(json.dumps(e))
+                print(json.dumps(e.to_dict()))
             else:
                 when = dt.datetime.fromtimestamp(e["ts"], dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
                 print(f"{when}  {e['event']:<22} {e['username'] or '-':<16} {e['method'] or '-':<8} "
                       f"{e['result'] or '-':<12} {e['ip'] or '-':<16} {e['detail'] or ''}")
         return 0
-    print(json.dumps(out, indent=2))
+    print(json.dumps(out, indent=2, default=lambda result: result.to_dict()))  # the service's typed results
     return 0

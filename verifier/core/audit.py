@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from .record import Record
+
 EVENTS = (
     "user_created", "totp_enrol_begin", "totp_enrolled", "totp_removed", "backup_codes_generated",
     "webauthn_registered", "webauthn_renamed", "webauthn_removed", "verify", "lockout", "throttled",
@@ -14,7 +16,7 @@ MAX_USER_AGENT = 300
 
 
 @dataclass(frozen=True)
-class AuditEvent:
+class AuditEvent(Record):
     """One audit record. Never contains a code, secret or password."""
 
     ts: float
@@ -30,7 +32,7 @@ class AuditEvent:
     id: int | None = None
 
     def to_dict(self) -> dict:
-        """Plain dict (JSON-ready); built by hand because dataclasses.asdict deep-copies every field."""
+        """Plain dict (JSON-ready); built from FIELDS, the cheapest form for the hot path's audit row."""
         return {f: getattr(self, f) for f in FIELDS}
 
 

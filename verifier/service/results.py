@@ -1,0 +1,80 @@
+"""What the verifier answers: typed, frozen results (with ``to_dict()`` and read access by field name)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from ..core.record import Record
+
+
+@dataclass(frozen=True)
+class VerifyResult(Record):
+    """The outcome of one verification.
+
+    ``reason``: ok | invalid | replay | locked | not_enrolled | expired | counter_regression.
+    ``retry_after``: seconds until a lock lifts (set with ``locked``, and on the failure that starts one).
+    """
+
+    ok: bool
+    reason: str
+    retry_after: float | None = None
+
+
+OK = VerifyResult(True, "ok")
+
+
+@dataclass(frozen=True)
+class UserStatus(Record):
+    """What the tracker needs to decide the next login step for one user."""
+
+    username: str
+    groups: list[str]
+    totp: bool
+    webauthn: int  # registered security keys
+    backup_codes_left: int
+    required: bool  # the policy asks this user for a second factor (before any IP allowlist)
+    locked_until: float | None
+    excluded_until: float | None
+    remembered_devices: int
+
+
+@dataclass(frozen=True)
+class TotpEnrolment(Record):
+    """A pending TOTP secret as an authenticator app takes it: base32, otpauth URI, QR code."""
+
+    secret: str
+    uri: str
+    qr_svg: str
+    digits: int
+    period: int
+    algorithm: str
+
+
+@dataclass(frozen=True)
+class CredentialInfo(Record):
+    """One registered security key as its owner and the admin see it (no key material)."""
+
+    id: str
+    name: str
+    created: float
+    last_used: float | None
+    sign_count: int
+    legacy_u2f: bool
+
+
+@dataclass(frozen=True)
+class PolicySettings(Record):
+    """The enforcement policy as stored and shown (see verifier.core.policy.Policy for its rules)."""
+
+    mode: str
+    groups: list[str]
+    ip_allowlist: list[str]
+    remember_days: int
+
+
+class CeremonyStart(NamedTuple):
+    """WebAuthn options (the standard JSON form, for the browser) and the id of their single-use state."""
+
+    options: dict[str, Any]
+    state_id: str

@@ -1,0 +1,258 @@
+"""Security keys as a factor: WebAuthn registration and assertion, legacy U2F keys, key management.
+
+python-fido2 checks the ceremony itself; here: challenges single-use with an expiry (stored server-side),
+the sign counter (a regression is refused as a possible clone), the legacy ``appid`` and key names.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fido2.webauthn import AttestedCredentialData, AuthenticationResponse, PublicKeyCredentialUserEntity
+
+from ..core import webauthn as rules
+from ..errors import BadRequest, CredentialNotFound, WebAuthnRejected
+from ..settings import VerifierSettings
+from ..store import Store
+from .gate import Gate
+from .results import OK, CeremonyStart, CredentialInfo, VerifyResult
+from .users import require_user
+
+MAX_CREDENTIAL_NAME = 64
+DEFAULT_CREDENTIAL_NAME = "Security key"
+MAX_STATE_ID = 128
+Credential = tuple[dict[str, Any], AttestedCredentialData]  # the store's row and the parsed credential
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _websafe(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def credential_name(name: Any) -> str:
+    """A key's display name: whitespace collapsed, 1–64 printable characters; raises BadRequest."""
+    if name is None:
+        return DEFAULT_CREDENTIAL_NAME
+    if not isinstance(name, str):
+        raise BadRequest("a key name must be text")
+    name = " ".join(name.split())
+    if not 1 <= len(name) <= MAX_CREDENTIAL_NAME or not name.isprintable():
+        raise BadRequest(f"a key name must be 1-{MAX_CREDENTIAL_NAME} printable characters")
+    return name
+
+
+def user_handle(username: str) -> bytes:
+    """The WebAuthn user id of ``username`` (stable, and not the name itself)."""
+    return hashlib.sha256(f"tracker2fa-user:{username}".encode()).digest()[:32]
+
+
+def credential_info(row: Mapping[str, Any]) -> CredentialInfo:
+    """A stored credential as its owner sees it."""
+    return CredentialInfo(id=row["credential_id"], name=row["name"], created=row["created"],
+                          last_used=row["last_used"], sign_count=row["sign_count"], legacy_u2f=bool(row["appid"]))
+
+
+class WebAuthn:
+    """Register, authenticate and manage a user's security keys."""
+
+    def __init__(self, store: Store, settings: VerifierSettings, clock: Callable[[], float], gate: Gate) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.gate = gate
+        self.config = rules.WebAuthnConfig(
+            rp_id=settings.rp_id, rp_name=settings.rp_name, origins=tuple(o.rstrip("/") for o in settings.origins),
+            attestation=settings.attestation, attestation_roots=tuple(settings.attestation_roots),
+            appid=settings.appid)
+        self._server, self._legacy_server = rules.build_servers(self.config)
+
+    # ---- ceremony state -----------------------------------------------------------------------------
+    def _check_origin(self, origin: str) -> None:
+        if not isinstance(origin, str) or origin.rstrip("/") not in self.config.origins:
+            raise WebAuthnRejected(f"origin {origin!r} is not served by this verifier")
+
+    def _credentials(self, username: str) -> list[Credential]:
+        return [(row, AttestedCredentialData(base64.b64decode(row["credential_data"])))
+                for row in self.store.list_credentials(username)]
+
+    def _put_state(self, username: str, kind: str, state: Mapping[str, Any]) -> str:
+        state_id = secrets.token_urlsafe(24)
+        now = self.clock()
+        self.store.put_challenge(state_id, username, kind, json.dumps(dict(state)), now + self.settings.challenge_ttl,
+                                 now)
+        return state_id
+
+    def _take_state(self, username: str, kind: str, state_id: Any) -> dict[str, Any] | None:
+        """The state once, for the user and ceremony it was issued to, before it expires; else None."""
+        if not isinstance(state_id, str) or not 1 <= len(state_id) <= MAX_STATE_ID:
+            return None
+        row = self.store.take_challenge(state_id)
+        if row is None or row["username"] != username or row["kind"] != kind or row["expires"] <= self.clock():
+            return None
+        return json.loads(row["state_json"])
+
+    # ---- registration -------------------------------------------------------------------------------
+    def register_begin(self, username: str, origin: str) -> CeremonyStart:
+        """Creation options (WebAuthn JSON) and the id of the single-use, expiring state."""
+        require_user(self.store, username)
+        self._check_origin(origin)
+        existing = [cred for _row, cred in self._credentials(username)]
+        options, state = self._server.register_begin(
+            PublicKeyCredentialUserEntity(name=username, id=user_handle(username), display_name=username),
+            existing, user_verification=self.config.user_verification)
+        return CeremonyStart(dict(options), self._put_state(username, "register", state))
+
+    def register_complete(self, username: str, state_id: str, response: dict[str, Any],
+                          name: str = DEFAULT_CREDENTIAL_NAME) -> CredentialInfo:
+        """Verify a registration and store the credential; raises WebAuthnRejected."""
+        require_user(self.store, username)
+        name = credential_name(name)
+        state = self._take_state(username, "register", state_id)
+        if state is None:
+            raise WebAuthnRejected("the registration request expired or was already used; start again")
+        try:
+            auth_data = self._server.register_complete(state, response)
+        except Exception as exc:  # fido2 raises ValueError/KeyError/TypeError/... for bad input
+            raise WebAuthnRejected(f"registration rejected: {exc}") from None
+        cred = auth_data.credential_data
+        cred_id = _websafe(cred.credential_id)
+        if any(row["credential_id"] == cred_id for row in self.store.list_credentials(username)):
+            raise WebAuthnRejected("this security key is already registered")
+        try:
+            self.store.add_credential(username, cred_id, name, _b64(bytes(cred)), auth_data.counter, None,
+                                      self.clock())
+        except Exception as exc:
+            if self.store._is_unique_violation(exc):
+                raise WebAuthnRejected("this security key is already registered to another user") from None
+            raise
+        self.gate.audit("webauthn_registered", username=username, method="webauthn", credential=cred_id,
+                        result="ok", detail=name)
+        return self.credential(username, cred_id)
+
+    def import_u2f(self, username: str, key_handle: bytes, public_key: bytes, name: str = DEFAULT_CREDENTIAL_NAME,
+                   sign_count: int = 0, actor: str | None = None) -> CredentialInfo:
+        """Store a key registered with the legacy U2F API (key handle + 65-byte public key) under the appid."""
+        require_user(self.store, username)
+        if not self.settings.appid:
+            raise WebAuthnRejected("legacy U2F keys need the appid setting")
+        try:
+            cred = AttestedCredentialData.from_ctap1(bytes(key_handle), bytes(public_key))
+        except Exception as exc:
+            raise WebAuthnRejected(f"not a U2F registration: {exc}") from None
+        cred_id = _websafe(cred.credential_id)
+        self.store.add_credential(username, cred_id, credential_name(name), _b64(bytes(cred)), int(sign_count),
+                                  self.settings.appid, self.clock())
+        self.gate.audit("webauthn_registered", username=username, method="webauthn", credential=cred_id,
+                        result="ok", actor=actor, detail="legacy U2F (appid)")
+        return self.credential(username, cred_id)
+
+    # ---- authentication -----------------------------------------------------------------------------
+    def authenticate_begin(self, username: str, origin: str) -> CeremonyStart:
+        """Request options for the user's keys (with the appid extension when a legacy key exists)."""
+        require_user(self.store, username)
+        self._check_origin(origin)
+        creds = self._credentials(username)
+        if not creds:
+            raise CredentialNotFound("no security key is registered for this user")
+        extensions = None
+        if self._legacy_server is not None and any(row["appid"] for row, _ in creds):
+            extensions = {"appid": self.settings.appid}
+        options, state = self._server.authenticate_begin(
+            [cred for _row, cred in creds], user_verification=self.config.user_verification, extensions=extensions)
+        return CeremonyStart(dict(options), self._put_state(username, "authenticate", state))
+
+    def authenticate_complete(self, username: str, state_id: str, response: dict[str, Any], ip: str,
+                              user_agent: str) -> VerifyResult:
+        """Verify an assertion: challenge once, signature, then the sign counter (a regression is refused)."""
+        if not isinstance(username, str):
+            username = ""
+        if (locked := self.gate.check(username, ip)) is not None:
+            return locked
+        if self.store.get_user(username) is None:
+            return self.gate.fail(username, ip, user_agent, "webauthn", "invalid", audit_result="not_enrolled",
+                                  detail="unknown user")
+        state = self._take_state(username, "authenticate", state_id)
+        if state is None:
+            self.gate.audit("verify", username=username, method="webauthn", ip=ip, user_agent=user_agent,
+                            result="expired")
+            return VerifyResult(False, "expired")
+        try:
+            parsed = AuthenticationResponse.from_dict(response)
+            auth_data = parsed.response.authenticator_data
+        except Exception:
+            return self.gate.fail(username, ip, user_agent, "webauthn", "invalid")
+        cred_id = _websafe(parsed.raw_id)
+        match = [(row, cred) for row, cred in self._credentials(username) if row["credential_id"] == cred_id]
+        if not match:
+            return self.gate.fail(username, ip, user_agent, "webauthn", "invalid", credential=cred_id)
+        row, cred = match[0]
+        try:  # parsed once: fido2's from_dict is costly
+            self._server_for(row, auth_data.rp_id_hash).authenticate_complete(state, [cred], parsed)
+        except Exception:
+            return self.gate.fail(username, ip, user_agent, "webauthn", "invalid", credential=cred_id)
+        return self._accept_counter(username, row, int(auth_data.counter), ip, user_agent)
+
+    def _server_for(self, row: Mapping[str, Any], rp_id_hash: bytes):
+        """The legacy (appid) server for a U2F key that signed for its appid, else the main one."""
+        if row["appid"] and self._legacy_server is not None and \
+                rp_id_hash == hashlib.sha256(row["appid"].encode()).digest():
+            return self._legacy_server
+        return self._server
+
+    def _accept_counter(self, username: str, row: Mapping[str, Any], presented: int, ip: str,
+                        user_agent: str) -> VerifyResult:
+        """The sign-counter rule, then the compare-and-set that makes the assertion count once."""
+        cred_id, stored = row["credential_id"], int(row["sign_count"])
+        if not rules.counter_ok(stored, presented):
+            self.gate.audit("verify", username=username, method="webauthn", credential=cred_id, ip=ip,
+                            user_agent=user_agent, result="counter_regression",
+                            detail=f"sign count {presented} <= stored {stored}: possible cloned key")
+            return self.gate.fail(username, ip, user_agent, "webauthn", "counter_regression", credential=cred_id)
+        now = self.clock()
+        record = self.gate.success_record(username, ip, user_agent, "webauthn", credential=cred_id, now=now)
+        audit_id = self.store.accept_sign_count(cred_id, stored, presented, now,
+                                                self.gate.counter_keys(username, ip), record)
+        if audit_id is None:  # a concurrent assertion moved the counter first
+            return self.gate.fail(username, ip, user_agent, "webauthn", "replay", credential=cred_id,
+                                  count_user=False)
+        self.gate.accepted(record, audit_id)
+        return OK
+
+    # ---- key management -----------------------------------------------------------------------------
+    def credential(self, username: str, cred_id: str) -> CredentialInfo:
+        """One of the user's keys; raises CredentialNotFound."""
+        for row in self.store.list_credentials(username):
+            if row["credential_id"] == cred_id:
+                return credential_info(row)
+        raise CredentialNotFound(f"no security key {cred_id!r} for user {username!r}")
+
+    def list_keys(self, username: str) -> list[CredentialInfo]:
+        """The user's security keys, oldest first."""
+        require_user(self.store, username)
+        return [credential_info(row) for row in self.store.list_credentials(username)]
+
+    def rename(self, username: str, cred_id: str, name: str) -> CredentialInfo:
+        """Rename one of the user's keys; raises CredentialNotFound."""
+        require_user(self.store, username)
+        name = credential_name(name)
+        if not self.store.rename_credential(username, cred_id, name):
+            raise CredentialNotFound(f"no security key {cred_id!r} for user {username!r}")
+        self.gate.audit("webauthn_renamed", username=username, method="webauthn", credential=cred_id, result="ok",
+                        detail=name)
+        return self.credential(username, cred_id)
+
+    def remove(self, username: str, cred_id: str, actor: str | None = None) -> None:
+        """Remove one of the user's keys; raises CredentialNotFound."""
+        require_user(self.store, username)
+        if not self.store.delete_credential(username, cred_id):
+            raise CredentialNotFound(f"no security key {cred_id!r} for user {username!r}")
+        self.gate.audit("webauthn_removed", username=username, method="webauthn", credential=cred_id,
+                        actor=actor, result="ok")
