@@ -234,7 +234,8 @@ def doctor(
                 )
             )
         if is_installed and policies is not None:
-            ids = dict.fromkeys([*configs["user"].chromium_extension_ids, *configs["system"].chromium_extension_ids])
+            attr = "firefox_extension_ids" if browser.family == "firefox" else "chromium_extension_ids"
+            ids = dict.fromkeys([*getattr(configs["user"], attr), *getattr(configs["system"], attr)])
             for ext_id in ids:
                 policy = policies.blocks_extension(ext_id)
                 if policy:

@@ -166,7 +166,10 @@ def read_macos(target: TargetOS, domain: str, user: str | None) -> NativePolicie
 
 
 def native_policies(browser: Browser, target: TargetOS, registry: Registry | None = None) -> NativePolicies | None:
-    """The effective native-messaging policies for ``browser`` (None for Firefox, which has none of these)."""
+    """The effective policies for ``browser`` (Firefox: only ``ExtensionSettings``; it has no native-messaging
+    policies). None for a browser whose policies are not known here."""
+    if browser.family == "firefox":
+        return firefox_policies(target, registry)
     homes = POLICY_HOMES.get(browser.name)
     if homes is None:
         return None
@@ -176,3 +179,50 @@ def native_policies(browser: Browser, target: TargetOS, registry: Registry | Non
     if target.name == "windows":
         return read_windows(registry, key) if registry is not None else NativePolicies()
     return read_macos(target, domain, PurePath(str(target.home)).name)
+
+
+# Where Firefox reads policies.json: the system folder, and distribution/ beside each usual install.
+FIREFOX_POLICY_FILES = {
+    "linux": (
+        "/etc/firefox/policies/policies.json",
+        "/usr/lib/firefox/distribution/policies.json",
+        "/usr/lib/firefox-esr/distribution/policies.json",
+        "/usr/lib64/firefox/distribution/policies.json",
+        "/opt/firefox/distribution/policies.json",
+    ),
+    "macos": ("/Applications/Firefox.app/Contents/Resources/distribution/policies.json",),
+    "windows": (
+        "C:\\Program Files\\Mozilla Firefox\\distribution\\policies.json",
+        "C:\\Program Files (x86)\\Mozilla Firefox\\distribution\\policies.json",
+    ),
+}
+
+
+def firefox_policies(target: TargetOS, registry: Registry | None = None) -> NativePolicies:
+    """Firefox's ``ExtensionSettings`` from policies.json files, and Group Policy or the macOS domain."""
+    result = NativePolicies()
+    for place in FIREFOX_POLICY_FILES[target.name]:
+        disk = target.on_disk(target.path(place))
+        if not disk.is_file():
+            continue
+        try:
+            data = json.loads(disk.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            result.unreadable.append(f"{place}: {exc}")
+            continue
+        if isinstance(data, dict) and isinstance(data.get("policies"), dict):
+            _take(result, data["policies"], place)
+    if target.name == "windows" and registry is not None:
+        for hive in ("HKCU", "HKLM"):
+            _take(
+                result,
+                registry.values(hive, "SOFTWARE\\Policies\\Mozilla\\Firefox"),
+                f"{hive}\\SOFTWARE\\Policies\\Mozilla\\Firefox",
+            )
+    elif target.name == "macos":
+        macos = read_macos(target, "org.mozilla.firefox", PurePath(str(target.home)).name)
+        if macos.extension_settings is not None:
+            result.extension_settings = macos.extension_settings
+            result.sources["ExtensionSettings"] = macos.sources["ExtensionSettings"]
+        result.unreadable.extend(macos.unreadable)
+    return result

@@ -420,3 +420,31 @@ def test_a_blocklist_with_the_extension_allowed_is_fine(root, tmp_path, policy):
     installed(root, ["chromium"])
     _policy(root, policy)
     assert run_doctor(root, tmp_path, probe=False, browsers=["chromium"]).problems == []
+
+
+def test_a_firefox_policy_that_blocks_every_add_on_is_reported(root, tmp_path):
+    installed(root, ["firefox"])
+    policies = root / "etc/firefox/policies/policies.json"
+    policies.parent.mkdir(parents=True)
+    policies.write_text(json.dumps({"policies": {"ExtensionSettings": {"*": {"installation_mode": "blocked"}}}}))
+    text = problems(run_doctor(root, tmp_path, probe=False, browsers=["firefox"]))
+    assert (
+        "ExtensionSettings (from /etc/firefox/policies/policies.json) keeps the extension tracker2fa@tracker2fa.dev"
+        in text
+    )
+
+
+def test_the_generated_firefox_policy_is_fine_with_the_doctor(root, tmp_path):
+    from native_host import GECKO_EXTENSION_ID
+    from native_host.deploy.managed_schema import load_schema
+    from native_host.deploy.policy import PolicyRequest, policy_files
+
+    installed(root, ["firefox"])
+    request = PolicyRequest("linux", "firefox", GECKO_EXTENSION_ID, "https://x.example/t.xpi", {"autoFill": True})
+    (policy,) = policy_files(request, load_schema())
+    target = root / "usr/lib/firefox-esr/distribution/policies.json"
+    target.parent.mkdir(parents=True)
+    target.write_text(policy.content)
+    report = run_doctor(root, tmp_path, probe=False, browsers=["firefox"])
+    assert report.problems == []
+    assert report.policies["firefox"]["ExtensionSettings"][GECKO_EXTENSION_ID]["installation_mode"] == "force_installed"
