@@ -18,10 +18,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import secrets
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 import pyotp
+import segno
 
 ALGORITHMS = {"SHA1": hashlib.sha1, "SHA256": hashlib.sha256, "SHA512": hashlib.sha512}
 SECRET_BYTES = 20  # 160 bits, the RFC 4226 recommendation
@@ -148,8 +151,6 @@ def enrolment_fresh(created: float, ttl: float, now: float) -> bool:
 
 def otpauth_uri(secret: bytes, account: str, issuer: str, params: TotpParams) -> str:
     """The ``otpauth://totp/`` key URI for enrolment in an authenticator app."""
-    from urllib.parse import quote, urlencode
-
     label = quote(f"{issuer}:{account}", safe=":@")
     query = urlencode({"secret": b32(secret), "issuer": issuer, "algorithm": params.algorithm,
                        "digits": params.digits, "period": params.period})
@@ -158,10 +159,6 @@ def otpauth_uri(secret: bytes, account: str, issuer: str, params: TotpParams) ->
 
 def qr_svg(uri: str) -> str:
     """The key URI as an inline SVG QR code."""
-    import io
-
-    import segno
-
     out = io.BytesIO()
     segno.make(uri, error="m").save(out, kind="svg", scale=4, xmldecl=False, svgns=True)
     return out.getvalue().decode("utf-8")

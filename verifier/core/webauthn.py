@@ -10,7 +10,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import idna
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from fido2.attestation import AttestationVerifier
 from fido2.server import Fido2Server
 from fido2.webauthn import PublicKeyCredentialRpEntity
@@ -32,8 +34,6 @@ class RootAttestationVerifier(AttestationVerifier):
         last = x509.load_der_x509_certificate(attestation_result.trust_path[-1])
         for root in self._roots:
             if root.subject == last.issuer:
-                from cryptography.hazmat.primitives.serialization import Encoding
-
                 return root.public_bytes(Encoding.DER)
         return None
 
@@ -80,8 +80,6 @@ def canonical_origin(origin: str) -> str:
     if host.isascii():
         host = host.lower()
     else:
-        import idna
-
         try:
             mapped = idna.uts46_remap(host, std3_rules=False)  # non-transitional (the default)
         except idna.IDNAError as exc:

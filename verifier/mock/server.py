@@ -6,13 +6,19 @@ import socket
 import sys
 from typing import TextIO
 
+import platformdirs
+import uvicorn
+
+from ..errors import VerifierError
+from ..service import Verifier
+from ..store import open_store
+from .app import create_mock_app
+from .config import mock_settings
 from .demo import SeededUser, seed
 
 
 def default_db_url() -> str:
     """SQLite in the tracker2fa data directory (platformdirs)."""
-    import platformdirs
-
     path = platformdirs.user_data_path("tracker2fa") / "mock-verifier.db"
     return f"sqlite:///{path}"  # the store creates a missing directory 0700
 
@@ -25,8 +31,6 @@ def bind_loopback(port: int) -> socket.socket:
         sock.bind(("127.0.0.1", port))
     except OSError as exc:
         sock.close()
-        from ..errors import VerifierError
-
         raise VerifierError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; choose another --port") from None
     sock.listen(128)
     sock.set_inheritable(True)
@@ -54,14 +58,6 @@ def describe(url: str, db_url: str, users: list[SeededUser], out: TextIO, policy
 
 def serve(*, db_url: str | None, port: int, extra_users: list[tuple[str, str]], out: TextIO = sys.stdout) -> None:
     """Run the mock tracker until interrupted."""
-    import uvicorn
-
-    from verifier.service import Verifier
-    from verifier.store import open_store
-
-    from .app import create_mock_app
-    from .config import mock_settings
-
     db_url = db_url or default_db_url()
     sock = bind_loopback(port)
     port = sock.getsockname()[1]

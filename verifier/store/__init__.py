@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from ..errors import VerifierConfigError
 from .base import Store
+from .postgres import PostgresStore
+from .sqlite import SqliteStore
 
 __all__ = ["Store", "open_store"]
 
@@ -15,14 +17,10 @@ __all__ = ["Store", "open_store"]
 def open_store(url: str) -> Store:
     """Open (and migrate) the store at ``url``."""
     if url.startswith("sqlite:///"):
-        from .sqlite import SqliteStore
-
         path = url[len("sqlite:///"):]
         if not path:
             raise VerifierConfigError("sqlite URL needs a path: sqlite:///path/to/verifier.db")
         return SqliteStore(path)
     if url.startswith(("postgresql://", "postgres://")):
-        from .postgres import PostgresStore
-
         return PostgresStore(url)
     raise VerifierConfigError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...")

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from ..errors import UserExists
+from ..errors import UserExists, VerifierConfigError
 from .migrations import LATEST, MIGRATIONS
 
 USER_COLUMNS = "username, password_hash, groups_json, excluded_until, created"
@@ -72,8 +72,6 @@ class Store(ABC):
             rows = tx.run("SELECT MAX(version) AS v FROM schema_version")
             current = rows[0]["v"] or 0
             if current > LATEST:
-                from ..errors import VerifierConfigError
-
                 raise VerifierConfigError(f"the database schema (version {current}) is newer than this "
                                           f"verifier (version {LATEST}); upgrade tracker2fa")
             for version, statements in MIGRATIONS:

@@ -25,7 +25,7 @@ class PostgresStore(Store):
     pk_sql = "BIGSERIAL PRIMARY KEY"
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16) -> None:
-        from psycopg_pool import ConnectionPool
+        from psycopg_pool import ConnectionPool  # lazily, like psycopg: a SQLite deployment never loads libpq
 
         self.url = url
         self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=True,

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from ..errors import VerifierConfigError
 from .base import Store, Tx
 
 BUSY_TIMEOUT_MS = 30_000
@@ -30,16 +31,12 @@ class SqliteStore(Store):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path == ":memory:" or self.path.startswith("file:"):
-            from ..errors import VerifierConfigError
-
             # Each thread has its own connection: an in-memory database would differ per thread.
             raise VerifierConfigError("use a file for SQLite (sqlite:///path/to/verifier.db), not :memory:")
         self.url = f"sqlite:///{self.path}"
         try:
             create_private_file(Path(self.path))
         except OSError as exc:
-            from ..errors import VerifierConfigError
-
             raise VerifierConfigError(f"cannot create the database {self.path}: {exc.strerror}") from None
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
