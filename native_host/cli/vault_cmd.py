@@ -3,11 +3,15 @@
 Passwords come from a prompt (``getpass``) on a terminal, or with ``--password-stdin`` one per line of
 standard input, in the order each command documents (see docs/cli.md). Without a terminal and without
 ``--password-stdin`` a command fails at once instead of waiting for input nobody will type.
+
+The vault's file, model and importers are imported in the handlers that use them: this module is loaded to
+build every ``tracker2fa`` parser, and ``VaultFile`` brings in cryptography.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -15,7 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExportRefused, ImportNeedsPassword
+from ..errors import ExportRefused, ImportNeedsPassword, VaultExists, VaultNotFound
+from ..origins import normalize_origin
+from ..vault import default_vault_path
 
 USAGE_EXIT = 2
 
@@ -44,8 +50,6 @@ class Passwords:
             raise UsageError(
                 "no terminal to ask for a password on; pass --password-stdin and give the password on stdin"
             )
-        import getpass
-
         value = getpass.getpass(f"{prompt}: ")
         if not value:
             raise UsageError("the password must not be empty")
@@ -58,8 +62,6 @@ class Passwords:
 
 
 def _vault_path(args: argparse.Namespace) -> Path:
-    from ..vault import default_vault_path
-
     return Path(args.vault).expanduser() if args.vault else default_vault_path()
 
 
@@ -68,8 +70,6 @@ def _unlock(args: argparse.Namespace, passwords: Passwords) -> Any:
 
     vault_file = VaultFile(_vault_path(args))
     if not vault_file.exists():
-        from ..errors import VaultNotFound
-
         raise VaultNotFound(f"no vault at {vault_file.path}; create one with `tracker2fa vault init`")
     return vault_file.unlock(passwords.get("Vault password"))
 
@@ -107,8 +107,6 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     vault_file = VaultFile(_vault_path(args))
     if vault_file.path.exists():
-        from ..errors import VaultExists
-
         raise VaultExists(f"a vault already exists at {vault_file.path}; refusing to overwrite it")
     password = Passwords(args.password_stdin).get("New vault password", confirm=True)
     vault = vault_file.create(password, kdf=args.kdf, kdf_cost=args.kdf_cost)
@@ -146,8 +144,6 @@ def _entry_from_args(args: argparse.Namespace) -> Any:
 
 def cmd_add(args: argparse.Namespace) -> int:
     """Add one entry from a URI or from --secret. Password: line 1."""
-    from ..origins import normalize_origin
-
     entry = _entry_from_args(args)
     entry.origins = [normalize_origin(o) for o in args.origin]  # as the browser writes them; before the password
     entry.backup_codes = [{"code": c, "used": False} for c in args.backup_code]
@@ -172,7 +168,6 @@ def _is_tracker2fa_vault(path: Path) -> bool:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Import a file from another app. Passwords: line 1 the vault, line 2 the file (only if encrypted)."""
-    from ..origins import normalize_origin
     from ..vault.importers import import_file
 
     origins = [normalize_origin(o) for o in args.origin]  # bad input fails before the password is asked
@@ -214,8 +209,6 @@ def cmd_export(args: argparse.Namespace) -> int:
             "--otpauth writes every secret in plain text; add --i-understand-this-is-plaintext to go ahead"
         )
     if args.encrypted and Path(args.encrypted).exists():
-        from ..errors import VaultExists
-
         raise VaultExists(f"{args.encrypted} already exists; choose a new file for the backup")
     passwords = Passwords(args.password_stdin)
     vault = _unlock(args, passwords)
@@ -245,8 +238,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """List entries (never secrets). Password: line 1."""
-    from ..origins import normalize_origin
-
     origin = normalize_origin(args.origin) if args.origin else None  # bad input fails before the password
     vault = _unlock(args, Passwords(args.password_stdin))
     try:
@@ -305,8 +296,6 @@ def cmd_rename(args: argparse.Namespace) -> int:
 
 def cmd_bind(args: argparse.Namespace) -> int:
     """Bind origins to an entry, or with --unbind remove them. Password: line 1."""
-    from ..origins import normalize_origin
-
     wanted = [normalize_origin(o) for o in args.origins]  # bad input fails before the password is asked
     vault = _unlock(args, Passwords(args.password_stdin))
     try:
