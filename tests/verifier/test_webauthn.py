@@ -130,7 +130,9 @@ def test_a_u2f_only_key_registers_and_authenticates_through_webauthn(verifier):
     assert verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA).ok
 
 
-def test_a_legacy_u2f_registration_verifies_through_the_appid(verifier, key):
+@pytest.mark.parametrize("ctap2", [True, False], ids=["fido2_key", "u2f_only_key"])
+def test_a_legacy_u2f_registration_verifies_through_the_appid(verifier, ctap2):
+    key = HostKey(ctap2=ctap2)  # a FIDO2 key is asked with the appId as rpId, a U2F-only one over CTAP1
     verifier.create_user("alice")
     key_handle, public_key = key.u2f_register(ORIGIN, APPID)  # what the old page's window.u2f.register made
     credential = verifier.import_u2f_credential("alice", key_handle, public_key, "Old U2F key")
