@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -189,7 +190,7 @@ class FirefoxBidi:
     @classmethod
     def start(cls, profile: Path, env: dict[str, str], *, headless: bool = True, timeout: float = 60) -> FirefoxBidi:
         """Start Firefox on ``profile``, wait for its BiDi endpoint and open a session."""
-        from websockets.sync.client import connect
+        from websockets.sync.client import connect  # only Firefox needs it: Chromium runs without websockets
 
         prepare_firefox_profile(profile)
         cmd = [FIREFOX_PATH, "--remote-debugging-port=0", "--profile", str(profile), "--no-remote"]
@@ -314,8 +315,6 @@ def _read_bidi_url(process: subprocess.Popen[bytes], timeout: float) -> str:
 @contextmanager
 def throwaway_dir(prefix: str = "tracker2fa-try-") -> Iterator[Path]:
     """A temporary directory removed afterwards (profiles, HOME)."""
-    import tempfile
-
     path = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         yield path
