@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
+from ..core.audit import AuditEvent
+from ..service import results
 from .deps import VerifierDep
 from .errors import AUTH_RESPONSES, ERROR_RESPONSES
 from .models import AuditReply, CreateUser, Exclude, GroupReset, Groups, PolicyModel, Unlock, UserList, UserStatus
@@ -17,27 +19,27 @@ AdminActor = Annotated[str, Depends(require_admin)]
 
 
 @router.get("/users", response_model=UserList)
-def list_users(actor: AdminActor, v: VerifierDep) -> dict:
+def list_users(actor: AdminActor, v: VerifierDep) -> dict[str, list[str]]:
     """All usernames."""
     return {"users": v.list_users()}
 
 
 @router.post("/users", response_model=UserStatus, status_code=201)
-def create_user(body: CreateUser, actor: AdminActor, v: VerifierDep) -> dict:
+def create_user(body: CreateUser, actor: AdminActor, v: VerifierDep) -> results.UserStatus:
     """Create a user (409 when the name is taken)."""
     return v.create_user(body.username, body.password, body.groups, actor=actor)
 
 
 @router.put("/users/{username}/groups", response_model=UserStatus)
 def set_groups(body: Groups, username: NameP, actor: AdminActor,
-               v: VerifierDep) -> dict:
+               v: VerifierDep) -> results.UserStatus:
     """Replace a user's groups."""
     return v.set_groups(username, body.groups, actor=actor)
 
 
 @router.post("/users/{username}/exclude", response_model=UserStatus)
 def exclude(body: Exclude, username: NameP, actor: AdminActor,
-            v: VerifierDep) -> dict:
+            v: VerifierDep) -> results.UserStatus:
     """Skip the user's second factor until a time (null ends it)."""
     return v.exclude_user(username, body.until, actor=actor)
 
@@ -51,7 +53,7 @@ def reset_user(username: NameP, actor: AdminActor,
 
 
 @router.post("/users/{username}/unlock", response_model=UserStatus)
-def unlock(body: Unlock, username: NameP, actor: AdminActor, v: VerifierDep) -> dict:
+def unlock(body: Unlock, username: NameP, actor: AdminActor, v: VerifierDep) -> results.UserStatus:
     """Lift the user's lockout (and, with ``ip``, that client IP's)."""
     v.unlock(username, body.ip, actor=actor)
     return v.user_status(username)
@@ -59,19 +61,19 @@ def unlock(body: Unlock, username: NameP, actor: AdminActor, v: VerifierDep) -> 
 
 @router.post("/groups/{group}/reset", response_model=GroupReset)
 def reset_group(group: NameP, actor: AdminActor,
-                v: VerifierDep) -> dict:
+                v: VerifierDep) -> dict[str, list[str]]:
     """Reset every member of a group."""
     return {"users": v.reset_group(group, actor=actor)}
 
 
 @router.get("/policy", response_model=PolicyModel)
-def get_policy(actor: AdminActor, v: VerifierDep) -> dict:
+def get_policy(actor: AdminActor, v: VerifierDep) -> results.PolicySettings:
     """The enforcement policy."""
     return v.get_policy()
 
 
 @router.put("/policy", response_model=PolicyModel)
-def set_policy(body: PolicyModel, actor: AdminActor, v: VerifierDep) -> dict:
+def set_policy(body: PolicyModel, actor: AdminActor, v: VerifierDep) -> results.PolicySettings:
     """Replace the policy (400 with a reason for a bad CIDR or a mode without groups)."""
     return v.set_policy(body.mode, body.groups, body.ip_allowlist, body.remember_days, actor=actor)
 
@@ -83,7 +85,7 @@ def audit(actor: AdminActor, v: VerifierDep,
           since: Annotated[float | None, Query(ge=0, le=1e11)] = None,
           until: Annotated[float | None, Query(ge=0, le=1e11)] = None,
           after_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
-          limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> dict:
+          limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> dict[str, list[AuditEvent]]:
     """Audit events matching every filter, oldest first (the newest ``limit``)."""
     return {"events": v.audit(username=username, event=event, since=since, until=until, after_id=after_id,
                               limit=limit)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from ..service import results
 from .deps import VerifierDep
 from .errors import AUTH_RESPONSES, ERROR_RESPONSES
 from .models import BackupCodes, CodeRequest, UserRef, VerifyReply
@@ -14,12 +15,12 @@ router = APIRouter(prefix="/v1/backup-codes", tags=["backup codes"], dependencie
 
 
 @router.post("/generate", response_model=BackupCodes)
-def generate(body: UserRef, v: VerifierDep) -> dict:
+def generate(body: UserRef, v: VerifierDep) -> dict[str, list[str]]:
     """Ten fresh codes; the previous set stops working."""
     return {"codes": v.generate_backup_codes(body.username)}
 
 
 @router.post("/verify", response_model=VerifyReply)
-def verify(body: CodeRequest, v: VerifierDep) -> dict:
+def verify(body: CodeRequest, v: VerifierDep) -> results.VerifyResult:
     """Check a backup code (each works once)."""
-    return v.verify_backup_code(body.username, body.code, body.ip, body.user_agent).to_dict()
+    return v.verify_backup_code(body.username, body.code, body.ip, body.user_agent)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from ..service import results
 from .deps import VerifierDep
 from .errors import AUTH_RESPONSES, ERROR_RESPONSES
 from .models import CodeRequest, TotpEnrolment, UserRef, VerifyReply
@@ -14,18 +15,18 @@ router = APIRouter(prefix="/v1/totp", tags=["totp"], dependencies=[Depends(requi
 
 
 @router.post("/enrol/begin", response_model=TotpEnrolment)
-def enrol_begin(body: UserRef, v: VerifierDep) -> dict:
+def enrol_begin(body: UserRef, v: VerifierDep) -> results.TotpEnrolment:
     """A pending secret with its otpauth URI and QR code (SVG); reused until confirmed."""
     return v.totp_enroll_begin(body.username)
 
 
 @router.post("/enrol/confirm", response_model=VerifyReply)
-def enrol_confirm(body: CodeRequest, v: VerifierDep) -> dict:
+def enrol_confirm(body: CodeRequest, v: VerifierDep) -> results.VerifyResult:
     """Confirm the pending secret with its first valid code."""
-    return v.totp_enroll_confirm(body.username, body.code, body.ip, body.user_agent).to_dict()
+    return v.totp_enroll_confirm(body.username, body.code, body.ip, body.user_agent)
 
 
 @router.post("/verify", response_model=VerifyReply)
-def verify(body: CodeRequest, v: VerifierDep) -> dict:
+def verify(body: CodeRequest, v: VerifierDep) -> results.VerifyResult:
     """Check a code: each time step is accepted once; failures are rate-limited."""
-    return v.verify_totp(body.username, body.code, body.ip, body.user_agent).to_dict()
+    return v.verify_totp(body.username, body.code, body.ip, body.user_agent)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from ..service import results
 from .deps import VerifierDep
 from .errors import AUTH_RESPONSES, ERROR_RESPONSES
 from .models import (
@@ -21,27 +22,25 @@ router = APIRouter(prefix="/v1/webauthn", tags=["webauthn"], dependencies=[Depen
 
 
 @router.post("/register/begin", response_model=WebAuthnOptions)
-def register_begin(body: WebAuthnBegin, v: VerifierDep) -> dict:
+def register_begin(body: WebAuthnBegin, v: VerifierDep) -> results.CeremonyStart:
     """Creation options for navigator.credentials.create() and a single-use state id."""
-    options, state_id = v.webauthn_register_begin(body.username, body.origin)
-    return {"options": options, "state_id": state_id}
+    return v.webauthn_register_begin(body.username, body.origin)
 
 
 @router.post("/register/complete", response_model=Credential)
-def register_complete(body: WebAuthnRegisterComplete, v: VerifierDep) -> dict:
+def register_complete(body: WebAuthnRegisterComplete, v: VerifierDep) -> results.CredentialInfo:
     """Verify the new credential and store it under ``name``."""
     return v.webauthn_register_complete(body.username, body.state_id, body.credential, body.name)
 
 
 @router.post("/authenticate/begin", response_model=WebAuthnOptions)
-def authenticate_begin(body: WebAuthnBegin, v: VerifierDep) -> dict:
+def authenticate_begin(body: WebAuthnBegin, v: VerifierDep) -> results.CeremonyStart:
     """Request options for navigator.credentials.get() and a single-use state id."""
-    options, state_id = v.webauthn_authenticate_begin(body.username, body.origin)
-    return {"options": options, "state_id": state_id}
+    return v.webauthn_authenticate_begin(body.username, body.origin)
 
 
 @router.post("/authenticate/complete", response_model=VerifyReply)
-def authenticate_complete(body: WebAuthnAuthenticateComplete, v: VerifierDep) -> dict:
+def authenticate_complete(body: WebAuthnAuthenticateComplete, v: VerifierDep) -> results.VerifyResult:
     """Verify the assertion, then the sign counter."""
     return v.webauthn_authenticate_complete(body.username, body.state_id, body.credential, body.ip,
-                                            body.user_agent).to_dict()
+                                            body.user_agent)
