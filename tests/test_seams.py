@@ -11,15 +11,14 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
 
 from native_host import cli
+from native_host.cli.entry_points import CommandPoint
 
 REPO = Path(__file__).resolve().parent.parent
-GROUP = cli.ENTRY_POINT_GROUP
 
 # Third-party packages (top-level module names) each part of the user's machine may import.
 BASE = {"fido2", "cryptography", "platformdirs", "idna"}  # pyproject's [project] dependencies
@@ -168,7 +167,7 @@ def extra_part(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         (tmp_path / "extra_part_cmd.py").write_text(textwrap.dedent(source))
         monkeypatch.syspath_prepend(str(tmp_path))
         monkeypatch.delitem(sys.modules, "extra_part_cmd", raising=False)
-        point = EntryPoint(name="extra", value=f"extra_part_cmd:register{extras}", group=GROUP)
+        point = CommandPoint("extra", f"extra_part_cmd:register{extras}")
         real = cli.command_entry_points()
         monkeypatch.setattr(cli, "command_entry_points", lambda: [*real, point])
 

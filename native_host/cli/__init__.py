@@ -18,12 +18,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from importlib.metadata import EntryPoint, entry_points
 
 from .. import __version__
 from ..errors import Tracker2faError
+from .entry_points import GROUP as ENTRY_POINT_GROUP
+from .entry_points import CommandPoint, command_points
 
-ENTRY_POINT_GROUP = "tracker2fa.commands"
 UNAVAILABLE_EXIT = 1
 
 EXIT_CODES = {
@@ -55,22 +55,22 @@ def missing_extra(command: str, extras: Sequence[str], missing: str | None) -> C
                               f"(missing module: {missing})")
 
 
-def command_entry_points() -> list[EntryPoint]:
-    """The declared sub-commands, in declaration order."""
-    return list(entry_points(group=ENTRY_POINT_GROUP))
+def command_entry_points() -> list[CommandPoint]:
+    """The declared sub-commands, in the order of the distribution's entry_points.txt."""
+    return command_points()
 
 
 def _is_own_module(name: str | None) -> bool:
     return (name or "").partition(".")[0] in OWN_PACKAGES
 
 
-def _wanted(points: list[EntryPoint], argv: Sequence[str]) -> list[EntryPoint]:
+def _wanted(points: list[CommandPoint], argv: Sequence[str]) -> list[CommandPoint]:
     """Only the sub-command being run when argv starts with its name; every one for help and usage errors."""
     named = [ep for ep in points if argv and ep.name == argv[0]]
     return named or points
 
 
-def _register(subparsers: argparse._SubParsersAction, point: EntryPoint) -> None:
+def _register(subparsers: argparse._SubParsersAction, point: CommandPoint) -> None:
     """Load one part's ``register`` and let it add its parsers; a module that does not load adds a stub."""
     before = set(subparsers.choices)
     try:
