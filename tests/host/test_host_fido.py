@@ -173,3 +173,25 @@ def test_the_totp_path_of_a_real_host_never_imports_fido2(key_env, tmp_path, the
     _, stderr = proc.communicate(timeout=60)  # closes stdin: the port closes, the host exits
     imported = {line.split("|")[-1].strip() for line in stderr.decode().splitlines() if line.startswith("import time:")}
     assert ("fido2" in imported) is then_fido
+
+
+def test_a_fifth_ceremony_at_once_is_refused_busy_until_one_ends(spawn_host, pin_key_env):
+    host = spawn_host(env=pin_key_env)
+    running = [host.request("fido.create", {"origin": ORIGIN, "options": _uv_required_options()}) for _ in range(4)]
+    assert host.recv()["event"] == "fido.pin_needed"  # a ceremony is waiting (the others wait for it or for a PIN)
+    assert host.error_code("fido.devices") == "busy"
+    cancels = [host.request("cancel", {"target": rid}) for rid in running]
+    replies: dict = {}
+    while len(replies) < len(running) + len(cancels):
+        message = host.recv()
+        assert message is not None, host.stderr
+        if "event" not in message:
+            replies[message["id"]] = message
+    assert [replies[c]["result"] for c in cancels] == [{"cancelled": True}] * 4
+    assert [replies[r]["error"]["code"] for r in running] == ["fido_cancelled"] * 4
+    assert host.result("fido.devices")["keys"]  # a slot is free again
+
+
+@pytest.mark.parametrize("pin", [123, "", "x" * 256, ["4711"]])
+def test_a_pin_that_is_not_a_short_string_or_null_is_bad_request(fido_host, pin):
+    assert fido_host.error_code("fido.pin", {"target": 1, "pin": pin}) == "bad_request"
