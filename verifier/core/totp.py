@@ -52,25 +52,30 @@ class TotpParams:
 
 
 class _SecretHotp(pyotp.HOTP):
-    """pyotp's HOTP over the secret's bytes.
+    """pyotp's RFC 4226 code generator over a secret the verifier holds as bytes.
 
-    pyotp checks the base32 form and its minimum length once, when built; the decoded bytes are then
-    reused for every code of the window instead of being decoded again for each (pyotp's default).
+    Built without pyotp's constructor, which would base32-encode the secret only to decode it and check its
+    length again, on the hot path of every verification: the checks it makes (secret length, digits,
+    digest) are made here instead (digits and digest through ``TotpParams``). pyotp computes the codes.
     """
 
-    min_secret_length_bits = MIN_SECRET_BITS
-    _decoded: bytes | None = None
-
-    def __init__(self, secret: bytes, digits: int, algorithm: str) -> None:
+    def __init__(self, secret: bytes, digits: int, algorithm: str) -> None:  # pyotp's __init__ skipped on purpose
         if len(secret) * 8 < MIN_SECRET_BITS:
             raise ValueError(f"a TOTP secret must have at least {MIN_SECRET_BITS} bits, this one has "
                              f"{len(secret) * 8}")
-        super().__init__(b32(secret), digits=digits, digest=ALGORITHMS[algorithm])
-        self._decoded = secret
+        self.digits = digits
+        self.digest = ALGORITHMS[algorithm]
+        self.name, self.issuer, self.initial_count = "Secret", None, 0
+        self._secret_bytes = secret
+
+    @property  # type: ignore[override]
+    def secret(self) -> str:
+        """The base32 form pyotp keeps (only its provisioning helpers read it)."""
+        return b32(self._secret_bytes)
 
     def byte_secret(self) -> bytes:
-        """The secret's bytes (pyotp decodes the base32 form only while building)."""
-        return self._decoded if self._decoded is not None else super().byte_secret()
+        """The secret's bytes, as pyotp's ``generate_otp`` asks for them."""
+        return self._secret_bytes
 
 
 def new_secret() -> bytes:
