@@ -46,6 +46,8 @@ def test_try_opens_the_url_with_the_extension_and_host_ready(
     else:
         assert "the fill control, clicked, says: error: Your vault is locked." in done.stderr
     assert shot.read_bytes().startswith(b"\x89PNG")
+    # --seconds ends the session, and the last line says so (not "close the window", with no window to close).
+    assert done.stderr.strip().splitlines()[-1].endswith("; closing after 0 s")
 
 
 def test_try_refuses_a_url_that_is_not_http(tmp_path: Path) -> None:
