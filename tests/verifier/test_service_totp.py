@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from verifier.errors import UserNotFound
 from verifier.core import totp
+from verifier.errors import UserNotFound
 
 from .conftest import enrol_totp
 
