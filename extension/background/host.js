@@ -8,9 +8,12 @@ const DEFAULT_TIMEOUT_MS = 15000;
 const RETRY_SAFE = new Set(["hello", "vault.status", "vault.entries", "vault.code", "vault.copy_code", "settings.get"]);
 
 export class HostError extends Error {
-  constructor(code, message) {
+  /** `extra` holds the error object's other fields (security keys: `dom_name`, `u2f_error_code`). */
+  constructor(code, message, extra = {}) {
     super(message);
     this.code = code;
+    this.domName = typeof extra.dom_name === "string" ? extra.dom_name : undefined;
+    this.u2fErrorCode = Number.isInteger(extra.u2f_error_code) ? extra.u2f_error_code : undefined;
   }
 }
 
@@ -75,7 +78,7 @@ export class HostConnection {
     clearTimeout(waiter.timer);
     if (msg.error) {
       const code = String(msg.error.code ?? "host_error");
-      waiter.reject(new HostError(code, String(msg.error.message ?? code)));
+      waiter.reject(new HostError(code, String(msg.error.message ?? code), msg.error));
     } else {
       waiter.resolve(msg.result ?? {});
     }
@@ -94,8 +97,11 @@ export class HostConnection {
     }
   }
 
-  /** Send one request; resolves with `result`, rejects with HostError(code, message). */
-  request(method, params = {}, { timeoutMs = this.timeoutMs, retries = RETRY_SAFE.has(method) ? 1 : 0 } = {}) {
+  /**
+   * Send one request; resolves with `result`, rejects with HostError(code, message). `onSent(id)` learns the
+   * request's id (for `cancel` and to match the host's events to it).
+   */
+  request(method, params = {}, { timeoutMs = this.timeoutMs, retries = RETRY_SAFE.has(method) ? 1 : 0, onSent } = {}) {
     return new Promise((resolve, reject) => {
       const attempt = (left) => {
         let port;
@@ -126,6 +132,7 @@ export class HostConnection {
           }, timeoutMs),
         };
         this.pending.set(id, waiter);
+        onSent?.(id);
         try {
           port.postMessage({ id, method, params });
         } catch (err) {

@@ -3,10 +3,13 @@
 import { api } from "../common/api.js";
 import { userMessage } from "../common/messages.js";
 import { effectiveSettings } from "../common/settings.js";
+import { FidoBridge } from "./fido.js";
+import { syncBridgeScripts } from "./fido_scripts.js";
 import { HostConnection, HostError } from "./host.js";
 import { senderOriginDecision, urlOrigin } from "./origin.js";
 
 const host = new HostConnection((name) => api.runtime.connectNative(name));
+const fido = new FidoBridge(api, host);
 // tabId -> Set of frameIds whose content script found a code field (where "fill" requests go).
 const fieldFrames = new Map();
 
@@ -166,6 +169,7 @@ async function handle(msg, sender) {
     default:
       break;
   }
+  if (msg?.type === "fido.pin" && isExtensionPage(sender)) return fido.pin(sender, msg);
   if (!isExtensionPage(sender)) fail("forbidden_caller", `unknown or forbidden message ${String(msg?.type)}`);
   switch (msg.type) {
     case "ext.status":
@@ -228,5 +232,12 @@ async function applyManagedAutoLock() {
   return { applied: true };
 }
 
+// The security-key bridge's scripts follow the settings (registrations persist; this also repairs them).
+const syncFidoScripts = () => syncBridgeScripts(api).catch((err) => console.error("tracker2fa: security-key scripts", err));
+api.storage.onChanged.addListener((changes, area) => {
+  if (area === "managed" || (area === "local" && "settings" in changes)) syncFidoScripts();
+});
+syncFidoScripts();
+
 // For tests and debugging from the service worker console (an extension-only context).
-globalThis.tracker2fa = { host, status, fieldFrames };
+globalThis.tracker2fa = { host, status, fieldFrames, fido, syncFidoScripts: () => syncBridgeScripts(api) };

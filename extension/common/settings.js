@@ -6,6 +6,7 @@ export const USER_DEFAULTS = Object.freeze({
   autoSubmit: false,
   autoFillOrigins: [],
   siteRules: [],
+  securityKeyOrigins: [],
 });
 
 /** Admin-pushed settings; {} when there are none (Firefox throws without a managed manifest). */
@@ -70,6 +71,8 @@ export function mergeSettings(user, managed) {
     allowExport: typeof managed.allowExport === "boolean" ? managed.allowExport : true,
     autoLockSeconds: locked.autoLockSeconds ? managed.autoLockSeconds : null,
     siteRules: [...validRules(managed.siteRules, "admin"), ...validRules(user.siteRules, "user")],
+    // Trackers where security keys go through the host (the admin's list plus the user's own).
+    securityKeyOrigins: [...new Set([...originsOf(managed.securityKeyTrackers), ...originsOf(user.securityKeyOrigins)])],
     locked,
   };
 }

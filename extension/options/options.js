@@ -58,9 +58,9 @@ function collectRules() {
   return rules;
 }
 
-function collectOrigins() {
+function collectOrigins(id = "auto-fill-origins") {
   const origins = [];
-  for (const line of $("auto-fill-origins").value.split(/\s+/).filter(Boolean)) {
+  for (const line of $(id).value.split(/\s+/).filter(Boolean)) {
     let url;
     try {
       url = new URL(line);
@@ -92,6 +92,13 @@ async function main() {
     $("auto-fill-origins").disabled = settings.managed.autoFill === false;
   }
 
+  $("security-key-origins").value = (user.securityKeyOrigins ?? []).join("\n");
+  const managedKeys = Array.isArray(settings.managed.securityKeyTrackers) ? settings.managed.securityKeyTrackers : [];
+  if (managedKeys.length) {
+    $("security-key-managed").hidden = false;
+    $("security-key-managed").textContent = `Your administrator also enables them on: ${managedKeys.join(", ")}`;
+  }
+
   const tbody = document.querySelector("#rules tbody");
   for (const rule of settings.siteRules) tbody.append(ruleRow(rule, rule.source === "admin"));
   $("add-rule").addEventListener("click", () => tbody.append(ruleRow({}, false)));
@@ -109,7 +116,11 @@ async function main() {
 
   $("save").addEventListener("click", async () => {
     try {
-      const patch = { siteRules: collectRules(), autoFillOrigins: collectOrigins() };
+      const patch = {
+        siteRules: collectRules(),
+        autoFillOrigins: collectOrigins(),
+        securityKeyOrigins: collectOrigins("security-key-origins"),
+      };
       if (!locked.autoSubmit) patch.autoSubmit = $("auto-submit").checked;
       await writeUser(patch);
       if (!locked.autoLockSeconds) {

@@ -1,0 +1,275 @@
+// The service worker's side of the security-key bridge. Each page request arrives on its own runtime port
+// ("tracker2fa-fido") from content/fido_bridge.js:
+//   begin {documentOrigin, kind, request} → ready {origin, keys, rpId} | fallback | error {name, message, u2fErrorCode}
+//   run                                   → event {event, deviceName, pinUrl?}* then result {result} | error
+//   cancel, or the port closing           → the host's request is cancelled (`cancel {target}`)
+// The origin is decided here from what the browser says about the port's sender (common/origin_policy.js,
+// the same rule as for codes), never taken from the page. The host re-checks everything (rpId by the
+// Public Suffix List, appId same-site); the check here only spares the user a prompt that cannot succeed.
+import { effectiveSettings } from "../common/settings.js";
+import { senderOriginDecision } from "./origin.js";
+
+export const PORT_NAME = "tracker2fa-fido";
+const PAGE_ERROR_NAMES = new Set(["NotAllowedError", "InvalidStateError", "AbortError", "SecurityError", "TypeError", "NotSupportedError"]);
+// The host's codes when an error arrives without `dom_name` (docs/protocol.md, "Security keys").
+const CODE_TO_ERROR = {
+  fido_security_error: ["SecurityError", 2],
+  fido_bad_request: ["TypeError", 2],
+  fido_credential_excluded: ["InvalidStateError", 4],
+  fido_no_credential: ["NotAllowedError", 4],
+  fido_no_device: ["NotAllowedError", 5],
+  fido_cancelled: ["AbortError", 5],
+  fido_timeout: ["NotAllowedError", 5],
+};
+const HOST_METHODS = {
+  "webauthn.create": "fido.create",
+  "webauthn.get": "fido.get",
+  "u2f.register": "u2f.register",
+  "u2f.sign": "u2f.sign",
+};
+const MAX_WAIT_MS = 600000;
+
+/** The match pattern for an origin's host (match patterns carry no port; the port is checked per request). */
+export function matchPattern(origin) {
+  const url = new URL(origin);
+  return `${url.protocol}//${url.hostname}/*`;
+}
+
+/**
+ * Whether `rpId` can belong to `origin`: its host or a parent domain of it. Necessary, not sufficient: the
+ * host decides with the Public Suffix List (a parent that is a public suffix, like `com`, is refused there).
+ */
+export function rpIdPlausible(origin, rpId) {
+  if (rpId === undefined || rpId === null) return true;
+  if (typeof rpId !== "string" || rpId === "" || rpId.startsWith(".") || rpId.endsWith(".")) return false;
+  const host = new URL(origin).hostname;
+  const id = rpId.toLowerCase();
+  return host === id || host.endsWith(`.${id}`);
+}
+
+/** What the page sees for a failure: a DOMException name, a message, a U2F error code. */
+export function pageError(err) {
+  const [name, u2f] = CODE_TO_ERROR[err?.code] ?? ["NotAllowedError", 1];
+  return {
+    name: PAGE_ERROR_NAMES.has(err?.domName) ? err.domName : name,
+    message: String(err?.message ?? "The security key request failed."),
+    u2fErrorCode: [1, 2, 3, 4, 5].includes(err?.u2fErrorCode) ? err.u2fErrorCode : u2f,
+  };
+}
+
+function rpIdOf(kind, options) {
+  if (kind === "webauthn.get") return options?.rpId;
+  if (kind === "webauthn.create") return options?.rp?.id;
+  return undefined;
+}
+
+function hostTimeoutMs(kind, request) {
+  const asked = kind.startsWith("webauthn.") ? request.options?.timeout ?? 120000 : (request.timeoutSeconds ?? 30) * 1000;
+  return Math.min(Number(asked) || 120000, MAX_WAIT_MS) + 15000; // the host ends it first with fido_timeout
+}
+
+function hostParams(kind, origin, request) {
+  if (kind.startsWith("webauthn.")) return { origin, options: request.options };
+  const params = { origin, registeredKeys: request.registeredKeys };
+  for (const name of ["appId", "registerRequests", "challenge", "timeoutSeconds"]) {
+    if (request[name] !== undefined) params[name] = request[name];
+  }
+  return params;
+}
+
+function randomToken() {
+  const bytes = crypto.getRandomValues(new Uint8Array(18));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+/** One page request on its port. */
+class Ceremony {
+  constructor(bridge, port) {
+    this.bridge = bridge;
+    this.port = port;
+    this.origin = null;
+    this.kind = null;
+    this.request = null;
+    this.keys = [];
+    this.hostId = null;
+    this.state = "new"; // new → ready → running → done
+    this.pinToken = null;
+    port.onMessage.addListener((msg) => this.receive(msg).catch((err) => this.fail(pageError(err))));
+    port.onDisconnect.addListener(() => this.cancel());
+  }
+
+  post(msg) {
+    if (this.state === "done") return;
+    try {
+      this.port.postMessage(msg);
+    } catch {
+      this.cancel(); // the page's side is gone
+    }
+  }
+
+  fail(error) {
+    this.post({ type: "error", ...error });
+    this.end();
+  }
+
+  end() {
+    if (this.state === "done") return;
+    this.state = "done";
+    this.bridge.forget(this);
+    try {
+      this.port.disconnect();
+    } catch {
+      // already closed
+    }
+  }
+
+  async receive(msg) {
+    if (msg?.type === "begin" && this.state === "new") return this.begin(msg);
+    if (msg?.type === "run" && this.state === "ready") return this.run();
+    if (msg?.type === "cancel") return this.cancel();
+    return undefined;
+  }
+
+  async begin(msg) {
+    this.state = "beginning";
+    const kind = msg.kind;
+    if (!(kind in HOST_METHODS) || msg.request === null || typeof msg.request !== "object") {
+      return this.fail({ name: "TypeError", message: "malformed security-key request", u2fErrorCode: 2 });
+    }
+    this.kind = kind;
+    this.request = msg.request;
+    const decision = senderOriginDecision(this.port.sender, msg.documentOrigin);
+    if (decision.refused) {
+      return this.fail({
+        name: "SecurityError",
+        message: decision.refused === "opaque_origin"
+          ? "This frame has no origin of its own (sandboxed); security keys are never used here."
+          : "This page has no web origin a security key can be used for.",
+        u2fErrorCode: 2,
+      });
+    }
+    this.origin = decision.origin;
+    const settings = await effectiveSettings();
+    const webauthn = kind.startsWith("webauthn.");
+    if (!settings.securityKeyOrigins.includes(this.origin)) {
+      if (webauthn) return this.fallback();
+      return this.fail({ name: "NotAllowedError", message: "tracker2fa security keys are not enabled for this site.", u2fErrorCode: 3 });
+    }
+    const rpId = rpIdOf(kind, this.request.options);
+    if (!rpIdPlausible(this.origin, rpId)) {
+      return this.fail({ name: "SecurityError", message: `The relying party id ${String(rpId)} is not this site's (${this.origin}).`, u2fErrorCode: 2 });
+    }
+    let keys = [];
+    try {
+      ({ keys } = await this.bridge.host.request("fido.devices", {}, { timeoutMs: 20000 }));
+    } catch (err) {
+      if (webauthn) return this.fallback(); // no usable host: the browser's own WebAuthn
+      return this.fail(pageError(err));
+    }
+    this.keys = (Array.isArray(keys) ? keys : []).map((k) => ({
+      id: String(k.id), name: String(k.name ?? k.id), transport: String(k.transport ?? ""), virtual: Boolean(k.virtual),
+    }));
+    if (this.keys.length === 0 && webauthn) return this.fallback();
+    this.state = "ready";
+    this.post({ type: "ready", origin: this.origin, rpId: rpId ?? null, keys: this.keys.map(({ id: _id, ...k }) => k) });
+    return undefined;
+  }
+
+  fallback() {
+    this.post({ type: "fallback" });
+    this.end();
+  }
+
+  async run() {
+    this.state = "running";
+    const method = HOST_METHODS[this.kind];
+    try {
+      const result = await this.bridge.host.request(method, hostParams(this.kind, this.origin, this.request), {
+        timeoutMs: hostTimeoutMs(this.kind, this.request),
+        onSent: (id) => {
+          this.hostId = id;
+          this.bridge.byHostId.set(id, this);
+        },
+      });
+      this.post({ type: "result", result });
+      this.end();
+    } catch (err) {
+      this.fail(pageError(err));
+    }
+  }
+
+  hostEvent(event) {
+    const key = this.keys.find((k) => k.id === String(event.device));
+    const msg = { type: "event", event: event.event, deviceName: key?.name ?? null };
+    if (event.event === "fido.pin_needed") {
+      this.pinToken = randomToken();
+      this.bridge.byPinToken.set(this.pinToken, this);
+      msg.pinUrl = this.bridge.api.runtime.getURL(`prompt/pin.html#${this.pinToken}`);
+    }
+    this.post(msg);
+  }
+
+  /** The PIN from the extension's PIN page, for this request's host id; null declines. */
+  async pin(pin) {
+    if (this.state !== "running" || this.hostId === null) return { sent: false };
+    await this.bridge.host.request("fido.pin", { target: this.hostId, pin });
+    return { sent: true };
+  }
+
+  cancel() {
+    const wasRunning = this.state === "running" && this.hostId !== null;
+    const hostId = this.hostId;
+    this.end();
+    if (wasRunning) this.bridge.host.request("cancel", { target: hostId }).catch(() => {});
+  }
+}
+
+/** Wires the bridge into the service worker: runtime ports from the content script, host events, PINs. */
+export class FidoBridge {
+  constructor(api, host) {
+    this.api = api;
+    this.host = host;
+    this.byHostId = new Map();
+    this.byPinToken = new Map();
+    this.ceremonies = new Set();
+    this.started = 0; // ports accepted (diagnostics and tests)
+    api.runtime.onConnect.addListener((port) => {
+      if (port.name !== PORT_NAME) return;
+      // Only this extension's content scripts connect (no externally_connectable); a frame without a tab
+      // (an extension page) has no page to act for.
+      if (port.sender?.id !== api.runtime.id || port.sender?.tab?.id === undefined) {
+        port.disconnect();
+        return;
+      }
+      this.started += 1;
+      this.ceremonies.add(new Ceremony(this, port));
+    });
+    host.onEvent((event) => {
+      if (typeof event.event === "string" && event.event.startsWith("fido.")) this.byHostId.get(event.id)?.hostEvent(event);
+    });
+  }
+
+  forget(ceremony) {
+    this.ceremonies.delete(ceremony);
+    if (ceremony.hostId !== null) this.byHostId.delete(ceremony.hostId);
+    if (ceremony.pinToken !== null) this.byPinToken.delete(ceremony.pinToken);
+  }
+
+  /**
+   * A PIN typed in the extension's PIN page (prompt/pin.html, framed by the prompt in that tab). The token
+   * names the request; the page must be ours and in the same tab as the request's frame.
+   */
+  async pin(sender, msg) {
+    const ceremony = typeof msg?.token === "string" ? this.byPinToken.get(msg.token) : undefined;
+    if (!ceremony || ceremony.port.sender?.tab?.id !== sender.tab?.id) {
+      throw Object.assign(new Error("No security-key request is waiting for a PIN here."), { code: "fido_no_request" });
+    }
+    const pin = msg.pin === null ? null : String(msg.pin ?? "");
+    if (pin !== null && (pin.length < 4 || pin.length > 63)) {
+      throw Object.assign(new Error("A PIN has 4 to 63 characters."), { code: "fido_bad_request" });
+    }
+    this.byPinToken.delete(msg.token);
+    ceremony.pinToken = null;
+    return ceremony.pin(pin);
+  }
+}
