@@ -7,8 +7,8 @@
     the first-touched race, JSON conversion) on an already opened key, against `Fido2Client.get_assertion`
     + `get_response(0)` + `dict()` on the same device in the same process. Reported as medians and the
     ratio (aim: <= 1.2x). Both sides run the same python-fido2 client over the same framing, and both
-    with the host's cache of python-fido2's type hints (native_host/fido/fido2_hints.py); the "stock"
-    column is the same direct call with python-fido2 as shipped (the cache taken out for that call).
+    with the host's caches of what python-fido2 derives per class (native_host/fido/fido2_caches.py); the
+    "stock" column is the same direct call with python-fido2 as shipped (the caches taken out for it).
 (b) service: `FidoService.get` as the host runs it (discovery at each request, then the ceremony) with
     the virtual key (its file is saved after every signature), and with a software USB key that the HID
     lister opens afresh at each request as `fido2.hid.list_devices` does.
@@ -25,19 +25,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import typing
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import fido2.utils
 from fido2.client import DefaultClientDataCollector, Fido2Client
 from fido2.server import Fido2Server
 
 from native_host.fido.ceremonies import webauthn
 from native_host.fido.discovery import KeyHandle, discover
+from native_host.fido.fido2_caches import shipped_behaviour
 from native_host.fido.soft_transports.ble import open_soft_ble_device
 from native_host.fido.soft_transports.hid import open_soft_hid_device
 from native_host.fido.soft_transports.nfc import open_soft_nfc_device
@@ -66,17 +63,6 @@ def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-@contextmanager
-def stock_fido2() -> Iterator[None]:
-    """python-fido2 as shipped: its own per-object type-hint derivation, without the host's cache."""
-    cached = fido2.utils.get_type_hints
-    fido2.utils.get_type_hints = typing.get_type_hints
-    try:
-        yield
-    finally:
-        fido2.utils.get_type_hints = cached
-
-
 def warm(transport: str, runs: int, tmp: Path) -> tuple[float, float, float]:
     key = open_key(transport, tmp)
     server = Fido2Server({"id": RP_ID, "name": "bench"})
@@ -93,7 +79,7 @@ def warm(transport: str, runs: int, tmp: Path) -> tuple[float, float, float]:
         t = time.perf_counter()
         dict(client.get_assertion(request.public_key).get_response(0))
         direct.append(time.perf_counter() - t)
-    with stock_fido2():  # apart: its garbage would otherwise land in the other columns' collections
+    with shipped_behaviour():  # apart: its garbage would otherwise land in the other columns' collections
         for _ in range(runs):
             t = time.perf_counter()
             dict(client.get_assertion(request.public_key).get_response(0))

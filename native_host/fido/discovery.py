@@ -96,7 +96,7 @@ def device_capabilities(device: Any) -> list[str]:
     from fido2.ctap2 import Ctap2
     from fido2.hid import CAPABILITY
 
-    from .fido2_hints import install
+    from .fido2_caches import install
 
     install()
     caps: list[str] = []

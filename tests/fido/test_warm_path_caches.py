@@ -1,8 +1,9 @@
-"""The warm-path shortcuts change no behaviour: python-fido2 sees the same type hints, deadlines still fire,
+"""The warm-path shortcuts change no behaviour: python-fido2 parses as shipped, deadlines still fire,
 keys listed for a ceremony (no getInfo spent) still show their capabilities."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import threading
@@ -10,13 +11,18 @@ import time
 import typing
 
 import fido2.ctap2
+import fido2.ctap2.base
+import fido2.ctap2.credman
+import fido2.ctap2.pin
 import fido2.utils
 import fido2.webauthn
 import pytest
+from fido2 import cbor
+from fido2.utils import websafe_encode
 from hypothesis import given
 from hypothesis import strategies as st
 
-from native_host.fido import fido2_hints
+from native_host.fido import fido2_caches
 from native_host.fido.ceremonies import race, webauthn
 from native_host.fido.service import FidoService
 from native_host.fido.soft_transports.hid import open_soft_hid_device
@@ -28,29 +34,64 @@ GET_INFO = 0x04
 
 def _fido2_data_classes() -> list[type]:
     found = []
-    for module in (fido2.webauthn, fido2.ctap2):
+    for module in (fido2.webauthn, fido2.ctap2, fido2.ctap2.base, fido2.ctap2.pin, fido2.ctap2.credman):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, fido2.utils._DataClassMapping) and \
-                    hasattr(value, "__dataclass_fields__"):
+                    hasattr(value, "__dataclass_fields__") and value not in found:
                 found.append(value)
     return found
 
 
+def _cbor_data_classes() -> list[type]:
+    return [cls for cls in _fido2_data_classes() if issubclass(cls, fido2.ctap2.base._CborDataObject)]
+
+
 @pytest.mark.parametrize("cls", _fido2_data_classes(), ids=lambda c: c.__name__)
 def test_python_fido2_sees_the_same_type_hints_through_the_cache(cls):
-    fido2_hints.install()
+    fido2_caches.install()
     assert fido2.utils.get_type_hints(cls) == typing.get_type_hints(cls)
     assert fido2.utils.get_type_hints(cls) is fido2.utils.get_type_hints(cls)  # cached, not derived again
 
 
-def test_options_parsed_through_the_cache_equal_the_json_they_came_from():
-    fido2_hints.install()
-    data = {"challenge": "AAECAwQFBgcICQoLDA0ODw", "rpId": "example.com", "timeout": 30000,
-            "allowCredentials": [{"type": "public-key", "id": "AQID", "transports": ["usb", "nfc"]}],
-            "userVerification": "discouraged", "extensions": {"appid": "https://example.com/app.json"}}
-    parsed = fido2.webauthn.PublicKeyCredentialRequestOptions.from_dict(data)
-    assert parsed.allow_credentials[0].id == b"\x01\x02\x03"
-    assert dict(parsed) | {"allowCredentials": [dict(c) for c in parsed.allow_credentials]} == data
+@pytest.mark.parametrize("cls", _cbor_data_classes(), ids=lambda c: c.__name__)
+def test_python_fido2_numbers_ctap2_map_fields_as_it_does_as_shipped(cls):
+    fido2_caches.install()
+    cached = [cls._get_field_key(f) for f in dataclasses.fields(cls)]
+    with fido2_caches.shipped_behaviour():
+        assert [cls._get_field_key(f) for f in dataclasses.fields(cls)] == cached
+
+
+def test_a_get_info_parses_to_the_same_object_as_with_python_fido2_as_shipped():
+    raw = SoftAuthenticator().handle_cbor(bytes([GET_INFO]))
+    assert raw[0] == 0
+    fido2_caches.install()
+    cached = fido2.ctap2.Info.from_dict(cbor.decode(raw[1:]))
+    with fido2_caches.shipped_behaviour():
+        shipped = fido2.ctap2.Info.from_dict(cbor.decode(raw[1:]))
+    assert dict(cached) == dict(shipped)
+    assert "hmac-secret" in cached.extensions and cached.options["rk"] is True
+
+
+request_options_json = st.fixed_dictionaries(
+    {"challenge": st.binary(min_size=16, max_size=64).map(websafe_encode)},
+    optional={"rpId": st.sampled_from(["example.com", "jira.example.com"]),
+              "timeout": st.integers(1, 600_000),
+              "userVerification": st.sampled_from(["required", "preferred", "discouraged"]),
+              "allowCredentials": st.lists(st.fixed_dictionaries(
+                  {"type": st.just("public-key"), "id": st.binary(min_size=1, max_size=64).map(websafe_encode)},
+                  optional={"transports": st.lists(st.sampled_from(["usb", "nfc", "ble"]), max_size=3)}),
+                  max_size=3)})
+
+
+@given(request_options_json)
+def test_request_options_parse_the_same_through_the_caches(json_request_options):
+    fido2_caches.install()
+    cached = fido2.webauthn.PublicKeyCredentialRequestOptions.from_dict(json_request_options)
+    with fido2_caches.shipped_behaviour():
+        shipped = fido2.webauthn.PublicKeyCredentialRequestOptions.from_dict(json_request_options)
+    assert cached == shipped
+    assert dict(cached) | {"allowCredentials": [dict(c) for c in cached.allow_credentials or []]} == \
+        json_request_options | {"allowCredentials": json_request_options.get("allowCredentials", [])}
 
 
 def test_a_short_deadline_registered_after_a_long_one_still_fires():

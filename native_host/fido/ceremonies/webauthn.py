@@ -27,7 +27,7 @@ from fido2.webauthn import (
     UserVerificationRequirement,
 )
 
-from .. import fido2_hints
+from .. import fido2_caches
 from ..discovery import KeyHandle
 from ..errors import FidoBadRequest, NoCredential
 from .failures import to_fido_error
@@ -36,7 +36,7 @@ from .race import first_touched
 from .rules import check_app_id, check_rp_id, checked_origin, host_of
 from .u2f_polling import poll_until_touched
 
-fido2_hints.install()  # python-fido2 re-derives type hints for every object it builds (fido2_hints.py)
+fido2_caches.install()  # python-fido2 re-derives per-class facts for every object it builds (fido2_caches.py)
 
 DEFAULT_TIMEOUT = 120.0  # seconds, when the page gives none (browsers use a few minutes)
 TRANSPORT_NAMES = {"usb": "usb", "nfc": "nfc", "ble": "ble", "virtual": "usb"}  # the virtual key speaks HID
