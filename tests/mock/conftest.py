@@ -54,7 +54,7 @@ class MockServer:
         current step's code stays unused for the test to log in with.
         """
         enrolment = self.verifier.totp_enroll_begin(username)
-        totp = pyotp.TOTP(enrolment["secret"])
+        totp = pyotp.TOTP(enrolment.secret)
         result = self.verifier.totp_enroll_confirm(username, totp.at(self.clock() - 30), "127.0.0.1", "pytest")
         assert result.ok, result
         self.totps[username] = totp
@@ -139,7 +139,7 @@ def page(browser) -> Iterator[Any]:
 def policy(mock_server) -> Iterator[Any]:
     """Lets a test change the policy; puts the original back afterwards."""
     v = mock_server.verifier
-    original = dict(v.get_policy())
+    original = v.get_policy().to_dict()
 
     def set_policy(**changes: Any) -> None:
         merged = {**original, **changes}

@@ -79,7 +79,7 @@ def test_admin_saves_the_policy_from_the_admin_page(mock_server, page, policy):
     page.fill("#policy-remember-days", "7")
     page.click("#policy-save")
     page.wait_for_url(re.compile(r"/admin$"))
-    saved = dict(mock_server.verifier.get_policy())
+    saved = mock_server.verifier.get_policy().to_dict()
     assert saved["mode"] == "groups"
     assert list(saved["groups"]) == ["developers", "ops"]
     assert [str(n) for n in saved["ip_allowlist"]] == ["10.0.0.0/8", "2001:db8::/32"]

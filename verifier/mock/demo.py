@@ -75,10 +75,10 @@ def seed(verifier: Verifier, extra: list[tuple[str, str]] = (), *, clock=time.ti
             enrolment = verifier.totp_enroll_begin(username)
             # Confirm with the previous step's code (inside the ±1 window) so the current code stays
             # usable for the person who logs in right after start-up.
-            code = pyotp.TOTP(enrolment["secret"]).at(clock() - 30)
+            code = pyotp.TOTP(enrolment.secret).at(clock() - 30)
             result = verifier.totp_enroll_confirm(username, code, "127.0.0.1", "tracker2fa mock (seeding)")
             if result.ok:
-                user.totp_uri = enrolment["uri"]
+                user.totp_uri = enrolment.uri
                 user.backup_codes = list(verifier.generate_backup_codes(username))
         seeded.append(user)
     return seeded

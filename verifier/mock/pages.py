@@ -10,7 +10,9 @@ import base64
 import datetime as dt
 from collections.abc import Iterable
 from html import escape
-from typing import Any
+
+from ..core.audit import AuditEvent
+from ..service import CredentialInfo, PolicySettings, TotpEnrolment, UserStatus
 
 # Audit fields shown in the activity feed, in order (never codes or secrets: the audit has none).
 FEED_FIELDS = ("event", "username", "method", "credential", "result", "ip", "actor")
@@ -127,13 +129,13 @@ def qr_img(svg: str) -> str:
     return f'<img alt="QR code for your authenticator app" src="data:image/svg+xml;base64,{data}" {tid("totp-qr")}>'
 
 
-def enrol_fields(csrf: str, action: str, enrolment: dict[str, Any], error: str | None, *, first_login: bool) -> str:
+def enrol_fields(csrf: str, action: str, enrolment: TotpEnrolment, error: str | None, *, first_login: bool) -> str:
     """QR code, the otpauth URI and the secret as text, and the confirm-by-first-code form."""
     cancel = "" if first_login else f'<p><a href="/account" {tid("enrol-cancel")}>Cancel</a></p>'
-    return f"""{qr_img(enrolment["qr_svg"])}
+    return f"""{qr_img(enrolment.qr_svg)}
 <p>Can't scan it? Add this URI or secret to your authenticator app:</p>
-<p><code class="uri" {tid("totp-uri")}>{e(enrolment["uri"])}</code></p>
-<p>Secret: <code {tid("totp-secret")}>{e(enrolment["secret"])}</code></p>
+<p><code class="uri" {tid("totp-uri")}>{e(enrolment.uri)}</code></p>
+<p>Secret: <code {tid("totp-secret")}>{e(enrolment.secret)}</code></p>
 <form method="post" action="{e(action)}" {tid("enrol-form")}>{csrf_field(csrf)}
 <label for="enrol-code">Enter the code your app shows to confirm</label>
 <input name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="10" {tid("enrol-code")}>
@@ -142,7 +144,7 @@ def enrol_fields(csrf: str, action: str, enrolment: dict[str, Any], error: str |
 </form>{cancel}"""
 
 
-def first_login_enrol_page(csrf: str, username: str, enrolment: dict[str, Any], *, error: str | None = None) -> str:
+def first_login_enrol_page(csrf: str, username: str, enrolment: TotpEnrolment, *, error: str | None = None) -> str:
     """Policy requires 2FA and the user has none: enrol TOTP before going further."""
     body = f"""<section class="card"><h1 {tid("enrol-title")}>Set up two-step verification</h1>
 <p>Your administrator requires two-step verification for <strong>{e(username)}</strong>.
@@ -195,14 +197,13 @@ def dashboard_page(csrf: str, username: str, *, flash: str | None = None) -> str
     return layout("Dashboard", body, csrf=csrf, user=username, flash=flash, page="dashboard")
 
 
-def account_page(csrf: str, username: str, status: dict[str, Any], credentials: list[dict[str, Any]], *,
-                 flash: str | None = None, totp_removable: bool = True) -> str:
+def account_page(csrf: str, username: str, status: UserStatus, credentials: list[CredentialInfo], *,
+                 flash: str | None = None) -> str:
     """Account security: TOTP, security keys, backup codes, remembered devices."""
-    if status.get("totp"):
+    if status.totp:
         remove = (
             f'<form method="post" action="/account/totp/remove" class="inline">{csrf_field(csrf)}'
             f'<button type="submit" class="danger" {tid("totp-remove")}>Remove authenticator app</button></form>'
-            if totp_removable else ""
         )
         totp = f'<p {tid("totp-status")} data-enrolled="true">Authenticator app: on.</p>{remove}'
     else:
@@ -220,7 +221,7 @@ def account_page(csrf: str, username: str, status: dict[str, Any], credentials: 
 <button type="button" class="primary" {tid("register-key")}>Register security key</button>
 {error_line("webauthn-error", None)}</section>
 <section class="card wide"><h2>Backup codes</h2>
-<p {tid("backup-codes-left")}>{int(status.get("backup_codes_left") or 0)} unused backup codes.</p>
+<p {tid("backup-codes-left")}>{status.backup_codes_left} unused backup codes.</p>
 <form method="post" action="/account/backup-codes">{csrf_field(csrf)}
 <button type="submit" {tid("regenerate-backup-codes")}>Generate new backup codes</button></form></section>
 <section class="card wide"><h2>Remembered devices</h2>
@@ -229,10 +230,8 @@ def account_page(csrf: str, username: str, status: dict[str, Any], credentials: 
     return layout("Account security", body, csrf=csrf, user=username, flash=flash, page="account")
 
 
-def _key_row(csrf: str, cred: dict[str, Any]) -> str:
-    cid = str(cred.get("id") or cred.get("credential_id") or "")
-    name = cred.get("name") or "Security key"
-    counter = cred.get("sign_count", "")
+def _key_row(csrf: str, cred: CredentialInfo) -> str:
+    cid, name, counter = cred.id, cred.name, cred.sign_count
     return f"""<li class="key" data-credential-id="{e(cid)}" data-testid="security-key">
 <span class="key-name">{e(name)}</span> <span class="hint">sign count {e(counter)}</span>
 <form method="post" action="/account/keys/rename" class="inline">{csrf_field(csrf)}
@@ -244,7 +243,7 @@ def _key_row(csrf: str, cred: dict[str, Any]) -> str:
 <button type="submit" class="danger key-remove" data-testid="key-remove">Remove</button></form></li>"""
 
 
-def account_totp_page(csrf: str, username: str, enrolment: dict[str, Any], *, error: str | None = None) -> str:
+def account_totp_page(csrf: str, username: str, enrolment: TotpEnrolment, *, error: str | None = None) -> str:
     """Enrol TOTP from the account page."""
     body = f"""<section class="card"><h1 {tid("enrol-title")}>Set up authenticator app</h1>
 {enrol_fields(csrf, "/account/totp", enrolment, error, first_login=False)}</section>"""
@@ -257,17 +256,17 @@ def forbidden_page(csrf: str, username: str) -> str:
     return layout("Forbidden", body, csrf=csrf, user=username, page="forbidden")
 
 
-def admin_page(csrf: str, username: str, policy: dict[str, Any], users: list[dict[str, Any]],
-               events: list[dict[str, Any]], *, flash: str | None = None) -> str:
+def admin_page(csrf: str, username: str, policy: PolicySettings, users: list[UserStatus], events: list[AuditEvent],
+               *, flash: str | None = None) -> str:
     """Policy, users (reset, exclude, revoke devices), group reset and the live activity feed."""
-    mode = str(policy.get("mode", "all"))
+    mode = policy.mode
     options = "".join(
         f'<option value="{m}"{" selected" if m == mode else ""}>{label}</option>'
         for m, label in (("none", "Not required"), ("all", "Required for everyone"),
                          ("groups", "Required for these groups"), ("all_except_groups", "Everyone except these groups"))
     )
-    groups = ", ".join(policy.get("groups") or ())
-    allow = "\n".join(policy.get("ip_allowlist") or ())
+    groups = ", ".join(policy.groups)
+    allow = "\n".join(policy.ip_allowlist)
     rows = "".join(_user_row(csrf, u) for u in users)
     feed = "".join(event_item(ev) for ev in events)
     body = f"""<h1 {tid("admin-title")}>Two-step verification administration</h1>
@@ -279,7 +278,7 @@ def admin_page(csrf: str, username: str, policy: dict[str, Any], users: list[dic
 <label for="policy-ip-allowlist">IP allowlist: skip the second factor from these networks (CIDR, one a line)</label>
 <textarea name="ip_allowlist" rows="3" {tid("policy-ip-allowlist")}>{e(allow)}</textarea>
 <label for="policy-remember-days">Remember a device for (days, 0 = never)</label>
-<input name="remember_days" type="number" min="0" max="365" value="{e(policy.get("remember_days", 0))}"
+<input name="remember_days" type="number" min="0" max="365" value="{e(policy.remember_days)}"
  {tid("policy-remember-days")}>
 {error_line("policy-error", None)}
 <button type="submit" class="primary" {tid("policy-save")}>Save policy</button></form></section>
@@ -300,13 +299,12 @@ def admin_page(csrf: str, username: str, policy: dict[str, Any], users: list[dic
     return layout("Administration", body, csrf=csrf, user=username, flash=flash, page="admin")
 
 
-def _user_row(csrf: str, user: dict[str, Any]) -> str:
-    name = str(user.get("username", ""))
-    locked = user.get("locked_until")
+def _user_row(csrf: str, user: UserStatus) -> str:
+    name = user.username
     return f"""<tr data-username="{e(name)}" data-testid="user-row"><td>{e(name)}</td>
-<td>{e(", ".join(user.get("groups") or ()))}</td><td>{"on" if user.get("totp") else "off"}</td>
-<td>{int(user.get("webauthn") or 0)}</td><td>{int(user.get("backup_codes_left") or 0)}</td>
-<td>{"yes" if user.get("required") else "no"}</td><td>{e(locked or "")}</td><td>
+<td>{e(", ".join(user.groups))}</td><td>{"on" if user.totp else "off"}</td>
+<td>{user.webauthn}</td><td>{user.backup_codes_left}</td>
+<td>{"yes" if user.required else "no"}</td><td>{e(user.locked_until or "")}</td><td>
 <form method="post" action="/admin/reset-user" class="inline">{csrf_field(csrf)}
 <input type="hidden" name="username" value="{e(name)}">
 <button type="submit" class="danger user-reset" data-testid="user-reset">Reset factors</button></form>
@@ -318,10 +316,10 @@ def _user_row(csrf: str, user: dict[str, Any]) -> str:
 <button type="submit" class="user-revoke" data-testid="user-revoke-devices">Forget devices</button></form></td></tr>"""
 
 
-def event_item(event: dict[str, Any]) -> str:
+def event_item(event: AuditEvent) -> str:
     """One activity-feed line (static/mock.js builds the same line from WebSocket messages)."""
-    ts = event.get("ts")
-    when = dt.datetime.fromtimestamp(float(ts), dt.UTC).strftime("%H:%M:%S") if ts is not None else ""
-    parts = [when, *(str(event[f]) for f in FEED_FIELDS if event.get(f) not in (None, ""))]
-    return (f'<li class="event" data-event="{e(event.get("event", ""))}" data-testid="activity-event">'
+    when = dt.datetime.fromtimestamp(event.ts, dt.UTC).strftime("%H:%M:%S")
+    values = (getattr(event, f) for f in FEED_FIELDS)
+    parts = [when, *(str(v) for v in values if v not in (None, ""))]
+    return (f'<li class="event" data-event="{e(event.event)}" data-testid="activity-event">'
             f'{e(" · ".join(p for p in parts if p))}</li>')

@@ -67,7 +67,7 @@ def serve(*, db_url: str | None, port: int, extra_users: list[tuple[str, str]], 
     # The mock calls the verifier in process, so it needs no service token; the verifier's JSON API is not
     # mounted (run `tracker2fa verifier serve --db` on the same database for it, with its own token).
     app = create_mock_app(verifier)
-    describe(url, db_url, users, out, policy_mode=str(verifier.get_policy().get("mode")))
+    describe(url, db_url, users, out, policy_mode=verifier.get_policy().mode)
     config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="off", proxy_headers=False)
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -56,11 +56,11 @@ class MockContext:
 
     def is_admin(self, username: str) -> bool:
         """True when ``username`` is in one of the admin groups (blocking: reads the store)."""
-        return any(g in self.admin_groups for g in self.verifier.user_status(username)["groups"])
+        return any(g in self.admin_groups for g in self.verifier.user_status(username).groups)
 
     def remember_days(self) -> int:
         """How long the policy lets a browser skip the second factor (0: never)."""
-        return int(self.verifier.get_policy()["remember_days"] or 0)
+        return self.verifier.get_policy().remember_days
 
 
 def mock_context(conn: HTTPConnection) -> MockContext:

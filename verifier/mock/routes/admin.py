@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, WebSocket
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ...audit_feed import stream_audit
-from ...service import Verifier
+from ...core.audit import AuditEvent
+from ...service import UserStatus, Verifier
 from .. import pages
 from ..sessions import LoginState
 from ..visit import SESSION_COOKIE, Visit, mock_context, page, page_origin
@@ -21,12 +22,12 @@ AdminForm = Annotated[Visit, page(LoginState.AUTHENTICATED, csrf=True, admin=Tru
 FEED_LENGTH = 50
 
 
-def known_users(v: Verifier) -> list[dict[str, Any]]:
+def known_users(v: Verifier) -> list[UserStatus]:
     """Every user's status, for the users table."""
     return [v.user_status(name) for name in v.list_users()]
 
 
-def recent_events(v: Verifier) -> list[dict[str, Any]]:
+def recent_events(v: Verifier) -> list[AuditEvent]:
     """The latest audit events, newest first (as the live lines arrive on top)."""
     return list(reversed(v.audit(limit=FEED_LENGTH)))
 

@@ -70,7 +70,7 @@ def next_step(visit: Visit, username: str) -> Response:
             visit.set_device_cookie(response, rotated, max(1, visit.mock.remember_days() or 1))
             return response
     status = v.user_status(username)
-    if not status["totp"] and not status["webauthn"]:
+    if not status.totp and not status.webauthn:
         visit.session.state = LoginState.ENROL
         return visit.redirect("/enrol")
     return visit.redirect("/2fa")

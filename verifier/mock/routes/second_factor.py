@@ -20,8 +20,8 @@ PendingForm = Annotated[Visit, page(LoginState.SECOND_FACTOR, csrf=True)]
 def second_factor_html(visit: Visit, error: str | None) -> str:
     """The code page, offering only the factors the user has."""
     status = visit.verifier.user_status(visit.username)
-    return pages.second_factor_page(visit.csrf, visit.username, error=error, has_totp=bool(status["totp"]),
-                                    keys=int(status["webauthn"]), backup_left=int(status["backup_codes_left"]))
+    return pages.second_factor_page(visit.csrf, visit.username, error=error, has_totp=status.totp, keys=status.webauthn,
+                                    backup_left=status.backup_codes_left)
 
 
 def signed_in(visit: Visit, remember_device: bool) -> Response:

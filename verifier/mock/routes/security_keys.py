@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from ...errors import VerifierError
+from ...service import CeremonyStart
 from ..messages import KEY_MESSAGES, MAX_KEY_NAME, result_message
 from ..sessions import LoginState
 from ..visit import Visit, ceremony, page, page_origin
@@ -25,7 +26,7 @@ router = APIRouter()
 LoginCeremony = Annotated[Visit, ceremony(LoginState.SECOND_FACTOR)]
 RegisterCeremony = Annotated[Visit, ceremony(LoginState.AUTHENTICATED)]
 AccountForm = Annotated[Visit, page(LoginState.AUTHENTICATED, csrf=True, elsewhere="/login")]
-Begin = Callable[[str, str], tuple[dict[str, Any], str]]
+Begin = Callable[[str, str], CeremonyStart]
 
 
 async def json_body(request: Request) -> dict[str, Any] | None:
@@ -51,11 +52,11 @@ def error_code(exc: Exception) -> str:
 def begin_ceremony(visit: Visit, begin: Begin) -> Response:
     """Start a WebAuthn ceremony; its single-use state id stays in the session, never in the page."""
     try:
-        options, state_id = begin(visit.username, page_origin(visit.request))
+        start = begin(visit.username, page_origin(visit.request))
     except VerifierError as exc:  # e.g. an origin the verifier does not serve: say so, never a 500
         return visit.json_error(400, exc.code, str(exc))
-    visit.session.webauthn_state = state_id
-    return visit.json({"ok": True, "options": options})
+    visit.session.webauthn_state = start.state_id
+    return visit.json({"ok": True, "options": start.options})
 
 
 def take_state(visit: Visit, body: dict[str, Any] | None) -> str | None:
@@ -72,7 +73,7 @@ def malformed(visit: Visit) -> Response:
 
 @router.post("/2fa/webauthn/begin")
 def login_key_begin(visit: LoginCeremony) -> Response:
-    if not visit.verifier.user_status(visit.username)["webauthn"]:
+    if not visit.verifier.user_status(visit.username).webauthn:
         # Asking the browser anyway would leave it waiting for a key that can never answer.
         return visit.json_error(409, "not_enrolled", KEY_MESSAGES["not_enrolled"])
     return begin_ceremony(visit, visit.verifier.webauthn_authenticate_begin)
