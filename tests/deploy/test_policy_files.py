@@ -143,9 +143,12 @@ def test_admx_is_well_formed_and_every_reference_resolves_in_the_adml(generated,
         if policy.find(f"{GP}elements") is not None:
             assert policy.get("name") in presentations
     # A list's values are named 1, 2, … (what Chrome reads), which takes an empty valuePrefix.
-    (origins,) = [e for e in admx.iter(f"{GP}list")]
-    assert origins.get("valuePrefix") == ""
-    assert origins.get("key").endswith("\\policy\\trackerOrigins")
+    lists = list(admx.iter(f"{GP}list"))
+    string_lists = [k for k, v in load_schema()["properties"].items() if v.get("items", {}).get("type") == "string"]
+    assert sorted(e.get("id") for e in lists) == sorted(string_lists)
+    for element in lists:
+        assert element.get("valuePrefix") == ""
+        assert element.get("key").endswith(f"\\policy\\{element.get('id')}")
 
 
 @pytest.mark.parametrize(
