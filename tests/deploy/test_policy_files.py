@@ -265,3 +265,9 @@ def test_policy_command_reports_an_output_folder_it_cannot_write(tmp_path, capsy
     )
     assert code == 1
     assert "could not write the policy files" in capsys.readouterr().err
+
+
+def test_the_admin_guide_lists_every_managed_setting():
+    guide = (REPO / "docs" / "admin-guide.md").read_text()
+    missing = [name for name in load_schema()["properties"] if f"| `{name}` |" not in guide]
+    assert missing == [], "add these settings to the table in docs/admin-guide.md"
