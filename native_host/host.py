@@ -28,6 +28,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from .errors import Tracker2faError  # loaded by the method table anyway: free here
 from .framing import FrameTooLarge, TruncatedFrame
 from .protocol import Protocol, Request, error_reply
 
@@ -183,8 +184,6 @@ class Channel:
 
 def _internal_error(request: Request, exc: BaseException) -> Any:
     """A bug: log where (not what: messages may hold secrets) and answer ``internal_error``."""
-    from .errors import Tracker2faError
-
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
@@ -195,8 +194,6 @@ def _internal_error(request: Request, exc: BaseException) -> Any:
 
 def run_request(session: Any, request: Request, channel: Channel) -> None:
     """Run one request with the session and send its reply."""
-    from .errors import Tracker2faError
-
     result = error = None
     try:
         result = session.call(request.method, request.params, request.cancelled, request_id=request.id)
@@ -241,8 +238,6 @@ class Dispatcher(threading.Thread):
     def _start_worker(self, request: Request) -> None:
         self.workers = [w for w in self.workers if w.is_alive()]
         if len(self.workers) >= MAX_CONCURRENT:
-            from .errors import Tracker2faError
-
             busy = Tracker2faError(f"at most {MAX_CONCURRENT} such requests may run at once; cancel one first",
                                    code="busy")
             self.channel.finish(request, error=busy)

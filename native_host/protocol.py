@@ -160,6 +160,11 @@ class Protocol:
 
     def send(self, message: dict[str, Any]) -> None:
         """Queue one frame (a reply or an event). A reply too large for the browser becomes ``too_large``."""
+        data = self._encode(message)
+        with self._lock:
+            self._out.append(data)
+
+    def _encode(self, message: dict[str, Any]) -> bytes:
         try:
             data = encode_message(message)
         except FrameTooLarge as exc:
@@ -169,20 +174,20 @@ class Protocol:
             if self._log is not None:
                 self._log(f"cannot encode a reply ({type(exc).__name__})")
             data = encode_message(error_reply(message.get("id"), "internal_error", "the host built a bad reply"))
-        with self._lock:
-            self._out.append(data)
+        return data
 
     def finish(self, request: Request, result: dict[str, Any] | None = None,
                error: Tracker2faError | None = None) -> None:
         """Answer ``request`` with ``result`` or ``error``; it is no longer pending (cancel finds nothing)."""
+        if error is None:
+            data = self._encode({"id": request.id, "result": result})
+        else:
+            extras = {name: getattr(error, name) for name in _ERROR_EXTRAS if getattr(error, name, None) is not None}
+            data = self._encode(error_reply(request.id, error.code, error.message, **extras))
         with self._lock:
             if self._pending.get(request.id) is request:
                 del self._pending[request.id]
-        if error is None:
-            self.send({"id": request.id, "result": result})
-            return
-        extras = {name: getattr(error, name) for name in _ERROR_EXTRAS if getattr(error, name, None) is not None}
-        self.send(error_reply(request.id, error.code, error.message, **extras))
+            self._out.append(data)
 
     # -- cancel
 
