@@ -14,29 +14,29 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # starlette only when a socket is served; the verifier itself never needs it
-    from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
+if TYPE_CHECKING:  # for the annotations only: the feed needs nothing of the verifier but subscribe_audit
     from .service import Verifier
 
 QUEUE_LIMIT = 1000
-AuditEvent = dict[str, Any]
+AuditRecord = dict[str, Any]  # what Verifier.subscribe_audit hands its listeners (JSON-ready)
 
 
 @contextlib.contextmanager
-def audit_queue(verifier: Verifier, limit: int = QUEUE_LIMIT) -> Iterator[asyncio.Queue[AuditEvent]]:
+def audit_queue(verifier: Verifier, limit: int = QUEUE_LIMIT) -> Iterator[asyncio.Queue[AuditRecord]]:
     """A queue on the running event loop that receives every audit event published while the block runs.
 
     A consumer that falls ``limit`` events behind loses the newest ones, never the server's memory.
     """
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[AuditEvent] = asyncio.Queue(maxsize=limit)
+    queue: asyncio.Queue[AuditRecord] = asyncio.Queue(maxsize=limit)
 
-    def put(event: AuditEvent) -> None:
+    def put(event: AuditRecord) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # a stalled admin page loses events, not the server
             queue.put_nowait(event)
 
-    def publish(event: AuditEvent) -> None:  # called on the publishing thread: never blocks it
+    def publish(event: AuditRecord) -> None:  # called on the publishing thread: never blocks it
         with contextlib.suppress(RuntimeError):  # the loop is closed: the socket is gone
             loop.call_soon_threadsafe(put, event)
 
@@ -52,8 +52,6 @@ async def stream_audit(websocket: WebSocket, verifier: Verifier) -> None:
 
     Whatever the client sends is read and ignored (reading is how a close is noticed).
     """
-    from starlette.websockets import WebSocketDisconnect
-
     with audit_queue(verifier) as queue:
         receiver = asyncio.ensure_future(websocket.receive())
         try:

@@ -44,3 +44,21 @@ def start_server(app, port: int) -> tuple[Any, threading.Thread]:
             raise RuntimeError("the mock tracker did not start")
         time.sleep(0.02)
     return server, thread
+
+
+def csrf_of(html: str) -> str:
+    """The page's CSRF token (the form field; the same value sits in <meta name=csrf-token>)."""
+    return html.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+
+
+def sign_in_over_http(mock_server: Any, client: Any, *, groups: tuple[str, ...] = ()) -> str:
+    """A new user signs in with password then TOTP through ``client`` (httpx); returns the user's name."""
+    user, password = mock_server.new_user("http", groups=groups)
+    totp = mock_server.enrol_totp(user)
+    token = csrf_of(client.get("/login").text)
+    r = client.post("/login", data={"username": user, "password": password, "csrf_token": token})
+    assert r.headers["location"] == "/2fa"
+    token = csrf_of(client.get("/2fa").text)
+    r = client.post("/2fa", data={"code": mock_server.code(totp), "csrf_token": token})
+    assert r.headers["location"] == "/dashboard"
+    return user

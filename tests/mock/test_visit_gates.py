@@ -10,23 +10,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-
-def csrf_of(html: str) -> str:
-    """The page's CSRF token (the form field; the same value sits in <meta name=csrf-token>)."""
-    return html.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-
-
-def sign_in(mock_server, client: httpx.Client, *, groups=()) -> str:
-    """Password then TOTP over plain HTTP; returns the signed-in user's name."""
-    user, password = mock_server.new_user("gate", groups=groups)
-    totp = mock_server.enrol_totp(user)
-    token = csrf_of(client.get("/login").text)
-    r = client.post("/login", data={"username": user, "password": password, "csrf_token": token})
-    assert r.headers["location"] == "/2fa"
-    token = csrf_of(client.get("/2fa").text)
-    r = client.post("/2fa", data={"code": mock_server.code(totp), "csrf_token": token})
-    assert r.headers["location"] == "/dashboard"
-    return user
+from tests.mock.support import csrf_of, sign_in_over_http
 
 
 @pytest.fixture
@@ -69,7 +53,7 @@ def test_a_key_ceremony_from_a_page_of_another_login_state_is_409(client):
 
 
 def test_an_admin_form_from_a_non_admin_is_refused_and_changes_nothing(mock_server, client):
-    sign_in(mock_server, client)
+    sign_in_over_http(mock_server, client)
     victim, _ = mock_server.new_user("victim")
     for _ in range(100):  # lock the victim from another address
         if mock_server.verifier.verify_totp(victim, "000000", "192.0.2.9", "pytest").reason == "locked":
@@ -89,7 +73,7 @@ def feed_socket(mock_server, client: httpx.Client, origin: str):
 
 
 def test_the_admin_feed_streams_a_new_audit_event_to_an_admin(mock_server, client):
-    sign_in(mock_server, client, groups=("jira-administrators",))
+    sign_in_over_http(mock_server, client, groups=("jira-administrators",))
     with feed_socket(mock_server, client, mock_server.url) as ws:
         newcomer, _ = mock_server.new_user("newcomer")
         event = json.loads(ws.recv(timeout=10))
@@ -97,14 +81,14 @@ def test_the_admin_feed_streams_a_new_audit_event_to_an_admin(mock_server, clien
 
 
 def test_the_admin_feed_refuses_a_page_of_another_origin(mock_server, client):
-    sign_in(mock_server, client, groups=("jira-administrators",))
+    sign_in_over_http(mock_server, client, groups=("jira-administrators",))
     with pytest.raises(InvalidStatus) as refused, feed_socket(mock_server, client, "http://evil.test"):
         pass
     assert refused.value.response.status_code == 403  # closed before the handshake: no socket at all
 
 
 def test_the_admin_feed_refuses_a_signed_in_non_admin(mock_server, client):
-    sign_in(mock_server, client)
+    sign_in_over_http(mock_server, client)
     with pytest.raises(InvalidStatus) as refused, feed_socket(mock_server, client, mock_server.url):
         pass
     assert refused.value.response.status_code == 403

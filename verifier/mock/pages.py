@@ -319,7 +319,7 @@ def _user_row(csrf: str, user: UserStatus) -> str:
 def event_item(event: AuditEvent) -> str:
     """One activity-feed line (static/mock.js builds the same line from WebSocket messages)."""
     when = dt.datetime.fromtimestamp(event.ts, dt.UTC).strftime("%H:%M:%S")
-    values = (getattr(event, f) for f in FEED_FIELDS)
-    parts = [when, *(str(v) for v in values if v not in (None, ""))]
+    record = event.to_dict()
+    parts = [when, *(str(record[f]) for f in FEED_FIELDS if record[f] not in (None, ""))]
     return (f'<li class="event" data-event="{e(event.event)}" data-testid="activity-event">'
             f'{e(" · ".join(p for p in parts if p))}</li>')

@@ -1,0 +1,34 @@
+"""Admin forms over plain HTTP: input the verifier refuses is told back on the page and changes nothing."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.mock.support import csrf_of, sign_in_over_http
+
+
+@pytest.fixture
+def admin_client(mock_server):
+    with httpx.Client(base_url=mock_server.url, follow_redirects=False) as client:
+        sign_in_over_http(mock_server, client, groups=("jira-administrators",))
+        yield client
+
+
+def test_a_policy_the_verifier_refuses_is_shown_on_the_admin_page_and_changes_nothing(mock_server, admin_client):
+    before = mock_server.verifier.get_policy()
+    token = csrf_of(admin_client.get("/admin").text)
+    r = admin_client.post("/admin/policy", data={"mode": "all", "ip_allowlist": "10.0.0.0/33", "remember_days": "0",
+                                                 "csrf_token": token})
+    assert r.headers["location"] == "/admin"
+    assert "not an IPv4 or IPv6 network: &#x27;10.0.0.0/33&#x27;" in admin_client.get("/admin").text
+    assert mock_server.verifier.get_policy() == before
+
+
+def test_an_exclusion_with_a_malformed_date_is_shown_and_changes_nothing(mock_server, admin_client):
+    user, _ = mock_server.new_user("nodate")
+    token = csrf_of(admin_client.get("/admin").text)
+    r = admin_client.post("/admin/exclude", data={"username": user, "until": "31/12/2099", "csrf_token": token})
+    assert r.headers["location"] == "/admin"
+    assert "Exclusion not saved: Invalid isoformat string" in admin_client.get("/admin").text
+    assert mock_server.verifier.user_status(user).excluded_until is None
