@@ -50,6 +50,9 @@ def install() -> None:
     import fido2.utils
     from fido2.ctap2 import base
 
+    # Only the python-fido2 internals these caches were checked against; anything else runs as shipped.
+    if not hasattr(fido2.utils, "get_type_hints") or "_get_field_key" not in base._CborDataObject.__dict__:
+        return
     if fido2.utils.get_type_hints is not _get_type_hints:
         _SHIPPED.setdefault("get_type_hints", fido2.utils.get_type_hints)
         fido2.utils.get_type_hints = _get_type_hints  # type: ignore[attr-defined]
@@ -65,6 +68,9 @@ def shipped_behaviour() -> Iterator[None]:
     from fido2.ctap2 import base
 
     install()
+    if "_get_field_key" not in _SHIPPED:  # not installed on this python-fido2: already as shipped
+        yield
+        return
     fido2.utils.get_type_hints = _SHIPPED["get_type_hints"]  # type: ignore[attr-defined]
     base._CborDataObject._get_field_key = _SHIPPED["_get_field_key"]  # type: ignore[method-assign]
     try:
