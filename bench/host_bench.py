@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Native host benchmarks: cold start and round-trip throughput, each as a ratio to a baseline in the same run.
 
-    .venv/bin/python bench/host_bench.py [--runs 20] [--requests 5000]
+    .venv/bin/python bench/host_bench.py [--runs 20] [--requests 5000] [--quick]
 
 (a) spawn → `hello` reply, against spawn → exit of `python -c pass` (same interpreter, same venv).
 (b) spawn → first `vault.code` reply (unlock included, on a vault made with the minimum KDF cost), against
     `python -c "import json, threading, pyotp, cryptography.hazmat.primitives.ciphers.aead"`.
 (c) requests per second over the host's stdio, one request in flight at a time (as a popup does) and
-    pipelined, driven by this process; baseline: a minimal echo host (struct + json, no threads).
+    pipelined, driven by this process; baseline: a minimal echo host (struct + json, no threads). Each row also
+    gives the host's CPU time per request (user + system, from the child's rusage), which a loaded machine
+    disturbs far less than wall-clock rates.
 Cold starts alternate host and baseline runs and report medians and minima. The host runs exactly
 as a browser starts it (argv, temp HOME, no config file).
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import struct
 import subprocess
@@ -100,7 +103,16 @@ def cold_row(label: str, ours: tuple[float, float], base: tuple[float, float]) -
     )
 
 
-def throughput(cmd: list[str], env: dict, method: str, params: dict, n: int, pipelined: bool) -> float:
+def throughput(cmd: list[str], env: dict, method: str, params: dict, n: int, pipelined: bool) -> tuple[float, float]:
+    """(requests per second, CPU seconds the process used per request, its start-up and exit left out)."""
+    overhead = _run_cpu(cmd, env, method, params, 1, pipelined)
+    rate, cpu = _run_cpu(cmd, env, method, params, n, pipelined)
+    return rate, max(0.0, cpu - overhead[1]) / n
+
+
+def _run_cpu(cmd: list[str], env: dict, method: str, params: dict, n: int, pipelined: bool) -> tuple[float, float]:
+    """(requests per second, total CPU seconds of the process) for one process serving ``n`` requests."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(
         cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, bufsize=0
     )
@@ -123,7 +135,12 @@ def throughput(cmd: list[str], env: dict, method: str, params: dict, n: int, pip
     elapsed = time.perf_counter() - start
     proc.stdin.close()
     proc.wait()
-    return n / elapsed
+    return n / elapsed, _cpu_since(before)
+
+
+def _cpu_since(before: resource.struct_rusage) -> float:
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def make_vault(directory: Path) -> tuple[Path, str, str] | None:
@@ -146,7 +163,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--quick", action="store_true", help="5 runs, 1000 requests: a rough figure in seconds")
     args = parser.parse_args()
+    if args.quick:
+        args.runs, args.requests = 5, 1000
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
@@ -187,19 +207,20 @@ def main() -> int:
         echo = [PY, "-c", ECHO_HOST]
         for pipelined in (False, True):
             mode = "pipelined" if pipelined else "one in flight"
-            ours = throughput(ARGV, env, "hello", {}, args.requests, pipelined)
-            theirs = throughput(echo, env, "hello", {}, args.requests, pipelined)
+            ours, ours_cpu = throughput(ARGV, env, "hello", {}, args.requests, pipelined)
+            theirs, theirs_cpu = throughput(echo, env, "hello", {}, args.requests, pipelined)
             rows.append(
                 (
                     f"(c) hello round trips/s, {mode}",
-                    f"{ours:,.0f}/s",
-                    f"{theirs:,.0f}/s (echo host)",
+                    f"{ours:,.0f}/s ({ours_cpu * 1e6:.1f} µs CPU each)",
+                    f"{theirs:,.0f}/s ({theirs_cpu * 1e6:.1f} µs CPU, echo host)",
                     f"{ours / theirs:.2f}×",
                 )
             )
         if vault is not None:
             path, password, entry_id = vault
             env_v = dict(env, TRACKER2FA_VAULT=str(path))
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             proc = subprocess.Popen(
                 ARGV, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env_v, bufsize=0
             )
@@ -213,12 +234,13 @@ def main() -> int:
             rate = args.requests / (time.perf_counter() - start)
             proc.stdin.close()
             proc.wait()
-            theirs = throughput(echo, env, "hello", {}, args.requests, False)
+            cpu = _cpu_since(before) / args.requests  # start-up and unlock included, spread over the requests
+            theirs, theirs_cpu = throughput(echo, env, "hello", {}, args.requests, False)
             rows.append(
                 (
                     "(c) vault.code round trips/s",
-                    f"{rate:,.0f}/s",
-                    f"{theirs:,.0f}/s (echo host)",
+                    f"{rate:,.0f}/s ({cpu * 1e6:.1f} µs CPU each)",
+                    f"{theirs:,.0f}/s ({theirs_cpu * 1e6:.1f} µs CPU, echo host)",
                     f"{rate / theirs:.2f}×",
                 )
             )

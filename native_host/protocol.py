@@ -180,7 +180,10 @@ class Protocol:
                error: Tracker2faError | None = None) -> None:
         """Answer ``request`` with ``result`` or ``error``; it is no longer pending (cancel finds nothing)."""
         if error is None:
-            data = self._encode({"id": request.id, "result": result})
+            try:  # the common case inline: this runs once per request
+                data = encode_message({"id": request.id, "result": result})
+            except (FrameTooLarge, TypeError, ValueError):
+                data = self._encode({"id": request.id, "result": result})
         else:
             extras = {name: getattr(error, name) for name in _ERROR_EXTRAS if getattr(error, name, None) is not None}
             data = self._encode(error_reply(request.id, error.code, error.message, **extras))
