@@ -52,6 +52,15 @@ def test_a_key_ceremony_from_a_page_of_another_login_state_is_409(client):
     assert r.json()["reason"] == "state"
 
 
+def test_a_deeply_nested_key_response_is_a_clear_400_not_a_crash(mock_server, client):
+    sign_in_over_http(mock_server, client)
+    token = csrf_of(client.get("/account").text)
+    r = client.post("/account/keys/complete", content=b"[" * 50_000,
+                    headers={"X-CSRF-Token": token, "Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["reason"] == "bad_request"
+
+
 def test_an_admin_form_from_a_non_admin_is_refused_and_changes_nothing(mock_server, client):
     sign_in_over_http(mock_server, client)
     victim, _ = mock_server.new_user("victim")

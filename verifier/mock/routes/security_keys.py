@@ -29,16 +29,20 @@ AccountForm = Annotated[Visit, page(LoginState.AUTHENTICATED, csrf=True, elsewhe
 Begin = Callable[[str, str], CeremonyStart]
 
 
-async def json_body(request: Request) -> dict[str, Any] | None:
-    """The request's JSON object, or None when it is too big, not JSON or not an object."""
-    raw = await request.body()
+def json_object(raw: bytes) -> dict[str, Any] | None:
+    """``raw`` as a JSON object (empty: ``{}``), or None when it is too big, not JSON or not an object."""
     if len(raw) > MAX_JSON_BODY:
         return None
     try:
         body = json.loads(raw or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; deep nesting is not
         return None
     return body if isinstance(body, dict) else None
+
+
+async def json_body(request: Request) -> dict[str, Any] | None:
+    """The request's body as a JSON object (see :func:`json_object`)."""
+    return json_object(await request.body())
 
 
 Body = Annotated[dict[str, Any] | None, Depends(json_body)]
