@@ -138,8 +138,14 @@
       const target = event.composedPath().find((n) => n instanceof HTMLElement && n.dataset?.action);
       if (target) act(event, target.dataset.action);
     });
+    // Enter and Space on the focused button act at keydown: not every browser turns a key press into a
+    // click when its window is not focused (Firefox driven over WebDriver BiDi).
     root.addEventListener("keydown", (event) => {
       if (event.key === "Escape") act(event, "cancel");
+      else if (event.key === "Enter" || event.key === " ") {
+        const action = root.activeElement?.dataset?.action;
+        if (action) act(event, action);
+      }
     });
     api.set("confirm", "");
     (doc.body ?? doc.documentElement).append(element);

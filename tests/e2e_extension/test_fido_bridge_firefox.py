@@ -1,0 +1,152 @@
+"""The security-key bridge in Firefox ESR (headless, WebDriver BiDi): the mock tracker's key registration
+and login, and a legacy window.u2f page, through the real host and its virtual key."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+
+from native_host.devtools import browsers
+
+from .conftest import PageServer, host_pids_for_home, kill_pid
+from .fido_support import PROMPT, verify_u2f_registration, verify_u2f_signature, virtual_key_env
+from .test_firefox import Firefox
+from .test_mock_tracker_chromium import MockTracker, mock  # noqa: F401 (the mock fixture)
+
+pytestmark = pytest.mark.browser
+CHALLENGE = base64.urlsafe_b64encode(b"legacy u2f challenge in firefox").rstrip(b"=").decode()
+
+
+def admin_enables_security_keys(home: Path, *origins: str) -> None:
+    """The admin's list of trackers (securityKeyTrackers) through Firefox's per-user managed storage."""
+    managed = home / ".mozilla" / "managed-storage"
+    managed.mkdir(parents=True, exist_ok=True)
+    data = {"securityKeyTrackers": list(origins)}
+    (managed / "tracker2fa@tracker2fa.dev.json").write_text(
+        json.dumps({"name": "tracker2fa@tracker2fa.dev", "description": "test policy", "type": "storage", "data": data})
+    )
+
+
+def wait_for_bridge(firefox: Firefox, url: str) -> None:
+    """Reload ``url`` until the bridge's scripts (registered by the service worker at start) are in it."""
+    deadline = time.monotonic() + 30
+    while True:
+        firefox.bidi.navigate(firefox.tab, url)
+        if firefox.bidi.evaluate(firefox.tab, "typeof window.u2f === 'object'"):
+            return
+        assert time.monotonic() < deadline, "the security-key bridge was never registered"
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def firefox(
+    tmp_path_factory: Any, mock: MockTracker, pages: PageServer  # noqa: F811
+) -> Iterator[Firefox]:
+    root = tmp_path_factory.mktemp("fido-firefox")
+    home = root / "home"
+    home.mkdir()
+    env = virtual_key_env(home, root / "vkey.json", root / "vault.json")
+    admin_enables_security_keys(home, mock.url, pages.origin("localhost"))
+    browsers.register_host("firefox", env)
+    bidi = browsers.FirefoxBidi.start(root / "profile", env)
+    try:
+        bidi.install_extension()
+        ff = Firefox(bidi, home)
+        wait_for_bridge(ff, pages.url("/pages/fido_legacy.html", host="localhost"))
+        yield ff
+    finally:
+        bidi.close()
+        for pid in host_pids_for_home(home):
+            kill_pid(pid)
+
+
+def outcome_of(success: str) -> str:
+    """An expression: "done" once ``success`` holds, "failed: <reason>" when the mock's ceremony failed."""
+    return (
+        f"(() => {{ if ({success}) return 'done'; if (document.body?.dataset.webauthn === 'failed') "
+        "return 'failed: ' + document.querySelector('#webauthn-error').textContent; return null; })()"
+    )
+
+
+def confirm_prompt(firefox: Firefox, tab: str) -> None:
+    """Wait until the prompt accepts input, then press Enter (its Continue button holds the focus)."""
+    firefox.wait_for(tab, f"!!document.querySelector('{PROMPT}[data-state=ready]')", timeout=30)
+    firefox.bidi.call("browsingContext.activate", {"context": tab})
+    firefox.bidi.type_text(tab, "\ue007")
+
+
+def page_action(firefox: Firefox, tab: str, script: str) -> None:
+    firefox.bidi.evaluate(tab, f"(() => {{ {script}; return true; }})()")
+
+
+def log_in_as_alice(firefox: Firefox, mock: MockTracker) -> str:  # noqa: F811
+    tab = firefox.tab
+    firefox.bidi.call("storage.deleteCookies", {})
+    firefox.bidi.navigate(tab, f"{mock.url}/login")
+    page_action(
+        firefox, tab,
+        "document.querySelector('#login-username').value = 'alice';"
+        "document.querySelector('#login-password').value = 'alice-demo-pass';"
+        "document.querySelector('#login-submit').click()",
+    )
+    firefox.wait_for(tab, "location.pathname === '/2fa' && document.body.dataset.ready === 'true'")
+    return tab
+
+
+def test_firefox_mock_tracker_key_registration_and_login(firefox: Firefox, mock: MockTracker) -> None:  # noqa: F811
+    tab = log_in_as_alice(firefox, mock)
+    code = pyotp.parse_uri(mock.alice_uri).now()
+    page_action(
+        firefox, tab,
+        f"document.querySelector('#otp-code').value = '{code}';"
+        "document.querySelector('#otp-submit').click()",
+    )
+    firefox.wait_for(tab, "document.body.dataset.page === 'dashboard'")
+    firefox.bidi.navigate(tab, f"{mock.url}/account")
+    firefox.wait_for(tab, "document.body.dataset.ready === 'true'")
+    page_action(
+        firefox, tab,
+        "document.querySelector('#key-name').value = 'firefox virtual key';"
+        "document.querySelector('#register-key').click()",
+    )
+    confirm_prompt(firefox, tab)
+    registered = "document.querySelector('#security-keys')?.textContent.includes('firefox virtual key')"
+    outcome = firefox.wait_for(tab, outcome_of(registered), timeout=30)
+    assert outcome == "done", outcome
+
+    tab = log_in_as_alice(firefox, mock)
+    page_action(firefox, tab, "document.querySelector('#use-security-key').click()")
+    confirm_prompt(firefox, tab)
+    outcome = firefox.wait_for(tab, outcome_of("document.body.dataset.page === 'dashboard'"), timeout=30)
+    assert outcome == "done", outcome
+    assert "alice" in firefox.bidi.evaluate(tab, "document.querySelector('#current-user').textContent")
+
+
+def test_firefox_legacy_u2f_page_registers_then_signs_with_an_app_id(firefox: Firefox, pages: PageServer) -> None:
+    tab = firefox.tab
+    firefox.bidi.navigate(tab, pages.url("/pages/fido_legacy.html", host="localhost"))
+    app_id = pages.origin("localhost")
+    args = f"{json.dumps(app_id)}, {json.dumps(CHALLENGE)}"
+    page_action(firefox, tab, f"u2fRegister({args}).then((r) => window.answer = r)")
+    confirm_prompt(firefox, tab)
+    registered = firefox.wait_for(tab, "window.answer", timeout=30)
+    assert "errorCode" not in registered, registered
+    key_handle, public_key = verify_u2f_registration(app_id, registered)
+
+    handle = base64.urlsafe_b64encode(key_handle).rstrip(b"=").decode()
+    page_action(
+        firefox, tab,
+        f"window.answer = null; u2fSign({args}, {json.dumps(handle)}).then((r) => window.answer = r)",
+    )
+    confirm_prompt(firefox, tab)
+    signed = firefox.wait_for(tab, "window.answer", timeout=30)
+    assert signed.get("keyHandle") == handle, signed
+    client_data = verify_u2f_signature(app_id, public_key, signed)
+    assert client_data["origin"] == app_id
