@@ -1,7 +1,7 @@
 """``tracker2fa verifier``: run the verifier's HTTP API, and administer its database.
 
-    tracker2fa verifier serve [--db URL] [--host H] [--port N] [--admin-token-stdin] [--service-token-stdin]
-                              [--allowed-host NAME]... [--rp-id ID] [--origin O]...
+    tracker2fa verifier serve [--db URL] [--host H] [--port N] [--workers N] [--admin-token-stdin]
+                              [--service-token-stdin] [--allowed-host NAME]... [--rp-id ID] [--origin O]...
     tracker2fa verifier admin [--db URL] create-user NAME [--group G]... [--password-stdin]
     tracker2fa verifier admin [--db URL] add-to-group NAME GROUP
     tracker2fa verifier admin [--db URL] set-policy --mode MODE [--group G]... [--allow CIDR]... [--remember-days N]
@@ -55,6 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--db", metavar="URL", help=db_help)
     serve.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
+    serve.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+                       help="worker processes on the port (default: the number of cores, here %(default)s)")
     serve.add_argument("--admin-token-stdin", action="store_true",
                        help=f"read the admin bearer token from stdin (else ${ADMIN_TOKEN_ENV}; "
                        "without one the admin endpoints are off)")
@@ -138,12 +140,19 @@ def parse_until(text: str) -> float | None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    """Serve the API until interrupted."""
+    """Serve the API with ``--workers`` processes on one port until interrupted.
+
+    Everything shared is settled here, once, before any worker starts: the service token (a generated one is
+    written to its file by this process, never raced by the workers), the server key file and the schema
+    migrations. Workers then only open the store (see ``worker_app``).
+    """
     import uvicorn  # the extra's packages, imported only to serve
 
-    from ..http import create_app
-    from ..settings import ApiSettings, resolve_service_token, service_token_path
+    from ..settings import resolve_service_token, service_token_path
+    from .worker_app import CONFIG_ENV, WorkerConfig
 
+    if args.workers < 1:
+        raise BadRequest(f"--workers wants at least 1, got {args.workers}")
     admin_token = _read_secret_line("admin token") if args.admin_token_stdin else os.environ.get(ADMIN_TOKEN_ENV)
     service_from_stdin = _read_secret_line("service token") if args.service_token_stdin else None
     origins = tuple(args.origin) or ("http://localhost",)
@@ -153,21 +162,32 @@ def run_serve(args: argparse.Namespace) -> int:
     if early:
         service_token, token_file = resolve_service_token(service_from_stdin, db_url)
     verifier = _open(db_url, rp_id=args.rp_id, rp_name=args.rp_name, origins=origins, appid=args.appid)
+    db_url = verifier.store.url
     if not early:
-        service_token, token_file = resolve_service_token(service_from_stdin, verifier.store.url)
+        service_token, token_file = resolve_service_token(service_from_stdin, db_url)
+    verifier.store.close()  # migrated and keyed; each worker opens its own connections
     allowed = allowed_hosts(args.host, args.allowed_host)
-    app = create_app(verifier, ApiSettings(admin_token=admin_token or None, service_token=service_token,
-                                           allowed_hosts=allowed))
+    # Spawned workers inherit the environment (a restarted one too): the tokens travel as the variables an
+    # operator may set anyway, readable only by this user.
+    os.environ[CONFIG_ENV] = WorkerConfig(db_url, args.rp_id, args.rp_name, origins, args.appid, allowed).to_env()
+    os.environ[SERVICE_TOKEN_ENV] = service_token
+    if admin_token:
+        os.environ[ADMIN_TOKEN_ENV] = admin_token
+    else:
+        os.environ.pop(ADMIN_TOKEN_ENV, None)
     where = f"in {token_file}" if token_file else ("from stdin" if service_from_stdin else f"from ${SERVICE_TOKEN_ENV}")
-    print(f"tracker2fa verifier on http://{_netloc(args.host)}:{args.port} "
-          f"(database {verifier.store.url.split('@')[-1]}; admin API {'on' if admin_token else 'off'}; "
+    print(f"tracker2fa verifier on http://{_netloc(args.host)}:{args.port} with {args.workers} worker(s) "
+          f"(database {db_url.split('@')[-1]}; admin API {'on' if admin_token else 'off'}; "
           f"service token {where}; hosts served: {', '.join(allowed)})", file=sys.stderr)
     if not _is_loopback(args.host):
         print(f"warning: listening on {args.host} over plain HTTP: bearer tokens and codes cross the network "
               "in clear unless a TLS-terminating proxy is in front and this port is reachable only from it",
               file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio",
-                lifespan="off")
+    # uvicorn's process manager: one listening socket, N workers, a dead worker replaced, SIGTERM/SIGINT
+    # passed on so each worker finishes its in-flight requests and closes its store.
+    uvicorn.run("verifier.cli.worker_app:create_worker_app", factory=True, workers=args.workers, host=args.host,
+                port=args.port, log_level="warning", ws="websockets-sansio", lifespan="on",
+                http="httptools", loop="uvloop", timeout_graceful_shutdown=10)
     return 0
 
 
