@@ -229,11 +229,20 @@ class Dispatcher(threading.Thread):
             self.queue.put(_STOP, block=wait)
 
     def run(self) -> None:
-        while (request := self.queue.get()) is not _STOP:
+        call, finish, get = self.session.call, self.channel.finish, self.queue.get
+        while (request := get()) is not _STOP:
             if request.concurrent:
                 self._start_worker(request)
-            else:
-                run_request(self.session, request, self.channel)
+                continue
+            # run_request, inlined: this loop is the host's hot path
+            result = error = None
+            try:
+                result = call(request.method, request.params, request.cancelled, request_id=request.id)
+            except Tracker2faError as exc:
+                error = exc
+            except Exception as exc:
+                error = _internal_error(request, exc)
+            finish(request, result, error)
 
     def _start_worker(self, request: Request) -> None:
         self.workers = [w for w in self.workers if w.is_alive()]
