@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from verifier.core import totp
 from verifier.service import Verifier
 from verifier.store import open_store
 
-from .cluster import Node, enrol, fresh_ip, nodes
+from .cluster import Node, enrol, fresh_ip, nodes, stop_node
 from .conftest import fast_settings, new_pg_schema_url
 
 WORKERS = 2
@@ -169,3 +170,32 @@ def test_a_worker_killed_mid_request_loses_no_acknowledged_verification(cluster)
     while not (len(node.workers()) == WORKERS and victim not in node.workers() and node.healthy()):
         assert time.monotonic() < deadline, f"the manager did not replace worker {victim}: {node.workers()}"
         time.sleep(0.1)
+
+
+def test_sigterm_stops_every_worker_and_leaves_the_database_unlocked(db_url, tmp_path):
+    with nodes(db_url, tmp_path, count=1, workers=WORKERS) as (started, key):
+        node = started[0]
+        workers = node.workers()
+        store = open_store(db_url)
+        try:
+            verifier = Verifier(store, fast_settings(key))
+            names = [f"stop-{i}-{os.urandom(3).hex()}" for i in range(20)]
+            codes = {name: totp.totp(enrol(verifier, name), time.time()) for name in names}
+        finally:
+            store.close()
+        with ThreadPoolExecutor(4) as pool:
+            replies = list(pool.map(lambda n: node.verify_totp(n, codes[n], fresh_ip()), names))
+        assert all(r["ok"] for r in replies)
+        assert stop_node(node) == 0
+        assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")], "a worker outlived the manager"
+    if db_url.startswith("sqlite:///"):
+        conn = sqlite3.connect(db_url[len("sqlite:///"):], timeout=0, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")  # raises 'database is locked' if a worker still held the write lock
+        conn.execute("ROLLBACK")
+        conn.close()
+    store = open_store(db_url)
+    try:
+        after = Verifier(store, fast_settings(key))
+        assert all([e.result for e in after.audit(username=name, event="verify")] == ["ok"] for name in names)
+    finally:
+        store.close()
