@@ -132,7 +132,7 @@ def test_firefox_mock_tracker_key_registration_and_login(firefox: Firefox, mock:
 def test_firefox_legacy_u2f_page_registers_then_signs_with_an_app_id(firefox: Firefox, pages: PageServer) -> None:
     tab = firefox.tab
     firefox.bidi.navigate(tab, pages.url("/pages/fido_legacy.html", host="localhost"))
-    app_id = pages.origin("localhost")
+    app_id = pages.url("/u2f/app-id.json", host="localhost")  # not the origin: the appId must reach the key
     args = f"{json.dumps(app_id)}, {json.dumps(CHALLENGE)}"
     page_action(firefox, tab, f"u2fRegister({args}).then((r) => window.answer = r)")
     confirm_prompt(firefox, tab)
@@ -149,4 +149,4 @@ def test_firefox_legacy_u2f_page_registers_then_signs_with_an_app_id(firefox: Fi
     signed = firefox.wait_for(tab, "window.answer", timeout=30)
     assert signed.get("keyHandle") == handle, signed
     client_data = verify_u2f_signature(app_id, public_key, signed)
-    assert client_data["origin"] == app_id
+    assert client_data["origin"] == pages.origin("localhost")
