@@ -75,6 +75,9 @@ class Session:
         self._cond = threading.Condition(threading.RLock())
         self._watcher: threading.Thread | None = None
         self._fido: FidoMethods | None = None  # made on the first security-key request
+        from .fill_memory import FillMemory
+
+        self._fill_memory = FillMemory()  # the last time step given per entry and site, in memory only
         self.methods: dict[str, Callable[[Params, threading.Event], dict[str, Any]]] = {
             "hello": self.hello,
             "vault.status": self.vault_status,
@@ -249,9 +252,12 @@ class Session:
         """``vault.code`` (see docs/protocol.md)."""
         entry_id = required_str(params, "id", max_len=256)
         origin = origin_param(params)  # required: a page may only get the code of an entry bound to it
-        vault = self._unlocked()
-        code, expires_in = vault.code(entry_id, origin)
-        return {"code": code, "expires_in": expires_in, "period": vault.get(entry_id).period}
+        ahead = params.get("ahead", False)
+        if not isinstance(ahead, bool):
+            raise BadRequest("parameter 'ahead' must be true or false")
+        from .fill_memory import page_code_reply  # never a used code twice for one site (issue 12)
+
+        return page_code_reply(self._unlocked(), self._fill_memory, entry_id, origin, ahead=ahead)
 
     def vault_copy_code(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
         """``vault.copy_code`` (see docs/protocol.md)."""
