@@ -1,9 +1,9 @@
 """Never hand a page the code it was just given: the last TOTP time step filled, per entry and origin.
 
 A tracker accepts each code once (RFC 6238 §5.2), so a second login within the same 30 s with the same code
-fails with "already used". The host remembers, in memory only (never in the vault file), which step it last
-gave each (entry, origin); asked again within that step, it says so and when the next code exists instead
-of handing out the used one. Pure bookkeeping plus one function that shapes the ``vault.code`` reply.
+fails with "already used". The host remembers, in memory only (never in the vault file; a lock forgets it),
+which step it last gave each (entry, origin); asked again within that step, the reply says so and when the
+next code exists, and the extension waits for that one instead of filling the used one.
 """
 
 from __future__ import annotations
@@ -29,6 +29,14 @@ class FillMemory:
     def __init__(self) -> None:
         self._last: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
+        self._unlock_token: int | None = None
+
+    def for_unlock(self, token: int) -> None:
+        """Forget everything when the vault was locked and unlocked again (a new session starts clean)."""
+        with self._lock:
+            if token != self._unlock_token:
+                self._last.clear()
+                self._unlock_token = token
 
     def last_step(self, entry_id: str, origin: str) -> int | None:
         with self._lock:
@@ -78,6 +86,7 @@ def page_code_reply(
     step = int((at + shift) // period)
     # The origin check (and entry lookup) happens here, before anything is remembered or refused.
     code, expires_in = vault.code(entry_id, origin, now=at + shift)
+    memory.for_unlock(id(vault))  # each unlock makes a new UnlockedVault
     blocking = memory.claim(entry_id, str(origin), step)
     if blocking is not None:
         # The next fresh code is step blocking+1; with `ahead` it is accepted one period before its time.

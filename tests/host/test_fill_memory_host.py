@@ -61,3 +61,10 @@ def test_ahead_gives_the_next_steps_code_and_remembers_it(host):
 
 def test_a_non_boolean_ahead_is_bad_request(host):
     assert host.error_code("vault.code", {"id": host.entry_id, "origin": JIRA, "ahead": "yes"}) == "bad_request"
+
+
+def test_locking_the_vault_forgets_the_steps_given(host):
+    _fresh_step(host)
+    host.result("vault.lock")
+    host.result("vault.unlock", {"password": PASSWORD})
+    assert host.result("vault.code", {"id": host.entry_id, "origin": JIRA})["just_used"] is False
