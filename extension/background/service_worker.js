@@ -109,7 +109,8 @@ async function pageCode(sender, msg) {
     }
     id = entries[0].id;
   }
-  return host.request("vault.code", { id: String(id), origin });
+  const ahead = (await effectiveSettings()).aheadOrigins.includes(origin); // accepts the next step's code
+  return host.request("vault.code", { id: String(id), origin, ahead });
 }
 
 async function pageBackupCode(sender, msg) {
