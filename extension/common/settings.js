@@ -7,6 +7,7 @@ export const USER_DEFAULTS = Object.freeze({
   autoFillOrigins: [],
   siteRules: [],
   securityKeyOrigins: [],
+  aheadOrigins: [], // trackers that accept the next time step's code (filled at once; issue 12)
 });
 
 /** Admin-pushed settings; {} when there are none (Firefox throws without a managed manifest). */
@@ -73,6 +74,8 @@ export function mergeSettings(user, managed) {
     siteRules: [...validRules(managed.siteRules, "admin"), ...validRules(user.siteRules, "user")],
     // Trackers where security keys go through the host (the admin's list plus the user's own).
     securityKeyOrigins: [...new Set([...originsOf(managed.securityKeyTrackers), ...originsOf(user.securityKeyOrigins)])],
+    // Trackers known to accept one step ahead: the admin's list plus the user's own (off unless listed).
+    aheadOrigins: [...new Set([...originsOf(managed.nextCodeTrackers), ...originsOf(user.aheadOrigins)])],
     locked,
   };
 }
