@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from verifier.core import totp
+from verifier.errors import BadRequest
 
 from .conftest import enrol_totp
 
@@ -76,3 +79,9 @@ def test_audit_queries_filter_and_page(verifier):
     assert first[0]["username"] == "a3"
     later = verifier.audit(after_id=verifier.audit(username="a1")[0]["id"])
     assert [e["username"] for e in later] == ["a2", "a3"]
+
+
+@pytest.mark.parametrize("field", ["username", "event"])
+def test_an_audit_filter_with_a_nul_character_is_refused(verifier, field):
+    with pytest.raises(BadRequest, match="NUL character"):
+        verifier.audit(**{field: "al\x00ice"})

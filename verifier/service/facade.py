@@ -209,6 +209,9 @@ class Verifier:
         """Audit events matching every given filter, oldest first (at most ``limit``, the newest ones)."""
         if not 1 <= int(limit) <= MAX_AUDIT_PAGE:
             raise BadRequest(f"limit must be between 1 and {MAX_AUDIT_PAGE}")
+        if any("\x00" in text for text in (username, event) if isinstance(text, str)):
+            # PostgreSQL text cannot hold NUL (its driver fails), and no name the verifier accepts has one
+            raise BadRequest("an audit filter cannot contain a NUL character")
         rows = self.store.query_audit(username=username, event=event, since=since, until=until,
                                       after_id=after_id, limit=int(limit))
         return [AuditEvent(**row) for row in rows]
