@@ -85,3 +85,8 @@ def test_audit_queries_filter_and_page(verifier):
 def test_an_audit_filter_with_a_nul_character_is_refused(verifier, field):
     with pytest.raises(BadRequest, match="NUL character"):
         verifier.audit(**{field: "al\x00ice"})
+
+
+def test_a_user_agent_with_a_nul_character_is_recorded_with_a_replacement_character(verifier):
+    assert verifier.verify_totp("nobody", "123456", IP, "agent\x00x").reason == "invalid"
+    assert verifier.audit(username="nobody", event="verify")[-1].user_agent == "agent\ufffdx"

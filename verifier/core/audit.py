@@ -40,10 +40,13 @@ FIELDS = tuple(f.name for f in fields(AuditEvent))
 
 
 def make_event(ts: float, event: str, **fields: object) -> AuditEvent:
-    """Build an event, trimming the free-text user agent."""
+    """Build an event, trimming the free-text user agent (the one field callers pass through unchecked).
+
+    A NUL in it becomes U+FFFD: PostgreSQL text cannot hold NUL, and the row must still be written.
+    """
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
     ua = fields.get("user_agent")
     if isinstance(ua, str):
-        fields["user_agent"] = ua[:MAX_USER_AGENT]
+        fields["user_agent"] = ua[:MAX_USER_AGENT].replace("\x00", "\ufffd")
     return AuditEvent(ts=ts, event=event, **fields)  # type: ignore[arg-type]
