@@ -4,6 +4,7 @@ Counters: the username (known or not, so a lock never tells whether a user exist
 always lifts by itself, and the client address (plus its /64 for IPv6), which hard-locks at
 ``ip_rate_limit.max_failures``. The rules are pure functions in :mod:`verifier.core.ratelimit`; this
 module applies them to the store and writes the audit events, including the live feed to subscribers.
+The factor services read, count and clear failure counters only through the gate.
 See docs/verifier.md, "Rate limiting and lockout".
 """
 
@@ -54,6 +55,12 @@ class Gate:
         """When the user's own counter lock ends, if it holds at ``now``."""
         _count, until = self.store.get_failures(ratelimit.user_key(username))
         return ratelimit.lock_end((until,), now)
+
+    def clear(self, username: str, ip: str | None = None) -> None:
+        """Forget the user's counter (and with ``ip``, the address's and its /64's): a lock lifts at once."""
+        self.store.clear_failures(ratelimit.user_key(username))
+        for key in ratelimit.address_keys(ip) if ip else ():
+            self.store.clear_failures(key)
 
     def fail(self, username: str, ip: str, ua: str, method: str, reason: str, credential: str | None = None, *,
              count_user: bool = True, audit_result: str | None = None, detail: str | None = None) -> VerifyResult:

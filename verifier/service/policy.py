@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 
-from ..core import ratelimit
 from ..core.policy import Policy
 from ..errors import InvalidPolicy
 from ..store import Store
@@ -57,7 +56,7 @@ class Policies:
         self.store.delete_backup_codes(username)
         self.store.delete_credentials(username)
         self.store.delete_devices(username)
-        self.store.clear_failures(ratelimit.user_key(username))
+        self.gate.clear(username)
         self.gate.audit("user_reset", username=username, method="admin", actor=actor, result="ok")
 
     def reset_group(self, group: str, actor: str | None = None) -> list[str]:
@@ -73,8 +72,6 @@ class Policies:
     def unlock(self, username: str, ip: str | None = None, actor: str | None = None) -> None:
         """Lift a lockout of the user (and of an IP)."""
         require_user(self.store, username)
-        self.store.clear_failures(ratelimit.user_key(username))
-        for key in ratelimit.address_keys(ip) if ip else ():
-            self.store.clear_failures(key)  # the address and, for IPv6, its /64
+        self.gate.clear(username, ip)
         self.gate.audit("user_reset", username=username, method="admin", actor=actor, result="ok",
                         detail="unlocked")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..core import ratelimit, sealing
+from ..core import sealing
 from ..core import totp as rules
 from ..settings import VerifierSettings
 from ..store import Store
@@ -69,7 +69,7 @@ class Totp:
         if not self.store.confirm_totp(username, pending["secret_enc"], sealing.seal(self._aead, username, secret),
                                        params.digits, params.period, params.algorithm, step, drift, now):
             return VerifyResult(False, "replay")  # a concurrent confirm used this enrolment
-        self.store.clear_failures(ratelimit.user_key(username))
+        self.gate.clear(username)
         self.gate.audit("totp_enrolled", username=username, method="totp", ip=ip, user_agent=user_agent,
                         result="ok", detail=f"drift {drift} steps")
         return OK
