@@ -1,5 +1,7 @@
 // Host error codes (native_host/errors.py plus the protocol's own) turned into sentences for people.
-// Every message says what happened and what to do next.
+// Every message says what happened and what to do next. The browser shows them in its UI language from
+// _locales/*/messages.json (key `err_<code>`); the English below is the same text, for contexts without
+// chrome.i18n (Node tests), and tests/e2e_extension/test_i18n.py keeps the two equal.
 import "./origin_policy.js";
 
 const MESSAGES = {
@@ -45,7 +47,9 @@ const MESSAGES = {
 
 /** The user-facing sentence for an error code (falls back to the host's own message). */
 export function userMessage(code, fallback) {
-  return MESSAGES[code] ?? fallback ?? `Unexpected error (${code}).`;
+  const i18n = (globalThis.browser ?? globalThis.chrome)?.i18n;
+  const translated = MESSAGES[code] && i18n ? i18n.getMessage(`err_${code}`) : "";
+  return translated || MESSAGES[code] || fallback || `Unexpected error (${code}).`;
 }
 
 export const KNOWN_CODES = Object.keys(MESSAGES);
