@@ -87,7 +87,7 @@ def normalize_origin(value: str) -> str:
         raise InvalidOrigin(f"not an origin: {value!r} ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
-        raise InvalidOrigin(f"only http and https origins are supported, not {scheme or 'none'!r}")
+        raise InvalidOrigin(_scheme_problem(value, scheme))
     if "@" in parts.netloc:
         raise InvalidOrigin("an origin may not carry user information")
     raw_host, port = _split_host_port(parts.netloc, value)
@@ -96,6 +96,20 @@ def normalize_origin(value: str) -> str:
     if len(origin) > MAX_ORIGIN_LENGTH:  # punycode can lengthen a host; a bound origin stays small
         raise InvalidOrigin(f"the origin is longer than {MAX_ORIGIN_LENGTH} characters once encoded")
     return origin
+
+
+def _scheme_problem(value: str, scheme: str) -> str:
+    """The message for a value without http(s); a bare host ("localhost:8080") gets the origin it meant."""
+    if "://" not in value:
+        host = value.lstrip("[").split("]")[0] if value.startswith("[") else value.split(":")[0].split("/")[0]
+        local = host.lower() in ("localhost", "::1") or host.lower().endswith(".localhost") or host.startswith("127.")
+        try:
+            meant = normalize_origin(("http://" if local else "https://") + value)
+        except InvalidOrigin:
+            meant = ""
+        if meant:
+            return f"{value!r} has no scheme: did you mean {meant}? (an origin is scheme://host[:port])"
+    return f"only http and https origins are supported, not {scheme or 'none'!r}"
 
 
 def _split_host_port(netloc: str, value: str) -> tuple[str, int | None]:
