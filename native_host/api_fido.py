@@ -83,7 +83,7 @@ class FidoMethods:
             return self.answer_pin(params)
         if method == "fido.devices":
             return self.service().devices()
-        page = {**params, "origin": str(page_origin(params))}
+        page = {**params, "origin": page_origin(params)}  # parsed once: the ceremonies take the Origin as is
         on_event = self._events_for(request_id)
         service = self.service()
         if method in ("fido.create", "fido.get"):

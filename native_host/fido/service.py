@@ -22,6 +22,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from native_host.origins import Origin
+
 from .ceremonies.interaction import EventSink, PinProvider, no_events
 from .discovery import TRANSPORTS, Discovery, KeyHandle, TransportStatus, discover
 from .errors import FidoBadRequest
@@ -35,7 +37,7 @@ def _require(params: Any, *names: str) -> Mapping[str, Any]:
     for name in names:
         if name not in params:
             raise FidoBadRequest(f"params.{name} is required")
-    if not isinstance(params["origin"], str):
+    if not isinstance(params["origin"], (str, Origin)):  # the host passes the Origin it parsed
         raise FidoBadRequest("params.origin must be a string")
     return params
 

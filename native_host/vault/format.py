@@ -28,10 +28,17 @@ VERSION = 1
 CIPHER = "aes-256-gcm"
 MAX_FILE_BYTES = 256 * 1024 * 1024  # ~800,000 entries; anything bigger is not a vault we wrote
 
-# Slot types. "fido2-prf" is reserved for a security-key slot (FIDO2 PRF / hmac-secret): a reader that
-# does not know a slot type skips it, so adding one later needs no version bump.
+# Slot types. "fido2-prf" is a security-key slot (FIDO2 hmac-secret, see key_slot.py): a reader that does
+# not know a slot type skips it, so adding one later needs no version bump.
 SLOT_PASSWORD = "password"
 SLOT_FIDO2_PRF = "fido2-prf"
+# A fido2-prf slot's bounds (docs/vault-format.md). CTAP2 caps a credential id at 1023 bytes; the salt is
+# hmac-secret's 32-byte salt1; an rpId is a DNS name (253 characters at most).
+PRF_KDF = "hkdf-sha256"
+CREDENTIAL_ID_BYTES = (16, 1023)
+PRF_SALT_BYTES = 32
+MAX_RP_ID_LENGTH = 253
+MAX_SLOT_NAME_LENGTH = 64
 
 # Bounds a file's KDF parameters must fall in, a little above the strongest preset we write (crypto.KDF_COSTS:
 # scrypt 2^17·8·1 = 128 MiB, Argon2id 64 MiB × 3 × 1): a forged header must not make us allocate gigabytes
@@ -40,7 +47,8 @@ SCRYPT_LIMITS = {"log2_n": (10, 18), "r": (1, 16), "p": (1, 2)}
 SCRYPT_MAX_MEMORY = 256 * 1024 * 1024  # 128·r·N bytes, scrypt's own working set
 ARGON2_LIMITS = {"memory_kib": (8, 256 * 1024), "iterations": (1, 8), "lanes": (1, 4)}
 SALT_BYTES = (16, 64)
-# Unlocking may try every password slot (one KDF run each): a file with hundreds of slots is not ours.
+# Unlocking may try every password slot (one KDF run each) and asks a security key once per fido2-prf slot:
+# a file with hundreds of slots is not ours. `vault key add` refuses a ninth slot (key_slot.py).
 MAX_SLOTS = 8
 
 
@@ -87,6 +95,10 @@ class SealedVault:
 
     def password_slots(self) -> list[dict[str, Any]]:
         return [s for s in self.header["slots"] if s["type"] == SLOT_PASSWORD]
+
+    def key_slots(self) -> list[dict[str, Any]]:
+        """The security-key (fido2-prf) slots."""
+        return [s for s in self.header["slots"] if s["type"] == SLOT_FIDO2_PRF]
 
 
 def _int_in(value: Any, bounds: tuple[int, int], what: str) -> int:
@@ -143,6 +155,30 @@ def _check_slot(slot: Any) -> dict[str, Any]:
         check_kdf(slot.get("kdf"))
         b64d(slot.get("nonce"), "slot nonce", size=12)
         b64d(slot.get("key"), "wrapped key", size=48)  # 32-byte master key + 16-byte tag
+    elif slot["type"] == SLOT_FIDO2_PRF:
+        check_key_slot(slot)
+    return slot
+
+
+def _short_text(value: Any, limit: int, what: str) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= limit or not value.isprintable():
+        raise VaultCorrupt(f"a security-key slot's {what} must be printable text of 1–{limit} characters")
+    return value
+
+
+def check_key_slot(slot: dict[str, Any]) -> dict[str, Any]:
+    """Validate a fido2-prf slot's fields against the documented bounds (VaultCorrupt otherwise)."""
+    slot_id = slot.get("id")
+    if not isinstance(slot_id, str) or len(slot_id) != 32 or not all(c in "0123456789abcdef" for c in slot_id):
+        raise VaultCorrupt("a security-key slot's id must be 32 lowercase hex digits")
+    _short_text(slot.get("name"), MAX_SLOT_NAME_LENGTH, "name")
+    _short_text(slot.get("rp_id"), MAX_RP_ID_LENGTH, "rpId")
+    if slot.get("kdf") != {"name": PRF_KDF}:
+        raise VaultCorrupt(f"a security-key slot's kdf must be {{\"name\": \"{PRF_KDF}\"}}")
+    b64d(slot.get("credential_id"), "credential id", size=CREDENTIAL_ID_BYTES)
+    b64d(slot.get("salt"), "PRF salt", size=PRF_SALT_BYTES)
+    b64d(slot.get("nonce"), "slot nonce", size=12)
+    b64d(slot.get("key"), "wrapped key", size=48)
     return slot
 
 

@@ -36,6 +36,9 @@ from .plaintext import (
     with_exact_types,
 )
 
+# Reads a security key for one of the vault's fido2-prf slots: (the slot it opened, its hmac-secret output).
+SecretReader = Callable[[list[dict[str, Any]]], tuple[dict[str, Any], bytes]]
+
 LAST_USED_GRANULARITY = 60.0  # seconds: a code request rewrites the file at most once a minute per entry
 
 
@@ -79,6 +82,26 @@ class VaultFile:
         data = store.read_vault_bytes(self.path)
         sealed = parse_vault(data)
         master_key = crypto.open_master_key(sealed, password)
+        entries, generation, fragments = decode_plaintext(crypto.unseal(master_key, sealed))
+        vault = UnlockedVault(self.path, master_key, sealed.header, entries, generation=generation,
+                              fragments=fragments)
+        vault._remember(data)
+        return vault
+
+    def unlock_with_security_key(self, read_secret: SecretReader) -> UnlockedVault:
+        """Open the vault through a security-key slot: ``read_secret`` touches the key (see
+        ``native_host.fido.vault_key.unlock_vault``). Raises NoKeySlot, WrongSecurityKey and the errors of
+        :meth:`unlock`; the file is only read."""
+        from . import crypto, key_slot
+
+        data = store.read_vault_bytes(self.path)
+        sealed = parse_vault(data)
+        slots = sealed.key_slots()
+        if not slots:
+            raise key_slot.NoKeySlot("this vault has no security-key slot: unlock it with the password "
+                                     "(`tracker2fa vault key add` enrols a key)")
+        slot, secret = read_secret(slots)
+        master_key = key_slot.unwrap_key_slot(dict(slot), secret)
         entries, generation, fragments = decode_plaintext(crypto.unseal(master_key, sealed))
         vault = UnlockedVault(self.path, master_key, sealed.header, entries, generation=generation,
                               fragments=fragments)
@@ -328,6 +351,61 @@ class UnlockedVault(PersistedVault):
                 if previous_key is not None:
                     previous_key[:] = bytes(len(previous_key))
         return rotated.dropped
+
+    # ---- security-key slots ---------------------------------------------------------------------------
+
+    def key_slots(self) -> list[dict[str, Any]]:
+        """The security-key (fido2-prf) slots, as stored (read them; change them through the methods below)."""
+        from .format import SLOT_FIDO2_PRF
+
+        with self._mutex:
+            self._reload_if_changed(thorough=False)
+            return [s for s in self._header["slots"] if s.get("type") == SLOT_FIDO2_PRF]
+
+    def slot_count(self) -> int:
+        """How many key slots of any type the vault has (format.MAX_SLOTS at most)."""
+        with self._mutex:
+            self._reload_if_changed(thorough=False)
+            return len(self._header["slots"])
+
+    def add_key_slot(self, *, credential_id: bytes, rp_id: str, salt: bytes, secret: bytes,
+                     name: str) -> dict[str, Any]:
+        """Wrap the master key for a security key's hmac-secret output ``secret`` (for ``salt``) and save."""
+        from . import key_slot
+        from .format import MAX_SLOT_NAME_LENGTH
+
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_SLOT_NAME_LENGTH or not name.isprintable():
+            raise BadRequest(f"the key slot's name must be printable text of 1–{MAX_SLOT_NAME_LENGTH} characters")
+
+        def add() -> dict[str, Any]:
+            slots = self._header["slots"]
+            key_slot.check_room(len(slots))
+            if any(s.get("credential_id") == key_slot.b64e(credential_id) for s in slots):
+                raise BadRequest("this credential already has a key slot")
+            slot = key_slot.make_key_slot(self._master_key(), credential_id=credential_id, rp_id=rp_id,
+                                          salt=salt, prf_output=secret, name=name)
+            self._header = {**self._header, "slots": [*slots, slot]}
+            return slot
+
+        return self._mutate(add)
+
+    def remove_key_slot(self, slot_id: str) -> dict[str, Any]:
+        """Remove the security-key slot with this id (or a unique id prefix of 4+ characters) and save.
+        The password slots stay: a vault always opens with its password."""
+        from .key_slot import NoKeySlot
+
+        if not isinstance(slot_id, str) or len(slot_id) < 4:
+            raise BadRequest("give the key slot's id (at least its first 4 characters; see `vault key list`)")
+
+        def remove() -> dict[str, Any]:
+            matches = [s for s in self.key_slots() if s["id"].startswith(slot_id.lower())]
+            if len(matches) != 1:
+                raise NoKeySlot(f"no security-key slot has the id {slot_id!r}" if not matches
+                                else f"{len(matches)} key slots start with {slot_id!r}; give more of the id")
+            self._header = {**self._header, "slots": [s for s in self._header["slots"] if s is not matches[0]]}
+            return matches[0]
+
+        return self._mutate(remove)
 
     # ---- export --------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -125,16 +126,23 @@ def test_a_slot_added_from_outside_is_detected_as_tampering(vault, vault_path):
     from native_host.vault.format import header_digest
 
     def add_slot(doc):
-        doc["header"]["slots"].append({"type": "fido2-prf", "credential_id": "AAAA"})
+        doc["header"]["slots"].append(_well_formed_key_slot())
         doc["header_sha256"] = header_digest(doc["header"])  # even with the checksum recomputed
 
     _rewrite(vault_path, add_slot)
     _assert_unlock_fails_untouched(vault_path, VaultTampered)  # the header is the database's AAD
 
 
-def test_a_reserved_security_key_slot_written_by_the_vault_is_skipped_by_password_unlock(vault, vault_path):
-    # No public API writes a FIDO2 slot yet; this stands in for a future version's writer.
-    vault._mutate(lambda: vault._header.update(slots=[*vault._header["slots"], {"type": "fido2-prf", "x": 1}]))
+def _well_formed_key_slot() -> dict:
+    from native_host.vault.key_slot import make_key_slot
+
+    return make_key_slot(os.urandom(32), credential_id=os.urandom(32), rp_id="tracker2fa-vault.invalid",
+                         salt=os.urandom(32), prf_output=os.urandom(32), name="attacker's key")
+
+
+def test_a_security_key_slot_written_by_the_vault_is_skipped_by_password_unlock(vault, vault_path):
+    vault.add_key_slot(credential_id=os.urandom(32), rp_id="tracker2fa-vault.invalid", salt=os.urandom(32),
+                       secret=os.urandom(32), name="key")
     reopened = VaultFile(vault_path).unlock(PASSWORD)
     assert [e.issuer for e in reopened.entries()] == ["Jira"]
 

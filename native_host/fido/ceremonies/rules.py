@@ -13,7 +13,7 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from native_host.errors import InvalidOrigin
-from native_host.origins import normalize_origin
+from native_host.origins import Origin, normalize_origin
 
 from ..errors import FidoBadRequest, OriginRefused
 
@@ -31,7 +31,14 @@ def _is_ip(host: str) -> bool:
 
 
 def checked_origin(origin: object) -> str:
-    """The canonical origin if it may use security keys at all; :class:`OriginRefused` otherwise."""
+    """The canonical origin if it may use security keys at all; :class:`OriginRefused` otherwise.
+
+    The host hands in the :class:`Origin` it parsed already (its serialized form is canonical: it is not
+    parsed again); tests and the benches may give a string."""
+    if isinstance(origin, Origin):
+        if origin.opaque:
+            raise OriginRefused("an opaque origin (sandboxed frame or data: URL) cannot use security keys")
+        return _usable_origin(origin.serialized)
     if not isinstance(origin, str) or origin == "null":
         raise OriginRefused("an opaque origin (sandboxed frame or data: URL) cannot use security keys")
     return _checked_origin(origin)
@@ -43,6 +50,11 @@ def _checked_origin(origin: str) -> str:
         canonical = normalize_origin(origin)
     except InvalidOrigin as exc:
         raise OriginRefused(f"not a web origin: {exc}") from None
+    return _usable_origin(canonical)
+
+
+def _usable_origin(canonical: str) -> str:
+    """``canonical`` (a normalised origin) if it may use security keys: https or localhost, not an IP."""
     scheme, host = canonical.split("://", 1)
     host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     if _is_ip(host):

@@ -32,6 +32,7 @@ from ..discovery import KeyHandle
 from ..errors import FidoBadRequest, NoCredential
 from .failures import to_fido_error
 from .interaction import EventSink, HostInteraction, PinProvider, no_events
+from .key_lock import key_in_use
 from .race import first_touched
 from .rules import check_app_id, check_rp_id, checked_origin, host_of
 from .u2f_polling import poll_until_touched
@@ -82,9 +83,11 @@ class _PerRequestInteraction(UserInteraction):
 
 
 @contextmanager
-def fido2_client(key: KeyHandle, origin: str, interaction: HostInteraction) -> Iterator[Fido2Client]:
-    """A python-fido2 client for ``key`` bound to this request's origin and prompts, reused across requests."""
-    with key.busy:
+def fido2_client(key: KeyHandle, origin: str, interaction: HostInteraction,
+                 stop: threading.Event | None = None) -> Iterator[Fido2Client]:
+    """A python-fido2 client for ``key`` bound to this request's origin and prompts, reused across requests.
+    Waiting for the key (another request holds it) ends when ``stop`` is set."""
+    with key_in_use(key, stop):
         cached = key.ceremony_cache.get("fido2_client")
         if cached is None:
             collector, prompts = _PerRequestCollector(), _PerRequestInteraction()
@@ -180,7 +183,7 @@ def create(origin: str, options: Any, keys: Sequence[KeyHandle], *, on_event: Ev
     parsed = parse_creation_options(origin, options)
 
     def work(key: KeyHandle, stop: threading.Event) -> dict[str, Any]:
-        with fido2_client(key, origin, HostInteraction(key.id, on_event, pin_provider)) as client:
+        with fido2_client(key, origin, HostInteraction(key.id, on_event, pin_provider), stop) as client:
             response = client.make_credential(_creation_for(client.info, parsed), event=stop)
         result = _json(response)
         result["response"]["transports"] = [TRANSPORT_NAMES.get(key.transport, key.transport)]
@@ -228,7 +231,7 @@ def get(origin: str, options: Any, keys: Sequence[KeyHandle], *, on_event: Event
 
     def work(key: KeyHandle, stop: threading.Event) -> dict[str, Any]:
         try:
-            with fido2_client(key, origin, HostInteraction(key.id, on_event, pin_provider)) as client:
+            with fido2_client(key, origin, HostInteraction(key.id, on_event, pin_provider), stop) as client:
                 selection = client.get_assertion(_request_for(client.info, parsed), event=stop)
                 result = _json(selection.get_response(0))
         except Exception as exc:
