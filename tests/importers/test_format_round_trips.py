@@ -141,6 +141,18 @@ def test_andotp_encrypted_round_trip(entries, iterations):
     salt = os.urandom(12)
     nonce, sealed = _gcm(_pbkdf2(PASSWORD, salt, iterations, hashes.SHA1()), _andotp_json(entries))
     data = iterations.to_bytes(4, "big") + salt + nonce + sealed
+    assert [_fields(e) for e in import_bytes(data, format="andotp", password=PASSWORD)] == \
+        [_fields(e) for e in entries]
+
+
+# andOTP's own PBKDF2 cost (~0.1 s a try): few examples.
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(accounts(), min_size=1, max_size=2),
+       st.sampled_from([140_000, 160_000]) | st.integers(140_000, 160_000))
+def test_andotp_encrypted_backup_as_the_app_writes_it_is_recognised_and_read(entries, iterations):
+    salt = os.urandom(12)
+    nonce, sealed = _gcm(_pbkdf2(PASSWORD, salt, iterations, hashes.SHA1()), _andotp_json(entries))
+    data = iterations.to_bytes(4, "big") + salt + nonce + sealed
     assert [_fields(e) for e in import_bytes(data, password=PASSWORD)] == [_fields(e) for e in entries]
 
 

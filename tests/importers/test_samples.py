@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from native_host.errors import ImportFailed, ImportNeedsPassword, ImportWrongPassword
+from native_host.errors import ImportFailed, ImportNeedsPassword, ImportWrongPassword, UnknownImportFormat
 from native_host.vault.importers import FORMATS, import_file, import_result, sniff_format
 from tests.importers.support import expected_files
 
@@ -38,6 +38,16 @@ FORMAT_OF_FOLDER = {
 }
 
 
+# Files no content test can tell from random bytes: an old-format andOTP backup is a random nonce and
+# ciphertext from its first byte (andOTP itself makes the user pick "old format"). The user names the format,
+# or the file keeps the name andOTP gives it (otp_accounts_<date>.json.aes).
+NAMED_ONLY = {"andotp/andotp_encrypted_old.bin": ("andotp", "otp_accounts_2019-01-01_12-00-00.json.aes")}
+
+
+def _format_to_give(sample: dict[str, Any]) -> str:
+    return NAMED_ONLY[sample["path"]][0] if sample["path"] in NAMED_ONLY else "auto"
+
+
 def _ids(files: list[dict[str, Any]]) -> list[str]:
     return [f["path"] for f in files]
 
@@ -62,35 +72,52 @@ def _got(entries) -> list[tuple]:
 
 @pytest.mark.parametrize("sample", IMPORTABLE, ids=_ids(IMPORTABLE))
 def test_sample_imports_to_the_expected_entries(sample, import_samples: Path, expected):
-    entries = import_file(import_samples / sample["path"], password=sample.get("password"))
+    path = import_samples / sample["path"]
+    entries = import_file(path, format=_format_to_give(sample), password=sample.get("password"))
     assert _got(entries) == _want(sample, expected["vectors"])
     assert len(entries) == sample["entry_count"]
 
 
-@pytest.mark.parametrize("sample", IMPORTABLE, ids=_ids(IMPORTABLE))
+RECOGNISABLE = [f for f in IMPORTABLE if f["path"] not in NAMED_ONLY]
+
+
+@pytest.mark.parametrize("sample", RECOGNISABLE, ids=_ids(RECOGNISABLE))
 def test_sample_format_is_recognised_automatically(sample, import_samples: Path):
     data = (import_samples / sample["path"]).read_bytes()
     assert sniff_format(data) == FORMAT_OF_FOLDER[sample["path"].split("/")[0]]
+
+
+@pytest.mark.parametrize("path", sorted(NAMED_ONLY))
+def test_a_sample_without_any_structure_is_not_guessed_but_told_how_to_name_it(path, import_samples: Path):
+    with pytest.raises(UnknownImportFormat) as info:
+        sniff_format((import_samples / path).read_bytes())
+    assert f"--format {NAMED_ONLY[path][0]}" in info.value.message
+
+
+@pytest.mark.parametrize("path", sorted(NAMED_ONLY))
+def test_a_sample_without_any_structure_is_recognised_by_the_name_its_app_gives_it(path, import_samples: Path):
+    fmt, app_file_name = NAMED_ONLY[path]
+    assert sniff_format((import_samples / path).read_bytes(), app_file_name) == fmt
 
 
 @pytest.mark.parametrize("sample", IMPORTABLE, ids=_ids(IMPORTABLE))
 def test_sample_imports_the_same_with_its_format_named(sample, import_samples: Path):
     path = import_samples / sample["path"]
     named = import_file(path, format=FORMAT_OF_FOLDER[sample["path"].split("/")[0]], password=sample.get("password"))
-    assert _got(named) == _got(import_file(path, password=sample.get("password")))
+    assert _got(named) == _got(import_file(path, format=_format_to_give(sample), password=sample.get("password")))
 
 
 @pytest.mark.parametrize("sample", ENCRYPTED, ids=_ids(ENCRYPTED))
 def test_encrypted_sample_without_password_asks_for_one(sample, import_samples: Path):
     with pytest.raises(ImportNeedsPassword) as info:
-        import_file(import_samples / sample["path"])
+        import_file(import_samples / sample["path"], format=_format_to_give(sample))
     assert info.value.code == "import_needs_password"
 
 
 @pytest.mark.parametrize("sample", ENCRYPTED, ids=_ids(ENCRYPTED))
 def test_encrypted_sample_with_wrong_password_says_so(sample, import_samples: Path):
     with pytest.raises(ImportWrongPassword) as info:
-        import_file(import_samples / sample["path"], password="not the password")
+        import_file(import_samples / sample["path"], format=_format_to_give(sample), password="not the password")
     assert info.value.code == "import_wrong_password"
 
 

@@ -47,6 +47,7 @@ class ImportFormat:
     """One supported file format."""
 
     name: str
+    title: str  # the app's own name, for messages ("this is not a valid Aegis file")
     description: str
     parse: Callable[[bytes, str | None], Collector]
     encrypted: bool = False  # may the file be password-protected?
@@ -55,25 +56,39 @@ class ImportFormat:
 FORMATS: dict[str, ImportFormat] = {
     f.name: f
     for f in (
-        ImportFormat("otpauth", "text file of otpauth:// URIs, one per line (also Ente Auth's export)", uris.parse),
-        ImportFormat("google", "Google Authenticator export: otpauth-migration:// URIs", google.parse),
-        ImportFormat("aegis", "Aegis vault export (.json), plain or encrypted", aegis.parse, True),
-        ImportFormat("2fas", "2FAS backup (.2fas), schema 1–4, plain or encrypted", twofas.parse, True),
-        ImportFormat("andotp", "andOTP backup (.json, or encrypted .bin in either format)", andotp.parse, True),
-        ImportFormat("bitwarden", "Bitwarden unencrypted export, JSON or CSV", bitwarden.parse),
-        ImportFormat("freeotp-plus", "FreeOTP+ JSON export, or FreeOTP/FreeOTP+ tokens.xml", freeotp.parse),
-        ImportFormat("authenticator-pro", "Authenticator Pro / Stratum backup, plain or encrypted",
-                     authpro.parse, True),
-        ImportFormat("ente", "Ente Auth plain-text export (otpauth:// URIs)", uris.parse),
-        ImportFormat("proton", "Proton Authenticator JSON export (unencrypted)", proton.parse),
-        ImportFormat("authy", "Authy token store XML (rooted device), plain or encrypted", authy.parse, True),
-        ImportFormat("totp-authenticator", "TOTP Authenticator backup or internal XML",
+        ImportFormat("otpauth", "otpauth URI list",
+                     "text file of otpauth:// URIs, one per line (also Ente Auth's export)", uris.parse),
+        ImportFormat("google", "Google Authenticator export",
+                     "Google Authenticator export: otpauth-migration:// URIs", google.parse),
+        ImportFormat("aegis", "Aegis", "Aegis vault export (.json), plain or encrypted", aegis.parse, True),
+        ImportFormat("2fas", "2FAS", "2FAS backup (.2fas), schema 1–4, plain or encrypted", twofas.parse, True),
+        ImportFormat("andotp", "andOTP", "andOTP backup (.json, or encrypted .json.aes in either format)",
+                     andotp.parse, True),
+        ImportFormat("bitwarden", "Bitwarden", "Bitwarden unencrypted export, JSON or CSV", bitwarden.parse),
+        ImportFormat("freeotp-plus", "FreeOTP+", "FreeOTP+ JSON export, or FreeOTP/FreeOTP+ tokens.xml",
+                     freeotp.parse),
+        ImportFormat("authenticator-pro", "Authenticator Pro",
+                     "Authenticator Pro / Stratum backup, plain or encrypted", authpro.parse, True),
+        ImportFormat("ente", "Ente Auth", "Ente Auth plain-text export (otpauth:// URIs)", uris.parse),
+        ImportFormat("proton", "Proton Authenticator", "Proton Authenticator JSON export (unencrypted)",
+                     proton.parse),
+        ImportFormat("authy", "Authy", "Authy token store XML (rooted device), plain or encrypted", authy.parse,
+                     True),
+        ImportFormat("totp-authenticator", "TOTP Authenticator", "TOTP Authenticator backup or internal XML",
                      totp_authenticator.parse, True),
-        ImportFormat("steam", "Steam Guard file (maFile / Steamguard JSON)", internal.parse_steam),
-        ImportFormat("duo", "Duo Mobile accounts.json (rooted device)", internal.parse_duo),
-        ImportFormat("battle-net", "Battle.net authenticator XML (rooted device)", internal.parse_battle_net),
+        ImportFormat("steam", "Steam Guard", "Steam Guard file (maFile / Steamguard JSON)", internal.parse_steam),
+        ImportFormat("duo", "Duo Mobile", "Duo Mobile accounts.json (rooted device)", internal.parse_duo),
+        ImportFormat("battle-net", "Battle.net", "Battle.net authenticator XML (rooted device)",
+                     internal.parse_battle_net),
     )
 }
+
+
+def unrecognised(what: str) -> UnknownImportFormat:
+    """The error for a file ``auto`` could not place: what it looked like, and every format we read."""
+    names = ", ".join(FORMATS)
+    return UnknownImportFormat(f"format not recognised: {what}. Supported formats: {names}. If the file is "
+                               "one of these, name it with --format NAME (see docs/import-formats.md)")
 
 
 @dataclass
@@ -111,14 +126,27 @@ def _sniff_json(doc: object) -> str | None:
     return None
 
 
-def sniff_format(data: bytes) -> str:
-    """Guess the format of ``data``; raise UnknownImportFormat when nothing fits."""
+def sniff_format(data: bytes, file_name: str | None = None) -> str:
+    """Guess the format of ``data``; raise UnknownImportFormat when nothing fits.
+
+    Each answer needs a structure the app really writes, so that random bytes are "not recognised" rather
+    than taken for an encrypted file (which would ask for a password and then blame it). ``file_name`` is
+    only a hint for the one file no content can identify: andOTP's old encrypted format, saved by the app as
+    ``otp_accounts*.json.aes``.
+    """
     if authpro.is_encrypted(data):
         return "authenticator-pro"
+    if andotp.has_current_header(data):
+        return "andotp"
     try:
         text = data.decode("utf-8").lstrip("\ufeff").strip()
     except UnicodeDecodeError:
-        return "andotp"  # the only binary format without a magic header
+        if file_name and file_name.lower().endswith(andotp.ENCRYPTED_SUFFIX):
+            return "andotp"  # named as andOTP names its backups: either encrypted format
+        raise unrecognised(
+            "a binary file without the header of any binary format (an encrypted andOTP backup in the old "
+            "format has none: for one, give --format andotp)"
+        ) from None
     head = text[:4096]
     if text.startswith("{") or text.startswith("["):
         try:
@@ -131,7 +159,7 @@ def sniff_format(data: bytes) -> str:
         found = _sniff_json(doc)
         if found:
             return found
-        raise UnknownImportFormat("a JSON file, but not one of the known export formats; name it with --format")
+        raise unrecognised("a JSON file, but not one of the known export formats")
     if text.startswith("<"):
         if "com.authy" in head or ("authy" in head and "Secret" in text):
             return "authy"
@@ -141,7 +169,7 @@ def sniff_format(data: bytes) -> str:
             return "battle-net"
         if "issuerExt" in text or "tokenOrder" in text:
             return "freeotp-plus"
-        raise UnknownImportFormat("an XML file, but not one of the known app files; name it with --format")
+        raise unrecognised("an XML file, but not one of the known app files")
     if "otpauth-migration://" in head:
         return "google"
     if "otpauth://" in head or "steam://" in head:
@@ -149,9 +177,9 @@ def sniff_format(data: bytes) -> str:
         return "bitwarden" if "login_totp" in first else "otpauth"
     if "login_totp" in head.partition("\n")[0]:
         return "bitwarden"
-    if text and len(text) % 4 == 0 and all(c.isalnum() or c in "+/=\n\r" for c in text[:4096]):
-        return "totp-authenticator"  # its backup is one Base64 blob
-    raise UnknownImportFormat("the file's format was not recognised; name it with --format")
+    if totp_authenticator.looks_like_backup(text):
+        return "totp-authenticator"
+    raise unrecognised("text that is none of the known exports")
 
 
 def _plain_utf8(data: bytes) -> bytes:
@@ -169,10 +197,8 @@ def _plain_utf8(data: bytes) -> bytes:
     return data
 
 
-def import_result(
-    data: bytes, format: str = "auto", password: str | None = None, skip_invalid: bool = False
-) -> ImportResult:
-    """Read ``data``; like :func:`import_bytes`, but also say which format and which records were skipped."""
+def _prepared(data: bytes) -> bytes:
+    """``data`` checked for type and size, as UTF-8 if it was UTF-16 text; ImportFailed when empty."""
     if not isinstance(data, bytes | bytearray):
         raise ImportFailed("import data must be bytes")
     if len(data) > MAX_IMPORT_BYTES:
@@ -180,10 +206,34 @@ def import_result(
     data = _plain_utf8(bytes(data))
     if not data.strip():
         raise ImportFailed("the file is empty")
-    name = sniff_format(bytes(data)) if format == "auto" else format
+    return data
+
+
+def _format_name(data: bytes, format: str, file_name: str | None) -> str:
+    name = sniff_format(data, file_name) if format == "auto" else format
     if name not in FORMATS:
         raise UnknownImportFormat(f"unknown import format {format!r}; known: {', '.join(FORMATS)}")
-    fmt = FORMATS[name]
+    return name
+
+
+def detect_format(data: bytes, format: str = "auto", file_name: str | None = None) -> str:
+    """The format ``data`` will be read as (``format`` checked, or ``auto`` resolved), without decrypting.
+
+    Lets a caller refuse a file it cannot read before asking for any password.
+    """
+    return _format_name(_prepared(data), format, file_name)
+
+
+def import_result(
+    data: bytes, format: str = "auto", password: str | None = None, skip_invalid: bool = False,
+    *, file_name: str | None = None,
+) -> ImportResult:
+    """Read ``data``; like :func:`import_bytes`, but also say which format and which records were skipped.
+
+    ``file_name`` (the file's name, if it came from one) helps ``auto`` only where content cannot.
+    """
+    data = _prepared(data)
+    fmt = FORMATS[_format_name(data, format, file_name)]
     try:
         collected = fmt.parse(bytes(data), password)
     except ImportFailed:
@@ -192,7 +242,7 @@ def import_result(
         raise ImportFailed(f"this {fmt.description} is nested too deeply") from None
     except RECORD_ERRORS as exc:
         # A structural surprise the format module did not name: still a clear, specific error.
-        raise ImportFailed(f"this is not a valid {name} file: {describe(exc)}") from None
+        raise ImportFailed(f"this is not a valid {fmt.title} file: {describe(exc)}") from None
     if collected.problems and not skip_invalid:
         count = len(collected.problems)
         more = f" (and {count - 1} more)" if count > 1 else ""
@@ -200,10 +250,10 @@ def import_result(
             f"{collected.problems[0]}{more}. Nothing was imported; fix the file or skip bad entries."
         )
     if not collected.entries and not collected.problems:
-        raise ImportFailed(f"the {name} file holds no accounts")
+        raise ImportFailed(f"the {fmt.title} file holds no accounts")
     if collected.problems:
         log.info("import skipped %d invalid record(s)", len(collected.problems))
-    return ImportResult(format=name, entries=collected.entries, skipped=collected.problems)
+    return ImportResult(format=fmt.name, entries=collected.entries, skipped=collected.problems)
 
 
 def import_bytes(
@@ -234,7 +284,7 @@ def import_file_result(
     path: str | Path, format: str = "auto", password: str | None = None, skip_invalid: bool = False
 ) -> ImportResult:
     """Like :func:`import_file`, also giving the detected format and the skipped records (for reports)."""
-    return import_result(read_import_file(path), format, password, skip_invalid)
+    return import_result(read_import_file(path), format, password, skip_invalid, file_name=Path(path).name)
 
 
 def import_file(
@@ -248,10 +298,12 @@ __all__ = [
     "FORMATS",
     "ImportFormat",
     "ImportResult",
+    "detect_format",
     "import_bytes",
     "import_file",
     "import_file_result",
     "import_result",
     "read_import_file",
     "sniff_format",
+    "unrecognised",
 ]

@@ -87,7 +87,7 @@ def decode_text(data: bytes, fmt: str) -> str:
     try:
         return data.decode("utf-8").lstrip("\ufeff")
     except UnicodeDecodeError:
-        raise ImportFailed(f"this is not a {fmt} file: it is not UTF-8 text") from None
+        raise ImportFailed(f"this is not a valid {fmt} file: it is not UTF-8 text") from None
 
 
 def load_json(data: bytes | str, fmt: str) -> Any:

@@ -23,5 +23,5 @@ def shared_preferences(data: bytes, fmt: str) -> dict[str, str]:
     except ET.ParseError as exc:
         raise ImportFailed(f"this is not a valid {fmt} file: bad XML ({exc})") from None
     if root.tag != "map":
-        raise ImportFailed(f"this is not a {fmt} file: the XML root is <{root.tag}>, not <map>")
+        raise ImportFailed(f"this is not a valid {fmt} file: the XML root is <{root.tag}>, not <map>")
     return {el.get("name", ""): el.text or "" for el in root if el.tag == "string"}

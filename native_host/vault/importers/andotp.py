@@ -3,6 +3,11 @@
 Current encrypted format: 4-byte big-endian PBKDF2 iteration count | 12-byte salt | 12-byte nonce |
 AES-GCM ciphertext+tag, key PBKDF2-HMAC-SHA1. Old format: 12-byte nonce | ciphertext+tag, key
 SHA-256(password). Neither has a magic header; the current format is tried first.
+
+Recognising a file (``auto``) needs the current format's header as andOTP writes it: an iteration count
+between 140,000 and 160,000 (andOTP's ``PBKDF2_MIN/MAX_BACKUP_ITERATIONS``) and room for salt, nonce, tag
+and at least ``[]``. The old format is random bytes from its first byte; andOTP itself makes the user pick
+"old format" to restore one, and so do we (``--format andotp``, or the app's file name ``.json.aes``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,11 @@ from ._common import (
 )
 
 FORMAT = "andOTP"
+ENCRYPTED_SUFFIX = ".json.aes"  # andOTP's otp_accounts[_<date>].json.aes, both encrypted formats
+WRITTEN_ITERATIONS = range(140_000, 160_001)  # what andOTP's backup writes, not what we can read
+_HEADER = 4 + 12 + 12  # iteration count, salt, nonce
+_SMALLEST_CURRENT = _HEADER + len(b"[]") + 16  # + the GCM tag
+_SMALLEST_OLD = 12 + 16  # nonce and GCM tag
 _KINDS = {"TOTP": "totp", "HOTP": "hotp", "STEAM": "steam"}
 
 
@@ -40,8 +50,6 @@ def _decrypt(data: bytes, password: str) -> bytes:
                 return aes_gcm_open(key, data[16:28], data[28:], FORMAT)
             except ImportWrongPassword:
                 pass  # maybe the old format, whose first bytes are a random nonce
-    if len(data) < 12 + 16:
-        raise ImportFailed("this andOTP file is too short to be an encrypted backup")
     try:
         return aes_gcm_open(sha256(password.encode("utf-8")), data[:12], data[12:], FORMAT)
     except ImportWrongPassword:
@@ -70,6 +78,11 @@ def _entry(item: Any) -> Entry:
     )
 
 
+def has_current_header(data: bytes) -> bool:
+    """True when ``data`` starts as andOTP writes an encrypted backup today (see the module docstring)."""
+    return len(data) >= _SMALLEST_CURRENT and int.from_bytes(data[:4], "big") in WRITTEN_ITERATIONS
+
+
 def is_plain(data: bytes) -> bool:
     """A plain andOTP backup is a JSON array in UTF-8 text.
 
@@ -88,6 +101,8 @@ def is_plain(data: bytes) -> bool:
 def parse(data: bytes, password: str | None = None) -> Collector:
     """Read an andOTP backup: plain JSON, or encrypted (current or old format) with ``password``."""
     if not is_plain(data):
+        if len(data) < _SMALLEST_OLD:  # said before any password is asked for
+            raise ImportFailed("this andOTP file is too short to be an encrypted backup")
         data = _decrypt(data, require_password(password, FORMAT))
     items = expect(load_json(data, FORMAT), list, "the andOTP backup")
     collector = Collector()

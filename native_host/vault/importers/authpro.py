@@ -41,15 +41,22 @@ def _argon2id(password: str, salt: bytes) -> bytes:
     return Argon2id(salt=salt, length=32, iterations=3, lanes=4, memory_cost=65536).derive(password.encode("utf-8"))
 
 
+_SMALLEST_BODY = 16 + 12 + 16  # salt, IV, GCM tag
+_SMALLEST_LEGACY_BODY = 20 + 16 + 16  # salt, IV, one AES block
+
+
+def _check_length(data: bytes) -> None:
+    """A truncated backup is named as such before any password is asked for."""
+    smallest = _SMALLEST_BODY if data.startswith(HEADER) else _SMALLEST_LEGACY_BODY
+    if len(data) - len(HEADER) < smallest:
+        raise ImportFailed("this Authenticator Pro backup is truncated")
+
+
 def _decrypt(data: bytes, password: str) -> bytes:
     if data.startswith(HEADER):
         body = data[len(HEADER) :]
-        if len(body) < 16 + 12 + 16:
-            raise ImportFailed("this Authenticator Pro backup is truncated")
         return aes_gcm_open(_argon2id(password, body[:16]), body[16:28], body[28:], FORMAT)
     body = data[len(LEGACY_HEADER) :]
-    if len(body) < 20 + 16 + 16:
-        raise ImportFailed("this Authenticator Pro backup is truncated")
     plaintext = aes_cbc_open(pbkdf2(password, body[:20], 64_000, "sha1"), body[20:36], body[36:], FORMAT)
     if not plaintext.lstrip().startswith(b"{"):
         raise wrong_password(FORMAT)  # CBC has no tag: garbage that happened to unpad is still a wrong password
@@ -84,6 +91,7 @@ def is_encrypted(data: bytes) -> bool:
 def parse(data: bytes, password: str | None = None) -> Collector:
     """Read an Authenticator Pro backup (plain, or encrypted with ``password``)."""
     if is_encrypted(data):
+        _check_length(data)
         data = _decrypt(data, require_password(password, FORMAT))
     doc = expect(load_json(data, FORMAT), dict, "the Authenticator Pro backup")
     collector = Collector()

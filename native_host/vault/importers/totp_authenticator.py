@@ -33,6 +33,26 @@ FORMAT = "TOTP Authenticator"
 BUILT_IN_PASSWORD = "TotpAuthenticator"
 
 
+_BASE64_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n")
+# The smallest real backup (one account) is well over two AES blocks; one block holds no account at all.
+_SMALLEST_BACKUP = 32
+
+
+def looks_like_backup(text: str) -> bool:
+    """True when ``text`` is Base64 of whole AES blocks, as this app's backup is (no header to go by).
+
+    Text that is merely Base64-ish (a word, a hex string) is not taken for an encrypted backup.
+    """
+    compact = "".join(text.split())
+    if len(compact) % 4 or not set(compact) <= _BASE64_CHARACTERS:
+        return False
+    stripped = compact.rstrip("=")
+    if "=" in stripped or len(compact) - len(stripped) > 2:
+        return False  # padding only at the end, at most two
+    size = len(compact) // 4 * 3 - (len(compact) - len(stripped))
+    return size >= _SMALLEST_BACKUP and size % 16 == 0
+
+
 def _account(item: Any) -> Entry:
     item = expect(item, dict, "account")
     base = int_field(item, "base", 16)
