@@ -23,6 +23,7 @@ from typing import Any
 from fido2.ctap2 import Ctap2
 from fido2.ctap2.extensions import HMACGetSecretInput, HmacSecretExtension
 from fido2.ctap2.pin import ClientPin
+from fido2.hid import CAPABILITY
 
 from .ceremonies.failures import to_fido_error
 from .ceremonies.interaction import EventSink, HostInteraction, no_events
@@ -57,7 +58,11 @@ class _HmacRequest:
 def _ctap2(key: KeyHandle) -> Ctap2:
     cached = key.ceremony_cache.get("ctap2")
     if cached is None:
-        cached = key.ceremony_cache["ctap2"] = Ctap2(key.device())
+        device = key.device()
+        if not device.capabilities & CAPABILITY.CBOR:
+            raise FidoError(f"{key.name} is a U2F-only key: it has no hmac-secret (PRF) to unlock the vault with",
+                            code="fido_unsupported")
+        cached = key.ceremony_cache["ctap2"] = Ctap2(device)
     return cached
 
 

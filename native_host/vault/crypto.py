@@ -109,7 +109,7 @@ def _describe_slot(slot: dict[str, Any]) -> str:
     if slot.get("type") == SLOT_PASSWORD:
         return "another password slot"
     if slot.get("type") == SLOT_FIDO2_PRF:
-        return "a security-key slot (fido2-prf)"
+        return f"the security-key slot {str(slot.get('name'))[:64]!r} (fido2-prf)"
     return f"a slot of unknown type {str(slot.get('type'))[:40]!r}"
 
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..errors import VaultError
+from ..errors import VaultError, VaultTampered
 from .format import MAX_SLOTS, PRF_KDF, PRF_SALT_BYTES, SLOT_FIDO2_PRF, b64d, b64e, canonical_json, check_key_slot
 
 # The credential's rpId: our own, never a web site's. ".invalid" is reserved (RFC 6761) and never resolves,
@@ -75,14 +75,18 @@ def make_key_slot(master_key: bytes, *, credential_id: bytes, rp_id: str, salt: 
 
 
 def unwrap_key_slot(slot: dict[str, Any], prf_output: bytes) -> bytes:
-    """The master key ``slot`` wraps; :class:`WrongSecurityKey` when ``prf_output`` does not open it."""
+    """The master key ``slot`` wraps, given the hmac-secret output of the slot's own credential.
+
+    The key answered for this credential, so its output is the right one: a wrap that fails to open means
+    the slot's fields were changed (with the header checksum recomputed): :class:`VaultTampered`."""
     check_key_slot(slot)
     kek = _kek(prf_output, b64d(slot["salt"], "PRF salt"))
     try:
         return AESGCM(kek).decrypt(b64d(slot["nonce"], "slot nonce"), b64d(slot["key"], "wrapped key"), _aad(slot))
     except InvalidTag:
-        raise WrongSecurityKey(
-            f"the security key's secret does not open the key slot {slot['name']!r}; use the password"
+        raise VaultTampered(
+            f"the security-key slot {slot['name']!r} failed its integrity check (modified); the file was left "
+            "untouched: unlock with the password"
         ) from None
 
 
