@@ -21,7 +21,7 @@ from native_host.cli.entry_points import CommandPoint
 REPO = Path(__file__).resolve().parent.parent
 
 # Third-party packages (top-level module names) each part of the user's machine may import.
-BASE = {"fido2", "cryptography", "platformdirs", "idna"}  # pyproject's [project] dependencies
+BASE = {"fido2", "cryptography", "platformdirs", "idna", "zxcvbn"}  # pyproject's [project] dependencies
 OPTIONAL_TRANSPORTS = {"smartcard", "bleak"}  # the nfc and ble extras, imported only when that transport is used
 DEVTOOLS = {"playwright", "websockets"}  # the devtools extra (`tracker2fa try`)
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExportRefused, ImportNeedsPassword, VaultExists, VaultNotFound
+from ..errors import EntryNotFound, ExportRefused, ImportNeedsPassword, VaultExists, VaultNotFound
 from ..origins import normalize_origin
 from ..vault import default_vault_path
 
@@ -60,6 +60,34 @@ class Passwords:
 
 # ---- helpers --------------------------------------------------------------------------------------------
 
+# zxcvbn's 3 of 4, "safely unguessable" (at least 10^8 guesses): the vault file can be copied and attacked
+# offline, slowed only by its KDF.
+MIN_PASSWORD_SCORE = 3
+WEAK_OVERRIDE = "--allow-weak-password"
+
+
+def refuse_weak_password(password: str, args: argparse.Namespace) -> None:
+    """Raise UsageError for a vault password that is easy to guess, unless ``--allow-weak-password``.
+
+    zxcvbn (about 25 ms to import) is loaded here only, by the commands that set a password: never by the
+    host or by the commands that only read the vault.
+    """
+    if args.allow_weak_password:
+        return
+    from zxcvbn import zxcvbn
+
+    # zxcvbn refuses more than 72 characters: a longer password is judged by its start, which only errs low.
+    verdict = zxcvbn(password[:72], user_inputs=["tracker2fa", "vault", "jira"])
+    if verdict["score"] >= MIN_PASSWORD_SCORE:
+        return
+    feedback = verdict.get("feedback") or {}
+    why = " ".join(part for part in (feedback.get("warning"), *feedback.get("suggestions", [])) if part)
+    raise UsageError(
+        f"this vault password is too easy to guess (strength {verdict['score']} of 4, at least "
+        f"{MIN_PASSWORD_SCORE} needed){': ' + why if why else '.'} Choose a longer one, e.g. four or more "
+        f"uncommon words; nothing was changed. For a throw-away vault in a script, add {WEAK_OVERRIDE}."
+    )
+
 
 def _vault_path(args: argparse.Namespace) -> Path:
     return Path(args.vault).expanduser() if args.vault else default_vault_path()
@@ -72,6 +100,17 @@ def _unlock(args: argparse.Namespace, passwords: Passwords) -> Any:
     if not vault_file.exists():
         raise VaultNotFound(f"no vault at {vault_file.path}; create one with `tracker2fa vault init`")
     return vault_file.unlock(passwords.get("Vault password"))
+
+
+def _find(vault: Any, name: str) -> Any:
+    """The entry ``name`` names; when none matches, the error says where to see the names and ids.
+
+    (Several matches already list their ids.)
+    """
+    try:
+        return vault.get(name)
+    except EntryNotFound as exc:
+        raise EntryNotFound(f"{exc.message}; `tracker2fa vault list` shows every entry's name and id") from None
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], human: str) -> None:
@@ -109,6 +148,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     if vault_file.path.exists():
         raise VaultExists(f"a vault already exists at {vault_file.path}; refusing to overwrite it")
     password = Passwords(args.password_stdin).get("New vault password", confirm=True)
+    refuse_weak_password(password, args)
     vault = vault_file.create(password, kdf=args.kdf, kdf_cost=args.kdf_cost)
     vault.lock()
     _emit(args, {"path": str(vault_file.path), "entries": 0}, f"Created an empty vault at {vault_file.path}")
@@ -168,13 +208,18 @@ def _is_tracker2fa_vault(path: Path) -> bool:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Import a file from another app. Passwords: line 1 the vault, line 2 the file (only if encrypted)."""
-    from ..vault.importers import import_file
+    from ..vault.importers import detect_format, import_result, read_import_file
 
     origins = [normalize_origin(o) for o in args.origin]  # bad input fails before the password is asked
+    restore = args.format == "tracker2fa" or (args.format == "auto" and _is_tracker2fa_vault(args.file))
+    if not restore:
+        # Read and recognise the file first: one that is not an export fails before any password is asked.
+        data = read_import_file(args.file)
+        name = detect_format(data, args.format, args.file.name)
     passwords = Passwords(args.password_stdin)
     vault = _unlock(args, passwords)
     try:
-        if args.format == "tracker2fa" or (args.format == "auto" and _is_tracker2fa_vault(args.file)):
+        if restore:
             from ..vault import VaultFile
 
             backup = VaultFile(args.file).unlock(passwords.get("Password of the backup"))
@@ -182,11 +227,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             backup.lock()
         else:
             try:
-                entries = import_file(args.file, format=args.format, password=None, skip_invalid=args.skip_invalid)
+                entries = import_result(data, name, None, args.skip_invalid).entries
             except ImportNeedsPassword:
                 file_password = passwords.get("Password of the import file")
-                entries = import_file(args.file, format=args.format, password=file_password,
-                                      skip_invalid=args.skip_invalid)
+                entries = import_result(data, name, file_password, args.skip_invalid).entries
         for entry in entries:
             entry.origins = [*entry.origins, *origins]
         added = vault.add_many(entries)
@@ -260,7 +304,7 @@ def cmd_code(args: argparse.Namespace) -> int:
     """Print the current code of one entry, alone on its line. Password: line 1."""
     vault = _unlock(args, Passwords(args.password_stdin))
     try:
-        entry = vault.get(args.name)
+        entry = _find(vault, args.name)
         code, expires_in = vault.code(entry.id, None)
     finally:
         vault.lock()
@@ -272,7 +316,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     """Remove one entry (the previous file stays in vault.json.bak). Password: line 1."""
     vault = _unlock(args, Passwords(args.password_stdin))
     try:
-        entry = vault.get(args.name)
+        entry = _find(vault, args.name)
         vault.remove(entry.id)
     finally:
         vault.lock()
@@ -287,7 +331,7 @@ def cmd_rename(args: argparse.Namespace) -> int:
         raise UsageError("give --issuer and/or --account")
     vault = _unlock(args, Passwords(args.password_stdin))
     try:
-        updated = vault.update(vault.get(args.name).id, **fields)
+        updated = vault.update(_find(vault, args.name).id, **fields)
     finally:
         vault.lock()
     _emit(args, {"entry": updated.public_dict()}, f"Renamed: {_describe(updated)}")
@@ -299,7 +343,7 @@ def cmd_bind(args: argparse.Namespace) -> int:
     wanted = [normalize_origin(o) for o in args.origins]  # bad input fails before the password is asked
     vault = _unlock(args, Passwords(args.password_stdin))
     try:
-        entry = vault.get(args.name)
+        entry = _find(vault, args.name)
         if args.unbind:
             entry = vault.update(entry.id, origins=[o for o in entry.origins if o not in wanted])
         else:
@@ -318,7 +362,7 @@ def cmd_backup_codes(args: argparse.Namespace) -> int:
         raise UsageError("a backup code must not be empty")
     vault = _unlock(args, Passwords(args.password_stdin))
     try:
-        entry = vault.get(args.name)
+        entry = _find(vault, args.name)
         if codes or args.replace:
             kept = [] if args.replace else entry.backup_codes
             entry = vault.update(entry.id, backup_codes=[*kept, *({"code": c, "used": False} for c in codes)])
@@ -341,7 +385,9 @@ def cmd_passwd(args: argparse.Namespace) -> int:
     current = passwords.get("Current vault password")
     vault = vault_file.unlock(current)
     try:
-        dropped = vault.change_password(current, passwords.get("New vault password", confirm=True))
+        new = passwords.get("New vault password", confirm=True)
+        refuse_weak_password(new, args)
+        dropped = vault.change_password(current, new)
     finally:
         vault.lock()
     human = "Password changed: new master key, vault re-encrypted, old backup replaced."
@@ -363,6 +409,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
+def _weak_password_override(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(WEAK_OVERRIDE, action="store_true",
+                        help="accept a password the strength estimator (zxcvbn) finds easy to guess; for "
+                        "throw-away vaults in scripts and tests only")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``tracker2fa vault`` and its sub-commands."""
     vault = subparsers.add_parser(
@@ -380,6 +432,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     init.add_argument("--kdf", choices=("scrypt", "argon2id"), default="scrypt", help="password KDF (default scrypt)")
     init.add_argument("--kdf-cost", choices=("default", "minimum"), default="default",
                       help="KDF cost preset; 'minimum' is for tests and benchmarks only")
+    _weak_password_override(init)
 
     add = command("add", cmd_add, "add an entry from an otpauth:// URI or by hand")
     add.add_argument("uri", nargs="?", help="an otpauth:// URI")
@@ -437,5 +490,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     codes.add_argument("codes", nargs="*", metavar="CODE", help="codes to add; none: just count the unused ones")
     codes.add_argument("--replace", action="store_true", help="drop the entry's old codes first")
 
-    command("passwd", cmd_passwd, "change the vault password")
+    _weak_password_override(command("passwd", cmd_passwd, "change the vault password"))
 

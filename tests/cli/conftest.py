@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 PASSWORD = "correct horse battery staple"
+NEW_PASSWORD = "violet kettle orbit saffron"  # strong enough for vault init/passwd (zxcvbn score 4)
 SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 JIRA = "https://jira.example.com"
 JIRA_URI = f"otpauth://totp/Jira:ann?secret={SECRET}&issuer=Jira"

@@ -11,7 +11,7 @@ import pytest
 
 from native_host.vault import VaultFile
 
-from .conftest import JIRA, JIRA_URI, PASSWORD, SECRET, run_script
+from .conftest import JIRA, JIRA_URI, NEW_PASSWORD, PASSWORD, SECRET, run_script
 
 
 def _valid_codes() -> set[str]:
@@ -137,14 +137,14 @@ def test_bind_and_unbind_origins(cli, initialised, vault_path):
 
 
 def test_passwd_takes_the_current_then_the_new_password(cli, initialised, vault_path):
-    assert cli("passwd", "--password-stdin", stdin=f"{PASSWORD}\nnew password\n").code == 0
+    assert cli("passwd", "--password-stdin", stdin=f"{PASSWORD}\n{NEW_PASSWORD}\n").code == 0
     assert cli("list", "--password-stdin").code == 3
-    assert cli("list", "--password-stdin", stdin="new password\n").code == 0
+    assert cli("list", "--password-stdin", stdin=f"{NEW_PASSWORD}\n").code == 0
 
 
 def test_passwd_with_the_wrong_current_password_changes_nothing(cli, initialised, vault_path):
     before = vault_path.read_bytes()
-    assert cli("passwd", "--password-stdin", stdin="wrong\nnew password\n").code == 3
+    assert cli("passwd", "--password-stdin", stdin=f"wrong\n{NEW_PASSWORD}\n").code == 3
     assert vault_path.read_bytes() == before
 
 
@@ -224,10 +224,10 @@ def test_an_encrypted_backup_is_restored_by_import(cli, initialised, tmp_path):
     cli("export", "--encrypted", str(backup), "--kdf-cost", "minimum", "--password-stdin",
         stdin=f"{PASSWORD}\nbackup pw\n")
     fresh = tmp_path / "fresh.json"
-    assert cli("init", "--kdf-cost", "minimum", "--password-stdin", stdin="fresh pw\n", vault=fresh).code == 0
-    result = cli("import", str(backup), "--password-stdin", stdin="fresh pw\nbackup pw\n", vault=fresh)
+    assert cli("init", "--kdf-cost", "minimum", "--password-stdin", stdin=f"{NEW_PASSWORD}\n", vault=fresh).code == 0
+    result = cli("import", str(backup), "--password-stdin", stdin=f"{NEW_PASSWORD}\nbackup pw\n", vault=fresh)
     assert result.code == 0, result.err
-    restored = VaultFile(fresh).unlock("fresh pw").entries()
+    restored = VaultFile(fresh).unlock(NEW_PASSWORD).entries()
     assert [(e.label, e.secret, e.origins) for e in restored] == [("Jira:ann", SECRET, [JIRA])]
 
 

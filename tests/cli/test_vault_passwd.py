@@ -113,7 +113,7 @@ def test_passwd_with_the_wrong_current_password_leaves_the_vault_and_its_backup_
 def test_passwd_killed_at_random_points_leaves_the_old_or_the_new_vault_and_never_an_old_backup(script, vault_file):
     rng, current, used = random.Random(), PASSWORD, [PASSWORD]
     for round_no in range(15):
-        new = f"password {round_no}"
+        new = f"violet kettle orbit {round_no} saffron"
         proc = subprocess.Popen([script, "vault", "passwd", "--password-stdin"], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
                                 env={**os.environ, "TRACKER2FA_VAULT": str(vault_file)})
@@ -130,7 +130,7 @@ def test_passwd_killed_at_random_points_leaves_the_old_or_the_new_vault_and_neve
             used.append(new)
         current = opens[0]
         assert [e.issuer for e in VaultFile(vault_file).unlock(current).entries()] == ["Jira"]
-    result = run_script(script, "vault", "passwd", "--password-stdin", stdin=f"{current}\nfinal\n",
+    result = run_script(script, "vault", "passwd", "--password-stdin", stdin=f"{current}\nfinal kettle saffron orbit\n",
                         env_vault=vault_file)
     assert result.returncode == 0, result.stderr
     assert [(f.name, p) for f in vault_file.parent.iterdir() for p in used if _opens_with(f, p)] == []
