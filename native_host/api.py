@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     Params = dict[str, Any]
 
 PROTOCOL_VERSION = 1
-CAPABILITIES = ["vault", "settings", "cancel", "fido", "u2f"]
+CAPABILITIES = ["vault", "settings", "cancel", "fido", "u2f", "vault_security_key"]
 # Security keys (api_fido.py, imported on the first of these requests: the TOTP path never loads fido2).
 FIDO_METHODS = frozenset({"fido.devices", "fido.create", "fido.get", "u2f.register", "u2f.sign", "fido.pin"})
 # Methods the host runs on a worker thread of their own, off the ordered queue: they may wait for a touch.
@@ -108,6 +108,8 @@ class Session:
             raise UnknownMethod(f"unknown method {method!r}")
         if cancelled.is_set():
             raise Cancelled("the request was cancelled before it started")
+        if method == "vault.unlock" and params.get("method") == "security_key":
+            return self._vault_unlock_by_key(cancelled, request_id)  # waits for a touch: not under the lock
         with self._cond:
             return handler(params, cancelled)
 
@@ -117,13 +119,22 @@ class Session:
             from .fido.errors import Cancelled as FidoCancelled
 
             raise FidoCancelled("the request was cancelled before it started")
+        return self._fido_methods().call(method, params, cancelled, request_id)
+
+    def _fido_methods(self) -> FidoMethods:
         with self._cond:
             if self._fido is None:
                 from .api_fido import FidoMethods
 
                 self._fido = FidoMethods(self._emit)
-            fido = self._fido
-        return fido.call(method, params, cancelled, request_id)
+            return self._fido
+
+    def _vault_unlock_by_key(self, cancelled: threading.Event, request_id: Any) -> dict[str, Any]:
+        """``vault.unlock {"method": "security_key"}``: touch an enrolled key (``fido.touch`` events; the
+        request's cancel ends the wait). Runs on the dispatcher thread, without the session's lock."""
+        vault = self._fido_methods().unlock_vault(self.vault_path, cancelled, request_id)
+        with self._cond:
+            return self._install_vault(vault, cancelled)
 
     @property
     def vault_path(self) -> Path:
@@ -216,14 +227,18 @@ class Session:
         }
 
     def vault_unlock(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
-        """``vault.unlock`` (see docs/protocol.md)."""
+        """``vault.unlock`` (see docs/protocol.md); ``"method": "security_key"`` is :meth:`_vault_unlock_by_key`."""
+        if params.get("method", "password") != "password":
+            raise BadRequest("parameter 'method' must be \"password\" (the default) or \"security_key\"")
         password = params.get("password")
         if not isinstance(password, str) or not password:
             raise BadRequest("parameter 'password' must be a non-empty string")
         from .vault import VaultFile
 
-        vault = VaultFile(self.vault_path).unlock(password)
-        if cancelled.is_set():  # the user gave up while the KDF ran: do not keep the key
+        return self._install_vault(VaultFile(self.vault_path).unlock(password), cancelled)
+
+    def _install_vault(self, vault: UnlockedVault, cancelled: threading.Event) -> dict[str, Any]:
+        if cancelled.is_set():  # the user gave up while the KDF ran (or the key was touched): do not keep the key
             vault.lock()
             raise Cancelled("the unlock was cancelled")
         self._forget_vault()

@@ -93,6 +93,14 @@ class FidoMethods:
         u2f = service.u2f_register if method == "u2f.register" else service.u2f_sign
         return u2f(page, on_event=on_event, cancel=cancelled)
 
+    def unlock_vault(self, path: Any, cancelled: threading.Event, request_id: Any) -> Any:
+        """The vault at ``path`` unlocked by touching an enrolled security key (``fido.touch`` events)."""
+        from .fido.vault_key import unlock_vault
+        from .vault import VaultFile
+
+        return unlock_vault(VaultFile(path), self.service().keys(), on_event=self._events_for(request_id),
+                            cancel=cancelled)
+
     # -- events and PINs
 
     def _events_for(self, request_id: Any) -> Callable[[str, dict[str, Any]], None]:

@@ -98,7 +98,7 @@ def enrol(keys: Sequence[KeyHandle], *, rp_id: str, salt: bytes, user_name: str 
 
     def work(key: KeyHandle, stop: Any) -> Enrolment:
         interaction = HostInteraction(key.id, on_event, None)
-        with key_in_use(key, stop):
+        with key_in_use(key, stop, lambda: on_event("fido.key_busy", {"device": key.id})):
             ctap = _ctap2(key)
             _hmac_extension(ctap, key)
             made = ctap.make_credential(
@@ -131,7 +131,7 @@ def read_secret(keys: Sequence[KeyHandle], slots: Sequence[Mapping[str, Any]], *
 
     def work(key: KeyHandle, stop: Any) -> tuple[Mapping[str, Any], bytes]:
         interaction = HostInteraction(key.id, on_event, None)
-        with key_in_use(key, stop):
+        with key_in_use(key, stop, lambda: on_event("fido.key_busy", {"device": key.id})):
             for slot in slots:
                 try:
                     return slot, _secret(key, slot["rp_id"], credential_of(slot), salt_of(slot), stop, interaction)

@@ -4,7 +4,8 @@ Events (``on_event(name, details)``), all carrying ``device`` (the key's id) whe
 - ``fido.touch``       — a key waits for a touch ("touch your key");
 - ``fido.pin_needed``  — a key needs its PIN; ``details`` has ``rpId``; the answer comes from ``pin_provider``;
 - ``fido.key_removed`` — a key went away during the request;
-- ``fido.selected``    — this key answered first; the others were cancelled.
+- ``fido.selected``    — this key answered first; the others were cancelled;
+- ``fido.key_busy``    — the key serves another request; this one waits (a cancel ends the wait).
 The PIN is never put in an event, a log line or an exception message.
 """
 

@@ -87,7 +87,7 @@ def fido2_client(key: KeyHandle, origin: str, interaction: HostInteraction,
                  stop: threading.Event | None = None) -> Iterator[Fido2Client]:
     """A python-fido2 client for ``key`` bound to this request's origin and prompts, reused across requests.
     Waiting for the key (another request holds it) ends when ``stop`` is set."""
-    with key_in_use(key, stop):
+    with key_in_use(key, stop, lambda: interaction.on_event("fido.key_busy", {"device": key.id})):
         cached = key.ceremony_cache.get("fido2_client")
         if cached is None:
             collector, prompts = _PerRequestCollector(), _PerRequestInteraction()
