@@ -97,6 +97,10 @@ def _unlock(args: argparse.Namespace, passwords: Passwords) -> Any:
     from ..vault import VaultFile
 
     vault_file = VaultFile(_vault_path(args))
+    if getattr(args, "security_key", False):  # touch an enrolled key instead (vault_key_cmd.py)
+        from .vault_key_cmd import unlock_by_key
+
+        return unlock_by_key(vault_file.path)
     if not vault_file.exists():
         raise VaultNotFound(f"no vault at {vault_file.path}; create one with `tracker2fa vault init`")
     return vault_file.unlock(passwords.get("Vault password"))
@@ -491,4 +495,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     codes.add_argument("--replace", action="store_true", help="drop the entry's old codes first")
 
     _weak_password_override(command("passwd", cmd_passwd, "change the vault password"))
+
+    from . import vault_key_cmd  # no fido2 at import: it loads in the handlers
+
+    vault_key_cmd.register(commands, _common, _guarded)
+    for opener in (add, imp, exp, lst, code, remove, rename, bind, codes):  # every command that opens the vault
+        vault_key_cmd.security_key_option(opener)
 

@@ -163,13 +163,21 @@ def unlock_vault(vault_file: Any, keys: Sequence[KeyHandle], *, on_event: EventS
     return vault_file.unlock_with_security_key(reader)
 
 
-def enrol_in_vault(vault: Any, keys: Sequence[KeyHandle], *, name: str, on_event: EventSink = no_events,
+def enrol_in_vault(vault: Any, keys: Sequence[KeyHandle], *, name: str | None = None, on_event: EventSink = no_events,
                    cancel: threading.Event | None = None, timeout: float = TOUCH_TIMEOUT) -> dict[str, Any]:
-    """Enrol the first key touched in ``vault`` (an ``UnlockedVault``): a new fido2-prf slot, saved."""
+    """Enrol the first key touched in ``vault`` (an ``UnlockedVault``): a new fido2-prf slot, saved, named
+    ``name`` or else after the key."""
     from native_host.vault import key_slot
 
-    key_slot.check_room(vault.slot_count())  # refuse before asking for a touch
+    if name is not None:
+        key_slot.checked_name(name)  # refuse before asking for a touch
+    key_slot.check_room(vault.slot_count())
     enrolment = enrol(keys, rp_id=key_slot.VAULT_RP_ID, salt=key_slot.new_salt(), on_event=on_event,
                       cancel=cancel, timeout=timeout)
     return vault.add_key_slot(credential_id=enrolment.credential_id, rp_id=enrolment.rp_id, salt=enrolment.salt,
-                              secret=enrolment.secret, name=name)
+                              secret=enrolment.secret, name=name or _printable(enrolment.key_name))
+
+
+def _printable(text: str) -> str:
+    """A key's name as a slot name (printable, 64 characters at most: format.MAX_SLOT_NAME_LENGTH)."""
+    return "".join(c for c in text if c.isprintable())[:64] or "security key"

@@ -20,8 +20,18 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..errors import VaultError, VaultTampered
-from .format import MAX_SLOTS, PRF_KDF, PRF_SALT_BYTES, SLOT_FIDO2_PRF, b64d, b64e, canonical_json, check_key_slot
+from ..errors import BadRequest, VaultError, VaultTampered, WrongPassword
+from .format import (
+    MAX_SLOT_NAME_LENGTH,
+    MAX_SLOTS,
+    PRF_KDF,
+    PRF_SALT_BYTES,
+    SLOT_FIDO2_PRF,
+    b64d,
+    b64e,
+    canonical_json,
+    check_key_slot,
+)
 
 # The credential's rpId: our own, never a web site's. ".invalid" is reserved (RFC 6761) and never resolves,
 # so no page can have this origin, and the host's rpId check refuses it to every page.
@@ -30,8 +40,9 @@ HKDF_INFO = b"tracker2fa vault fido2-prf key-encryption key v1"
 PRF_OUTPUT_BYTES = 32
 
 
-class WrongSecurityKey(VaultError):
-    """The security key touched holds none of the vault's key-slot credentials (or its secret does not fit)."""
+class WrongSecurityKey(WrongPassword):
+    """The security key touched holds none of the vault's key-slot credentials: the key's "wrong password"
+    (a WrongPassword, so the CLI's exit code is the same, 3)."""
 
     code = "wrong_security_key"
 
@@ -96,6 +107,13 @@ def credential_of(slot: dict[str, Any]) -> bytes:
 
 def salt_of(slot: dict[str, Any]) -> bytes:
     return b64d(slot["salt"], "PRF salt")
+
+
+def checked_name(name: Any) -> str:
+    """``name`` if it can name a slot (printable, 1–64 characters); BadRequest otherwise."""
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_SLOT_NAME_LENGTH or not name.isprintable():
+        raise BadRequest(f"the key slot's name must be printable text of 1–{MAX_SLOT_NAME_LENGTH} characters")
+    return name
 
 
 def check_room(slot_count: int) -> None:

@@ -372,10 +372,8 @@ class UnlockedVault(PersistedVault):
                      name: str) -> dict[str, Any]:
         """Wrap the master key for a security key's hmac-secret output ``secret`` (for ``salt``) and save."""
         from . import key_slot
-        from .format import MAX_SLOT_NAME_LENGTH
 
-        if not isinstance(name, str) or not 0 < len(name) <= MAX_SLOT_NAME_LENGTH or not name.isprintable():
-            raise BadRequest(f"the key slot's name must be printable text of 1–{MAX_SLOT_NAME_LENGTH} characters")
+        key_slot.checked_name(name)
 
         def add() -> dict[str, Any]:
             slots = self._header["slots"]

@@ -84,20 +84,23 @@ def test_passwd_keeps_every_entry_and_the_kdf_and_cost_with_a_fresh_salt(script,
     assert [(e.issuer, e.secret, e.origins) for e in vault.entries()] == [("Jira", SECRET, [JIRA])]
 
 
-def test_passwd_drops_a_security_key_slot_and_says_so(script, vault_file):
+def _add_key_slot(vault_file) -> None:
+    """A security-key slot (its secret made up: no key is touched by passwd)."""
     vault = VaultFile(vault_file).unlock(PASSWORD)
-    # No public API writes a FIDO2 slot yet; this stands in for a future version's writer.
-    vault._mutate(lambda: vault._header.update(slots=[*vault._header["slots"], {"type": "fido2-prf", "id": "k1"}]))
+    vault.add_key_slot(credential_id=os.urandom(32), rp_id="tracker2fa-vault.invalid", salt=os.urandom(32),
+                       secret=os.urandom(32), name="desk key")
     vault.lock()
+
+
+def test_passwd_drops_a_security_key_slot_and_says_so(script, vault_file):
+    _add_key_slot(vault_file)
     result = _passwd(script, vault_file, "--json")
-    assert json.loads(result.stdout)["dropped_slots"] == ["a security-key slot (fido2-prf)"]
+    assert json.loads(result.stdout)["dropped_slots"] == ["the security-key slot 'desk key' (fido2-prf)"]
     assert [s["type"] for s in json.loads(vault_file.read_bytes())["header"]["slots"]] == ["password"]
 
 
 def test_passwd_names_the_dropped_slots_in_its_human_output(script, vault_file):
-    vault = VaultFile(vault_file).unlock(PASSWORD)
-    vault._mutate(lambda: vault._header.update(slots=[*vault._header["slots"], {"type": "fido2-prf", "id": "k1"}]))
-    vault.lock()
+    _add_key_slot(vault_file)
     out = _passwd(script, vault_file).stdout
     assert "Removed 1 key slot(s)" in out and "security-key slot" in out and "Add them again" in out
 
