@@ -9,6 +9,8 @@
     tracker2fa verifier admin [--db URL] reset-user NAME | reset-group GROUP | unlock NAME [--ip IP]
     tracker2fa verifier admin [--db URL] audit [--user NAME] [--event E] [--limit N] [--json]
     tracker2fa verifier admin [--db URL] show-policy | list-users | status NAME
+    tracker2fa verifier admin [--db URL] import FILE [--format pskc|csv|jsonl] [--password-stdin] [--skip-invalid]
+                              [--map-serial]
 
 Admin commands open the database directly (like the server does); secrets at rest use the server key from
 $TRACKER2FA_VERIFIER_KEY, or for SQLite the ``<db>.key`` file created beside the database.
@@ -108,6 +110,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--event")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p = actions.add_parser("import", help="create users with TOTP factors from a seed file (PSKC, CSV, JSON lines)",
+                           description="All or nothing unless --skip-invalid; every rejected row is reported. "
+                           "See docs/verifier.md (Seed import).")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--format", choices=("pskc", "csv", "jsonl"),
+                   help="the file's format (default: from its extension, else its first character)")
+    p.add_argument("--password-stdin", action="store_true", help="read an encrypted PSKC file's password from stdin")
+    p.add_argument("--skip-invalid", action="store_true", help="import the valid rows, report the others")
+    p.add_argument("--map-serial", action="store_true",
+                   help="PSKC: name each user by the token's serial number instead of the key's UserId")
     admin.set_defaults(handler=reporting_errors(run_admin))
 
 
@@ -237,6 +249,8 @@ def run_admin(args: argparse.Namespace) -> int:
     v = _open(args.db)
     actor = f"cli:{os.environ.get('USER', 'admin')}"
     cmd = args.admin_command
+    if cmd == "import":
+        return run_import(args, v, actor)
     if cmd == "create-user":
         password = _read_secret_line("password") if args.password_stdin else None
         out = v.create_user(args.username, password, args.group, actor=actor)
@@ -271,4 +285,28 @@ def run_admin(args: argparse.Namespace) -> int:
                       f"{e['result'] or '-':<12} {e['ip'] or '-':<16} {e['detail'] or ''}")
         return 0
     print(json.dumps(out, indent=2, default=lambda result: result.to_dict()))  # the service's typed results
+    return 0
+
+
+def run_import(args: argparse.Namespace, verifier, actor: str) -> int:
+    """``admin import``: print the report as JSON; exit 1 (nothing imported) when a row was refused without
+    ``--skip-invalid`` or the file cannot be read."""
+    from ..seeds import SeedFileError, import_seeds, read_input
+
+    password = _read_secret_line("password") if args.password_stdin else None
+    data = read_input(args.file)
+    try:
+        report = import_seeds(verifier.store, data, name=args.file, fmt=args.format, password=password,
+                              map_serial=args.map_serial, skip_invalid=args.skip_invalid,
+                              server_key=verifier.settings.server_key, actor=actor)
+    except SeedFileError as exc:
+        print(f"tracker2fa: error: {args.file}: {exc.message}; nothing was imported", file=sys.stderr)
+        return 1
+    for row in report.rejected:
+        print(f"{args.file}: {row.where}: {row.reason}", file=sys.stderr)
+    print(json.dumps(report.to_dict(), indent=2))
+    if report.rejected and not args.skip_invalid:
+        print(f"tracker2fa: error: {len(report.rejected)} row(s) refused; nothing was imported "
+              "(fix them, or pass --skip-invalid to import the others)", file=sys.stderr)
+        return 1
     return 0

@@ -40,6 +40,10 @@ class Tx:
         self._cur.execute(self._rewrite(sql), tuple(params))
         return self._cur.rowcount
 
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Execute one statement for each parameter row (the driver batches them: bulk imports)."""
+        self._cur.executemany(self._rewrite(sql), rows)
+
 
 class Store(ABC):
     """Persistent state of the verifier. Implementations: SQLite (WAL) and PostgreSQL."""
@@ -412,6 +416,29 @@ class Store(ABC):
         with self.tx() as tx:
             tx.run("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = ?",
                    (name, value, value))
+
+    # ---- bulk import --------------------------------------------------------------------------------------
+    def import_totp_users(self, users: Sequence[tuple[str, str]], factors: Sequence[tuple[Any, ...]],
+                          audit: Sequence[dict[str, Any]], now: float) -> None:
+        """Create users (name, groups_json) with confirmed TOTP factors (name, sealed secret, digits, period,
+        algorithm, drift) and their audit rows, all in one transaction: every row or none.
+
+        Raises UserExists when a name is taken (by a user created meanwhile): nothing is written then.
+        """
+        cols = [c.strip() for c in AUDIT_COLUMNS.split(",")][1:]
+        try:
+            with self.tx() as tx:
+                tx.run_many(f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, NULL, ?, NULL, ?)",
+                            [(name, groups, now) for name, groups in users])
+                tx.run_many("INSERT INTO totp (username, secret_enc, digits, period, algorithm, last_step, drift, "
+                            "created) VALUES (?, ?, ?, ?, ?, 0, ?, ?)", [(*f, now) for f in factors])
+                tx.run_many(f"INSERT INTO audit ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                            [[event.get(c) for c in cols] for event in audit])
+        except Exception as exc:
+            if self._is_unique_violation(exc):
+                raise UserExists(f"a user being imported was created meanwhile, nothing was imported ({exc})") \
+                    from None
+            raise
 
     # ---- audit ------------------------------------------------------------------------------------------
     def add_audit(self, event: dict[str, Any]) -> int:
