@@ -3,6 +3,9 @@
 (() => {
   const ns = (globalThis.__tracker2fa ??= {});
   const SIZE = 22;
+  const i18n = (globalThis.browser ?? globalThis.chrome)?.i18n;
+  /** A message from _locales (see common/i18n.js for pages); the key when it is missing. */
+  ns.t = (key, ...subs) => i18n?.getMessage(key, subs.map(String)) || key;
 
   const STYLE = `
     :host { all: initial; position: absolute; z-index: 2147483647; }
@@ -39,7 +42,7 @@
     panel.setAttribute("aria-live", "polite");
     panel.hidden = true;
     root.append(style, button, panel);
-    const label = target.kind === "backup" ? "Fill a backup code from tracker2fa" : "Fill the one-time code from tracker2fa";
+    const label = ns.t(target.kind === "backup" ? "inline_fill_backup" : "inline_fill_code");
     button.textContent = target.kind === "backup" ? "B" : "2";
     button.title = label;
     button.setAttribute("aria-label", label);
@@ -75,6 +78,10 @@
         panel.replaceChildren(doc.createTextNode(text));
         panel.hidden = !text;
       },
+      // The code for this step was just given to this site: count down to the next one (issue 12).
+      showWaiting(seconds) {
+        api.showMessage(ns.t("inline_just_used", Math.max(0, Math.ceil(seconds))), "waiting");
+      },
       // A control that will never fill here (e.g. an opaque-origin frame): says why on hover and on click.
       markRefused(text) {
         host.setAttribute("data-tracker2fa-state", "refused");
@@ -86,7 +93,7 @@
         const unlock = doc.createElement("button");
         unlock.type = "button";
         unlock.dataset.action = "unlock";
-        unlock.textContent = "Unlock the vault…";
+        unlock.textContent = ns.t("inline_unlock");
         unlock.addEventListener("click", (event) => {
           if (!event.isTrusted) return;
           event.stopPropagation();
@@ -99,7 +106,7 @@
         host.setAttribute("data-tracker2fa-state", "choose");
         panel.replaceChildren();
         const head = doc.createElement("div");
-        head.textContent = "Several accounts match this site. Pick one:";
+        head.textContent = ns.t("inline_choose");
         panel.append(head);
         for (const item of list) {
           const b = doc.createElement("button");

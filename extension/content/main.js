@@ -13,7 +13,7 @@
   const REFUSAL_MESSAGE =
     refusal === "opaque_origin"
       ? ns.OPAQUE_ORIGIN_MESSAGE
-      : "This page has no web origin an account can be bound to; tracker2fa never fills codes here.";
+      : ns.t("inline_no_web_origin");
   let scans = 0;
 
   const controls = new Map(); // first input element -> control
@@ -24,10 +24,10 @@
   async function ask(type, payload = {}) {
     try {
       const reply = await ext.runtime.sendMessage({ type, ...payload, documentOrigin });
-      if (!reply) return { error: { code: "host_unavailable", message: "The extension did not answer; reload the page." } };
+      if (!reply) return { error: { code: "host_unavailable", message: ns.t("inline_no_answer") } };
       return reply;
     } catch (err) {
-      return { error: { code: "host_unavailable", message: `The extension cannot be reached (${err.message}); reload the page.` } };
+      return { error: { code: "host_unavailable", message: ns.t("inline_unreachable", err.message) } };
     }
   }
 
@@ -45,7 +45,7 @@
       return { ok: false, error: { code: refusal, message: REFUSAL_MESSAGE } };
     }
     if (ns.hasUserInput(target)) {
-      if (!auto) control.showMessage("The code field already holds something you typed, so it was left alone. Clear it to fill.", "refused");
+      if (!auto) control.showMessage(ns.t("err_field_has_input"), "refused");
       return { ok: false, error: { code: "field_has_input" } };
     }
     if (!auto) control.showMessage("", "busy");
@@ -63,16 +63,36 @@
     if (reply.result.choose) {
       if (auto) return { ok: false, error: { code: "ambiguous_entry" } };
       control.showChoices(reply.result.choose);
-      return { ok: false, error: { code: "ambiguous_entry", message: "Several accounts match; pick one on the page." } };
+      return { ok: false, error: { code: "ambiguous_entry", message: ns.t("inline_pick_on_page") } };
     }
+    if (reply.result.just_used) return waitForNextCode(control, entryId, reply.result.next_in, auto);
     if (!ns.fillTarget(target, reply.result.code)) {
-      control.showMessage("The code field already holds something you typed, so it was left alone.", "refused");
+      control.showMessage(ns.t("err_field_has_input"), "refused");
       return { ok: false, error: { code: "field_has_input" } };
     }
     const left = reply.result.remaining;
-    control.showMessage(target.kind === "backup" ? `Backup code filled (${left} left).` : "", "filled");
+    control.showMessage(target.kind === "backup" ? ns.t("inline_backup_filled", left) : "", "filled");
     if (pageState?.autoSubmit) setTimeout(() => ns.submitTarget(target), 50);
     return { ok: true };
+  }
+
+  // The code of this time step was already given to this site (a tracker takes each code once): say so,
+  // count down, and fill the next code the moment it exists. One wait per control; a click meanwhile
+  // changes nothing.
+  function waitForNextCode(control, entryId, nextIn, auto) {
+    if (control.waiting) return control.waiting;
+    const due = Date.now() + nextIn * 1000;
+    control.showWaiting(nextIn);
+    const ticker = setInterval(() => control.showWaiting((due - Date.now()) / 1000), 1000);
+    control.waiting = new Promise((resolve) => {
+      setTimeout(() => {
+        clearInterval(ticker);
+        control.waiting = null;
+        // A little past the boundary, so the host's clock is in the new step too.
+        fill(control, entryId, { auto }).then(resolve);
+      }, nextIn * 1000 + 250);
+    });
+    return control.waiting;
   }
 
   // Each finished scan of the laid-out document (detection, then any auto-fill) is counted in
@@ -131,7 +151,7 @@
     if (msg?.type !== "fill.request") return false;
     const control = [...controls.values()].find((c) => c.target.kind === "code") ?? [...controls.values()][0];
     if (!control) {
-      sendResponse({ ok: false, error: { code: "no_field", message: "No one-time-code field was found on this page." } });
+      sendResponse({ ok: false, error: { code: "no_field", message: ns.t("err_no_field") } });
       return false;
     }
     fill(control, msg.entryId ?? null).then(sendResponse);

@@ -1,6 +1,7 @@
 // Options: site rules, auto-submit, auto-fill trackers (user values) and auto-lock (the host's setting).
 // Values pushed by an administrator (storage.managed) win and are shown disabled.
 import { callBackground } from "../common/api.js";
+import { localize, t } from "../common/i18n.js";
 import { selectValue } from "../common/select.js";
 import { effectiveSettings, writeUser } from "../common/settings.js";
 
@@ -17,16 +18,16 @@ function ruleRow(rule, locked) {
     input.dataset.field = field;
     input.value = rule[field] ?? "";
     input.disabled = locked;
-    input.setAttribute("aria-label", field);
+    input.setAttribute("aria-label", t(`rule_${field}`));
     td.append(input);
     tr.append(td);
   }
   const td = document.createElement("td");
-  if (locked) td.textContent = "admin";
+  if (locked) td.textContent = t("options_rule_admin");
   else {
     const remove = document.createElement("button");
     remove.type = "button";
-    remove.textContent = "Remove";
+    remove.textContent = t("options_remove_rule");
     remove.addEventListener("click", () => tr.remove());
     td.append(remove);
   }
@@ -44,13 +45,13 @@ function collectRules() {
     try {
       new RegExp(rule.urlPattern);
     } catch {
-      throw new Error(`Rule "${rule.name}": the URL pattern is not a valid regular expression.`);
+      throw new Error(t("options_bad_pattern", rule.name));
     }
     for (const key of ["fieldSelector", "submitSelector", "backupSelector"]) {
       try {
         if (rule[key]) document.createDocumentFragment().querySelector(rule[key]);
       } catch {
-        throw new Error(`Rule "${rule.name}": ${key} is not a valid CSS selector.`);
+        throw new Error(t("options_bad_selector", rule.name, t(`rule_${key}`)));
       }
     }
     rules.push(rule);
@@ -65,15 +66,16 @@ function collectOrigins(id = "auto-fill-origins") {
     try {
       url = new URL(line);
     } catch {
-      throw new Error(`"${line}" is not an origin (scheme://host[:port]).`);
+      throw new Error(t("options_not_origin", line));
     }
-    if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error(`"${line}" is not an http(s) origin.`);
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error(t("options_not_http_origin", line));
     origins.push(url.origin);
   }
   return origins;
 }
 
 async function main() {
+  localize();
   const settings = await effectiveSettings();
   const { user, locked } = settings;
   const anyManaged = Object.keys(settings.managed).length > 0;
@@ -87,8 +89,8 @@ async function main() {
   if (locked.autoFill) {
     $("auto-fill-managed").hidden = false;
     $("auto-fill-managed").textContent = settings.managed.autoFill
-      ? `Your administrator enables auto-fill on: ${settings.trackerOrigins.join(", ") || "(no origins listed)"}`
-      : "Your administrator has turned auto-fill off.";
+      ? t("options_admin_auto_fill_on", settings.trackerOrigins.join(", ") || t("options_no_origins"))
+      : t("options_admin_auto_fill_off");
     $("auto-fill-origins").disabled = settings.managed.autoFill === false;
   }
 
@@ -96,7 +98,14 @@ async function main() {
   const managedKeys = Array.isArray(settings.managed.securityKeyTrackers) ? settings.managed.securityKeyTrackers : [];
   if (managedKeys.length) {
     $("security-key-managed").hidden = false;
-    $("security-key-managed").textContent = `Your administrator also enables them on: ${managedKeys.join(", ")}`;
+    $("security-key-managed").textContent = t("options_admin_also", managedKeys.join(", "));
+  }
+
+  $("ahead-origins").value = (user.aheadOrigins ?? []).join("\n");
+  const managedAhead = Array.isArray(settings.managed.nextCodeTrackers) ? settings.managed.nextCodeTrackers : [];
+  if (managedAhead.length) {
+    $("ahead-managed").hidden = false;
+    $("ahead-managed").textContent = t("options_admin_also", managedAhead.join(", "));
   }
 
   const tbody = document.querySelector("#rules tbody");
@@ -109,7 +118,7 @@ async function main() {
     const current = locked.autoLockSeconds
       ? { auto_lock_seconds: settings.autoLockSeconds }
       : await callBackground("ext.request", { method: "settings.get", params: {} });
-    selectValue($("auto-lock"), current.auto_lock_seconds ?? 0);
+    selectValue($("auto-lock"), current.auto_lock_seconds ?? 0, t("lock_seconds", current.auto_lock_seconds ?? 0));
   } catch (err) {
     $("auto-lock-problem").textContent = err.message;
   }
@@ -120,6 +129,7 @@ async function main() {
         siteRules: collectRules(),
         autoFillOrigins: collectOrigins(),
         securityKeyOrigins: collectOrigins("security-key-origins"),
+        aheadOrigins: collectOrigins("ahead-origins"),
       };
       if (!locked.autoSubmit) patch.autoSubmit = $("auto-submit").checked;
       await writeUser(patch);
@@ -129,7 +139,7 @@ async function main() {
           params: { auto_lock_seconds: Number($("auto-lock").value) },
         }).catch((err) => ($("auto-lock-problem").textContent = err.message));
       }
-      $("saved").textContent = "Saved.";
+      $("saved").textContent = t("options_saved");
       $("saved").dataset.state = "saved";
     } catch (err) {
       $("saved").textContent = err.message;

@@ -1,11 +1,24 @@
 // The toolbar popup: host and vault status, unlock/lock, the entries (this site first), codes with a
 // countdown, copy/fill/bind, add account (QR on the page, pasted URI, by hand) and the auto-lock setting.
+// Everything shown comes from one `state` and one `render()`: counts never go stale, and each message
+// sits next to the control that caused it.
 import { api, callBackground } from "../common/api.js";
+import { localize, t } from "../common/i18n.js";
 import { selectValue } from "../common/select.js";
 import { effectiveSettings } from "../common/settings.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { tabId: null, origin: null, entries: [], codes: new Map(), timer: null };
+const state = {
+  tabId: null,
+  origin: null,
+  status: null, // {host, vault, error} from the service worker
+  entries: [], // every entry (all pages of vault.entries)
+  autoLockSeconds: 0,
+  autoLockManaged: false,
+  notes: { unlock: null, add: null, autoLock: null, entry: new Map() }, // {text, kind}
+  codes: new Map(), // id -> {code, until} | {error}
+};
+const items = new Map(); // entry id -> its <li>, kept across renders (focus stays where it was)
 
 const request = (method, params = {}) => callBackground("ext.request", { method, params });
 
@@ -13,8 +26,10 @@ function show(el, visible) {
   el.hidden = !visible;
 }
 
-function toast(text) {
-  $("toast").textContent = text;
+function setNote(el, note) {
+  el.textContent = note?.text ?? "";
+  if (note?.kind) el.dataset.state = note.kind; // "added", "error", "ok"; none while still working
+  else delete el.dataset.state;
 }
 
 async function targetTab() {
@@ -25,37 +40,116 @@ async function targetTab() {
   return tab?.id ?? null;
 }
 
+/** Every entry: vault.entries answers in pages (next_offset) when a vault is large. */
+async function allEntries() {
+  const out = [];
+  let offset = 0;
+  for (;;) {
+    const page = await request("vault.entries", { offset });
+    out.push(...page.entries);
+    if (page.next_offset === null || page.next_offset === undefined || page.next_offset <= offset) return out;
+    offset = page.next_offset;
+  }
+}
+
 async function refresh() {
-  const status = await callBackground("ext.status");
-  show($("problem"), Boolean(status.error));
-  $("problem").textContent = status.error?.message ?? "";
-  $("problem").dataset.code = status.error?.code ?? "";
-  $("host-status").textContent = status.host ? `Host ${status.host.version} connected` : "Host not connected";
-  const vault = status.vault;
-  $("vault-status").textContent = vault
-    ? vault.exists
-      ? `Vault ${vault.unlocked ? `unlocked, ${vault.entries} entries` : "locked"}`
-      : "No vault yet: run `tracker2fa vault init`"
-    : "";
+  state.status = await callBackground("ext.status");
+  if (state.status.vault?.unlocked) {
+    state.entries = await allEntries();
+    const settings = await request("settings.get").catch(() => null);
+    const managed = await effectiveSettings();
+    state.autoLockManaged = managed.locked.autoLockSeconds;
+    state.autoLockSeconds = state.autoLockManaged ? managed.autoLockSeconds : (settings?.auto_lock_seconds ?? 0);
+  } else {
+    state.entries = [];
+    state.codes.clear();
+  }
+  render();
+}
+
+function vaultSummary(vault) {
+  if (!vault) return "";
+  if (!vault.exists) return t("popup_vault_missing");
+  if (!vault.unlocked) return t("popup_vault_locked");
+  // Counted from the list shown, never from an older status reply.
+  const n = state.entries.length;
+  return n === 1 ? t("popup_vault_unlocked_one") : t("popup_vault_unlocked_many", n);
+}
+
+function render() {
+  const { status } = state;
+  const vault = status?.vault ?? null;
   const unlocked = Boolean(vault?.unlocked);
+  show($("problem"), Boolean(status?.error));
+  $("problem").textContent = status?.error?.message ?? "";
+  $("problem").dataset.code = status?.error?.code ?? "";
+  $("host-status").textContent = status
+    ? status.host
+      ? t("popup_host_connected", status.host.version)
+      : t("popup_host_not_connected")
+    : t("popup_host_connecting");
+  $("vault-status").textContent = vaultSummary(vault);
   show($("unlock-form"), Boolean(vault?.exists) && !unlocked);
+  setNote($("unlock-error"), state.notes.unlock);
+  show($("unlock-error"), Boolean(state.notes.unlock));
   show($("unlocked"), unlocked);
   show($("lock"), unlocked);
   document.body.dataset.vault = vault ? (vault.exists ? (unlocked ? "unlocked" : "locked") : "missing") : "unavailable";
-  if (vault?.exists && !unlocked) $("password").focus();
-  if (unlocked) await loadEntries();
+  document.body.dataset.entries = String(state.entries.length);
+  if (!unlocked) return;
+
+  const empty = state.entries.length === 0;
+  show($("empty"), empty);
+  show($("search"), !empty);
+  // An empty vault opens the add section: that is the one thing to do.
+  if (empty) $("add").open = true;
+  renderLists(empty);
+  $("bind-label").textContent = state.origin ? t("popup_bind_to", state.origin) : t("popup_bind_not_web");
+  setNote($("add-result"), state.notes.add);
+  selectValue($("auto-lock"), state.autoLockSeconds, t("lock_seconds", state.autoLockSeconds));
+  $("auto-lock").disabled = state.autoLockManaged;
+  show($("auto-lock-managed"), state.autoLockManaged);
+  setNote($("auto-lock-note"), state.notes.autoLock);
 }
 
-async function loadEntries() {
-  const { entries } = await request("vault.entries");
-  state.entries = entries;
-  render();
-  const settings = await request("settings.get").catch(() => null);
-  if (settings) selectValue($("auto-lock"), settings.auto_lock_seconds ?? 0);
-  const managed = await effectiveSettings();
-  const locked = managed.locked.autoLockSeconds;
-  $("auto-lock").disabled = locked;
-  show($("auto-lock-managed"), locked);
+function renderLists(empty) {
+  const query = $("search").value.trim().toLowerCase();
+  const matches = (e) => !query || `${e.label} ${e.origins.join(" ")}`.toLowerCase().includes(query);
+  const onSite = state.entries.filter((e) => state.origin && e.origins.includes(state.origin));
+  const rest = state.entries.filter((e) => !onSite.includes(e));
+  show($("site"), !empty && Boolean(state.origin));
+  $("site-origin").textContent = state.origin ?? "";
+  place($("site-entries"), onSite.filter(matches), true);
+  show($("site-empty"), Boolean(state.origin) && onSite.length === 0);
+  $("site-empty").textContent = rest.length ? t("popup_site_empty_bind") : t("popup_site_empty_add");
+  const shown = rest.filter(matches);
+  show($("all"), shown.length > 0);
+  place($("all-entries"), shown.slice(0, 50), false);
+  show($("all-more"), shown.length > 50);
+  $("all-more").textContent = t("popup_more", shown.length - 50);
+  for (const id of items.keys()) {
+    if (!state.entries.some((e) => e.id === id)) items.delete(id);
+  }
+}
+
+/** Put the entries' items into `list`, reusing them; the DOM is only rebuilt when the order changed. */
+function place(list, entries, onSite) {
+  const wanted = entries.map((e) => itemFor(e, onSite));
+  const current = [...list.children];
+  if (wanted.length !== current.length || wanted.some((li, i) => li !== current[i])) list.replaceChildren(...wanted);
+}
+
+function itemFor(entry, onSite) {
+  let li = items.get(entry.id);
+  const key = `${entry.label}|${entry.origins.join(" ")}|${onSite}|${state.origin}`;
+  if (!li || li.dataset.key !== key) {
+    li = entryItem(entry, onSite);
+    li.dataset.key = key;
+    items.set(entry.id, li);
+  }
+  setNote(li.querySelector(".note"), state.notes.entry.get(entry.id));
+  showCode(entry.id, li);
+  return li;
 }
 
 function entryItem(entry, onSite) {
@@ -64,70 +158,67 @@ function entryItem(entry, onSite) {
   const label = document.createElement("span");
   label.className = "label";
   label.textContent = entry.label;
-  label.title = `${entry.label}\n${entry.origins.join("\n") || "not bound to any site"}`;
+  label.title = `${entry.label}\n${entry.origins.join("\n") || t("popup_not_bound")}`;
   const code = document.createElement("span");
   code.className = "code";
-  code.setAttribute("aria-label", `code for ${entry.label}`);
+  code.setAttribute("aria-label", t("popup_code_for", entry.label));
   const left = document.createElement("span");
   left.className = "left";
   const actions = document.createElement("div");
   actions.className = "actions";
-  const button = (text, title, handler) => {
+  const note = document.createElement("p");
+  note.className = "note";
+  note.setAttribute("role", "status");
+  note.setAttribute("aria-live", "polite");
+  const say = (text, kind = "ok") => {
+    state.notes.entry.set(entry.id, { text, kind });
+    render();
+  };
+  const button = (action, text, title, handler) => {
     const b = document.createElement("button");
     b.type = "button";
     b.textContent = text;
     b.title = title;
-    b.dataset.action = text.toLowerCase().replace(/\W+/g, "-");
-    b.addEventListener("click", () => handler().catch((err) => toast(err.message)));
+    b.dataset.action = action;
+    b.addEventListener("click", () => handler().catch((err) => say(err.message, "error")));
     actions.append(b);
   };
-  button("Copy", `Copy the code for ${entry.label}`, async () => {
+  button("copy", t("popup_copy"), t("popup_copy_title", entry.label), async () => {
     const { code: value } = await request("vault.copy_code", { id: entry.id });
     await navigator.clipboard.writeText(value);
-    toast("Code copied.");
+    say(t("popup_copied"));
   });
   if (onSite) {
-    button("Fill", `Fill the code for ${entry.label} on this page`, async () => {
+    button("fill", t("popup_fill"), t("popup_fill_title", entry.label), async () => {
       await callBackground("ext.fillTab", { tabId: state.tabId, entryId: entry.id });
-      toast("Code filled.");
+      say(t("popup_filled"));
     });
   } else if (state.origin) {
-    button("Bind to this site", `Let ${state.origin} use ${entry.label}`, async () => {
+    button("bind-to-this-site", t("popup_bind"), t("popup_bind_title", state.origin, entry.label), async () => {
       await request("vault.bind", { id: entry.id, origin: state.origin });
-      toast(`Bound to ${state.origin}.`);
-      await loadEntries();
+      state.notes.entry.set(entry.id, { text: t("popup_bound", state.origin), kind: "ok" });
+      await refresh();
     });
   }
-  li.append(label, code, left, actions);
-  showCode(entry.id, li);
+  li.append(label, code, left, actions, note);
   return li;
 }
 
 async function showCode(id, li) {
   let cached = state.codes.get(id);
-  if (!cached || cached.until <= Date.now()) {
+  if (!cached || (cached.until && cached.until <= Date.now())) {
     try {
       const reply = await request("vault.copy_code", { id });
       cached = { code: reply.code, until: Date.now() + reply.expires_in * 1000 };
-      state.codes.set(id, cached);
     } catch (err) {
-      li.querySelector(".code").textContent = "—";
-      li.querySelector(".left").textContent = err.message;
-      return;
+      cached = { error: err.message };
     }
+    state.codes.set(id, cached);
   }
-  li.querySelector(".code").textContent = cached.code;
-  li.querySelector(".left").textContent = `${Math.max(0, Math.ceil((cached.until - Date.now()) / 1000))} s`;
-}
-
-function render() {
-  const query = $("search").value.trim().toLowerCase();
-  const matches = (e) => !query || `${e.label} ${e.origins.join(" ")}`.toLowerCase().includes(query);
-  const onSite = state.entries.filter((e) => state.origin && e.origins.includes(state.origin));
-  $("site-entries").replaceChildren(...onSite.filter(matches).map((e) => entryItem(e, true)));
-  show($("site-empty"), Boolean(state.origin) && onSite.length === 0);
-  const rest = state.entries.filter((e) => !onSite.includes(e)).filter(matches).slice(0, 50);
-  $("all-entries").replaceChildren(...rest.map((e) => entryItem(e, false)));
+  li.querySelector(".code").textContent = cached.error ? "—" : cached.code;
+  li.querySelector(".left").textContent = cached.error
+    ? cached.error
+    : t("popup_seconds_left", Math.max(0, Math.ceil((cached.until - Date.now()) / 1000)));
 }
 
 function tick() {
@@ -138,17 +229,23 @@ async function addEntry(params, how) {
   const origins = $("bind-site").checked && state.origin ? [state.origin] : [];
   try {
     const { entry } = await request("vault.add", { ...params, origins });
-    $("add-result").textContent = `Added ${entry.label}${origins.length ? ` for ${origins[0]}` : ""} (${how}).`;
-    $("add-result").dataset.state = "added";
-    await loadEntries();
+    const text = origins.length ? t("popup_added_for", entry.label, origins[0], how) : t("popup_added", entry.label, how);
+    state.notes.add = { text, kind: "added" };
+    state.notes.entry.set(entry.id, { text: t("popup_new"), kind: "ok" });
+    await refresh();
+    return true;
   } catch (err) {
-    $("add-result").textContent = err.message;
-    $("add-result").dataset.state = "error";
+    state.notes.add = { text: err.message, kind: "error" };
+    render();
+    return false;
+  } finally {
+    $("add-result").scrollIntoView({ block: "nearest" });
   }
 }
 
 async function scanQr() {
-  $("add-result").textContent = "Looking for a QR code on the page…";
+  state.notes.add = { text: t("popup_looking_for_qr"), kind: null };
+  render();
   const { dataUrl } = await callBackground("ext.capture", { tabId: state.tabId });
   const image = new Image();
   image.src = dataUrl;
@@ -160,27 +257,22 @@ async function scanQr() {
   ctx.drawImage(image, 0, 0);
   const pixels = ctx.getImageData(0, 0, canvas.width, canvas.height);
   const found = globalThis.jsQR(pixels.data, pixels.width, pixels.height);
-  if (!found?.data) {
-    $("add-result").textContent = "No QR code was found in the visible part of the page. Scroll it into view and try again.";
-    $("add-result").dataset.state = "error";
+  if (!found?.data || !found.data.startsWith("otpauth://")) {
+    state.notes.add = { text: t(found?.data ? "popup_qr_not_otpauth" : "popup_no_qr"), kind: "error" };
+    render();
     return;
   }
-  if (!found.data.startsWith("otpauth://")) {
-    $("add-result").textContent = "The QR code on the page is not an otpauth:// account code.";
-    $("add-result").dataset.state = "error";
-    return;
-  }
-  await addEntry({ uri: found.data }, "from the QR code");
+  await addEntry({ uri: found.data }, t("popup_how_qr"));
 }
 
 async function main() {
+  localize();
+  render();
   state.tabId = await targetTab();
   if (state.tabId !== null) {
     const info = await callBackground("ext.tabOrigin", { tabId: state.tabId }).catch(() => null);
     state.origin = info?.origin ?? null;
   }
-  $("site-origin").textContent = state.origin ?? "(not a web page)";
-  $("bind-origin").textContent = state.origin ?? "this site (not a web page)";
   $("bind-site").disabled = !state.origin;
   $("scan-qr").disabled = state.tabId === null;
 
@@ -188,7 +280,7 @@ async function main() {
     event.preventDefault();
     const password = $("password").value;
     $("password").value = "";
-    show($("unlock-error"), false);
+    state.notes.unlock = null;
     try {
       await request("vault.unlock", { password });
       if (new URLSearchParams(location.search).get("return") === "1" && state.tabId !== null) {
@@ -198,24 +290,29 @@ async function main() {
       }
       await refresh();
     } catch (err) {
-      $("unlock-error").textContent = err.message;
+      state.notes.unlock = { text: err.message, kind: "error" };
+      render();
       $("unlock-error").dataset.code = err.code;
-      show($("unlock-error"), true);
       $("password").focus();
     }
   });
   $("lock").addEventListener("click", async () => {
     await request("vault.lock");
-    state.codes.clear();
     await refresh();
+    $("password").focus();
   });
   $("search").addEventListener("input", render);
-  $("scan-qr").addEventListener("click", () => scanQr().catch((err) => ($("add-result").textContent = err.message)));
-  $("add-uri-form").addEventListener("submit", (event) => {
+  $("scan-qr").addEventListener("click", () =>
+    scanQr().catch((err) => {
+      state.notes.add = { text: err.message, kind: "error" };
+      render();
+    }),
+  );
+  $("add-uri-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    addEntry({ uri: $("add-uri").value.trim() }, "from the URI").then(() => ($("add-uri").value = ""));
+    if (await addEntry({ uri: $("add-uri").value.trim() }, t("popup_how_uri"))) $("add-uri").value = "";
   });
-  $("add-manual-form").addEventListener("submit", (event) => {
+  $("add-manual-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const entry = {
       secret: $("add-secret").value,
@@ -227,17 +324,24 @@ async function main() {
       period: Number($("add-period").value),
       counter: 0,
     };
-    addEntry({ entry }, "by hand").then(() => ($("add-secret").value = ""));
+    if (await addEntry({ entry }, t("popup_how_hand"))) $("add-secret").value = "";
   });
   $("auto-lock").addEventListener("change", async () => {
-    await request("settings.set", { auto_lock_seconds: Number($("auto-lock").value) });
-    toast("Auto-lock saved.");
+    try {
+      const saved = await request("settings.set", { auto_lock_seconds: Number($("auto-lock").value) });
+      state.autoLockSeconds = saved.auto_lock_seconds;
+      state.notes.autoLock = { text: t("popup_auto_lock_saved"), kind: "ok" };
+    } catch (err) {
+      state.notes.autoLock = { text: err.message, kind: "error" };
+    }
+    render();
   });
   api.runtime.onMessage.addListener((msg) => {
     if (msg?.type === "host.event") refresh();
   });
-  state.timer = setInterval(tick, 1000);
+  setInterval(tick, 1000);
   await refresh();
+  if (state.status?.vault?.exists && !state.status.vault.unlocked) $("password").focus();
   document.body.dataset.ready = "true";
 }
 

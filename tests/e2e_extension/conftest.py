@@ -262,6 +262,22 @@ def chromium_factory(
             kill_pid(pid)
 
 
+@pytest.fixture(autouse=True)
+def no_code_given_yet(request: pytest.FixtureRequest) -> None:
+    """Each test starts as if no code had been filled yet.
+
+    The host gives each time step's code to a site only once (native_host/fill_memory.py) and forgets that
+    when the vault is locked; tests of one module share a browser and fill the same site, so a test that
+    finds the vault unlocked locks and unlocks it first instead of waiting up to 30 s for the next code.
+    """
+    if "browser" not in request.fixturenames:
+        return
+    browser = request.getfixturevalue("browser")
+    if isinstance(browser, Chromium) and browser.host_request("vault.status").get("unlocked"):
+        browser.lock()
+        browser.unlock()
+
+
 def screenshot(page: Any, name: str) -> None:
     """Save a screenshot for the user guide when TRACKER2FA_DOCS_SCREENSHOTS=1 (docs/img/NAME.png)."""
     if os.environ.get("TRACKER2FA_DOCS_SCREENSHOTS") == "1":

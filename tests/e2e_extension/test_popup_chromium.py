@@ -224,7 +224,7 @@ def test_auto_lock_setting_is_saved_in_the_host(browser: Chromium, opened: list[
     browser.unlock()
     popup = popup_for(browser, None, opened)
     popup.locator("#auto-lock").select_option("900")
-    popup.wait_for_selector("#toast:has-text('Auto-lock saved')")
+    popup.wait_for_selector("#auto-lock-note:has-text('Auto-lock saved')")
     assert browser.host_request("settings.get")["auto_lock_seconds"] == 900
 
 
