@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -131,3 +133,15 @@ def test_a_foreign_host_header_is_refused(mock_process):
     r = httpx.post(f"{url}/login", headers={"host": "rebound.example"}, data={"username": "carol"})
     assert r.status_code == 400
     assert httpx.get(f"{url}/login").status_code == 200
+
+
+def test_the_banner_prints_the_admin_command_for_the_mocks_own_database(mock_process, tmp_path):
+    _, banner = mock_process
+    line = next(line for line in banner.splitlines() if line.startswith("admin CLI on this database: "))
+    command = line.split(": ", 1)[1]
+    assert command == f"tracker2fa verifier admin --db sqlite:///{tmp_path}/v.db list-users"
+    # Run exactly that (the installed script's module form), while the mock is serving.
+    listed = subprocess.run([sys.executable, "-m", "native_host", *shlex.split(command)[1:]], capture_output=True,
+                            text=True, timeout=60, env={**os.environ, "HOME": str(tmp_path)})
+    assert listed.returncode == 0, listed.stderr
+    assert {"admin", "alice", "bob", "carol"} <= set(json.loads(listed.stdout)["users"])

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -22,7 +23,11 @@ from native_host.cli import main
 
 @pytest.fixture
 def db(store_url, server_key, monkeypatch) -> str:
+    """A database a verifier has created (admin commands never create one)."""
+    from verifier.store import open_store
+
     monkeypatch.setenv("TRACKER2FA_VERIFIER_KEY", base64.b64encode(server_key).decode())
+    open_store(store_url).close()
     return store_url
 
 
@@ -177,6 +182,7 @@ def test_a_new_database_with_its_wal_and_shm_is_0600_in_a_new_0700_directory_und
     db_path = tmp_path / "fresh" / "nested" / "verifier.db"
     previous = os.umask(0o022)
     try:
+        _created_by_a_verifier(f"sqlite:///{db_path}")
         assert main(["verifier", "admin", "--db", f"sqlite:///{db_path}", "create-user", "alice"]) == 0
         store = open_store(f"sqlite:///{db_path}")
         try:
@@ -221,7 +227,8 @@ def test_a_malformed_allowed_host_is_a_clear_error(bad):
 def test_a_database_path_that_cannot_be_created_is_a_clear_error(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    code = main(["verifier", "admin", "--db", f"sqlite:///{blocker / 'sub' / 'v.db'}", "list-users"])
+    # serve creates its database (admin commands never do): it fails here before listening.
+    code = main(["verifier", "serve", "--port", "0", "--db", f"sqlite:///{blocker / 'sub' / 'v.db'}"])
     assert code == 1
     assert "cannot create the database" in capsys.readouterr().err
 
@@ -244,3 +251,83 @@ def test_serve_on_postgresql_without_a_service_token_is_refused_before_touching_
         tables = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s",
                               (schema,)).fetchone()[0]
     assert tables == 0
+
+
+# ---- admin commands never create a database (issue 12 item 5) ---------------------------------------------
+
+
+def _created_by_a_verifier(url: str) -> None:
+    """What `verifier serve` or `mock` does first: the schema, and for SQLite without $KEY a key file."""
+    from verifier.service import Verifier, VerifierSettings
+    from verifier.store import open_store
+
+    Verifier(open_store(url), VerifierSettings()).store.close()
+
+
+@pytest.fixture
+def data_home(tmp_path, monkeypatch):
+    """An empty per-user data directory (platformdirs reads XDG_DATA_HOME) and no server key in the environment."""
+    home = tmp_path / "data"
+    home.mkdir()
+    monkeypatch.setenv("XDG_DATA_HOME", str(home))
+    monkeypatch.delenv("TRACKER2FA_VERIFIER_KEY", raising=False)
+    return home
+
+
+def test_admin_without_db_and_no_verifier_database_creates_nothing_and_names_the_mocks(data_home, capsys):
+    code = main(["verifier", "admin", "list-users"])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert f"no verifier database at {data_home / 'tracker2fa' / 'verifier.db'} (the default without --db)" in err
+    assert f"The mock tracker's database is {data_home / 'tracker2fa' / 'mock-verifier.db'}" in err
+    assert list(data_home.iterdir()) == []  # no database, no key, not even the directory
+
+
+def test_the_admin_command_the_error_names_opens_the_mocks_database(data_home, capsys):
+    mock_db = data_home / "tracker2fa" / "mock-verifier.db"
+    _created_by_a_verifier(f"sqlite:///{mock_db}")
+    assert main(["verifier", "admin", "--db", f"sqlite:///{mock_db}", "create-user", "bob"]) == 0
+    capsys.readouterr()
+    assert main(["verifier", "admin", "list-users"]) == 1
+    err = capsys.readouterr().err
+    assert f"{mock_db} (it exists)" in err
+    command = err.split("(it exists): ", 1)[1].split(". A verifier", 1)[0]
+    assert command == f"tracker2fa verifier admin --db sqlite:///{mock_db} list-users"
+    assert main(command.split()[1:]) == 0
+    assert json.loads(capsys.readouterr().out) == {"users": ["bob"]}
+    assert not (data_home / "tracker2fa" / "verifier.db").exists()
+
+
+@pytest.mark.parametrize("action", [["list-users"], ["create-user", "alice"], ["show-policy"],
+                                    ["set-policy", "--mode", "none"]])
+def test_admin_with_a_db_path_that_does_not_exist_creates_nothing(tmp_path, data_home, capsys, action):
+    missing = tmp_path / "typo" / "verifier.db"
+    code = main(["verifier", "admin", "--db", f"sqlite:///{missing}", *action])
+    err = capsys.readouterr().err
+    assert code == 1 and f"no verifier database at {missing};" in err and "never create" in err
+    assert not missing.parent.exists()
+
+
+def test_admin_on_a_database_whose_key_is_missing_creates_no_new_key(tmp_path, data_home, capsys):
+    path = tmp_path / "verifier.db"
+    _created_by_a_verifier(f"sqlite:///{path}")
+    Path(f"{path}.key").unlink()  # e.g. the server runs with $TRACKER2FA_VERIFIER_KEY
+    code = main(["verifier", "admin", "--db", f"sqlite:///{path}", "list-users"])
+    err = capsys.readouterr().err
+    assert code == 1 and "has no key file verifier.db.key" in err and "TRACKER2FA_VERIFIER_KEY" in err
+    assert not Path(f"{path}.key").exists()
+
+
+def test_admin_on_an_empty_database_creates_no_tables(store_url, server_key, monkeypatch, capsys):
+    # SQLite: the file does not exist; PostgreSQL: the schema exists but holds no verifier tables.
+    monkeypatch.setenv("TRACKER2FA_VERIFIER_KEY", base64.b64encode(server_key).decode())
+    code = main(["verifier", "admin", "--db", store_url, "create-user", "alice"])
+    err = capsys.readouterr().err
+    assert code == 1 and "never create" in err, err
+    if store_url.startswith("sqlite:///"):
+        assert not Path(store_url[len("sqlite:///"):]).exists()
+    else:
+        import psycopg
+
+        with psycopg.connect(store_url) as conn:
+            assert conn.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None

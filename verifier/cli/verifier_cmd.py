@@ -12,8 +12,9 @@
     tracker2fa verifier admin [--db URL] import FILE [--format pskc|csv|jsonl] [--password-stdin] [--skip-invalid]
                               [--map-serial]
 
-Admin commands open the database directly (like the server does); secrets at rest use the server key from
-$TRACKER2FA_VERIFIER_KEY, or for SQLite the ``<db>.key`` file created beside the database.
+Admin commands open the database directly (like the server does) and never create one: a missing database
+(or its key) is an error naming it and the mock's (see ``databases.py``). Secrets at rest use the server key
+from $TRACKER2FA_VERIFIER_KEY, or for SQLite the ``<db>.key`` file created beside the database.
 
 Registered by the ``verifier`` entry point of the ``tracker2fa.commands`` group; ``tracker2fa mock`` is its
 sibling in ``mock_cmd.py``. This module is loaded to build ``tracker2fa --help``, so its handlers import what
@@ -31,6 +32,7 @@ import sys
 
 from ..errors import BadRequest
 from . import reporting_errors
+from .databases import default_verifier_db_url, existing_database
 
 DEFAULT_PORT = 8400
 ADMIN_TOKEN_ENV = "TRACKER2FA_ADMIN_TOKEN"
@@ -38,11 +40,8 @@ SERVICE_TOKEN_ENV = "TRACKER2FA_SERVICE_TOKEN"
 
 
 def default_db_url() -> str:
-    """SQLite in the tracker2fa data directory (platformdirs)."""
-    import platformdirs
-
-    path = platformdirs.user_data_path("tracker2fa") / "verifier.db"
-    return f"sqlite:///{path}"  # the store creates a missing directory 0700
+    """SQLite in the tracker2fa data directory (platformdirs); the store creates a missing directory 0700."""
+    return default_verifier_db_url()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -123,12 +122,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     admin.set_defaults(handler=reporting_errors(run_admin))
 
 
-def _open(db: str | None, **settings):
-    # Lazily: the service needs the extra's packages; a missing one is reported by the CLI core with the extra.
+def _open(db: str | None, *, must_exist: bool = False, **settings):
+    # Lazily: the service needs the extra's packages; a missing one is reported by the CLI core with the extra
+    # (before the database is looked for, so a bare install names the extra).
     from ..service import Verifier, VerifierSettings
     from ..store import open_store
 
-    return Verifier(open_store(db or default_db_url()), VerifierSettings(**settings))
+    url = existing_database(db) if must_exist else db or default_db_url()
+    return Verifier(open_store(url), VerifierSettings(**settings))
 
 
 def _read_secret_line(what: str) -> str:
@@ -245,8 +246,8 @@ def allowed_hosts(listen: str, extra: list[str]) -> tuple[str, ...]:
 
 
 def run_admin(args: argparse.Namespace) -> int:
-    """Run one admin command against the database."""
-    v = _open(args.db)
+    """Run one admin command against an existing database (never a new one)."""
+    v = _open(args.db, must_exist=True)
     actor = f"cli:{os.environ.get('USER', 'admin')}"
     cmd = args.admin_command
     if cmd == "import":

@@ -6,9 +6,9 @@ import socket
 import sys
 from typing import TextIO
 
-import platformdirs
 import uvicorn
 
+from ..cli.databases import admin_command, default_mock_db_url
 from ..errors import VerifierError
 from ..service import Verifier
 from ..store import open_store
@@ -18,9 +18,8 @@ from .demo import SeededUser, seed
 
 
 def default_db_url() -> str:
-    """SQLite in the tracker2fa data directory (platformdirs)."""
-    path = platformdirs.user_data_path("tracker2fa") / "mock-verifier.db"
-    return f"sqlite:///{path}"  # the store creates a missing directory 0700
+    """``mock-verifier.db`` in the tracker2fa data directory; the store creates a missing directory 0700."""
+    return default_mock_db_url()
 
 
 def bind_loopback(port: int) -> socket.socket:
@@ -42,6 +41,7 @@ def describe(url: str, db_url: str, users: list[SeededUser], out: TextIO, policy
     print(f"Jibra mock tracker: {url}/  (use localhost: security keys refuse IP addresses)", file=out)
     print(f"verifier database: {db_url}", file=out)
     print(f"admin page: {url}/admin (user admin)", file=out)
+    print(f"admin CLI on this database: {admin_command(db_url)}", file=out)
     print("demo users (username / password):", file=out)
     for u in users:
         note = "" if u.created else " (already existed; left unchanged)"
