@@ -1,0 +1,70 @@
+"""Issue 12 item 1 end to end: enrol at the mock tracker (the real verifier behind it), log out and log in
+again within the same 30 s. The inline control must not fill the code the enrolment consumed: it says
+"Code just used — the next one in N s", then fills the next code, which the verifier accepts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .conftest import Chromium, control_message, control_state, fill_control, make_vault, wait_filled
+from .test_mock_tracker_chromium import MockTracker, mock  # noqa: F401 - the mock tracker fixture
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_factory: Any, tmp_path_factory: Any) -> Iterator[Chromium]:
+    vault = tmp_path_factory.mktemp("vault") / "vault.json"
+    make_vault(vault, [])
+    b = chromium_factory(vault=vault)
+    b.unlock()
+    yield b
+
+
+def log_in(browser: Chromium, mock: MockTracker, user: str) -> Any:  # noqa: F811 - the fixture's type
+    page = browser.open(f"{mock.url}/login")
+    page.locator("#login-username").fill(user)
+    page.locator("#login-password").fill(f"{user}-demo-pass")
+    page.locator("#login-submit").click()
+    return page
+
+
+def test_a_second_login_within_the_step_waits_for_the_next_code_and_is_accepted(
+    browser: Chromium, mock: MockTracker,  # noqa: F811 - the fixture
+) -> None:
+    page = log_in(browser, mock, "bob")
+    page.wait_for_selector("body[data-page=enrol]")
+    uri = page.locator("#totp-uri").text_content()
+    browser.host_request("vault.add", {"uri": uri, "origins": [mock.url]})
+    # Enrol early in a 30 s step, so that the second login below lands in the same step.
+    while time.time() % 30 > 12:
+        time.sleep(0.5)
+    page.reload()
+    page.wait_for_selector("body[data-page=enrol]")
+    fill_control(page).click()
+    enrolled_with = wait_filled(page.locator("#enrol-code"))
+    page.locator("#enrol-submit").click()
+    page.locator("#backup-codes-continue").click()
+    page.locator("#logout").click()
+    page.close()
+
+    page = log_in(browser, mock, "bob")
+    page.wait_for_selector("body[data-page=second-factor]")
+    control = fill_control(page)
+    control.click()
+    assert control_state(control, "waiting", "filled", "error") == "waiting"
+    assert "Code just used — the next one in" in control_message(control)
+    assert page.locator("#otp-code").input_value() == ""
+    # The next code is filled the moment it exists (at most one period away).
+    handle = page.locator("#otp-code").element_handle()
+    page.wait_for_function("el => el.value !== ''", arg=handle, timeout=35000)
+    second = page.locator("#otp-code").input_value()
+    assert second != enrolled_with
+    page.locator("#otp-submit").click()
+    page.wait_for_selector("body[data-page=dashboard]")
+    assert "bob" in page.locator("#current-user").text_content()
+    page.close()
