@@ -1,0 +1,101 @@
+"""Translations: every message the extension uses exists in English and German, and nothing else does.
+
+The extension's strings come from extension/_locales/<lang>/messages.json through chrome.i18n. Used keys are
+found by scanning the sources: string literals in JS that look like message keys, data-i18n and
+data-i18n-attr in HTML, __MSG_key__ in manifest.json, and the two key families built at run time
+(err_<code> for every code in common/messages.js, rule_<field> for the options page's rule fields).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+EXT = Path(__file__).resolve().parents[2] / "extension"
+LOCALES = ("en", "de")
+KEY_LITERAL = re.compile(r"""["'`]((?:inline|popup|options|lock|rule|err|set|cmd|ext)_[A-Za-z0-9_]+)["'`]""")
+HTML_KEY = re.compile(r"""data-i18n="([^"]+)\"""")
+HTML_ATTR_KEYS = re.compile(r"""data-i18n-attr="([^"]+)\"""")
+PLACEHOLDER = re.compile(r"\$([A-Za-z0-9_]+)\$")
+
+
+def catalog(lang: str) -> dict[str, dict]:
+    return json.loads((EXT / "_locales" / lang / "messages.json").read_text(encoding="utf-8"))
+
+
+def error_codes() -> dict[str, str]:
+    """{code: English text} from common/messages.js, run under Node as the Node tests do."""
+    script = (
+        "globalThis.__tracker2fa = {};"
+        f"await import({json.dumps((EXT / 'common' / 'origin_policy.js').as_uri())});"
+        f"const m = await import({json.dumps((EXT / 'common' / 'messages.js').as_uri())});"
+        "const out = {}; for (const c of m.KNOWN_CODES) out[c] = m.userMessage(c);"
+        "console.log(JSON.stringify(out));"
+    )
+    done = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def used_keys() -> set[str]:
+    keys: set[str] = set()
+    for path in EXT.rglob("*.js"):
+        if "vendor" in path.parts:
+            continue
+        keys |= set(KEY_LITERAL.findall(path.read_text(encoding="utf-8")))
+    for path in EXT.rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        keys |= set(HTML_KEY.findall(text))
+        for spec in HTML_ATTR_KEYS.findall(text):
+            keys |= {pair.split(":")[1].strip() for pair in spec.split(";") if ":" in pair}
+    keys |= set(re.findall(r"__MSG_([A-Za-z0-9_]+)__", (EXT / "manifest.json").read_text()))
+    keys |= {f"err_{code}" for code in error_codes()}
+    options = (EXT / "options" / "options.js").read_text()
+    fields = re.search(r"const FIELDS = \[([^\]]+)\]", options)
+    assert fields, "options.js: FIELDS not found"
+    keys |= {f"rule_{f}" for f in re.findall(r'"(\w+)"', fields.group(1))}
+    return keys
+
+
+def test_the_manifest_names_english_as_the_default_locale() -> None:
+    manifest = json.loads((EXT / "manifest.json").read_text())
+    assert manifest["default_locale"] == "en"
+    assert (EXT / "_locales" / "en" / "messages.json").is_file()
+
+
+@pytest.mark.parametrize("lang", LOCALES)
+def test_every_used_message_exists_in_the_locale(lang: str) -> None:
+    missing = sorted(used_keys() - catalog(lang).keys())
+    assert not missing, f"keys used by the extension but missing in _locales/{lang}: {missing}"
+
+
+@pytest.mark.parametrize("lang", LOCALES)
+def test_the_locale_has_no_message_nothing_uses(lang: str) -> None:
+    unused = sorted(catalog(lang).keys() - used_keys())
+    assert not unused, f"keys in _locales/{lang} that nothing uses: {unused}"
+
+
+def test_german_has_exactly_the_english_keys() -> None:
+    en, de = catalog("en"), catalog("de")
+    assert sorted(en.keys() - de.keys()) == [], "missing in German"
+    assert sorted(de.keys() - en.keys()) == [], "only in German"
+
+
+@pytest.mark.parametrize("lang", LOCALES)
+def test_every_placeholder_is_defined_and_matches_english(lang: str) -> None:
+    en = catalog("en")
+    for key, entry in catalog(lang).items():
+        assert entry["message"].strip(), f"{lang}/{key} is empty"
+        used = {p.lower() for p in PLACEHOLDER.findall(entry["message"])}
+        defined = set(entry.get("placeholders", {}))
+        assert used == defined, f"{lang}/{key}: placeholders used {used}, defined {defined}"
+        assert defined == set(en[key].get("placeholders", {})), f"{lang}/{key}: not the English placeholders"
+
+
+def test_english_error_messages_are_the_fallback_text_of_messages_js() -> None:
+    en = catalog("en")
+    for code, text in error_codes().items():
+        assert en[f"err_{code}"]["message"] == text, f"err_{code} differs from common/messages.js"
