@@ -59,13 +59,17 @@ def test_account_page_enrols_the_authenticator_app_with_a_first_code(mock_server
     assert page.get_attribute("#totp-status", "data-enrolled") == "true"
 
 
-def test_non_admin_cannot_open_the_admin_page(mock_server, page):
+def test_non_admin_sees_no_admin_link_and_the_admin_page_explains_and_leads_back(mock_server, page):
     user, password = mock_server.new_user("plain")
     totp = mock_server.enrol_totp(user)
     sign_in(mock_server, page, user, password, totp)
+    assert page.locator("#nav-account").is_visible() and page.locator("#nav-admin").count() == 0
     response = page.goto(f"{mock_server.url}/admin")
     assert response.status == 403
     assert page.text_content("#forbidden") == "Administrators only"
+    assert "jira-administrators" in page.text_content("#forbidden-reason")
+    page.click("#forbidden-back")
+    page.wait_for_url(re.compile(r"/dashboard$"))
 
 
 def test_admin_saves_the_policy_from_the_admin_page(mock_server, page, policy):

@@ -35,14 +35,17 @@ def csrf_field(token: str) -> str:
 
 
 def layout(title: str, body: str, *, csrf: str = "", user: str | None = None, flash: str | None = None,
-           page: str = "") -> str:
-    """The common frame: header bar, optional user menu, one-shot flash message, body."""
+           page: str = "", admin: bool = False) -> str:
+    """The common frame: header bar, optional user menu, one-shot flash message, body.
+
+    ``admin``: the signed-in user may open the admin pages; only then is "Administration" in the menu.
+    """
     nav = ""
     if user:
+        admin_link = f'<a href="/admin" {tid("nav-admin")}>Administration</a>' if admin else ""
         nav = (
             f'<nav class="topnav"><a href="/dashboard" {tid("nav-dashboard")}>Issues</a>'
-            f'<a href="/account" {tid("nav-account")}>Account security</a>'
-            f'<a href="/admin" {tid("nav-admin")}>Administration</a>'
+            f'<a href="/account" {tid("nav-account")}>Account security</a>{admin_link}'
             f'<span class="who" {tid("current-user")}>{e(user)}</span>'
             f'<form method="post" action="/logout" class="inline">{csrf_field(csrf)}'
             f'<button type="submit" {tid("logout")}>Log out</button></form></nav>'
@@ -184,7 +187,7 @@ ISSUES = [
 ]
 
 
-def dashboard_page(csrf: str, username: str, *, flash: str | None = None) -> str:
+def dashboard_page(csrf: str, username: str, *, flash: str | None = None, admin: bool = False) -> str:
     """A small Jira-like issue list: proof that the login went through."""
     rows = "".join(
         f'<tr data-issue="{e(k)}"><td>{e(k)}</td><td>{e(s)}</td><td>{e(st)}</td><td>{e(a)}</td></tr>'
@@ -194,11 +197,11 @@ def dashboard_page(csrf: str, username: str, *, flash: str | None = None) -> str
 <p {tid("welcome")}>Welcome, {e(username)}.</p>
 <table class="grid" {tid("issues")}><thead><tr><th>Key</th><th>Summary</th><th>Status</th><th>Assignee</th></tr>
 </thead><tbody>{rows}</tbody></table>"""
-    return layout("Dashboard", body, csrf=csrf, user=username, flash=flash, page="dashboard")
+    return layout("Dashboard", body, csrf=csrf, user=username, flash=flash, page="dashboard", admin=admin)
 
 
 def account_page(csrf: str, username: str, status: UserStatus, credentials: list[CredentialInfo], *,
-                 flash: str | None = None) -> str:
+                 flash: str | None = None, admin: bool = False) -> str:
     """Account security: TOTP, security keys, backup codes, remembered devices."""
     if status.totp:
         remove = (
@@ -227,7 +230,7 @@ def account_page(csrf: str, username: str, status: UserStatus, credentials: list
 <section class="card wide"><h2>Remembered devices</h2>
 <form method="post" action="/account/devices/revoke">{csrf_field(csrf)}
 <button type="submit" {tid("revoke-devices")}>Forget all remembered devices</button></form></section>"""
-    return layout("Account security", body, csrf=csrf, user=username, flash=flash, page="account")
+    return layout("Account security", body, csrf=csrf, user=username, flash=flash, page="account", admin=admin)
 
 
 def _key_row(csrf: str, cred: CredentialInfo) -> str:
@@ -243,17 +246,26 @@ def _key_row(csrf: str, cred: CredentialInfo) -> str:
 <button type="submit" class="danger key-remove" data-testid="key-remove">Remove</button></form></li>"""
 
 
-def account_totp_page(csrf: str, username: str, enrolment: TotpEnrolment, *, error: str | None = None) -> str:
+def account_totp_page(csrf: str, username: str, enrolment: TotpEnrolment, *, error: str | None = None,
+                      admin: bool = False) -> str:
     """Enrol TOTP from the account page."""
     body = f"""<section class="card"><h1 {tid("enrol-title")}>Set up authenticator app</h1>
 {enrol_fields(csrf, "/account/totp", enrolment, error, first_login=False)}</section>"""
-    return layout("Set up authenticator app", body, csrf=csrf, user=username, page="account-totp")
+    return layout("Set up authenticator app", body, csrf=csrf, user=username, page="account-totp", admin=admin)
 
 
-def forbidden_page(csrf: str, username: str) -> str:
-    """A logged-in user who is not an administrator."""
-    body = f'<section class="card"><h1 {tid("forbidden")}>Administrators only</h1></section>'
-    return layout("Forbidden", body, csrf=csrf, user=username, page="forbidden")
+def forbidden_page(csrf: str, username: str, admin_groups: tuple[str, ...]) -> str:
+    """A signed-in user who is not an administrator: why, who can change that, and the way back."""
+    groups = " or ".join(f"<code>{e(g)}</code>" for g in admin_groups) or "an administrators' group"
+    first_group = admin_groups[0] if admin_groups else "jira-administrators"
+    body = f"""<section class="card"><h1 {tid("forbidden")}>Administrators only</h1>
+<p {tid("forbidden-reason")}>The administration pages (second-factor policy, user resets, activity) are for
+members of {groups}. You are signed in as <strong>{e(username)}</strong>, who is not one.</p>
+<p>If you need them, ask an administrator to add you, e.g. on the command line:
+<code>tracker2fa verifier admin add-to-group {e(username)} {e(first_group)}</code>.</p>
+<p><a href="/dashboard" {tid("forbidden-back")}>Back to your issues</a> ·
+<a href="/account" {tid("forbidden-account")}>Your account security</a></p></section>"""
+    return layout("Administrators only", body, csrf=csrf, user=username, page="forbidden")
 
 
 def admin_page(csrf: str, username: str, policy: PolicySettings, users: list[UserStatus], events: list[AuditEvent],
@@ -296,7 +308,7 @@ def admin_page(csrf: str, username: str, policy: PolicySettings, users: list[Use
 <button type="submit" class="danger" {tid("reset-group-submit")}>Reset group</button></form></section>
 <section class="card wide"><h2>Activity <span class="hint" {tid("activity-live")}>(connecting…)</span></h2>
 <ul class="feed" {tid("activity-feed")}>{feed}</ul></section>"""
-    return layout("Administration", body, csrf=csrf, user=username, flash=flash, page="admin")
+    return layout("Administration", body, csrf=csrf, user=username, flash=flash, page="admin", admin=True)
 
 
 def _user_row(csrf: str, user: UserStatus) -> str:

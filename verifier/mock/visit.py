@@ -112,6 +112,11 @@ class Visit:
         return client_ip(self.request)
 
     @property
+    def is_admin(self) -> bool:
+        """May the signed-in user open the admin pages? (Only then do the pages link to them; reads the store.)"""
+        return bool(self.session.username) and self.mock.is_admin(self.username)
+
+    @property
     def user_agent(self) -> str:
         return self.request.headers.get("user-agent", "")
 
@@ -191,7 +196,7 @@ def _check(visit: Visit, state: LoginState | None, csrf_token: str | None, *, cs
     if state is not None and visit.session.state is not state:
         raise Detour(visit.redirect(elsewhere or visit.where_to()))
     if admin and not visit.mock.is_admin(visit.username):
-        raise Detour(visit.html(pages.forbidden_page(visit.csrf, visit.username), 403))
+        raise Detour(visit.html(pages.forbidden_page(visit.csrf, visit.username, visit.mock.admin_groups), 403))
     if csrf and signed_in_page and not visit.session.check_csrf(csrf_token):
         raise Detour(visit.csrf_failed())
     return visit

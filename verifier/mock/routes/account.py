@@ -25,13 +25,14 @@ AccountForm = Annotated[Visit, page(LoginState.AUTHENTICATED, csrf=True, elsewhe
 def account(visit: Account) -> Response:
     status = visit.verifier.user_status(visit.username)
     keys = visit.verifier.list_credentials(visit.username)
-    return visit.html(pages.account_page(visit.csrf, visit.username, status, keys, flash=visit.session.take_flash()))
+    return visit.html(pages.account_page(visit.csrf, visit.username, status, keys, flash=visit.session.take_flash(),
+                                         admin=visit.is_admin))
 
 
 @router.get("/totp")
 def account_totp_form(visit: Account) -> Response:
     enrolment = visit.verifier.totp_enroll_begin(visit.username)
-    return visit.html(pages.account_totp_page(visit.csrf, visit.username, enrolment))
+    return visit.html(pages.account_totp_page(visit.csrf, visit.username, enrolment, admin=visit.is_admin))
 
 
 @router.post("/totp")
@@ -45,7 +46,7 @@ def account_totp(visit: AccountForm, code: Annotated[str, Form()] = "") -> Respo
             return visit.redirect("/account")
     error = result_message(result) if result else ENTER_CODE
     enrolment = visit.verifier.totp_enroll_begin(visit.username)
-    page_html = pages.account_totp_page(visit.csrf, visit.username, enrolment, error=error)
+    page_html = pages.account_totp_page(visit.csrf, visit.username, enrolment, error=error, admin=visit.is_admin)
     return visit.html(page_html, 400 if result is None else 401)
 
 

@@ -91,4 +91,5 @@ def logout(visit: FormVisit) -> Response:
 
 @router.get("/dashboard")
 def dashboard(visit: SignedIn) -> Response:
-    return visit.html(pages.dashboard_page(visit.csrf, visit.username, flash=visit.session.take_flash()))
+    return visit.html(pages.dashboard_page(visit.csrf, visit.username, flash=visit.session.take_flash(),
+                                           admin=visit.is_admin))
