@@ -68,6 +68,12 @@ if [ ! -x .tools/node_modules/.bin/web-ext ] || \
   echo "== npm: web-ext@$WEB_EXT_VERSION"
   npm install --silent --no-audit --no-fund --prefix .tools "web-ext@$WEB_EXT_VERSION" >/dev/null
 fi
+# axe-core: the accessibility checks injected into the extension's pages in the browser tests.
+AXE_VERSION=4.14.1
+if [ "$(node -p "require('./.tools/node_modules/axe-core/package.json').version" 2>/dev/null)" != "$AXE_VERSION" ]; then
+  echo "== npm: axe-core@$AXE_VERSION"
+  npm install --silent --no-audit --no-fund --prefix .tools "axe-core@$AXE_VERSION" >/dev/null
+fi
 
 echo "== ruff"
 .venv/bin/ruff check .

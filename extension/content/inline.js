@@ -11,6 +11,7 @@
     :host { all: initial; position: absolute; z-index: 2147483647; }
     button.fill { width: ${SIZE}px; height: ${SIZE}px; border: 0; border-radius: 4px; padding: 0; cursor: pointer;
       background: #1e5ac8; color: #fff; font: bold 12px/1 system-ui, sans-serif; }
+    button.fill::before { content: attr(data-glyph); }
     button.fill:focus-visible { outline: 2px solid #ffb000; outline-offset: 1px; }
     .panel { position: absolute; top: ${SIZE + 4}px; right: 0; min-width: 220px; max-width: 320px;
       background: #fff; color: #111; border: 1px solid #888; border-radius: 6px; padding: 6px;
@@ -43,7 +44,9 @@
     panel.hidden = true;
     root.append(style, button, panel);
     const label = ns.t(target.kind === "backup" ? "inline_fill_backup" : "inline_fill_code");
-    button.textContent = target.kind === "backup" ? "B" : "2";
+    // The glyph ("2", or "B" for backup codes) is drawn by CSS as decoration; the accessible name is the
+    // label, so screen readers say what the button does.
+    button.dataset.glyph = target.kind === "backup" ? "B" : "2";
     button.title = label;
     button.setAttribute("aria-label", label);
 
