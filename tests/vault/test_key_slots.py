@@ -20,6 +20,8 @@ from native_host.vault.key_slot import NoKeySlot, TooManySlots, WrongSecurityKey
 from tests.support.host_key import HostKey
 from tests.vault.conftest import PASSWORD
 
+JOIN_SECONDS = 20.0  # a bound for a hung thread, never a timing assertion
+
 
 @pytest.fixture
 def key() -> HostKey:
@@ -139,12 +141,25 @@ def test_a_password_unlock_still_refuses_a_wrong_password_when_a_key_is_enrolled
 
 def test_cancel_while_the_key_waits_for_a_touch_ends_the_unlock_cancelled(enrolled, key, vault_path):
     key.authenticator.presence = NeverTouched()
-    cancel = threading.Event()
-    timer = threading.Timer(0.3, cancel.set)
-    timer.start()
-    with pytest.raises(Cancelled):
-        vault_key.unlock_vault(VaultFile(vault_path), [key.handle], cancel=cancel)
-    timer.join()
+    cancel, touch_asked, outcome = threading.Event(), threading.Event(), {}
+
+    def on_event(name, details):
+        if name == "fido.touch":
+            touch_asked.set()
+
+    def unlock():
+        try:
+            vault_key.unlock_vault(VaultFile(vault_path), [key.handle], on_event=on_event, cancel=cancel)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=unlock, daemon=True)
+    thread.start()
+    assert touch_asked.wait(JOIN_SECONDS), "the key never asked for a touch"
+    cancel.set()
+    thread.join(JOIN_SECONDS)
+    assert not thread.is_alive(), "the unlock did not end on its cancel"
+    assert isinstance(outcome["error"], Cancelled)
 
 
 def test_a_ninth_slot_is_refused_before_the_key_is_asked(vault, key):
