@@ -2,7 +2,8 @@
 
 It has a replay check (the UPDATE only succeeds when the step is newer than the last accepted one) and
 nothing else: no rate limit, no policy, no audit, no encryption at rest. Serve with
-``uvicorn --app-dir bench minimal_totp_app:app`` and ``MINIMAL_DB=path``.
+``uvicorn --app-dir bench minimal_totp_app:app`` and ``MINIMAL_DB=path`` (SQLite) or
+``MINIMAL_DB=postgresql://...`` (one autocommit connection per thread, the same single UPDATE).
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ app = FastAPI()
 _local = threading.local()
 
 
-def db() -> sqlite3.Connection:
+def db():
     conn = getattr(_local, "conn", None)
+    if conn is None and DB.startswith("postgresql://"):
+        import psycopg
+
+        conn = _local.conn = _PgConnection(psycopg.connect(DB, autocommit=True))
     if conn is None:
         conn = sqlite3.connect(DB, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -32,8 +37,26 @@ def db() -> sqlite3.Connection:
     return conn
 
 
+class _PgConnection:
+    """sqlite3's ``execute`` over psycopg (``?`` placeholders), enough for this app's two statements."""
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: tuple = ()):
+        return self.conn.execute(sql.replace("?", "%s"), params)
+
+
 def create_users(path: str, users: list[tuple[str, str]]) -> None:
     """Create the table and the users (name, base32 secret)."""
+    if path.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(path, autocommit=True) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, secret TEXT, last_step BIGINT)")
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO users VALUES (%s, %s, -1)", users)
+        return
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, secret TEXT, last_step INTEGER)")

@@ -1,18 +1,30 @@
 #!/usr/bin/env python3
-"""Verifier throughput, side by side with its baselines, in one run on this machine.
+"""Verifier throughput side by side with its baselines, in one run on this machine, driven by ``wrk``.
 
-    .venv/bin/python bench/verifier_bench.py [--quick] [--skip-privacyidea] [--skip-postgres]
+    .venv/bin/python -u bench/verifier_bench.py [--seconds S] [--connections C] [--workers N]
+        [--only minimal|tracker2fa|privacyidea|nodes|same-code|webauthn|soak]... [--skip-postgres]
+        [--soak-seconds S]
 
-Every system is driven by the same closed-loop load generator (bench/loadgen.py), each request a fresh,
-valid TOTP code of a distinct user (so every request takes the accepting path: decrypt the secret,
-check the window, compare-and-set the replay ledger, clear the failure counter, write the audit row):
+``wrk`` (Debian's package, C) sends the requests with ``bench/totp_fresh.lua``: every request is the next
+line of a file of pre-computed bodies, each a fresh valid TOTP code of a distinct user, so each request
+takes the accepting path (tracker2fa: decrypt the secret, check the window, compare-and-set the replay
+ledger, clear the failure counters, write the audit row). Every system runs the same number of worker
+processes (``--workers``, default 2) on one port:
 
-- minimal: FastAPI + pyotp verify + one SQLite UPDATE (bench/minimal_totp_app.py), one uvicorn process;
-- tracker2fa: the verifier's HTTP API with every rule on, SQLite and PostgreSQL, 1 and 2 processes;
-- privacyIDEA (PyPI, own venv, bench/privacyidea_setup.sh) /validate/check on SQLite, gunicorn -w 2;
-- WebAuthn: assertion verifications/s through the API vs raw cryptography P-256 verifies.
+- minimal: FastAPI + pyotp + one ``UPDATE … WHERE last_step < ?`` (bench/minimal_totp_app.py), uvicorn
+  with httptools and uvloop, on SQLite and on PostgreSQL;
+- tracker2fa: ``tracker2fa verifier serve --workers N`` (every rule on), users created by the seed
+  importer (``verifier.seeds.import_seeds``, the path ``verifier admin import`` takes);
+- privacyIDEA (PyPI, own venv, bench/privacyidea_setup.sh): gunicorn -w N, SQLite, /validate/check;
+- nodes: one ``serve --workers 1`` against two of them on one PostgreSQL database (one wrk per node);
+- same-code: the same code sent to two nodes at once, ``--trials`` times (Python threads: wrk cannot
+  send one body to two servers at once);
+- webauthn: server CPU per assertion (begin + complete, keys answered in this process by the host's
+  software key, tests/support/host_key.py) against server CPU per TOTP verification, same server;
+- soak: ``--soak-seconds`` at 80 % of the measured capacity (wrk with a per-connection delay), RSS of the
+  workers sampled, audit rows counted against accepted requests.
 
-Prints a table; ratios are against baselines measured in the same run.
+Ratios are against baselines measured in the same run; each figure is printed as soon as it is measured.
 """
 
 from __future__ import annotations
@@ -29,9 +41,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+import urllib.request
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,31 +56,80 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
 
-from loadgen import LoadResult, http_request, run_load  # noqa: E402
-
 PY = sys.executable
+LUA = BENCH / "totp_fresh.lua"
 PI_DIR = Path(os.environ.get("PI_DIR", Path.home() / ".cache/tracker2fa-bench/privacyidea"))
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_BENCH_DB = "tracker2fa_bench"
+SERVICE_TOKEN = base64.urlsafe_b64encode(os.urandom(24)).decode()
+SERVICE_AUTH = f"Bearer {SERVICE_TOKEN}"
+WRK_THREADS = 2
+
+
+# ---- wrk ---------------------------------------------------------------------------------------------
 
 
 @dataclass
-class Row:
-    system: str
-    db: str
-    procs: int
-    concurrency: int
-    result: LoadResult
+class Result:
+    label: str
+    ok: int
+    bad: int
+    requests: int
+    seconds: float
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    wrapped: int = 0
 
-    def __post_init__(self) -> None:
-        # Each figure is printed as soon as it is measured, so a later failure loses nothing.
-        r = self.result
-        print(f"# {self.system} {self.db} procs={self.procs} c={self.concurrency}: {r.rate:.0f}/s "
-              f"p50 {r.percentile(50) * 1000:.1f} ms p99 {r.percentile(99) * 1000:.1f} ms "
-              f"ok {r.accepted} rejected {r.rejected} errors {r.errors}", flush=True)
+    @property
+    def ok_rate(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    def line(self) -> str:
+        return (f"{self.label:58} {self.ok_rate:8.0f} ok/s  p50 {self.p50_ms:7.1f} ms  p99 {self.p99_ms:7.1f} ms  "
+                f"ok {self.ok} bad {self.bad} errors {self.errors}" + (" (bodies wrapped!)" if self.wrapped else ""))
 
 
-# ---- process helpers ---------------------------------------------------------------------------------
+def write_bodies(path: Path, bodies: Sequence[str]) -> Path:
+    path.write_text("\n".join(bodies) + "\n")
+    return path
+
+
+def wrk(url: str, bodies: Path, *, connections: int, seconds: float, label: str, ok_pattern: str = '"ok":%s*true',
+        auth: str | None = None, content_type: str = "application/json", delay_ms: float = 0) -> Result:
+    """One wrk run over ``bodies``; the Lua script reports accepted answers and latency percentiles."""
+    env = {**os.environ, "BODIES": str(bodies), "WRK_THREADS": str(WRK_THREADS), "OK_PATTERN": ok_pattern,
+           "CONTENT_TYPE": content_type, "DELAY_MS": str(delay_ms)}
+    if auth:
+        env["AUTH"] = auth
+    out = subprocess.run(["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+                          "-s", str(LUA), url], env=env, capture_output=True, text=True)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
+    data = json.loads(line.removeprefix("WRKJSON "))
+    result = Result(label, data["ok"], data["bad"], data["requests"], data["duration_us"] / 1e6, data["errors"],
+                    data["p50_us"] / 1000, data["p99_us"] / 1000, data["wrapped"])
+    print("# " + result.line(), flush=True)
+    return result
+
+
+def wrk_parallel(runs: list[dict]) -> list[Result]:
+    """Several wrk runs at the same time (one per node)."""
+    results: list[Result | None] = [None] * len(runs)
+
+    def run(i: int) -> None:
+        results[i] = wrk(**runs[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(runs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [r for r in results if r is not None]
+
+
+# ---- processes ---------------------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -75,36 +138,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}: {proc.args}")
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            urllib.request.urlopen(url, timeout=2).close()
             return
+        except urllib.error.HTTPError:
+            return  # it answers
         except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server did not listen on {port}: {proc.args}")
+            time.sleep(0.2)
+    raise RuntimeError(f"server did not answer {url}: {proc.args}")
 
 
 class Servers:
-    """Starts server processes and always stops them (their own process groups, by pid)."""
+    """Starts server processes in their own process groups and always stops them (by pid)."""
 
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, cmd: Sequence[str], port: int, env: dict[str, str] | None = None,
+    def start(self, cmd: Sequence[str], ready_url: str, env: dict[str, str] | None = None,
               cwd: Path | None = None) -> subprocess.Popen:
         proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.procs.append(proc)
         try:
-            wait_port(port, proc)
+            wait_http(ready_url, proc)
         except RuntimeError:
             err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.poll() is not None else ""
             self.stop()
             raise RuntimeError(f"could not start {' '.join(cmd)}\n{err}") from None
+        time.sleep(1.0)  # every worker of the manager up, not only the first
         return proc
 
     def stop(self) -> None:
@@ -113,7 +179,7 @@ class Servers:
                 os.killpg(proc.pid, signal.SIGTERM)
         for proc in self.procs:
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
@@ -126,209 +192,40 @@ class Servers:
         self.stop()
 
 
-def json_ok(key: str = "ok") -> Callable[[int, bytes], bool]:
-    def accepted(status: int, body: bytes) -> bool:
-        if status != 200:
-            return False
-        try:
-            return json.loads(body).get(key) is True
-        except ValueError:
-            return False
-
-    return accepted
-
-
-# ---- minimal baseline --------------------------------------------------------------------------------
-
-
-def bench_minimal(tmp: Path, requests_per_run: int, concurrencies: Sequence[int]) -> list[Row]:
-    from minimal_totp_app import create_users
-
-    rows = []
-    for conc in concurrencies:
-        db = tmp / f"minimal-{conc}.db"
-        users = [(f"m{i}", pyotp.random_base32(32)) for i in range(requests_per_run)]
-        create_users(str(db), users)
-        port = free_port()
-        with Servers() as servers:
-            servers.start([PY, "-m", "uvicorn", "--app-dir", str(BENCH), "minimal_totp_app:app", "--port", str(port),
-                           "--log-level", "warning", "--no-access-log"], port, env={"MINIMAL_DB": str(db)})
-            now = time.time()
-            reqs = [http_request("POST", "/verify", json.dumps({"username": u, "code": pyotp.TOTP(s).at(now)}).encode())
-                    for u, s in users]
-            rows.append(Row("minimal (FastAPI+pyotp+UPDATE)", "sqlite", 1, conc,
-                            run_load([("127.0.0.1", port)], reqs, conc, json_ok())))
-    return rows
-
-
-# ---- privacyIDEA -------------------------------------------------------------------------------------
-
-
-def _pi_post(port: int, path: str, data: dict[str, str], token: str | None = None) -> dict:
-    import urllib.request
-
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=urllib.parse.urlencode(data).encode(),
-                                 headers={"Authorization": token} if token else {})
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        return json.loads(resp.read())
-
-
-def bench_privacyidea(requests_per_run: int, concurrencies: Sequence[int]) -> tuple[list[Row], str]:
-    setup = BENCH / "privacyidea_setup.sh"
-    out = subprocess.run(["bash", str(setup)], capture_output=True, text=True,
-                         env={**os.environ, "PI_DIR": str(PI_DIR)})
-    if out.returncode != 0:
-        return [], f"privacyidea_setup.sh failed: {out.stderr.strip()[-500:]}"
-    version = next((ln.split(": ")[1] for ln in out.stdout.splitlines() if ln.startswith("privacyidea version")), "?")
-    port = free_port()
-    rows = []
-    env = {"PRIVACYIDEA_CONFIGFILE": str(PI_DIR / "pi.cfg")}
-    with Servers() as servers:
-        servers.start([str(PI_DIR / "venv/bin/gunicorn"), "-w", "2", "--timeout", "600", "-b",
-                       f"127.0.0.1:{port}", "privacyidea.app:create_app()"], port, env=env)
-        token = _pi_post(port, "/auth", {"username": "benchadmin",
-                                         "password": (PI_DIR / "admin-password").read_text().strip()})
-        jwt = token["result"]["value"]["token"]
-        for conc in concurrencies:
-            secrets = []
-            for i in range(requests_per_run):
-                raw = os.urandom(20)
-                serial = f"B{conc}-{i}"
-                params = {"type": "totp", "otpkey": raw.hex(), "serial": serial, "genkey": "0"}
-                _pi_post(port, "/token/init", params, jwt)
-                secrets.append((serial, base64.b32encode(raw).decode()))
-            now = time.time()
-            reqs = [http_request("POST", "/validate/check",
-                                 urllib.parse.urlencode({"serial": s, "pass": pyotp.TOTP(b).at(now)}).encode(),
-                                 content_type="application/x-www-form-urlencoded") for s, b in secrets]
-
-            def accepted(status: int, body: bytes) -> bool:
-                return status == 200 and json.loads(body)["result"].get("value") is True
-
-            rows.append(Row(f"privacyIDEA {version} /validate/check", "sqlite", 2, conc,
-                            run_load([("127.0.0.1", port)], reqs, conc, accepted)))
-    return rows, version
-
-
-# ---- raw P-256 baseline ------------------------------------------------------------------------------
-
-
-def raw_p256_rate(n: int) -> float:
-    """cryptography ECDSA P-256 verifies/s over authData || SHA-256(clientDataJSON)-sized messages."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    pub = key.public_key()
-    msgs = [os.urandom(37) + hashlib.sha256(os.urandom(100)).digest() for _ in range(64)]
-    sigs = [key.sign(m, ec.ECDSA(hashes.SHA256())) for m in msgs]
-    t0 = time.perf_counter()
-    for i in range(n):
-        pub.verify(sigs[i % 64], msgs[i % 64], ec.ECDSA(hashes.SHA256()))
-    return n / (time.perf_counter() - t0)
-
-
-# ---- report ------------------------------------------------------------------------------------------
-
-
-def print_table(rows: list[Row], baseline: dict[int, float], pi: dict[int, float]) -> None:
-    """req/s counts every answer; ok/s only accepted verifications, and the ratios use ok/s."""
-    head = f"{'system':40} {'db':9} {'procs':>5} {'conc':>4} {'req/s':>7} {'ok/s':>7} {'p50 ms':>8} {'p99 ms':>8} " \
-           f"{'ok':>5} {'rej':>4} {'err':>4} {'vs minimal':>10} {'vs pI':>7}"
-    print(head)
-    print("-" * len(head))
-    for r in rows:
-        res = r.result
-        ok_rate = ok_per_second(res)
-        vs_min = f"{ok_rate / baseline[r.concurrency]:.2f}x" if baseline.get(r.concurrency) else "-"
-        vs_pi = f"{ok_rate / pi[r.concurrency]:.0f}x" if pi.get(r.concurrency) else "-"
-        print(f"{r.system:40} {r.db:9} {r.procs:>5} {r.concurrency:>4} {res.rate:>7.0f} {ok_rate:>7.1f} "
-              f"{res.percentile(50) * 1000:>8.1f} {res.percentile(99) * 1000:>8.1f} {res.accepted:>5} "
-              f"{res.rejected:>4} {res.errors:>4} {vs_min:>10} {vs_pi:>7}")
-
-
-def ok_per_second(result: LoadResult) -> float:
-    """Accepted verifications per second."""
-    return result.accepted / result.seconds if result.seconds else 0.0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
-    parser.add_argument("--skip-privacyidea", action="store_true")
-    parser.add_argument("--skip-postgres", action="store_true")
-    parser.add_argument("--only", choices=["minimal", "verifier", "privacyidea", "webauthn"], action="append")
-    args = parser.parse_args(argv)
-    n = 400 if args.quick else 1000
-    n_pi = 60 if args.quick else 200
-    concurrencies = (8, 64) if args.quick else (8, 32, 64)
-    plan = [("sqlite", 1, c) for c in concurrencies]
-    if not args.skip_postgres:
-        plan += [("postgres", 1, c) for c in concurrencies] + [("postgres", 2, 64)]
-    only = set(args.only or ["minimal", "verifier", "privacyidea", "webauthn"])
-    tmp = Path(tempfile.mkdtemp(prefix="verifier-bench-"))
-    rows: list[Row] = []
-    notes: list[str] = []
-    try:
-        if "minimal" in only:
-            rows += bench_minimal(tmp, n, concurrencies)
-        if "verifier" in only:
-            rows += bench_verifier(tmp, n, plan)
-        if "privacyidea" in only and not args.skip_privacyidea:
+def group_pids(pgid: int) -> list[int]:
+    """Every live process of a process group (a server's manager and its workers)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
             try:
-                pi_rows, note = bench_privacyidea(n_pi, concurrencies)
-            except Exception as exc:  # record why and keep the other figures
-                pi_rows, note = [], f"privacyIDEA run failed: {exc!r}"
-            rows += pi_rows
-            if not pi_rows:
-                notes.append(note)
-        baseline = {r.concurrency: ok_per_second(r.result) for r in rows if r.system.startswith("minimal")}
-        pi = {r.concurrency: ok_per_second(r.result) for r in rows if r.system.startswith("privacyIDEA")}
-        print(f"TOTP verifications through HTTP, {os.cpu_count()} cores, load generator: bench/loadgen.py, "
-              f"{n} requests per tracker2fa/minimal row, {n_pi} per privacyIDEA row\n")
-        print_table(rows, baseline, pi)
-        if "webauthn" in only:
-            print()
-            for line in bench_webauthn(tmp, n):
-                print(line)
-        for note in notes:
-            print(f"\nnote: {note}")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return 0
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[2]) == pgid:
+                pids.append(int(entry.name))
+    return pids
 
 
-# ---- tracker2fa verifier -----------------------------------------------------------------------------
+def cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of a process group so far."""
+    total = 0
+    for pid in group_pids(pgid):
+        with contextlib.suppress(OSError):
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
-def seed_totp_users(db_url: str, key: str, prefix: str, n: int, threads: int = 4) -> list[tuple[str, str, int]]:
-    """Create ``n`` users with TOTP enrolled; returns (name, secret, time step used by the enrolment)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from verifier.service import Verifier, VerifierSettings
-    from verifier.store import open_store
-
-    verifier = Verifier(open_store(db_url), VerifierSettings(server_key=key))
-
-    def one(i: int) -> tuple[str, str, int]:
-        name = f"{prefix}{i}"
-        verifier.create_user(name)
-        secret = verifier.totp_enroll_begin(name)["secret"]
-        for _ in range(3):  # a retry only when a step boundary passed between computing and checking
-            step = int(time.time() // 30)
-            if verifier.totp_enroll_confirm(name, pyotp.TOTP(secret).at(step * 30), "127.0.0.1", "seed").ok:
-                return name, secret, step
-        raise RuntimeError(f"could not enrol {name}")
-
-    with ThreadPoolExecutor(threads) as pool:
-        users = list(pool.map(one, range(n)))
-    verifier.store.close()
-    return users
-
-
-def fresh_code(secret: str, enrol_step: int) -> str:
-    """A code the verifier has not seen: the current step, or the next one if enrolment used this one."""
-    return pyotp.TOTP(secret).at(max(enrol_step + 1, int(time.time() // 30)) * 30)
+def rss_kib(pgid: int) -> int:
+    total = 0
+    for pid in group_pids(pgid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total
 
 
 @contextlib.contextmanager
@@ -346,110 +243,355 @@ def postgres_database() -> Iterator[str]:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-# The tracker's bearer token, as a real tracker would send it on every call.
-SERVICE_TOKEN = base64.urlsafe_b64encode(os.urandom(24)).decode()
-SERVICE_AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+# ---- systems -----------------------------------------------------------------------------------------
 
 
-def start_verifiers(servers: Servers, db_url: str, key: str, procs: int) -> list[tuple[str, int]]:
-    """``procs`` separate `tracker2fa verifier serve` processes on one database."""
-    addresses = []
-    for _ in range(procs):
-        port = free_port()
-        servers.start([PY, "-m", "native_host", "verifier", "serve", "--db", db_url, "--port", str(port),
-                       "--origin", "http://localhost"], port,
-                      env={"TRACKER2FA_VERIFIER_KEY": key, "TRACKER2FA_SERVICE_TOKEN": SERVICE_TOKEN}, cwd=ROOT)
-        addresses.append(("127.0.0.1", port))
-    return addresses
+def new_users(prefix: str, n: int) -> list[tuple[str, bytes]]:
+    return [(f"{prefix}{i:07d}", os.urandom(20)) for i in range(n)]
 
 
-def bench_verifier(tmp: Path, n: int, plan: Sequence[tuple[str, int, int]]) -> list[Row]:
-    """Run each (db kind, processes, concurrency) of ``plan`` against fresh users."""
-    key = base64.b64encode(os.urandom(32)).decode()
-    rows = []
-    for kind, procs, conc in plan:
-        with contextlib.ExitStack() as stack:
-            if kind == "sqlite":
-                db_url = f"sqlite:///{tmp}/verifier-{procs}-{conc}.db"
-            else:
-                db_url = stack.enter_context(postgres_database())
-            rows.append(_verifier_row(db_url, key, kind, procs, conc, n))
-    return rows
+def code_now(secret: bytes) -> str:
+    return pyotp.TOTP(base64.b32encode(secret).decode()).now()
 
 
-def _verifier_row(db_url: str, key: str, kind: str, procs: int, conc: int, n: int) -> Row:
-    users = seed_totp_users(db_url, key, f"b{procs}x{conc}u", n)
+def totp_bodies(users: Sequence[tuple[str, bytes]], ip: str = "127.0.0.1") -> list[str]:
+    return [json.dumps({"username": u, "code": code_now(s), "ip": ip, "user_agent": "wrk"}) for u, s in users]
+
+
+def seed_tracker2fa(db_url: str, key: str, users: Sequence[tuple[str, bytes]]) -> float:
+    """Create the users through the seed importer; returns the seconds it took."""
+    from verifier.seeds import import_seeds
+    from verifier.store import open_store
+
+    data = "username,secret\n" + "".join(f"{u},{base64.b32encode(s).decode()}\n" for u, s in users)
+    store = open_store(db_url)
+    try:
+        t0 = time.perf_counter()
+        report = import_seeds(store, data.encode(), name="bench.csv", server_key=key)
+        took = time.perf_counter() - t0
+    finally:
+        store.close()
+    if report.rejected or report.imported != len(users):
+        raise RuntimeError(f"seed import failed: {report.to_dict()['rejected'][:3]}")
+    return took
+
+
+def start_tracker2fa(servers: Servers, db_url: str, key: str, workers: int) -> tuple[str, subprocess.Popen]:
+    port = free_port()
+    proc = servers.start([PY, "-m", "native_host", "verifier", "serve", "--db", db_url, "--port", str(port),
+                          "--workers", str(workers), "--origin", "http://localhost"],
+                         f"http://127.0.0.1:{port}/healthz",
+                         env={"TRACKER2FA_VERIFIER_KEY": key, "TRACKER2FA_SERVICE_TOKEN": SERVICE_TOKEN,
+                              "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    return f"http://127.0.0.1:{port}", proc
+
+
+def bench_minimal(tmp: Path, db_url: str, label: str, args: argparse.Namespace) -> Result:
+    from minimal_totp_app import create_users
+
+    users = new_users("m", args.users)
+    create_users(db_url, [(u, base64.b32encode(s).decode()) for u, s in users])
+    port = free_port()
     with Servers() as servers:
-        addresses = start_verifiers(servers, db_url, key, procs)
-        reqs = [http_request("POST", "/v1/totp/verify", json.dumps(
-            {"username": u, "code": fresh_code(s, step), "ip": "127.0.0.1", "user_agent": "bench"}).encode(),
-            headers=SERVICE_AUTH)
-            for u, s, step in users]
-        return Row("tracker2fa verifier (all rules)", kind, procs, conc, run_load(addresses, reqs, conc, json_ok()))
+        servers.start([PY, "-m", "uvicorn", "--app-dir", str(BENCH), "minimal_totp_app:app", "--port", str(port),
+                       "--workers", str(args.workers), "--http", "httptools", "--loop", "uvloop",
+                       "--log-level", "warning", "--no-access-log"], f"http://127.0.0.1:{port}/docs",
+                      env={"MINIMAL_DB": db_url})
+        bodies = write_bodies(tmp / "minimal.bodies", [json.dumps({"username": u, "code": code_now(s)})
+                                                       for u, s in users])
+        return wrk(f"http://127.0.0.1:{port}/verify", bodies, connections=args.connections, seconds=args.seconds,
+                   label=f"minimal {label}, {args.workers} workers")
 
 
-# ---- WebAuthn ----------------------------------------------------------------------------------------
+def bench_tracker2fa(tmp: Path, db_url: str, label: str, args: argparse.Namespace) -> Result:
+    key = base64.b64encode(os.urandom(32)).decode()
+    users = new_users("t", args.users)
+    took = seed_tracker2fa(db_url, key, users)
+    print(f"# seed import of {len(users)} users ({label}): {took:.1f} s", flush=True)
+    with Servers() as servers:
+        base, _ = start_tracker2fa(servers, db_url, key, args.workers)
+        bodies = write_bodies(tmp / "t2fa.bodies", totp_bodies(users))
+        return wrk(f"{base}/v1/totp/verify", bodies, connections=args.connections, seconds=args.seconds,
+                   label=f"tracker2fa {label}, {args.workers} workers", auth=SERVICE_AUTH)
 
 
-async def _webauthn_load(address: tuple[str, int], keys: list[tuple[str, object]], per_key: int) -> tuple[int, float]:
-    """Each worker owns one key and runs begin → sign → complete ``per_key`` times; returns (ok, seconds)."""
+def _pi_post(port: int, path: str, data: dict[str, str], token: str | None = None) -> dict:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=urllib.parse.urlencode(data).encode(),
+                                 headers={"Authorization": token} if token else {})
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        return json.loads(resp.read())
+
+
+def bench_privacyidea(tmp: Path, args: argparse.Namespace) -> Result | str:
+    out = subprocess.run(["bash", str(BENCH / "privacyidea_setup.sh")], capture_output=True, text=True,
+                         env={**os.environ, "PI_DIR": str(PI_DIR)})
+    if out.returncode != 0:
+        return f"privacyidea_setup.sh failed: {out.stderr.strip()[-500:]}"
+    version = next((ln.split(": ")[1] for ln in out.stdout.splitlines() if ln.startswith("privacyidea version")), "?")
+    port = free_port()
+    with Servers() as servers:
+        servers.start([str(PI_DIR / "venv/bin/gunicorn"), "-w", str(args.workers), "--timeout", "600", "-b",
+                       f"127.0.0.1:{port}", "privacyidea.app:create_app()"], f"http://127.0.0.1:{port}/",
+                      env={"PRIVACYIDEA_CONFIGFILE": str(PI_DIR / "pi.cfg")})
+        jwt = _pi_post(port, "/auth", {"username": "benchadmin",
+                                       "password": (PI_DIR / "admin-password").read_text().strip()})
+        jwt = jwt["result"]["value"]["token"]
+        tokens = []
+        for i in range(args.pi_tokens):
+            raw = os.urandom(20)
+            _pi_post(port, "/token/init", {"type": "totp", "otpkey": raw.hex(), "serial": f"B{i}", "genkey": "0"},
+                     jwt)
+            tokens.append((f"B{i}", raw))
+        bodies = write_bodies(tmp / "pi.bodies", [urllib.parse.urlencode({"serial": s, "pass": code_now(raw)})
+                                                  for s, raw in tokens])
+        return wrk(f"http://127.0.0.1:{port}/validate/check", bodies, connections=args.connections,
+                   seconds=args.seconds, label=f"privacyIDEA {version} sqlite, gunicorn -w {args.workers}",
+                   ok_pattern='"value":%s*true', content_type="application/x-www-form-urlencoded")
+
+
+def bench_nodes(tmp: Path, args: argparse.Namespace) -> tuple[Result, Result]:
+    """One node (serve --workers 1) against two nodes (each --workers 1) on one PostgreSQL database."""
+    results = []
+    for count in (1, 2):
+        with postgres_database() as db_url:
+            key = base64.b64encode(os.urandom(32)).decode()
+            users = new_users(f"n{count}", args.users)
+            seed_tracker2fa(db_url, key, users)
+            with Servers() as servers:
+                bases = [start_tracker2fa(servers, db_url, key, 1)[0] for _ in range(count)]
+                runs = []
+                for i, base in enumerate(bases):
+                    bodies = write_bodies(tmp / f"nodes{count}-{i}.bodies", totp_bodies(users[i::count]))
+                    runs.append(dict(url=f"{base}/v1/totp/verify", bodies=bodies,
+                                     connections=args.connections // count, seconds=args.seconds,
+                                     label=f"tracker2fa postgresql, node {i + 1} of {count}", auth=SERVICE_AUTH))
+                parts = wrk_parallel(runs)
+        total = Result(f"tracker2fa postgresql, {count} node(s) x 1 worker", sum(p.ok for p in parts),
+                       sum(p.bad for p in parts), sum(p.requests for p in parts), max(p.seconds for p in parts),
+                       sum(p.errors for p in parts), max(p.p50_ms for p in parts), max(p.p99_ms for p in parts),
+                       sum(p.wrapped for p in parts))
+        print("# " + total.line(), flush=True)
+        results.append(total)
+    return results[0], results[1]
+
+
+def bench_same_code(args: argparse.Namespace) -> tuple[int, int, int]:
+    """The same code to two nodes at once, ``args.trials`` times; returns (trials, one-success trials, other)."""
+    import http.client
+    from concurrent.futures import ThreadPoolExecutor
+
+    with postgres_database() as db_url:
+        key = base64.b64encode(os.urandom(32)).decode()
+        users = new_users("s", args.trials)
+        seed_tracker2fa(db_url, key, users)
+        with Servers() as servers:
+            bases = [start_tracker2fa(servers, db_url, key, 1)[0] for _ in range(2)]
+            conns = [http.client.HTTPConnection(b.removeprefix("http://"), timeout=30) for b in bases]
+            barrier = threading.Barrier(2)
+
+            def send(i: int, body: bytes) -> bool:
+                barrier.wait()
+                conns[i].request("POST", "/v1/totp/verify", body, {"content-type": "application/json",
+                                                                   "authorization": SERVICE_AUTH})
+                return json.loads(conns[i].getresponse().read())["ok"]
+
+            exactly_one = 0
+            with ThreadPoolExecutor(2) as pool:
+                for n, (user, secret) in enumerate(users):
+                    body = json.dumps({"username": user, "code": code_now(secret), "ip": f"10.9.{n // 250}.{n % 250}",
+                                       "user_agent": "bench"}).encode()
+                    oks = list(pool.map(send, (0, 1), (body, body)))
+                    exactly_one += oks.count(True) == 1
+    print(f"# same code to both nodes at once: {exactly_one} of {len(users)} trials had exactly one success",
+          flush=True)
+    return len(users), exactly_one, len(users) - exactly_one
+
+
+def bench_webauthn(tmp: Path, args: argparse.Namespace) -> dict:
+    """Server CPU per assertion (begin + complete) and per TOTP verification, one server, SQLite."""
     import asyncio
 
-    from loadgen import read_response
+    from loadgen import http_request, read_response
 
-    ok = 0
-
-    async def call(reader, writer, path: str, body: dict) -> dict:
-        writer.write(http_request("POST", path, json.dumps(body).encode(), headers=SERVICE_AUTH))
-        _status, raw, _close = await read_response(reader)
-        return json.loads(raw)
-
-    async def worker(username: str, key) -> None:
-        nonlocal ok
-        reader, writer = await asyncio.open_connection(*address)
-        for _ in range(per_key):
-            begin = await call(reader, writer, "/v1/webauthn/authenticate/begin",
-                               {"username": username, "origin": "http://localhost"})
-            done = await call(reader, writer, "/v1/webauthn/authenticate/complete",
-                              {"username": username, "state_id": begin["state_id"],
-                               "credential": key.get("http://localhost", begin["options"]),
-                               "ip": "127.0.0.1", "user_agent": "bench"})
-            ok += done.get("ok") is True
-        writer.close()
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker(u, k) for u, k in keys))
-    return ok, time.perf_counter() - t0
-
-
-def bench_webauthn(tmp: Path, n: int, concurrency: int = 32) -> list[str]:
-    """Assertion verifications/s through the API (SQLite, 1 process) vs raw P-256 verifies/s."""
-    import asyncio
-
-    from tests.support.host_key import HostKey  # the host's ceremonies with its software key
+    from tests.support.host_key import HostKey
     from verifier.service import Verifier, VerifierSettings
     from verifier.store import open_store
 
-    raw = raw_p256_rate(max(n, 3000))
     key = base64.b64encode(os.urandom(32)).decode()
     db_url = f"sqlite:///{tmp}/webauthn.db"
+    users = new_users("w", args.users)
+    seed_tracker2fa(db_url, key, users)
     verifier = Verifier(open_store(db_url), VerifierSettings(server_key=key, origins=("http://localhost",)))
     keys = []
-    for i in range(concurrency):
-        name = f"w{i}"
-        verifier.create_user(name)
+    for i in range(16):
+        verifier.create_user(f"k{i}")
         soft = HostKey()
-        options, state = verifier.webauthn_register_begin(name, "http://localhost")
-        verifier.webauthn_register_complete(name, state, soft.create("http://localhost", options), "bench key")
-        keys.append((name, soft))
-    per_key = max(1, n // concurrency)
+        options, state = verifier.webauthn_register_begin(f"k{i}", "http://localhost")
+        verifier.webauthn_register_complete(f"k{i}", state, soft.create("http://localhost", options), "bench key")
+        keys.append((f"k{i}", soft))
+    verifier.store.close()
     with Servers() as servers:
-        [address] = start_verifiers(servers, db_url, key, 1)
-        ok, seconds = asyncio.run(_webauthn_load(address, keys, per_key))
-    rate = ok / seconds
-    return [f"raw cryptography P-256 verify (1 thread, in process): {raw:8.0f}/s",
-            f"WebAuthn assertions through the API (begin+complete, c={concurrency}, SQLite): {rate:8.0f}/s "
-            f"({ok} accepted of {per_key * concurrency}) = {rate / raw:.1%} of raw P-256"]
+        base, proc = start_tracker2fa(servers, db_url, key, args.workers)
+        host, port = base.removeprefix("http://").split(":")
+        bodies = write_bodies(tmp / "wa-totp.bodies", totp_bodies(users))
+        cpu0 = cpu_seconds(proc.pid)
+        totp = wrk(f"{base}/v1/totp/verify", bodies, connections=16, seconds=args.seconds,
+                   label="tracker2fa sqlite TOTP (for the WebAuthn ratio)", auth=SERVICE_AUTH)
+        totp_cpu = (cpu_seconds(proc.pid) - cpu0) / max(totp.requests, 1)
+
+        async def assertions(per_key: int) -> int:
+            ok = 0
+
+            async def call(reader, writer, path: str, body: dict) -> dict:
+                writer.write(http_request("POST", path, json.dumps(body).encode(),
+                                          headers={"Authorization": SERVICE_AUTH}))
+                _status, raw, _close = await read_response(reader)
+                return json.loads(raw)
+
+            async def one_key(name: str, soft) -> None:
+                nonlocal ok
+                reader, writer = await asyncio.open_connection(host, int(port))
+                for _ in range(per_key):
+                    begin = await call(reader, writer, "/v1/webauthn/authenticate/begin",
+                                       {"username": name, "origin": "http://localhost"})
+                    done = await call(reader, writer, "/v1/webauthn/authenticate/complete",
+                                      {"username": name, "state_id": begin["state_id"],
+                                       "credential": soft.get("http://localhost", begin["options"]),
+                                       "ip": "127.0.0.1", "user_agent": "bench"})
+                    ok += done.get("ok") is True
+                writer.close()
+
+            await asyncio.gather(*(one_key(n, k) for n, k in keys))
+            return ok
+
+        cpu0 = cpu_seconds(proc.pid)
+        t0 = time.perf_counter()
+        ok = asyncio.run(assertions(args.assertions // len(keys)))
+        wall = time.perf_counter() - t0
+        wa_cpu = (cpu_seconds(proc.pid) - cpu0) / max(ok, 1)
+    line = (f"WebAuthn assertion (begin+complete): {wa_cpu * 1000:.2f} ms server CPU each ({ok} accepted, "
+            f"{ok / wall:.0f}/s with the client signing in the same 2 cores); TOTP verification: "
+            f"{totp_cpu * 1000:.2f} ms server CPU each; ratio {wa_cpu / totp_cpu:.2f}x")
+    print("# " + line, flush=True)
+    return {"assertion_cpu_ms": wa_cpu * 1000, "totp_cpu_ms": totp_cpu * 1000, "ratio": wa_cpu / totp_cpu,
+            "assertions_ok": ok, "assertions_per_s": ok / wall}
+
+
+def bench_soak(tmp: Path, args: argparse.Namespace, capacity: float) -> dict:
+    """``--soak-seconds`` at 80 % of ``capacity`` on SQLite: errors, RSS growth, audit rows vs accepted."""
+    from verifier.store import open_store
+
+    key = base64.b64encode(os.urandom(32)).decode()
+    db_url = f"sqlite:///{tmp}/soak.db"
+    target = 0.8 * capacity
+    users = new_users("soak", int(target * args.soak_seconds * 1.1))
+    seed_tracker2fa(db_url, key, users)
+    # Codes must stay valid for the whole soak: one body per user, computed per 30-s slice just in time
+    # is beyond wrk, so the soak uses slices of at most 30 s, each with fresh codes.
+    slices = max(1, int(args.soak_seconds // 30))
+    per_slice = len(users) // slices
+    results, rss = [], []
+    with Servers() as servers:
+        base, proc = start_tracker2fa(servers, db_url, key, args.workers)
+        rss.append(rss_kib(proc.pid))
+        delay_ms = max(0.0, args.connections / target * 1000 - 5)
+        for i in range(slices):
+            chunk = users[i * per_slice:(i + 1) * per_slice]
+            bodies = write_bodies(tmp / "soak.bodies", totp_bodies(chunk))
+            results.append(wrk(f"{base}/v1/totp/verify", bodies, connections=args.connections,
+                               seconds=args.soak_seconds / slices, label=f"soak slice {i + 1}/{slices}",
+                               auth=SERVICE_AUTH, delay_ms=delay_ms))
+            rss.append(rss_kib(proc.pid))
+    store = open_store(db_url)
+    try:
+        with store.tx(write=False) as tx:
+            audited = tx.run("SELECT COUNT(*) AS n FROM audit WHERE event = 'verify' AND result = 'ok'")[0]["n"]
+    finally:
+        store.close()
+    ok = sum(r.ok for r in results)
+    summary = {"target_per_s": target, "achieved_per_s": ok / sum(r.seconds for r in results),
+               "errors": sum(r.errors + r.bad for r in results), "ok": ok, "audit_ok_rows": audited,
+               "rss_kib_first": rss[1] if len(rss) > 1 else rss[0], "rss_kib_last": rss[-1],
+               "rss_growth": (rss[-1] - rss[1]) / rss[1] if len(rss) > 2 else 0.0}
+    print(f"# soak: {summary}", flush=True)
+    return summary
+
+
+# ---- raw P-256 (context for the WebAuthn figure) ---------------------------------------------------------
+
+
+def raw_p256_rate(n: int = 3000) -> float:
+    """cryptography ECDSA P-256 verifies/s over authData || SHA-256(clientDataJSON)-sized messages."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pub = key.public_key()
+    msgs = [os.urandom(37) + hashlib.sha256(os.urandom(100)).digest() for _ in range(64)]
+    sigs = [key.sign(m, ec.ECDSA(hashes.SHA256())) for m in msgs]
+    t0 = time.perf_counter()
+    for i in range(n):
+        pub.verify(sigs[i % 64], msgs[i % 64], ec.ECDSA(hashes.SHA256()))
+    return n / (time.perf_counter() - t0)
+
+
+# ---- main --------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--users", type=int, default=40_000, help="fresh users (bodies) per run")
+    parser.add_argument("--pi-tokens", type=int, default=1500)
+    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--assertions", type=int, default=800)
+    parser.add_argument("--soak-seconds", type=float, default=600)
+    parser.add_argument("--capacity", type=float, help="soak: measured ok/s to take 80 %% of (default: this run's)")
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--only", action="append",
+                        choices=["minimal", "tracker2fa", "privacyidea", "nodes", "same-code", "webauthn", "soak"])
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        parser.error("wrk is not installed (apt-get install wrk)")
+    only = set(args.only or ["minimal", "tracker2fa", "privacyidea", "nodes", "same-code", "webauthn"])
+    tmp = Path(tempfile.mkdtemp(prefix="verifier-bench-"))
+    figures: dict[str, object] = {"workers": args.workers, "connections": args.connections, "seconds": args.seconds}
+    try:
+        with contextlib.ExitStack() as stack:
+            sqlite = {"minimal": f"{tmp}/minimal.db", "tracker2fa": f"sqlite:///{tmp}/t2fa.db"}
+            if "minimal" in only:
+                figures["minimal_sqlite"] = bench_minimal(tmp, sqlite["minimal"], "sqlite", args).__dict__
+            if "tracker2fa" in only:
+                figures["tracker2fa_sqlite"] = bench_tracker2fa(tmp, sqlite["tracker2fa"], "sqlite", args).__dict__
+            if not args.skip_postgres:
+                if "minimal" in only:
+                    pg = stack.enter_context(postgres_database())
+                    figures["minimal_postgres"] = bench_minimal(tmp, pg, "postgresql", args).__dict__
+                if "tracker2fa" in only:
+                    pg = stack.enter_context(postgres_database())
+                    figures["tracker2fa_postgres"] = bench_tracker2fa(tmp, pg, "postgresql", args).__dict__
+            if "privacyidea" in only:
+                pi = bench_privacyidea(tmp, args)
+                figures["privacyidea"] = pi.__dict__ if isinstance(pi, Result) else pi
+            if "nodes" in only and not args.skip_postgres:
+                one, two = bench_nodes(tmp, args)
+                figures["one_node"], figures["two_nodes"] = one.__dict__, two.__dict__
+            if "same-code" in only and not args.skip_postgres:
+                figures["same_code"] = dict(zip(("trials", "exactly_one", "other"), bench_same_code(args),
+                                                strict=True))
+            if "webauthn" in only:
+                figures["webauthn"] = bench_webauthn(tmp, args)
+                figures["raw_p256_per_s"] = raw_p256_rate()
+            if "soak" in only:
+                measured = figures.get("tracker2fa_sqlite", {}).get("ok", 0) / args.seconds
+                capacity = args.capacity or measured or 800.0
+                figures["soak"] = bench_soak(tmp, args, capacity)
+        print("FIGURES " + json.dumps(figures, default=str))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":
