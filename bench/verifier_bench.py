@@ -102,8 +102,8 @@ def wrk(url: str, bodies: Path, *, connections: int, seconds: float, label: str,
            "CONTENT_TYPE": content_type, "DELAY_MS": str(delay_ms)}
     if auth:
         env["AUTH"] = auth
-    out = subprocess.run(["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-                          "-s", str(LUA), url], env=env, capture_output=True, text=True)
+    out = subprocess.run(["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+                          "--timeout", "10s", "-s", str(LUA), url], env=env, capture_output=True, text=True)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
