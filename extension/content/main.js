@@ -31,11 +31,19 @@
     }
   }
 
-  async function loadRules() {
-    if (rules) return rules;
-    const reply = await ask("page.rules");
-    rules = [...(reply.result ?? []), ...ns.BUILTIN_RULES];
-    return rules;
+  // The built-in rules draw the control at once; the user's and admin's rules follow from the service
+  // worker, and a second scan applies them. Waiting for them first cost ~2 s on the first page after the
+  // browser starts: Chromium's first storage.managed read takes that long (issue 12 item 8).
+  let rulesAsked = false;
+  function currentRules() {
+    if (!rulesAsked) {
+      rulesAsked = true;
+      ask("page.rules").then((reply) => {
+        rules = [...(reply.result ?? []), ...ns.BUILTIN_RULES];
+        if ((reply.result ?? []).length) scheduleScan();
+      });
+    }
+    return rules ?? ns.BUILTIN_RULES;
   }
 
   async function fill(control, entryId, { auto = false } = {}) {
@@ -120,7 +128,7 @@
         controls.delete(el);
       }
     }
-    const targets = ns.findTargets(document, await loadRules(), location.href);
+    const targets = ns.findTargets(document, currentRules(), location.href);
     const fresh = [];
     for (const target of targets) {
       const key = target.inputs[0];
