@@ -37,8 +37,12 @@ def enrolled_env(host_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
 def test_the_host_unlocks_the_vault_when_the_enrolled_virtual_key_answers(spawn_host, enrolled_env):
     host = spawn_host(env=enrolled_env)
     assert "vault_security_key" in host.result("hello")["capabilities"]
-    result = host.result("vault.unlock", {"method": "security_key"})
-    assert result == {"unlocked": True, "entries": 1}
+    unlock = host.request("vault.unlock", {"method": "security_key"})
+    assert host.reply_to(unlock)["result"] == {"unlocked": True, "entries": 1}
+    selected, unlocked = host.recv(), host.recv()  # the events met on the way, in order
+    assert (selected["event"], selected["id"], selected["device"].startswith("virtual:")) == (
+        "fido.selected", unlock, True)
+    assert unlocked == {"event": "vault.unlocked"}
     assert [e["issuer"] for e in host.result("vault.entries", {"origin": JIRA})["entries"]] == ["Jira"]
 
 
