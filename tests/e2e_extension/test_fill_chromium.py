@@ -258,3 +258,38 @@ def test_cross_origin_iframe_never_gets_the_embedding_sites_code(page: Any, page
     assert control_state(control, "error", "filled") == "error"
     assert "No account in your vault is bound to this site" in control_message(control)
     assert frame.locator("#c").input_value() == ""
+
+
+def test_a_tracker_listed_as_accepting_the_next_code_gets_the_next_steps_code_at_once(
+    browser: Chromium, page: Any, pages: PageServer
+) -> None:
+    import time
+
+    import pyotp
+
+    set_user_settings(browser, {"aheadOrigins": [pages.origin()]})
+    try:
+        while time.time() % 30 > 25:  # not at the very end of a step, so "next" is unambiguous
+            time.sleep(0.5)
+        step = int(time.time() // 30)
+        p = page(pages.url("/pages/atlassian.html"))
+        fill_control(p).click()
+        assert wait_filled(p.locator("#two-step-verification-otp-code-input")) == pyotp.TOTP(SECRET).at((step + 1) * 30)
+    finally:
+        set_user_settings(browser, {})
+
+
+def test_a_code_just_given_to_the_site_is_not_filled_again(browser: Chromium, page: Any, pages: PageServer) -> None:
+    import time
+
+    while time.time() % 30 > 25:  # both fills within one step
+        time.sleep(0.5)
+    first = page(pages.url("/pages/atlassian.html"))
+    fill_control(first).click()
+    wait_filled(first.locator("#two-step-verification-otp-code-input"))
+    second = page(pages.url("/pages/atlassian.html"))
+    control = fill_control(second)
+    control.click()
+    assert control_state(control, "waiting", "filled") == "waiting"
+    assert "Code just used — the next one in" in control_message(control)
+    assert second.locator("#two-step-verification-otp-code-input").input_value() == ""
