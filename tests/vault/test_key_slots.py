@@ -218,3 +218,14 @@ def _secret_for(key: HostKey, slot: dict) -> bytes:
 
     return _secret(key.handle, slot["rp_id"], _unb64(slot["credential_id"]), _unb64(slot["salt"]), None,
                    HostInteraction(key.handle.id, lambda *a: None, None))
+
+
+@pytest.mark.parametrize("transport", ["usb", "nfc", "ble"])
+def test_enrol_and_unlock_work_over_each_transports_framing(vault, vault_path, transport):
+    from tests.fido.helpers import open_key
+
+    handle = open_key(transport, SoftAuthenticator(transports=(transport,)), name="any")
+    vault_key.enrol_in_vault(vault, [handle], name=f"{transport} key")
+    vault.lock()
+    unlocked = vault_key.unlock_vault(VaultFile(vault_path), [handle])
+    assert [e.issuer for e in unlocked.entries()] == ["Jira"]
