@@ -2,6 +2,8 @@
 script → service worker → the real host (its virtual key, TRACKER2FA_VIRTUAL_KEY) → back, with the mock
 tracker's real verifier checking what the key signed."""
 
+# ruff: noqa: F811 (test functions take the imported `mock` fixture by its name)
+
 from __future__ import annotations
 
 import base64
@@ -29,7 +31,10 @@ CHALLENGE = base64.urlsafe_b64encode(b"legacy u2f challenge 0123456789").rstrip(
 
 @pytest.fixture(scope="module")
 def browser(
-    playwright_instance: Any, tmp_path_factory: Any, mock: MockTracker, pages: PageServer  # noqa: F811
+    playwright_instance: Any,
+    tmp_path_factory: Any,
+    mock: MockTracker,
+    pages: PageServer,
 ) -> Iterator[Chromium]:
     b = start_chromium_with_virtual_key(playwright_instance, tmp_path_factory.mktemp("fido-chromium"))
     enable_security_keys(b, mock.url, pages.origin("localhost"))
@@ -41,20 +46,28 @@ def browser(
         kill_pid(pid)
 
 
-def pass_totp(page: Any, mock: MockTracker) -> None:  # noqa: F811 (the fixture's name)
+def pass_totp(page: Any, mock: MockTracker) -> None:
     page.locator("#otp-code").fill(pyotp.parse_uri(mock.alice_uri).now())
     page.locator("#otp-submit").click()
     page.wait_for_selector("body[data-page=dashboard]")
 
 
-def test_mock_tracker_key_registration_and_login_through_the_host(browser: Chromium, mock: MockTracker) -> None:  # noqa: F811
+def ceremony_outcome(page: Any, success: str) -> str:
+    """ "done" once ``success`` matches, or "failed: <the mock's reason>" (its ceremony failed)."""
+    page.wait_for_selector(f"{success}, body[data-webauthn=failed]", timeout=30000)
+    if page.locator("body[data-webauthn=failed]").count():
+        return f"failed: {page.locator('#webauthn-error').text_content()}"
+    return "done"
+
+
+def test_mock_tracker_key_registration_and_login_through_the_host(browser: Chromium, mock: MockTracker) -> None:
     page = log_in_as_alice(browser, mock)
     pass_totp(page, mock)
     page.goto(f"{mock.url}/account")
     page.locator("#key-name").fill("virtual key via tracker2fa")
     page.locator("#register-key").click()
     confirm_prompt(page)
-    page.wait_for_selector("[data-testid=security-key]", timeout=30000)
+    assert ceremony_outcome(page, "[data-testid=security-key]") == "done"
     assert "virtual key via tracker2fa" in page.locator("#security-keys").text_content()
     page.close()
 
@@ -65,7 +78,7 @@ def test_mock_tracker_key_registration_and_login_through_the_host(browser: Chrom
     assert mock.url.removeprefix("http://") in shown  # which site asks
     assert "virtual key" in shown and "not a security key" in shown  # which key
     page.keyboard.press("Enter")
-    page.wait_for_selector("body[data-page=dashboard]", timeout=30000)
+    assert ceremony_outcome(page, "body[data-page=dashboard]") == "done"
     assert "alice" in page.locator("#current-user").text_content()
     page.close()
 
@@ -129,7 +142,10 @@ def test_forged_messages_to_the_bridge_get_nothing(browser: Chromium, pages: Pag
           window.postMessage(reply, "*");
           document.dispatchEvent(new CustomEvent("tracker2fa-fido", {detail: request}));
           // 3. a legitimate call through the real channel, answered: the forged ones had as long to be answered
-          const legit = await webauthnError({challenge: new Uint8Array(32), rpId: "example.com"});
+          const legit = await Promise.race([
+            webauthnError({challenge: new Uint8Array(32), rpId: "example.com"}),
+            new Promise((r) => setTimeout(() => r("no answer"), 15000)),
+          ]);
           await new Promise((r) => setTimeout(r, 500));
           return {got, legit};
         }"""
@@ -139,4 +155,20 @@ def test_forged_messages_to_the_bridge_get_nothing(browser: Chromium, pages: Pag
     # Only the legitimate call reached the service worker; no prompt was shown for the forged ones.
     assert browser.background("globalThis.tracker2fa.fido.started") == started + 1
     assert page.locator(PROMPT).count() == 0
+    page.close()
+
+
+def test_a_sandboxed_frame_gets_security_error(browser: Chromium, pages: PageServer) -> None:
+    # The frame's URL is an enabled tracker's, but its origin is opaque ("null"): never a signature.
+    pages.extra["/fido-sandbox.html"] = '<iframe id="f" sandbox="allow-scripts" src="/pages/fido_legacy.html"></iframe>'
+    page = browser.open(pages.url("/fido-sandbox.html", host="localhost"))
+    frame = page.frame_locator("#f").owner.element_handle().content_frame()
+    frame.wait_for_function("typeof window.webauthnError === 'function' && typeof window.u2f === 'object'")
+    assert frame.evaluate("self.origin") == "null"
+    result = frame.evaluate(
+        "Promise.race([webauthnError({challenge: new Uint8Array(32)}),"
+        " new Promise((r) => setTimeout(() => r('no answer: the user was asked'), 10000))])"
+    )
+    assert result == "SecurityError"
+    assert page.locator(PROMPT).count() == 0 and frame.locator(PROMPT).count() == 0
     page.close()

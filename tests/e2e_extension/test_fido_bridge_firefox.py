@@ -1,6 +1,8 @@
 """The security-key bridge in Firefox ESR (headless, WebDriver BiDi): the mock tracker's key registration
 and login, and a legacy window.u2f page, through the real host and its virtual key."""
 
+# ruff: noqa: F811 (test functions take the imported `mock` fixture by its name)
+
 from __future__ import annotations
 
 import base64
@@ -46,9 +48,7 @@ def wait_for_bridge(firefox: Firefox, url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def firefox(
-    tmp_path_factory: Any, mock: MockTracker, pages: PageServer  # noqa: F811
-) -> Iterator[Firefox]:
+def firefox(tmp_path_factory: Any, mock: MockTracker, pages: PageServer) -> Iterator[Firefox]:
     root = tmp_path_factory.mktemp("fido-firefox")
     home = root / "home"
     home.mkdir()
@@ -86,12 +86,13 @@ def page_action(firefox: Firefox, tab: str, script: str) -> None:
     firefox.bidi.evaluate(tab, f"(() => {{ {script}; return true; }})()")
 
 
-def log_in_as_alice(firefox: Firefox, mock: MockTracker) -> str:  # noqa: F811
+def log_in_as_alice(firefox: Firefox, mock: MockTracker) -> str:
     tab = firefox.tab
     firefox.bidi.call("storage.deleteCookies", {})
     firefox.bidi.navigate(tab, f"{mock.url}/login")
     page_action(
-        firefox, tab,
+        firefox,
+        tab,
         "document.querySelector('#login-username').value = 'alice';"
         "document.querySelector('#login-password').value = 'alice-demo-pass';"
         "document.querySelector('#login-submit').click()",
@@ -100,19 +101,20 @@ def log_in_as_alice(firefox: Firefox, mock: MockTracker) -> str:  # noqa: F811
     return tab
 
 
-def test_firefox_mock_tracker_key_registration_and_login(firefox: Firefox, mock: MockTracker) -> None:  # noqa: F811
+def test_firefox_mock_tracker_key_registration_and_login(firefox: Firefox, mock: MockTracker) -> None:
     tab = log_in_as_alice(firefox, mock)
     code = pyotp.parse_uri(mock.alice_uri).now()
     page_action(
-        firefox, tab,
-        f"document.querySelector('#otp-code').value = '{code}';"
-        "document.querySelector('#otp-submit').click()",
+        firefox,
+        tab,
+        f"document.querySelector('#otp-code').value = '{code}';document.querySelector('#otp-submit').click()",
     )
     firefox.wait_for(tab, "document.body.dataset.page === 'dashboard'")
     firefox.bidi.navigate(tab, f"{mock.url}/account")
     firefox.wait_for(tab, "document.body.dataset.ready === 'true'")
     page_action(
-        firefox, tab,
+        firefox,
+        tab,
         "document.querySelector('#key-name').value = 'firefox virtual key';"
         "document.querySelector('#register-key').click()",
     )
@@ -142,7 +144,8 @@ def test_firefox_legacy_u2f_page_registers_then_signs_with_an_app_id(firefox: Fi
 
     handle = base64.urlsafe_b64encode(key_handle).rstrip(b"=").decode()
     page_action(
-        firefox, tab,
+        firefox,
+        tab,
         f"window.answer = null; u2fSign({args}, {json.dumps(handle)}).then((r) => window.answer = r)",
     )
     confirm_prompt(firefox, tab)

@@ -405,6 +405,7 @@ def test_rp_id_may_be_the_host_or_a_parent_domain_only(node: Node, labels: list[
     assert node("rpIdPlausible", origin, parent) is True
     assert node("rpIdPlausible", origin, f"x{parent}") is (f"x{parent}" == host or host.endswith(f".x{parent}"))
     assert node("rpIdPlausible", origin, f"{host}.evil.test") is False
+    assert node("rpIdPlausible", f"https://evil{host}", host) is False  # a suffix of the text, not a parent domain
     assert node("rpIdPlausible", origin, f".{parent}") is False
 
 
