@@ -40,7 +40,8 @@ CAPABILITIES = ["vault", "settings", "cancel", "fido", "u2f", "vault_security_ke
 # Security keys (api_fido.py, imported on the first of these requests: the TOTP path never loads fido2).
 FIDO_METHODS = frozenset({"fido.devices", "fido.create", "fido.get", "u2f.register", "u2f.sign", "fido.pin"})
 # Methods the host runs on a worker thread of their own, off the ordered queue: they may wait for a touch.
-CONCURRENT_METHODS = FIDO_METHODS - {"fido.pin"}
+# ("vault.unlock", "security_key") is vault.unlock with {"method": "security_key"}: it waits for a touch too.
+CONCURRENT_METHODS = (FIDO_METHODS - {"fido.pin"}) | {("vault.unlock", "security_key")}
 
 
 class UnknownMethod(Tracker2faError):
@@ -131,7 +132,8 @@ class Session:
 
     def _vault_unlock_by_key(self, cancelled: threading.Event, request_id: Any) -> dict[str, Any]:
         """``vault.unlock {"method": "security_key"}``: touch an enrolled key (``fido.touch`` events; the
-        request's cancel ends the wait). Runs on the dispatcher thread, without the session's lock."""
+        request's cancel ends the wait). Runs on a worker thread of its own (CONCURRENT_METHODS), without the
+        session's lock while the key waits."""
         vault = self._fido_methods().unlock_vault(self.vault_path, cancelled, request_id)
         with self._cond:
             return self._install_vault(vault, cancelled)

@@ -68,7 +68,7 @@ def error_reply(request_id: Any, code: str, message: str, **extras: Any) -> dict
     return {"id": request_id, "error": {"code": code, "message": message, **extras}}
 
 
-def parse_request(message: dict[str, Any], concurrent_methods: Iterable[str] = ()) -> Request:
+def parse_request(message: dict[str, Any], concurrent_methods: Iterable[str | tuple[str, str]] = ()) -> Request:
     """The request in ``message``; :class:`RequestError` naming what is malformed."""
     if not usable_id(message.get("id")):
         raise RequestError("'id' must be null, a string of at most 256 characters or an integer below 2**63")
@@ -80,7 +80,11 @@ def parse_request(message: dict[str, Any], concurrent_methods: Iterable[str] = (
         params = {}
     if not isinstance(params, dict):
         raise RequestError("'params' must be an object")
-    return Request(message.get("id"), method, params, concurrent=method in concurrent_methods)
+    # A concurrent "method" is a name, or a (name, params.method) pair for one variant of a method (vault.unlock
+    # by security key waits for a touch; by password it stays in order).
+    variant = params.get("method")
+    concurrent = method in concurrent_methods or (isinstance(variant, str) and (method, variant) in concurrent_methods)
+    return Request(message.get("id"), method, params, concurrent=concurrent)
 
 
 class Protocol:
@@ -89,7 +93,7 @@ class Protocol:
     def __init__(
         self,
         *,
-        concurrent_methods: Iterable[str] = (),
+        concurrent_methods: Iterable[str | tuple[str, str]] = (),
         max_request_bytes: int | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:

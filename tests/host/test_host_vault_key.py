@@ -79,25 +79,32 @@ def test_a_vault_without_key_slots_says_so(spawn_host, host_env, tmp_path):
     assert host.error_code("vault.unlock", {"method": "security_key"}) == "no_key_slot"
 
 
-def test_an_unlock_queued_behind_a_ceremony_on_the_same_key_ends_on_cancel(spawn_host, enrolled_env):
+def _pin_waiting_create(host, key_file: Path) -> int:
+    """A fido.create that holds the virtual key while it waits for its PIN (the key is given one)."""
     import hashlib
+    import json
 
     from fido2.server import Fido2Server
 
     from native_host.fido.softkey.store import KeyStore
 
-    key_file = Path(enrolled_env["TRACKER2FA_VIRTUAL_KEY"])
     store = KeyStore.load(key_file)
-    store.pin_hash = hashlib.sha256(b"4711-pin").digest()[:16]  # the ceremony below then waits for fido.pin
+    store.pin_hash = hashlib.sha256(PIN.encode()).digest()[:16]
     store.save(key_file)
     options, _ = Fido2Server({"id": "localhost", "name": "Mock"}).register_begin(
         {"id": b"bob", "name": "bob"}, user_verification="required")
-    import json
-
-    host = spawn_host(env=enrolled_env)
     create = host.request("fido.create", {"origin": "http://localhost:8000",
                                           "options": json.loads(json.dumps(dict(options.public_key)))})
     assert host.recv()["event"] == "fido.pin_needed"  # the ceremony holds the key, waiting for its PIN
+    return create
+
+
+PIN = "4711-pin"
+
+
+def test_an_unlock_queued_behind_a_ceremony_on_the_same_key_ends_on_cancel(spawn_host, enrolled_env):
+    host = spawn_host(env=enrolled_env)
+    create = _pin_waiting_create(host, Path(enrolled_env["TRACKER2FA_VIRTUAL_KEY"]))
     unlock = host.request("vault.unlock", {"method": "security_key"})  # queued behind it on the key
     busy = host.recv()
     assert (busy["event"], busy["id"]) == ("fido.key_busy", unlock)
@@ -106,3 +113,26 @@ def test_an_unlock_queued_behind_a_ceremony_on_the_same_key_ends_on_cancel(spawn
     assert host.result("cancel", {"target": create}) == {"cancelled": True}
     assert host.reply_to(create)["error"]["code"] == "fido_cancelled"
     assert host.result("vault.status")["unlocked"] is False
+
+
+def test_the_host_answers_other_requests_while_an_unlock_waits_for_its_key(spawn_host, enrolled_env):
+    host = spawn_host(env=enrolled_env)
+    create = _pin_waiting_create(host, Path(enrolled_env["TRACKER2FA_VIRTUAL_KEY"]))
+    unlock = host.request("vault.unlock", {"method": "security_key"})
+    assert host.recv()["event"] == "fido.key_busy"
+    assert host.result("vault.status")["unlocked"] is False  # served meanwhile: the unlock has its own thread
+    assert host.result("fido.pin", {"target": create, "pin": PIN}) == {"answered": True}
+    assert host.reply_to(create)["result"]["type"] == "public-key"
+    assert host.reply_to(unlock)["result"] == {"unlocked": True, "entries": 1}  # then the key served the unlock
+
+
+@pytest.mark.parametrize(("params", "concurrent"), [
+    ({"method": "security_key"}, True), ({"password": "x"}, False), ({"method": "password"}, False),
+    ({"method": ["security_key"]}, False), ({"method": {"a": 1}}, False),
+])
+def test_only_the_security_key_unlock_runs_off_the_ordered_queue(params, concurrent):
+    from native_host.api import CONCURRENT_METHODS
+    from native_host.protocol import parse_request
+
+    request = parse_request({"id": 1, "method": "vault.unlock", "params": params}, CONCURRENT_METHODS)
+    assert request.concurrent is concurrent
