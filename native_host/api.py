@@ -5,8 +5,9 @@ return the ``result`` object, and raise a :class:`~native_host.errors.Tracker2fa
 ``code`` becomes the error reply. They know nothing of frames or threads; ``host.py`` calls them one at a
 time, in arrival order, from its dispatcher thread, except the security-key ceremonies
 (:data:`CONCURRENT_METHODS`, ``api_fido.py``), which it runs on worker threads and which never take the
-session's lock. The auto-lock watcher is the only other thread that touches the vault state, always under
-the session's lock.
+session's lock, and the security-key unlock, also on a worker, which takes the lock only to install the
+vault once the key answered. The auto-lock watcher is the only other thread that touches the vault state,
+always under the session's lock.
 
 The vault (and with it ``cryptography``) is imported on first use, so ``hello`` stays cheap.
 """
