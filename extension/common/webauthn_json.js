@@ -202,6 +202,96 @@
     return extensionsToJSON(results);
   }
 
+  // ---- the attestation object: just enough CBOR to read authData and the credential's COSE key, which
+  // getAuthenticatorData() / getPublicKey() / getPublicKeyAlgorithm() answer (the host's JSON has only the
+  // attestationObject) ----
+
+  /** Decode one CBOR item at `at`; returns [value, next offset]. Maps become Map; throws on anything odd. */
+  function cborItem(bytes, at, depth = 0) {
+    if (depth > 16 || at >= bytes.length) throw new TypeError("malformed CBOR");
+    const head = bytes[at];
+    const major = head >> 5;
+    const info = head & 31;
+    let pos = at + 1;
+    let n = info;
+    if (info >= 24) {
+      const size = { 24: 1, 25: 2, 26: 4, 27: 8 }[info];
+      if (size === undefined || pos + size > bytes.length) throw new TypeError("malformed CBOR");
+      n = 0;
+      for (let i = 0; i < size; i++) n = n * 256 + bytes[pos + i];
+      pos += size;
+    }
+    switch (major) {
+      case 0:
+        return [n, pos];
+      case 1:
+        return [-1 - n, pos];
+      case 2:
+      case 3: {
+        if (pos + n > bytes.length) throw new TypeError("malformed CBOR");
+        const slice = bytes.slice(pos, pos + n);
+        return [major === 2 ? slice : new TextDecoder().decode(slice), pos + n];
+      }
+      case 4: {
+        const out = [];
+        for (let i = 0; i < n; i++) {
+          const [v, next] = cborItem(bytes, pos, depth + 1);
+          out.push(v);
+          pos = next;
+        }
+        return [out, pos];
+      }
+      case 5: {
+        const out = new Map();
+        for (let i = 0; i < n; i++) {
+          const [k, afterKey] = cborItem(bytes, pos, depth + 1);
+          const [v, next] = cborItem(bytes, afterKey, depth + 1);
+          out.set(k, v);
+          pos = next;
+        }
+        return [out, pos];
+      }
+      case 7:
+        if (info === 20 || info === 21) return [info === 21, pos];
+        if (info === 22) return [null, pos];
+        throw new TypeError("unsupported CBOR simple value");
+      default:
+        throw new TypeError("unsupported CBOR item");
+    }
+  }
+
+  const concat = (...parts) => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  };
+  const hex = (text) => Uint8Array.from(text.match(/../g), (h) => parseInt(h, 16));
+  // SubjectPublicKeyInfo prefixes: P-256 (ES256, uncompressed point follows) and Ed25519.
+  const SPKI_P256 = hex("3059301306072a8648ce3d020106082a8648ce3d030107034200");
+  const SPKI_ED25519 = hex("302a300506032b6570032100");
+
+  /** {authData, algorithm, publicKey} from an attestationObject (publicKey: SPKI DER, or null when unknown). */
+  function attestedKey(attestationObject) {
+    const [object] = cborItem(new Uint8Array(attestationObject), 0);
+    const authData = object instanceof Map ? object.get("authData") : undefined;
+    if (!(authData instanceof Uint8Array) || authData.length < 37) throw new TypeError("no authData");
+    if (!(authData[32] & 0x40) || authData.length < 55) return { authData, algorithm: null, publicKey: null };
+    const idLength = (authData[53] << 8) | authData[54];
+    const [cose] = cborItem(authData, 55 + idLength);
+    const algorithm = cose instanceof Map && Number.isInteger(cose.get(3)) ? cose.get(3) : null;
+    let publicKey = null;
+    if (cose.get(1) === 2 && cose.get(-1) === 1 && cose.get(-2)?.length === 32 && cose.get(-3)?.length === 32) {
+      publicKey = concat(SPKI_P256, [4], cose.get(-2), cose.get(-3));
+    } else if (cose.get(1) === 1 && cose.get(-1) === 6 && cose.get(-2)?.length === 32) {
+      publicKey = concat(SPKI_ED25519, cose.get(-2));
+    }
+    return { authData, algorithm, publicKey };
+  }
+
   const protoOf = (name) => globalThis[name]?.prototype ?? Object.prototype;
   const frozenCopy = (list) => Object.freeze([...list]);
 
@@ -234,9 +324,16 @@
         clientDataJSON: fromB64url(r.clientDataJSON, "response.clientDataJSON"),
         attestationObject: fromB64url(r.attestationObject, "response.attestationObject"),
       };
-      const authData = r.authenticatorData === undefined ? null : fromB64url(r.authenticatorData, "response.authenticatorData");
-      const publicKey = r.publicKey === undefined ? null : fromB64url(r.publicKey, "response.publicKey");
-      const algorithm = Number.isInteger(r.publicKeyAlgorithm) ? r.publicKeyAlgorithm : null;
+      let attested = { authData: null, algorithm: null, publicKey: null };
+      try {
+        attested = attestedKey(fields.attestationObject);
+      } catch {
+        // An attestation object these getters cannot read: they answer null; the server judges the object.
+      }
+      const buffer = (bytes) => (bytes === null ? null : bytes.slice().buffer);
+      const authData = r.authenticatorData !== undefined ? fromB64url(r.authenticatorData, "response.authenticatorData") : buffer(attested.authData);
+      const publicKey = r.publicKey !== undefined ? fromB64url(r.publicKey, "response.publicKey") : buffer(attested.publicKey);
+      const algorithm = Number.isInteger(r.publicKeyAlgorithm) ? r.publicKeyAlgorithm : attested.algorithm;
       response = define(Object.create(protoOf("AuthenticatorAttestationResponse")), {
         ...fields,
         getTransports: () => [...transports],
@@ -287,6 +384,7 @@
   }
 
   globalThis.__tracker2faWebAuthnJSON = Object.freeze({
+    attestedKey,
     isBufferSource,
     isB64url,
     toB64url,

@@ -39,6 +39,11 @@ function inspect(credential) {
   if (r.attestationObject) {
     out.attestationObject = bytes(r.attestationObject);
     out.transports = r.getTransports();
+    const authData = r.getAuthenticatorData();
+    const publicKey = r.getPublicKey();
+    out.authenticatorData = authData === null ? null : bytes(authData);
+    out.publicKey = publicKey === null ? null : bytes(publicKey);
+    out.publicKeyAlgorithm = r.getPublicKeyAlgorithm();
   } else {
     out.authenticatorData = bytes(r.authenticatorData);
     out.signature = bytes(r.signature);

@@ -230,6 +230,40 @@ def test_authentication_response_becomes_a_credential_with_array_buffers(node: N
     assert got["reencoded"] == json_form
 
 
+def test_a_real_registration_gives_its_authenticator_data_and_public_key(node: Node) -> None:
+    """The product's software key registers through the host's ceremony; the page's getters read what
+    python-fido2 reads from the same attestation object."""
+    from fido2.webauthn import AttestationObject
+
+    from tests.support.host_key import HostKey
+
+    options = {
+        "rp": {"id": "localhost", "name": "Jibra"},
+        "user": {"id": b64url(b"alice"), "name": "alice", "displayName": "Alice"},
+        "challenge": b64url(b"a registration challenge 0123456"),
+        "pubKeyCredParams": [{"type": "public-key", "alg": -7}],
+    }
+    registration = HostKey().create("http://localhost:8080", options)
+    got = node("credential", registration, "create")["ok"]
+    attestation = AttestationObject(bytes(unb64(registration["response"]["attestationObject"])))
+    key = attestation.auth_data.credential_data.public_key
+    assert got["authenticatorData"] == list(bytes(attestation.auth_data))
+    assert got["publicKeyAlgorithm"] == key[3] == -7
+    assert got["publicKey"] == list(spki_of(key))
+    assert got["toJSON"] == registration
+
+
+def spki_of(cose_key: Any) -> bytes:
+    """The SubjectPublicKeyInfo DER of a COSE P-256 key, by cryptography."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    numbers = ec.EllipticCurvePublicNumbers(
+        int.from_bytes(cose_key[-2], "big"), int.from_bytes(cose_key[-3], "big"), ec.SECP256R1()
+    )
+    return numbers.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
 @pytest.mark.parametrize(
     "damage",
     [
