@@ -192,6 +192,12 @@ class Store(ABC):
             return tx.change("DELETE FROM totp WHERE username = ?", (username,)) == 1
 
     @staticmethod
+    def _clear_failures(tx: Tx, keys: Sequence[str]) -> None:
+        """Delete the counters of ``keys`` in one statement (one round trip on PostgreSQL, not one per key)."""
+        if keys:
+            tx.run(f"DELETE FROM failures WHERE counter_key IN ({', '.join('?' for _ in keys)})", tuple(keys))
+
+    @staticmethod
     def _read_failures(tx: Tx, counter_keys: Sequence[str]) -> dict[str, tuple[int, float | None]]:
         if not counter_keys:
             return {}
@@ -205,11 +211,13 @@ class Store(ABC):
         locked_until)}}``. The counters are read whether or not the user exists (unknown names have them too).
         """
         with self.tx(write=False) as tx:
-            users = tx.run("SELECT username FROM users WHERE username = ?", (username,))
-            rows = tx.run("SELECT secret_enc, digits, period, algorithm, last_step, drift FROM totp "
-                          "WHERE username = ?", (username,)) if users else []
+            # The user and the factor in one statement: a user without a factor gives NULL factor columns.
+            rows = tx.run("SELECT t.username AS factor_of, t.secret_enc, t.digits, t.period, t.algorithm, "
+                          "t.last_step, t.drift FROM users u LEFT JOIN totp t ON t.username = u.username "
+                          "WHERE u.username = ?", (username,))
             failures = self._read_failures(tx, counter_keys)
-        return {"user": bool(users), "totp": rows[0] if rows else None, "failures": failures}
+        factor = rows[0] if rows and rows[0].pop("factor_of") is not None else None
+        return {"user": bool(rows), "totp": factor, "failures": failures}
 
     def accept_totp_step(self, username: str, new_step: int, drift: int, clear_keys: Sequence[str],
                          audit: dict[str, Any]) -> int | None:
@@ -219,8 +227,7 @@ class Store(ABC):
             if tx.change("UPDATE totp SET last_step = ?, drift = ? WHERE username = ? AND last_step < ?",
                          (new_step, drift, username, new_step)) != 1:
                 return None
-            for key in clear_keys:
-                tx.run("DELETE FROM failures WHERE counter_key = ?", (key,))
+            self._clear_failures(tx, clear_keys)
             return self._insert_audit(tx, audit)
 
     # ---- backup codes -----------------------------------------------------------------------------------
@@ -350,8 +357,7 @@ class Store(ABC):
     def record_success(self, clear_keys: Sequence[str], audit: dict[str, Any]) -> int:
         """Clear failure counters and append the audit row in one transaction; returns the audit id."""
         with self.tx() as tx:
-            for key in clear_keys:
-                tx.run("DELETE FROM failures WHERE counter_key = ?", (key,))
+            self._clear_failures(tx, clear_keys)
             return self._insert_audit(tx, audit)
 
     def accept_sign_count(self, credential_id: str, old: int, new: int, now: float, clear_keys: Sequence[str],
@@ -361,8 +367,7 @@ class Store(ABC):
             if tx.change("UPDATE credentials SET sign_count = ?, last_used = ? WHERE credential_id = ? "
                          "AND sign_count = ?", (new, now, credential_id, old)) != 1:
                 return None
-            for key in clear_keys:
-                tx.run("DELETE FROM failures WHERE counter_key = ?", (key,))
+            self._clear_failures(tx, clear_keys)
             return self._insert_audit(tx, audit)
 
     def set_locked_until(self, key: str, until: float | None) -> None:
