@@ -172,3 +172,37 @@ def test_a_sandboxed_frame_gets_security_error(browser: Chromium, pages: PageSer
     assert result == "SecurityError"
     assert page.locator(PROMPT).count() == 0 and frame.locator(PROMPT).count() == 0
     page.close()
+
+
+def test_a_page_loading_its_own_u2f_api_js_keeps_the_polyfill(browser: Chromium, pages: PageServer) -> None:
+    page = browser.open(pages.url("/pages/fido_legacy.html", host="localhost"))
+    # What Google's u2f-api.js does at load, in strict mode: reuse window.u2f and assign its own functions.
+    kept = page.evaluate(
+        """() => { "use strict";
+          const ours = window.u2f.sign;
+          var u2f = window.u2f || {};
+          u2f.sign = function () { throw new Error("the extension-messaging u2f-api.js"); };
+          u2f.register = function () {};
+          u2f.getMessagePort = function () {};
+          return window.u2f.sign === ours && typeof window.u2f.getMessagePort === "function"; }"""
+    )
+    assert kept is True
+    page.close()
+
+
+def test_aborting_while_the_prompt_shows_rejects_with_abort_error_and_closes_it(
+    browser: Chromium, pages: PageServer
+) -> None:
+    page = browser.open(pages.url("/pages/fido_legacy.html", host="localhost"))
+    page.evaluate(
+        """() => { window.controller = new AbortController();
+          const publicKey = {challenge: new Uint8Array(32)};
+          window.pending = navigator.credentials.get({publicKey, signal: controller.signal})
+            .then(() => "resolved", (e) => e.name); }"""
+    )
+    page.locator(f"{PROMPT}[data-state=ready]").wait_for(state="attached", timeout=20000)
+    page.evaluate("controller.abort()")
+    answer = page.evaluate("Promise.race([pending, new Promise((r) => setTimeout(() => r('no answer'), 10000))])")
+    assert answer == "AbortError"
+    page.locator(PROMPT).wait_for(state="detached", timeout=10000)
+    page.close()
