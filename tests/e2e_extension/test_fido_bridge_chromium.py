@@ -206,3 +206,67 @@ def test_aborting_while_the_prompt_shows_rejects_with_abort_error_and_closes_it(
     assert answer == "AbortError"
     page.locator(PROMPT).wait_for(state="detached", timeout=10000)
     page.close()
+
+
+CREATE_CREDENTIAL = """() => {
+  const publicKey = {rp: {name: "Test", id: "localhost"}, user: {id: new Uint8Array(8), name: "a", displayName: "A"},
+                     challenge: new Uint8Array(32), pubKeyCredParams: [{type: "public-key", alg: -7}]};
+  window.pending = navigator.credentials.create({publicKey}).then((c) => c.id, (e) => `${e.name}: ${e.message}`);
+}"""
+
+
+PENDING_OR_NO_ANSWER = "Promise.race([pending, new Promise((r) => setTimeout(() => r('no answer'), 15000))])"
+
+
+class BrowserAuthenticator:
+    """Chromium's own WebAuthn, given a CDP virtual authenticator in one page."""
+
+    def __init__(self, page: Any) -> None:
+        self.cdp = page.context.new_cdp_session(page)
+        self.cdp.send("WebAuthn.enable", {"enableUI": False})
+        options = {
+            "protocol": "ctap2",
+            "transport": "usb",
+            "hasResidentKey": False,
+            "hasUserVerification": True,
+            "isUserVerified": True,
+            "automaticPresenceSimulation": True,
+        }
+        self.id = self.cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})["authenticatorId"]
+
+    def credential_ids(self) -> list[str]:
+        found = self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.id})["credentials"]
+        return [c["credentialId"].replace("+", "-").replace("/", "_").rstrip("=") for c in found]
+
+
+def test_choosing_the_browsers_own_webauthn_in_the_prompt_uses_it(browser: Chromium, pages: PageServer) -> None:
+    page = browser.open(pages.url("/pages/fido_legacy.html", host="localhost"))
+    authenticator = BrowserAuthenticator(page)
+    page.evaluate(CREATE_CREDENTIAL)
+    page.locator(f"{PROMPT}[data-state=ready]").wait_for(state="attached", timeout=20000)
+    page.keyboard.press("Tab")  # from "Continue" to "Use the browser's own"
+    page.keyboard.press("Enter")
+    created = page.evaluate(PENDING_OR_NO_ANSWER)
+    assert authenticator.credential_ids() == [created]
+    page.close()
+
+
+def test_without_a_key_on_the_host_the_browsers_own_webauthn_answers(
+    playwright_instance: Any, tmp_path_factory: Any, pages: PageServer
+) -> None:
+    from .conftest import host_pids_for_home, kill_pid, start_chromium
+
+    b = start_chromium(playwright_instance, tmp_path_factory.mktemp("fido-no-key"))  # no TRACKER2FA_VIRTUAL_KEY
+    try:
+        enable_security_keys(b, pages.origin("localhost"))
+        page = b.open(pages.url("/pages/fido_legacy.html", host="localhost"))
+        authenticator = BrowserAuthenticator(page)
+        page.evaluate(CREATE_CREDENTIAL)
+        created = page.evaluate(PENDING_OR_NO_ANSWER)
+        assert authenticator.credential_ids() == [created]
+        assert b.background("globalThis.tracker2fa.fido.started") == 1  # it did go through the bridge
+        assert page.locator(PROMPT).count() == 0
+    finally:
+        b.context.close()
+        for pid in host_pids_for_home(b.home):
+            kill_pid(pid)
