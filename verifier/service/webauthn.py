@@ -7,6 +7,7 @@ the sign counter (a regression is refused as a possible clone), the legacy ``app
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import secrets
@@ -27,6 +28,17 @@ MAX_CREDENTIAL_NAME = 64
 DEFAULT_CREDENTIAL_NAME = "Security key"
 MAX_STATE_ID = 128
 Credential = tuple[dict[str, Any], AttestedCredentialData]  # the store's row and the parsed credential
+PARSED_CACHE = 4096  # parsed credentials kept per process (a stored credential never changes)
+
+
+@functools.lru_cache(maxsize=PARSED_CACHE)
+def parse_credential(credential_data: str) -> AttestedCredentialData:
+    """The stored credential (base64 of its CTAP bytes), parsed once per process rather than per assertion."""
+    return AttestedCredentialData(base64.b64decode(credential_data))
+
+
+def parsed_credentials(rows: list[dict[str, Any]]) -> list[Credential]:
+    return [(row, parse_credential(row["credential_data"])) for row in rows]
 
 
 def _b64(data: bytes) -> str:
@@ -80,8 +92,7 @@ class WebAuthn:
             raise WebAuthnRejected(f"origin {origin!r} is not served by this verifier")
 
     def _credentials(self, username: str) -> list[Credential]:
-        return [(row, AttestedCredentialData(base64.b64decode(row["credential_data"])))
-                for row in self.store.list_credentials(username)]
+        return parsed_credentials(self.store.list_credentials(username))
 
     def _put_state(self, username: str, kind: str, state: Mapping[str, Any]) -> str:
         state_id = secrets.token_urlsafe(24)
@@ -157,9 +168,11 @@ class WebAuthn:
     # ---- authentication -----------------------------------------------------------------------------
     def authenticate_begin(self, username: str, origin: str) -> CeremonyStart:
         """Request options for the user's keys (with the appid extension when a legacy key exists)."""
-        require_user(self.store, username)
+        context = self.store.credentials_context(username) if isinstance(username, str) else {"user": False}
+        if not context["user"]:
+            require_user(self.store, username)  # raises UserNotFound, as every call naming an unknown user
         self._check_origin(origin)
-        creds = self._credentials(username)
+        creds = parsed_credentials(context["credentials"])
         if not creds:
             raise CredentialNotFound("no security key is registered for this user")
         extensions = None
@@ -174,9 +187,11 @@ class WebAuthn:
         """Verify an assertion: challenge once, signature, then the sign counter (a regression is refused)."""
         if not isinstance(username, str):
             username = ""
-        if (locked := self.gate.check(username, ip)) is not None:
+        # One read for the counters, the user and its keys; the challenge is taken after it (a write).
+        context = self.store.credentials_context(username, self.gate.counter_keys(username, ip))
+        if (locked := self.gate.locked(context["failures"], self.clock())) is not None:
             return locked
-        if self.store.get_user(username) is None:
+        if not context["user"]:
             return self.gate.fail(username, ip, user_agent, "webauthn", "invalid", audit_result="not_enrolled",
                                   detail="unknown user")
         state = self._take_state(username, "authenticate", state_id)
@@ -190,7 +205,8 @@ class WebAuthn:
         except Exception:
             return self.gate.fail(username, ip, user_agent, "webauthn", "invalid")
         cred_id = _websafe(parsed.raw_id)
-        match = [(row, cred) for row, cred in self._credentials(username) if row["credential_id"] == cred_id]
+        match = [(row, cred) for row, cred in parsed_credentials(context["credentials"])
+                 if row["credential_id"] == cred_id]
         if not match:
             return self.gate.fail(username, ip, user_agent, "webauthn", "invalid", credential=cred_id)
         row, cred = match[0]

@@ -280,6 +280,16 @@ class Store(ABC):
             tx.run(f"INSERT INTO credentials ({CRED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                    (credential_id, username, name, credential_data, sign_count, appid, now, None))
 
+    def credentials_context(self, username: str, counter_keys: Sequence[str] = ()) -> dict[str, Any]:
+        """One read for a WebAuthn ceremony: ``{"user": exists, "credentials": rows oldest first, "failures":
+        {key: (count, locked_until)}}`` (counters read whether or not the user exists)."""
+        with self.tx(write=False) as tx:
+            users = tx.run("SELECT username FROM users WHERE username = ?", (username,))
+            creds = tx.run(f"SELECT {CRED_COLUMNS} FROM credentials WHERE username = ? ORDER BY created, "
+                           "credential_id", (username,)) if users else []
+            failures = self._read_failures(tx, counter_keys)
+        return {"user": bool(users), "credentials": creds, "failures": failures}
+
     def list_credentials(self, username: str) -> list[dict[str, Any]]:
         """The user's credentials, oldest first."""
         with self.tx(write=False) as tx:
