@@ -7,7 +7,9 @@ tracker's real verifier checking what the key signed."""
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -270,3 +272,51 @@ def test_without_a_key_on_the_host_the_browsers_own_webauthn_answers(
         b.context.close()
         for pid in host_pids_for_home(b.home):
             kill_pid(pid)
+
+
+PIN = "4711-pin"
+
+
+@pytest.fixture(scope="module")
+def pin_browser(playwright_instance: Any, tmp_path_factory: Any, pages: PageServer) -> Iterator[Chromium]:
+    """A browser whose host's virtual key has a PIN set (it asks for it when user verification is wanted)."""
+    import hashlib
+
+    from native_host.fido.softkey.store import KeyStore
+
+    from .conftest import host_pids_for_home, kill_pid
+
+    root = tmp_path_factory.mktemp("fido-pin")
+    store = KeyStore()
+    store.pin_hash = hashlib.sha256(PIN.encode()).digest()[:16]
+    store.save(root / "vkey.json")
+    b = start_chromium_with_virtual_key(playwright_instance, root)
+    enable_security_keys(b, pages.origin("localhost"))
+    yield b
+    b.context.close()
+    for pid in host_pids_for_home(b.home):
+        kill_pid(pid)
+
+
+def test_the_pin_typed_in_the_extensions_own_form_reaches_the_key(pin_browser: Chromium, pages: PageServer) -> None:
+    # Under a CSP as strict as the mock tracker's (default-src 'self'): the PIN form still loads.
+    pages.extra["/fido-csp.html"] = (Path(__file__).parent / "pages" / "fido_legacy.html").read_text()
+    pages.headers["/fido-csp.html"] = {
+        "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self'"
+    }
+    page = pin_browser.open(pages.url("/fido-csp.html", host="localhost"))
+    page.evaluate(
+        CREATE_CREDENTIAL.replace(
+            "pubKeyCredParams:", "authenticatorSelection: {userVerification: 'required'}, pubKeyCredParams:"
+        )
+    )
+    confirm_prompt(page)
+    page.locator(f"{PROMPT}[data-state=pin]").wait_for(state="attached", timeout=20000)
+    pin_frame = next(f for f in page.frames if "/prompt/pin.html" in f.url)
+    pin_frame.locator("#pin").fill(PIN)
+    pin_frame.locator("#pin").press("Enter")
+    created = page.evaluate(PENDING_OR_NO_ANSWER)
+    assert created != "no answer" and ":" not in created, created  # a credential id, not "Name: message"
+    # The page never saw the PIN: not in its DOM, not in any message it could observe.
+    assert PIN not in page.content() and PIN not in json.dumps(page.evaluate("window.seenMessages"))
+    page.close()
