@@ -69,7 +69,8 @@ async function refresh() {
 
 function vaultSummary(vault) {
   if (!vault) return "";
-  if (!vault.exists) return t("popup_vault_missing");
+  // The path the browser-started host opens: a shell's TRACKER2FA_VAULT may point elsewhere (two vaults).
+  if (!vault.exists) return vault.path ? t("popup_vault_missing_at", vault.path) : t("popup_vault_missing");
   if (!vault.unlocked) return t("popup_vault_locked");
   // Counted from the list shown, never from an older status reply.
   const n = state.entries.length;
