@@ -229,3 +229,14 @@ def test_enrol_and_unlock_work_over_each_transports_framing(vault, vault_path, t
     vault.lock()
     unlocked = vault_key.unlock_vault(VaultFile(vault_path), [handle])
     assert [e.issuer for e in unlocked.entries()] == ["Jira"]
+
+
+def test_a_key_with_a_pin_set_enrols_and_unlocks_without_its_pin(vault, vault_path):
+    import hashlib
+
+    authenticator = SoftAuthenticator()
+    authenticator.store.pin_hash = hashlib.sha256(b"4711-pin").digest()[:16]
+    key = HostKey(authenticator=authenticator, name="pin key")
+    vault_key.enrol_in_vault(vault, [key.handle], name="pin key")  # no PIN provider: never asked
+    vault.lock()
+    assert [e.issuer for e in vault_key.unlock_vault(VaultFile(vault_path), [key.handle]).entries()] == ["Jira"]
