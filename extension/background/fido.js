@@ -99,7 +99,7 @@ class Ceremony {
   }
 
   post(msg) {
-    if (this.state === "done") return;
+    if (this.state === "done") return; // never to a port that is closed (or closing)
     try {
       this.port.postMessage(msg);
     } catch {
@@ -150,6 +150,7 @@ class Ceremony {
     }
     this.origin = decision.origin;
     const settings = await effectiveSettings();
+    if (this.state === "done") return undefined; // the page went away meanwhile
     const webauthn = kind.startsWith("webauthn.");
     if (!settings.securityKeyOrigins.includes(this.origin)) {
       if (webauthn) return this.fallback();
@@ -166,6 +167,7 @@ class Ceremony {
       if (webauthn) return this.fallback(); // no usable host: the browser's own WebAuthn
       return this.fail(pageError(err));
     }
+    if (this.state === "done") return undefined;
     this.keys = (Array.isArray(keys) ? keys : []).map((k) => ({
       id: String(k.id), name: String(k.name ?? k.id), transport: String(k.transport ?? ""), virtual: Boolean(k.virtual),
     }));
