@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 export DEBIAN_FRONTEND=noninteractive
 
-APT_PACKAGES=(chromium firefox-esr pcscd vsmartcard-vpcd libpcsclite-dev swig)
+APT_PACKAGES=(chromium chromium-l10n firefox-esr pcscd vsmartcard-vpcd libpcsclite-dev swig)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,3 +100,26 @@ def test_english_error_messages_are_the_fallback_text_of_messages_js() -> None:
     en = catalog("en")
     for code, text in error_codes().items():
         assert en[f"err_{code}"]["message"] == text, f"err_{code} differs from common/messages.js"
+
+
+@pytest.mark.browser
+def test_a_german_browser_shows_the_popup_in_german(playwright_instance: Any, tmp_path: Path) -> None:
+    from native_host.devtools import browsers
+
+    home, profile = tmp_path / "home", tmp_path / "profile"
+    home.mkdir()
+    profile.mkdir()
+    env = {**browsers.profile_env(home, vault=tmp_path / "vault.json"), "LANGUAGE": "de", "LANG": "de_DE.UTF-8"}
+    # No host registered: the popup must explain that, in German.
+    context = browsers.launch_chromium(playwright_instance, profile, env, extra_args=("--lang=de",))
+    try:
+        browsers.chromium_service_worker(context)
+        popup = context.new_page()
+        popup.goto(browsers.chromium_extension_url("popup/popup.html"))
+        popup.wait_for_selector("body[data-ready=true]")
+        de = catalog("de")
+        assert popup.evaluate("document.documentElement.lang") == "de"
+        assert popup.locator("#host-status").text_content() == de["popup_host_not_connected"]["message"]
+        assert popup.locator("#problem").text_content() == de["err_host_not_installed"]["message"]
+    finally:
+        context.close()
