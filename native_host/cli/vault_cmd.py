@@ -89,6 +89,27 @@ def refuse_weak_password(password: str, args: argparse.Namespace) -> None:
     )
 
 
+NEW_PASSWORD_TRIES = 3  # at a prompt; with --password-stdin a weak password fails at once
+
+
+def _new_password(passwords: Passwords, args: argparse.Namespace) -> str:
+    """A new vault password (asked twice at a prompt) that the strength check lets through.
+
+    At a prompt a weak one is explained and asked for again; from stdin it fails (UsageError), nothing changed.
+    """
+    tries = 1
+    while True:
+        password = passwords.get("New vault password", confirm=True)
+        try:
+            refuse_weak_password(password, args)
+            return password
+        except UsageError as exc:
+            if passwords.from_stdin or tries == NEW_PASSWORD_TRIES:
+                raise
+            print(f"tracker2fa: {exc}", file=sys.stderr)
+            tries += 1
+
+
 def _vault_path(args: argparse.Namespace) -> Path:
     return Path(args.vault).expanduser() if args.vault else default_vault_path()
 
@@ -151,8 +172,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     vault_file = VaultFile(_vault_path(args))
     if vault_file.path.exists():
         raise VaultExists(f"a vault already exists at {vault_file.path}; refusing to overwrite it")
-    password = Passwords(args.password_stdin).get("New vault password", confirm=True)
-    refuse_weak_password(password, args)
+    password = _new_password(Passwords(args.password_stdin), args)
     vault = vault_file.create(password, kdf=args.kdf, kdf_cost=args.kdf_cost)
     vault.lock()
     _emit(args, {"path": str(vault_file.path), "entries": 0}, f"Created an empty vault at {vault_file.path}")
@@ -389,9 +409,7 @@ def cmd_passwd(args: argparse.Namespace) -> int:
     current = passwords.get("Current vault password")
     vault = vault_file.unlock(current)
     try:
-        new = passwords.get("New vault password", confirm=True)
-        refuse_weak_password(new, args)
-        dropped = vault.change_password(current, new)
+        dropped = vault.change_password(current, _new_password(passwords, args))
     finally:
         vault.lock()
     human = "Password changed: new master key, vault re-encrypted, old backup replaced."

@@ -56,3 +56,46 @@ def test_a_password_typed_at_the_prompt_unlocks_and_is_not_echoed(script, initia
     assert code == 0, output
     assert b"Vault password" in output and b"Jira:ann" in output
     assert PASSWORD.encode() not in output
+
+
+def _answering(script: str, vault_path, answers: list[str], *args: str) -> tuple[int, bytes]:
+    """Run ``tracker2fa vault ARGS`` on a terminal, typing ``answers`` one per password prompt."""
+    master, slave = os.openpty()
+    env = {**os.environ, "TRACKER2FA_VAULT": str(vault_path)}
+    proc = subprocess.Popen([script, "vault", *args], stdin=slave, stdout=slave, stderr=slave, env=env,
+                            start_new_session=True)
+    os.close(slave)
+    try:
+        output = b""
+        for answer in answers:
+            # Wait for the prompt itself: getpass flushes what was typed before it (TCSAFLUSH), and the
+            # refusal message also says "password".
+            fresh = b""
+            while not fresh.endswith((b"password: ", b"(again): ")):
+                chunk = _read_until(master, b": ", limit=60)
+                if not chunk:
+                    return proc.wait(timeout=60), output + fresh
+                fresh += chunk
+            output += fresh
+            os.write(master, answer.encode() + b"\n")
+        output += _read_until(master, b"\0never")
+        return proc.wait(timeout=60), output
+    finally:
+        os.close(master)
+
+
+def test_a_weak_password_at_the_prompt_is_explained_and_asked_for_again(script, vault_path):
+    from native_host.vault import VaultFile
+
+    code, output = _answering(script, vault_path, ["hunter2", "hunter2", PASSWORD, PASSWORD], "init",
+                              "--kdf-cost", "minimum")
+    assert code == 0, output
+    assert output.count(b"New vault password:") == 2 and b"too easy to guess" in output
+    assert VaultFile(vault_path).unlock(PASSWORD).entries() == []
+
+
+def test_three_weak_passwords_at_the_prompt_create_nothing(script, vault_path):
+    code, output = _answering(script, vault_path, ["hunter2"] * 6, "init", "--kdf-cost", "minimum")
+    assert code == 2, output
+    assert output.count(b"too easy to guess") == 3
+    assert not vault_path.exists()
