@@ -20,12 +20,42 @@ const EXTENSION_PAGE_METHODS = new Set([
   "vault.add", "vault.update", "vault.remove", "vault.bind", "settings.get", "settings.set",
 ]);
 
+// The host id of a running vault.unlock {"method": "security_key"} (one at a time; the popup cancels it).
+let keyUnlockId = null;
+
 host.onEvent((event) => {
   if (event.event === "vault.locked" || event.event === "vault.unlocked") {
     updateBadge(event.event === "vault.locked");
     api.runtime.sendMessage({ type: "host.event", event }).catch(() => {});
   }
+  // "Touch your security key" for the popup's key unlock (its own request id only: never a page's ceremony).
+  if (keyUnlockId !== null && event.id === keyUnlockId && typeof event.event === "string" && event.event.startsWith("fido.")) {
+    api.runtime.sendMessage({ type: "key.unlock.event", event: event.event }).catch(() => {});
+  }
 });
+
+// vault.unlock {"method": "security_key"}: waits for a touch (the host's own 60 s timeout ends it first).
+async function unlockWithKey() {
+  if (keyUnlockId !== null) fail("bad_request", "a security-key unlock is already waiting");
+  try {
+    const result = await host.request("vault.unlock", { method: "security_key" }, {
+      timeoutMs: 120000,
+      onSent: (id) => {
+        keyUnlockId = id;
+      },
+    });
+    updateBadge(false);
+    applyManagedAutoLock().catch(() => {});
+    return result;
+  } finally {
+    keyUnlockId = null;
+  }
+}
+
+async function cancelKeyUnlock() {
+  if (keyUnlockId === null) return { cancelled: false };
+  return host.request("cancel", { target: keyUnlockId });
+}
 
 function updateBadge(locked) {
   api.action.setBadgeText({ text: locked ? "🔒" : "" }).catch(() => {});
@@ -189,6 +219,10 @@ async function handle(msg, sender) {
       if (sender.tab?.id !== undefined && sender.tab.id !== tabId) await api.tabs.remove(sender.tab.id);
       return { returned: true };
     }
+    case "ext.unlockWithKey":
+      return unlockWithKey();
+    case "ext.cancelKeyUnlock":
+      return cancelKeyUnlock();
     case "ext.fillTab":
       return fillTab(Number(msg.tabId), msg.entryId);
     case "ext.tabOrigin": {

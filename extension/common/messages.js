@@ -35,6 +35,14 @@ const MESSAGES = {
   not_a_web_page: "This tab is not a web page (http or https).",
   auto_fill_not_allowed: "Auto-fill is not enabled for this site.",
   cancelled: "The request was cancelled.",
+  wrong_security_key:
+    "That security key is not enrolled for this vault, so the vault stays locked. Touch the key you enrolled, or unlock with your master password.",
+  no_key_slot:
+    "Your vault has no security key enrolled. Unlock it with your master password; to add a key, run `tracker2fa vault key add` in a terminal.",
+  fido_cancelled:
+    "The security-key request was cancelled.",
+  fido_timeout:
+    "No security key was touched in time. Try again and touch your key when it blinks.",
   vault_exists: "A vault already exists there; it was not overwritten.",
   vault_error: "The vault could not complete that request.",
   config_error: "The native host's configuration cannot be read. Fix: run `tracker2fa install` again.",

@@ -17,6 +17,7 @@ const state = {
   autoLockManaged: false,
   notes: { unlock: null, add: null, autoLock: null, entry: new Map() }, // {text, kind}
   codes: new Map(), // id -> {code, until} | {error}
+  keyUnlock: null, // null, "waiting" (asked the host) or "touch" (a key waits for a touch)
 };
 const items = new Map(); // entry id -> its <li>, kept across renders (focus stays where it was)
 
@@ -91,6 +92,13 @@ function render() {
     : t("popup_host_connecting");
   $("vault-status").textContent = vaultSummary(vault);
   show($("unlock-form"), Boolean(vault?.exists) && !unlocked);
+  // vault.status does not say whether a key slot exists: the button follows the host's capability, and
+  // a vault without a slot answers no_key_slot (shown beside the button).
+  const keyCapable = Boolean(status?.host?.capabilities?.includes("vault_security_key"));
+  show($("unlock-key"), keyCapable && !state.keyUnlock);
+  show($("key-status"), Boolean(state.keyUnlock));
+  $("key-status").textContent = state.keyUnlock === "touch" ? t("popup_key_touch") : t("popup_key_waiting");
+  show($("cancel-key"), Boolean(state.keyUnlock));
   setNote($("unlock-error"), state.notes.unlock);
   show($("unlock-error"), Boolean(state.notes.unlock));
   show($("unlocked"), unlocked);
@@ -266,6 +274,33 @@ async function scanQr() {
   await addEntry({ uri: found.data }, t("popup_how_qr"));
 }
 
+/** Unlock by touching an enrolled security key (vault.unlock {"method": "security_key"} in the worker). */
+async function unlockWithKey() {
+  state.notes.unlock = null;
+  state.keyUnlock = "waiting";
+  render();
+  $("cancel-key").focus();
+  try {
+    await callBackground("ext.unlockWithKey");
+    state.keyUnlock = null;
+    if (await returnToPage()) return;
+    await refresh();
+  } catch (err) {
+    state.keyUnlock = null;
+    state.notes.unlock = { text: err.message, kind: "error" };
+    render();
+    $("unlock-error").dataset.code = err.code;
+    $("unlock-key").focus();
+  }
+}
+
+/** Opened from a page's "Unlock" button: go back to that page (true when it did). */
+async function returnToPage() {
+  if (new URLSearchParams(location.search).get("return") !== "1" || state.tabId === null) return false;
+  await callBackground("ext.returnToTab", { tabId: state.tabId });
+  return true;
+}
+
 async function main() {
   localize();
   render();
@@ -284,11 +319,7 @@ async function main() {
     state.notes.unlock = null;
     try {
       await request("vault.unlock", { password });
-      if (new URLSearchParams(location.search).get("return") === "1" && state.tabId !== null) {
-        // Opened from a page's "Unlock" button: go back to that page.
-        await callBackground("ext.returnToTab", { tabId: state.tabId });
-        return;
-      }
+      if (await returnToPage()) return;
       await refresh();
     } catch (err) {
       state.notes.unlock = { text: err.message, kind: "error" };
@@ -297,6 +328,8 @@ async function main() {
       $("password").focus();
     }
   });
+  $("unlock-key").addEventListener("click", unlockWithKey);
+  $("cancel-key").addEventListener("click", () => callBackground("ext.cancelKeyUnlock").catch(() => {}));
   $("lock").addEventListener("click", async () => {
     await request("vault.lock");
     await refresh();
@@ -339,6 +372,10 @@ async function main() {
   });
   api.runtime.onMessage.addListener((msg) => {
     if (msg?.type === "host.event") refresh();
+    if (msg?.type === "key.unlock.event" && msg.event === "fido.touch" && state.keyUnlock) {
+      state.keyUnlock = "touch";
+      render();
+    }
   });
   setInterval(tick, 1000);
   await refresh();
