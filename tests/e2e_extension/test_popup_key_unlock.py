@@ -1,0 +1,129 @@
+"""The popup's "Unlock with security key" in headless Chromium: popup → service worker (ext.unlockWithKey) →
+the real host's vault.unlock {"method": "security_key"} → the developer's virtual key (TRACKER2FA_VIRTUAL_KEY),
+with a vault enrolled by the real CLI (`tracker2fa vault key add`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from native_host.devtools import browsers
+
+from .conftest import PASSWORD, SECRET, Chromium, host_pids_for_home, kill_pid, make_vault
+from .fido_support import virtual_key_env
+
+pytestmark = pytest.mark.browser
+WRONG_KEY_TEXT = "not enrolled for this vault"  # common/messages.js, wrong_security_key
+NO_SLOT_TEXT = "has no security key enrolled"  # common/messages.js, no_key_slot (not the host's own text)
+
+
+def tracker2fa() -> str:
+    found = Path(sys.executable).with_name("tracker2fa")
+    return str(found) if found.exists() else str(shutil.which("tracker2fa"))
+
+
+def enrol_virtual_key(vault: Path, vkey: Path) -> None:
+    """`tracker2fa vault key add` with the virtual key, as a developer would run it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER2FA_")}
+    env["TRACKER2FA_VIRTUAL_KEY"] = str(vkey)
+    done = subprocess.run(
+        [tracker2fa(), "vault", "key", "add", "--name", "virtual key", "--password-stdin", "--vault", str(vault)],
+        input=PASSWORD + "\n", capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="module")
+def start(playwright_instance: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Chromium]]:
+    """Start a Chromium whose host uses ``vault`` and the virtual key at ``vkey`` (closed at the module's end)."""
+    started: list[Chromium] = []
+
+    def factory(vault: Path, vkey: Path) -> Chromium:
+        root = tmp_path_factory.mktemp("key-unlock")
+        home, profile = root / "home", root / "profile"
+        home.mkdir()
+        profile.mkdir()
+        env = virtual_key_env(home, vkey, vault)
+        browsers.register_host("chromium", env, user_data_dir=profile)
+        context = browsers.launch_chromium(playwright_instance, profile, env)
+        browser = Chromium(context=context, home=home, user_data_dir=profile, vault=vault)
+        assert browser.worker is not None
+        started.append(browser)
+        return browser
+
+    yield factory
+    for browser in started:
+        with contextlib.suppress(Exception):
+            browser.context.close()
+        for pid in host_pids_for_home(browser.home):
+            kill_pid(pid)
+
+
+@pytest.fixture(scope="module")
+def enrolled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(vault, virtual key file): a vault with one entry and a key slot for that virtual key."""
+    root = tmp_path_factory.mktemp("enrolled")
+    vault, vkey = root / "vault.json", root / "vkey.json"
+    make_vault(vault, [{"secret": SECRET, "issuer": "Jira", "account": "ann"}])
+    enrol_virtual_key(vault, vkey)
+    return vault, vkey
+
+
+@pytest.fixture(scope="module")
+def browser(start: Callable[..., Chromium], enrolled: tuple[Path, Path]) -> Chromium:
+    return start(*enrolled)
+
+
+def locked_popup(browser: Chromium) -> Any:
+    browser.lock()
+    popup = browser.popup()
+    popup.wait_for_selector("body[data-vault=locked]")
+    return popup
+
+
+def test_the_enrolled_key_unlocks_the_vault_from_the_popup(browser: Chromium) -> None:
+    popup = locked_popup(browser)
+    popup.locator("#unlock-key").click()
+    popup.wait_for_selector("body[data-vault=unlocked]", timeout=30000)
+    assert popup.locator("#all-entries li").count() == 1
+    assert browser.host_request("vault.status")["unlocked"] is True
+    popup.close()
+
+
+def test_a_key_that_is_not_enrolled_is_refused_with_its_message_and_the_vault_stays_locked(
+    start: Callable[..., Chromium], enrolled: tuple[Path, Path]
+) -> None:
+    vault, vkey = enrolled
+    other = start(vault, vkey.with_name("another-vkey.json"))  # a different virtual key
+    popup = locked_popup(other)
+    popup.locator("#unlock-key").click()
+    popup.wait_for_selector("#unlock-error:not([hidden])", timeout=30000)
+    assert popup.locator("#unlock-error").get_attribute("data-code") == "wrong_security_key"
+    assert WRONG_KEY_TEXT in popup.locator("#unlock-error").text_content()
+    assert popup.locator("body").get_attribute("data-vault") == "locked"
+    assert other.host_request("vault.status")["unlocked"] is False
+    assert popup.locator("#unlock-key").is_visible()  # the user can try again (or type the password)
+    popup.close()
+
+
+def test_a_vault_without_a_key_slot_says_to_use_the_password_or_enrol_a_key(
+    start: Callable[..., Chromium], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    root = tmp_path_factory.mktemp("no-slot")
+    make_vault(root / "vault.json", [{"secret": SECRET, "issuer": "Jira", "account": "ann"}])
+    plain = start(root / "vault.json", root / "vkey.json")
+    popup = locked_popup(plain)
+    popup.locator("#unlock-key").click()
+    popup.wait_for_selector("#unlock-error:not([hidden])", timeout=30000)
+    assert popup.locator("#unlock-error").get_attribute("data-code") == "no_key_slot"
+    assert NO_SLOT_TEXT in popup.locator("#unlock-error").text_content()
+    assert popup.locator("body").get_attribute("data-vault") == "locked"
+    popup.close()
