@@ -6,6 +6,7 @@
 // The origin is decided here from what the browser says about the port's sender (common/origin_policy.js,
 // the same rule as for codes), never taken from the page. The host re-checks everything (rpId by the
 // Public Suffix List, appId same-site); the check here only spares the user a prompt that cannot succeed.
+import { t } from "../common/i18n.js";
 import { effectiveSettings } from "../common/settings.js";
 import { senderOriginDecision } from "./origin.js";
 
@@ -47,7 +48,10 @@ export function rpIdPlausible(origin, rpId) {
   return host === id || host.endsWith(`.${id}`);
 }
 
-/** What the page sees for a failure: a DOMException name, a message, a U2F error code. */
+/**
+ * What the page sees for a failure: a DOMException name, a message, a U2F error code. The messages given to
+ * pages stay English, like the browsers' own DOMException messages; the PIN page's errors are translated.
+ */
 export function pageError(err) {
   const [name, u2f] = CODE_TO_ERROR[err?.code] ?? ["NotAllowedError", 1];
   return {
@@ -264,11 +268,11 @@ export class FidoBridge {
   async pin(sender, msg) {
     const ceremony = typeof msg?.token === "string" ? this.byPinToken.get(msg.token) : undefined;
     if (!ceremony || ceremony.port.sender?.tab?.id !== sender.tab?.id) {
-      throw Object.assign(new Error("No security-key request is waiting for a PIN here."), { code: "fido_no_request" });
+      throw Object.assign(new Error(t("prompt_pin_no_request")), { code: "fido_no_request" });
     }
     const pin = msg.pin === null ? null : String(msg.pin ?? "");
     if (pin !== null && (pin.length < 4 || pin.length > 63)) {
-      throw Object.assign(new Error("A PIN has 4 to 63 characters."), { code: "fido_bad_request" });
+      throw Object.assign(new Error(t("prompt_pin_length")), { code: "fido_bad_request" });
     }
     this.byPinToken.delete(msg.token);
     ceremony.pinToken = null;

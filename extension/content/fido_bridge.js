@@ -98,10 +98,13 @@
 
     hostEvent(m) {
       if (!this.prompt) return;
-      const key = m.deviceName ? ` (${m.deviceName})` : "";
-      if (m.event === "fido.touch") this.prompt.set("touch", `Touch your key${key}.`);
-      else if (m.event === "fido.selected") this.prompt.set("selected", `Using${key || " your key"}.`);
-      else if (m.event === "fido.key_removed") this.prompt.set("removed", `The key${key} was removed. Insert it again, or cancel.`);
+      // The prompt's lines are in the UI language (ns.t, set by content/fido_prompt.js); the error messages
+      // handed to the page above stay English, like the browser's own DOMException messages.
+      const name = typeof m.deviceName === "string" && m.deviceName ? m.deviceName : null;
+      const say = (plain, named) => (name ? ns.t(named, name) : ns.t(plain));
+      if (m.event === "fido.touch") this.prompt.set("touch", say("prompt_touch", "prompt_touch_named"));
+      else if (m.event === "fido.selected") this.prompt.set("selected", say("prompt_using", "prompt_using_named"));
+      else if (m.event === "fido.key_removed") this.prompt.set("removed", say("prompt_removed", "prompt_removed_named"));
       else if (m.event === "fido.pin_needed" && typeof m.pinUrl === "string") this.prompt.showPin(m.pinUrl);
     }
 

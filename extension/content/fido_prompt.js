@@ -7,6 +7,10 @@
 (() => {
   const ns = (globalThis.__tracker2fa ??= {});
   const ARM_MS = 400;
+  // These scripts run at document_start, before inline.js defines the same helper (_locales, chrome.i18n).
+  const i18n = (globalThis.browser ?? globalThis.chrome)?.i18n;
+  ns.t ??= (key, ...subs) => i18n?.getMessage(key, subs.map(String)) || key;
+  const t = (key, ...subs) => ns.t(key, ...subs);
 
   const STYLE = `
     :host { all: initial; position: fixed; top: 12px; right: 12px; z-index: 2147483647; }
@@ -25,16 +29,16 @@
   `;
 
   const ACTIONS = {
-    "webauthn.create": "wants to register a security key",
-    "webauthn.get": "asks you to sign in with a security key",
-    "u2f.register": "wants to register a security key (legacy U2F)",
-    "u2f.sign": "asks you to sign in with a security key (legacy U2F)",
+    "webauthn.create": "prompt_create",
+    "webauthn.get": "prompt_get",
+    "u2f.register": "prompt_u2f_register",
+    "u2f.sign": "prompt_u2f_sign",
   };
 
   function describeKeys(keys) {
-    if (keys.length === 0) return "No key found yet: insert or tap one.";
+    if (keys.length === 0) return t("prompt_no_key");
     const names = keys.map((k) => `${k.name} (${k.transport})`);
-    return keys.length === 1 ? `Key: ${names[0]}` : `Keys: ${names.join(", ")} (the first you touch is used)`;
+    return keys.length === 1 ? t("prompt_one_key", names[0]) : t("prompt_many_keys", names.join(", "));
   }
 
   /**
@@ -52,7 +56,7 @@
     const box = doc.createElement("div");
     box.className = "box";
     box.setAttribute("role", "dialog");
-    box.setAttribute("aria-label", "tracker2fa security key");
+    box.setAttribute("aria-label", t("prompt_label"));
     const site = doc.createElement("div");
     site.className = "site";
     let url = null;
@@ -63,8 +67,8 @@
     }
     site.textContent = url?.host ?? String(request.origin);
     const action = doc.createElement("div");
-    action.textContent = ACTIONS[request.kind] ?? "asks for a security key";
-    if (request.rpId && request.rpId !== url?.hostname) action.textContent += ` for ${request.rpId}`;
+    action.textContent = t(ACTIONS[request.kind] ?? "prompt_other");
+    if (request.rpId && request.rpId !== url?.hostname) action.textContent = t("prompt_for_rp", action.textContent, request.rpId);
     const key = doc.createElement("div");
     key.className = "key";
     key.textContent = describeKeys(request.keys);
@@ -75,7 +79,7 @@
     status.setAttribute("aria-live", "polite");
     const pinFrame = doc.createElement("iframe");
     pinFrame.hidden = true;
-    pinFrame.title = "Security key PIN";
+    pinFrame.title = t("prompt_pin_title");
     const buttons = doc.createElement("div");
     buttons.className = "buttons";
     const button = (label, name, primary) => {
@@ -87,9 +91,9 @@
       buttons.append(b);
       return b;
     };
-    const confirm = button("Continue", "confirm", true);
-    const browserButton = request.allowBrowser ? button("Use the browser's own", "browser", false) : null;
-    const cancel = button("Cancel", "cancel", false);
+    const confirm = button(t("prompt_continue"), "confirm", true);
+    const browserButton = request.allowBrowser ? button(t("prompt_use_browser"), "browser", false) : null;
+    const cancel = button(t("prompt_cancel"), "cancel", false);
     box.append(site, action, key, status, pinFrame, buttons);
     root.append(style, box);
 
@@ -110,7 +114,7 @@
         if (state !== "pin") pinFrame.hidden = true;
       },
       showPin(url) {
-        api.set("pin", "Enter your key's PIN.");
+        api.set("pin", t("prompt_enter_pin"));
         pinFrame.src = url;
         pinFrame.hidden = false;
       },
@@ -126,7 +130,7 @@
       event.preventDefault();
       event.stopPropagation();
       if (name === "confirm" && (api.state === "confirm" || api.state === "ready")) {
-        api.set("waiting", "Asking your key…");
+        api.set("waiting", t("prompt_asking"));
         handlers.onConfirm();
       } else if (name === "browser" && browserButton && (api.state === "confirm" || api.state === "ready")) {
         handlers.onBrowser();

@@ -3,9 +3,11 @@
 // for the request named by the token in the URL's fragment) and from there to the host; it is never stored
 // or logged.
 import { callBackground } from "../common/api.js";
+import { localize, t } from "../common/i18n.js";
 
 const token = location.hash.slice(1);
 const $ = (id) => document.getElementById(id);
+localize();
 
 async function send(pin) {
   $("pin-problem").textContent = "";
@@ -13,7 +15,7 @@ async function send(pin) {
     await callBackground("fido.pin", { token, pin });
     $("pin").value = "";
     $("pin-form").hidden = true;
-    $("pin-problem").textContent = pin === null ? "" : "Checking the PIN…";
+    $("pin-problem").textContent = pin === null ? "" : t("prompt_pin_checking");
   } catch (err) {
     $("pin-problem").textContent = err.message;
   }

@@ -18,7 +18,7 @@ import pytest
 
 EXT = Path(__file__).resolve().parents[2] / "extension"
 LOCALES = ("en", "de")
-KEY_LITERAL = re.compile(r"""["'`]((?:inline|popup|options|lock|rule|err|set|cmd|ext)_[A-Za-z0-9_]+)["'`]""")
+KEY_LITERAL = re.compile(r"""["'`]((?:inline|popup|options|lock|rule|err|set|cmd|ext|prompt)_[A-Za-z0-9_]+)["'`]""")
 HTML_KEY = re.compile(r"""data-i18n="([^"]+)\"""")
 HTML_ATTR_KEYS = re.compile(r"""data-i18n-attr="([^"]+)\"""")
 PLACEHOLDER = re.compile(r"\$([A-Za-z0-9_]+)\$")
