@@ -123,3 +123,57 @@ def test_a_german_browser_shows_the_popup_in_german(playwright_instance: Any, tm
         assert popup.locator("#problem").text_content() == de["err_host_not_installed"]["message"]
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_a_german_browser_shows_the_security_key_prompt_and_pin_form_in_german(
+    playwright_instance: Any, tmp_path: Path, pages: Any
+) -> None:
+    import hashlib
+
+    from native_host.devtools import browsers
+    from native_host.fido.softkey.store import KeyStore
+
+    from .conftest import Chromium, host_pids_for_home, kill_pid
+    from .fido_support import PROMPT, confirm_prompt, enable_security_keys, prompt_text, virtual_key_env
+
+    home, profile = tmp_path / "home", tmp_path / "profile"
+    home.mkdir()
+    profile.mkdir()
+    store = KeyStore()  # a virtual key with a PIN: the prompt asks for it, so the PIN form shows too
+    store.pin_hash = hashlib.sha256(b"4711-pin").digest()[:16]
+    store.save(tmp_path / "vkey.json")
+    env = {
+        **virtual_key_env(home, tmp_path / "vkey.json", tmp_path / "vault.json"),
+        "LANGUAGE": "de",
+        "LANG": "de_DE.UTF-8",
+    }
+    browsers.register_host("chromium", env, user_data_dir=profile)
+    context = browsers.launch_chromium(playwright_instance, profile, env, extra_args=("--lang=de",))
+    browser = Chromium(context=context, home=home, user_data_dir=profile, vault=tmp_path / "vault.json")
+    de = {key: entry["message"] for key, entry in catalog("de").items()}
+    try:
+        enable_security_keys(browser, pages.origin("localhost"))
+        page = browser.open(pages.url("/pages/fido_legacy.html", host="localhost"))
+        page.evaluate(
+            """() => { const publicKey = {rp: {name: "Test", id: "localhost"},
+                 user: {id: new Uint8Array(8), name: "a", displayName: "A"}, challenge: new Uint8Array(32),
+                 authenticatorSelection: {userVerification: "required"},
+                 pubKeyCredParams: [{type: "public-key", alg: -7}]};
+               navigator.credentials.create({publicKey}).catch(() => {}); }"""
+        )
+        page.locator(f"{PROMPT}[data-state=ready]").wait_for(state="attached", timeout=20000)
+        shown = prompt_text(page)
+        for key in ("prompt_create", "prompt_continue", "prompt_use_browser", "prompt_cancel"):
+            assert de[key] in shown, f"{key}: {de[key]!r} not in {shown!r}"
+        confirm_prompt(page)
+        page.locator(f"{PROMPT}[data-state=pin]").wait_for(state="attached", timeout=20000)
+        assert de["prompt_enter_pin"] in prompt_text(page)
+        pin_frame = next(f for f in page.frames if "/prompt/pin.html" in f.url)
+        pin_frame.wait_for_load_state()
+        assert pin_frame.locator("#pin-decline").text_content() == de["prompt_pin_none"]
+        assert pin_frame.locator("#pin").get_attribute("aria-label") == de["prompt_pin_title"]
+    finally:
+        context.close()
+        for pid in host_pids_for_home(home):
+            kill_pid(pid)
