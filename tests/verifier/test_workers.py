@@ -199,3 +199,12 @@ def test_sigterm_stops_every_worker_and_leaves_the_database_unlocked(db_url, tmp
         assert all([e.result for e in after.audit(username=name, event="verify")] == ["ok"] for name in names)
     finally:
         store.close()
+
+
+def test_serve_refuses_fewer_than_one_worker(tmp_path, capsys, monkeypatch):
+    from native_host.cli import main
+
+    monkeypatch.setenv("TRACKER2FA_SERVICE_TOKEN", "t" * 32)
+    code = main(["verifier", "serve", "--db", f"sqlite:///{tmp_path / 'v.db'}", "--workers", "0"])
+    assert code == 1 and "--workers wants at least 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "v.db").exists()
