@@ -514,7 +514,8 @@ def bench_soak(tmp: Path, args: argparse.Namespace, capacity: float) -> dict:
     summary = {"target_per_s": target, "achieved_per_s": ok / sum(r.seconds for r in results),
                "errors": sum(r.errors + r.bad for r in results), "ok": ok, "audit_ok_rows": audited,
                "rss_kib_first": rss[1] if len(rss) > 1 else rss[0], "rss_kib_last": rss[-1],
-               "rss_growth": (rss[-1] - rss[1]) / rss[1] if len(rss) > 2 else 0.0}
+               "rss_growth": (rss[-1] - rss[1]) / rss[1] if len(rss) > 2 else 0.0,
+               "rss_kib_per_slice": rss}  # the curve: a plateau is a cache filling, a steady climb a leak
     print(f"# soak: {summary}", flush=True)
     return summary
 
