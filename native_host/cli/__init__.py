@@ -16,6 +16,7 @@ handlers' business: they print them and return an exit code.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -146,6 +147,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tracker2fa: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader left (`tracker2fa install --json | head`): not an error of ours. Point stdout at devnull so
+        # the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except MemoryError:
         # Whatever ran out, the traceback would help nobody; the unwind has already freed the memory.
         print("tracker2fa: error: out of memory (the input is too large or damaged, or the machine is short of "

@@ -56,7 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     install.add_argument("--dry-run", action="store_true", help="print what would be written; write nothing")
     install.set_defaults(handler=run_install)
 
-    uninstall = subparsers.add_parser("uninstall", help="remove exactly what `tracker2fa install` wrote")
+    uninstall = subparsers.add_parser(
+        "uninstall",
+        help="remove exactly what `tracker2fa install` wrote",
+        description="Remove the host manifests, launchers, registry keys and config that `tracker2fa install` "
+        "recorded in its receipt, for the same browsers, scope (per user or --system) and OS; files and folders "
+        "it did not write are left alone. Your vault is never touched.",
+    )
     _add_common(uninstall)
     uninstall.set_defaults(handler=run_uninstall)
 
