@@ -17,8 +17,8 @@ import pytest
 
 from native_host.devtools import browsers
 
-from .conftest import PASSWORD, SECRET, Chromium, host_pids_for_home, kill_pid, make_vault
-from .fido_support import virtual_key_env
+from .conftest import PASSWORD, SECRET, Chromium, PageServer, host_pids_for_home, kill_pid, make_vault
+from .fido_support import PROMPT, confirm_prompt, enable_security_keys, virtual_key_env
 
 pytestmark = pytest.mark.browser
 WRONG_KEY_TEXT = "not enrolled for this vault"  # common/messages.js, wrong_security_key
@@ -127,3 +127,46 @@ def test_a_vault_without_a_key_slot_says_to_use_the_password_or_enrol_a_key(
     assert NO_SLOT_TEXT in popup.locator("#unlock-error").text_content()
     assert popup.locator("body").get_attribute("data-vault") == "locked"
     popup.close()
+
+
+def test_cancel_stops_waiting_for_the_key_and_says_so(
+    start: Callable[..., Chromium], tmp_path_factory: pytest.TempPathFactory, pages: PageServer
+) -> None:
+    # The virtual key answers presence by itself, so the unlock is made to wait the way a real one does
+    # when another request holds the key: a page's registration waiting for the key's PIN.
+    import hashlib
+
+    from native_host.fido.softkey.store import KeyStore
+
+    root = tmp_path_factory.mktemp("busy")
+    vault, vkey = root / "vault.json", root / "vkey.json"
+    store = KeyStore()
+    store.pin_hash = hashlib.sha256(b"4711-pin").digest()[:16]
+    store.save(vkey)
+    make_vault(vault, [{"secret": SECRET, "issuer": "Jira", "account": "ann"}])
+    enrol_virtual_key(vault, vkey)
+    busy = start(vault, vkey)
+    enable_security_keys(busy, pages.origin("localhost"))
+    page = busy.open(pages.url("/pages/fido_legacy.html", host="localhost"))
+    page.evaluate(
+        """() => { window.pending = navigator.credentials.create({publicKey: {rp: {name: "T", id: "localhost"},
+             user: {id: new Uint8Array(8), name: "a", displayName: "A"}, challenge: new Uint8Array(32),
+             authenticatorSelection: {userVerification: "required"},
+             pubKeyCredParams: [{type: "public-key", alg: -7}]}}).catch((e) => e.name); }"""
+    )
+    confirm_prompt(page)
+    page.locator(f"{PROMPT}[data-state=pin]").wait_for(state="attached", timeout=20000)  # the key is held
+
+    popup = locked_popup(busy)
+    popup.locator("#unlock-key").click()
+    popup.locator("#cancel-key").wait_for(state="visible")
+    assert popup.locator("#unlock-key").is_hidden()
+    popup.locator("#cancel-key").click()
+    popup.wait_for_selector("#unlock-error:not([hidden])", timeout=30000)
+    assert popup.locator("#unlock-error").get_attribute("data-code") == "fido_cancelled"
+    assert "cancelled" in popup.locator("#unlock-error").text_content()
+    assert popup.locator("#cancel-key").is_hidden() and popup.locator("#unlock-key").is_visible()
+    assert busy.host_request("vault.status")["unlocked"] is False
+    page.keyboard.press("Escape")  # let the page's request go too
+    popup.close()
+    page.close()
