@@ -129,11 +129,15 @@ def test_a_vault_without_a_key_slot_says_to_use_the_password_or_enrol_a_key(
     popup.close()
 
 
-def test_cancel_stops_waiting_for_the_key_and_says_so(
+@pytest.fixture(scope="module")
+def held_key(
     start: Callable[..., Chromium], tmp_path_factory: pytest.TempPathFactory, pages: PageServer
-) -> None:
-    # The virtual key answers presence by itself, so the unlock is made to wait the way a real one does
-    # when another request holds the key: a page's registration waiting for the key's PIN.
+) -> Iterator[Chromium]:
+    """A browser whose enrolled virtual key is held by a page's registration waiting for the key's PIN.
+
+    The virtual key answers presence by itself, so a key unlock is made to wait the way it does with a
+    real key that another request holds (fido.key_busy): long enough to cancel it.
+    """
     import hashlib
 
     from native_host.fido.softkey.store import KeyStore
@@ -156,17 +160,41 @@ def test_cancel_stops_waiting_for_the_key_and_says_so(
     )
     confirm_prompt(page)
     page.locator(f"{PROMPT}[data-state=pin]").wait_for(state="attached", timeout=20000)  # the key is held
+    yield busy
+    page.keyboard.press("Escape")  # let the page's request go too
+    page.close()
 
-    popup = locked_popup(busy)
+
+def waiting_unlock(browser: Chromium) -> Any:
+    popup = locked_popup(browser)
     popup.locator("#unlock-key").click()
     popup.locator("#cancel-key").wait_for(state="visible")
+    return popup
+
+
+def test_the_popup_says_touch_your_security_key_when_the_host_reports_the_key_waits(held_key: Chromium) -> None:
+    popup = waiting_unlock(held_key)
+    assert popup.locator("#key-status").text_content() == "Asking your security key…"
+    # The one synthetic step: the virtual key never waits for a touch, so the host's fido.touch event for
+    # the waiting vault.unlock is fed to the service worker's real host connection, as the host sends it.
+    held_key.background(
+        "(() => { const [id] = [...host.pending].find(([, w]) => w.method === 'vault.unlock');"
+        " host.receive(host.port, {event: 'fido.touch', id, device: 'virtual'}); })()"
+    )
+    popup.locator("#key-status", has_text="Touch your security key").wait_for(state="visible", timeout=5000)
+    assert popup.locator("#key-status").is_visible()
+    popup.locator("#cancel-key").click()
+    popup.wait_for_selector("#unlock-error:not([hidden])", timeout=30000)
+    popup.close()
+
+
+def test_cancel_stops_waiting_for_the_key_and_says_so(held_key: Chromium) -> None:
+    popup = waiting_unlock(held_key)
     assert popup.locator("#unlock-key").is_hidden()
     popup.locator("#cancel-key").click()
     popup.wait_for_selector("#unlock-error:not([hidden])", timeout=30000)
     assert popup.locator("#unlock-error").get_attribute("data-code") == "fido_cancelled"
     assert "cancelled" in popup.locator("#unlock-error").text_content()
     assert popup.locator("#cancel-key").is_hidden() and popup.locator("#unlock-key").is_visible()
-    assert busy.host_request("vault.status")["unlocked"] is False
-    page.keyboard.press("Escape")  # let the page's request go too
+    assert held_key.host_request("vault.status")["unlocked"] is False
     popup.close()
-    page.close()
