@@ -3,9 +3,6 @@ run under Node: unit and property tests, no browser."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,37 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from .node_harness import Node, node_running
+
 HARNESS = Path(__file__).with_name("js_harness.mjs")
-
-
-class Node:
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            ["node", str(HARNESS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
-        )
-
-    def __call__(self, fn: str, *args: Any) -> Any:
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(json.dumps({"fn": fn, "args": list(args)}) + "\n")
-        self.proc.stdin.flush()
-        reply = json.loads(self.proc.stdout.readline())
-        if "error" in reply:
-            raise AssertionError(reply["error"])
-        return reply["value"]
-
-    def close(self) -> None:
-        assert self.proc.stdin
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def node() -> Iterator[Node]:
-    if shutil.which("node") is None:
-        pytest.skip("node is not installed")
-    harness = Node()
-    yield harness
-    harness.close()
+    yield from node_running(HARNESS)
 
 
 # ---- the page origin comes only from the browser's view of the sender ----

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,37 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from .node_harness import Node, node_running
+
 HARNESS = Path(__file__).with_name("fido_js_harness.mjs")
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-class Node:
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            ["node", str(HARNESS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
-        )
-
-    def __call__(self, fn: str, *args: Any) -> Any:
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(json.dumps({"fn": fn, "args": list(args)}) + "\n")
-        self.proc.stdin.flush()
-        reply = json.loads(self.proc.stdout.readline())
-        if "error" in reply:
-            raise AssertionError(reply["error"])
-        return reply["value"]
-
-    def close(self) -> None:
-        assert self.proc.stdin
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def node() -> Iterator[Node]:
-    assert shutil.which("node"), "node is needed for the extension's module tests"
-    harness = Node()
-    yield harness
-    harness.close()
+    yield from node_running(HARNESS)
 
 
 def b64url(data: bytes) -> str:
