@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from tests.support.event_loop import run_on_own_thread
 from verifier.audit_feed import audit_queue
 
 
@@ -31,17 +32,6 @@ def create_users_on_a_thread(verifier, names) -> None:
     assert not thread.is_alive()  # the publisher never waits for the consumer
 
 
-def run_loop(scenario) -> list[str]:
-    """``asyncio.run(scenario())`` on a thread of its own: Playwright's sync API (other tests of this
-    session) keeps an event loop running on the main thread."""
-    outcome: list = []
-    thread = threading.Thread(target=lambda: outcome.append(asyncio.run(scenario())))
-    thread.start()
-    thread.join(timeout=60)
-    assert outcome, "the scenario raised or hung (see the thread's traceback above)"
-    return outcome[0]
-
-
 async def drained(queue: asyncio.Queue) -> list[str]:
     await asyncio.sleep(0)  # one loop turn runs every callback the thread scheduled before it
     names = []
@@ -56,7 +46,7 @@ def test_events_published_on_another_thread_arrive_in_order(verifier):
             create_users_on_a_thread(verifier, ["ann", "ben", "cat"])
             return await drained(queue)
 
-    assert run_loop(scenario) == ["ann", "ben", "cat"]
+    assert run_on_own_thread(scenario) == ["ann", "ben", "cat"]
 
 
 def test_a_consumer_that_falls_behind_loses_the_newest_events_not_the_publisher(verifier):
@@ -65,7 +55,7 @@ def test_a_consumer_that_falls_behind_loses_the_newest_events_not_the_publisher(
             create_users_on_a_thread(verifier, ["dan", "eve", "fay"])
             return await drained(queue)
 
-    assert run_loop(scenario) == ["dan", "eve"]
+    assert run_on_own_thread(scenario) == ["dan", "eve"]
 
 
 def test_leaving_the_block_stops_the_events(verifier):
@@ -75,4 +65,4 @@ def test_leaving_the_block_stops_the_events(verifier):
         create_users_on_a_thread(verifier, ["gus"])
         return await drained(queue)
 
-    assert run_loop(scenario) == []
+    assert run_on_own_thread(scenario) == []

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.support.event_loop import run_on_own_thread
 from tests.support.host_key import HostKey
 from verifier.core import totp
 from verifier.service import Verifier
@@ -145,5 +146,5 @@ def test_the_live_audit_feed_of_one_node_carries_the_events_of_the_other(pair):
                 if event["username"] == name:
                     return event
 
-    event = asyncio.run(watch())
+    event = run_on_own_thread(watch)
     assert event["event"] == "verify" and event["result"] == "ok"
