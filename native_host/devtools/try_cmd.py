@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import importlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -61,10 +62,17 @@ def run(args: argparse.Namespace) -> int:
     with browsers.throwaway_dir() as root:
         home = root / "home"
         home.mkdir()
-        env = browsers.profile_env(home, vault=vault)
+        env = browsers.profile_env(home, vault=vault, extra=_virtual_key_env())
         if args.browser == "chromium":
             return _run_chromium(browsers, root, env, url, args)
         return _run_firefox(browsers, root, env, url, args)
+
+
+def _virtual_key_env() -> dict[str, str]:
+    """The developer's virtual key, if they set one, reaches the host the throwaway browser starts (the
+    profile's environment drops every other TRACKER2FA_ variable of the shell)."""
+    path = os.environ.get("TRACKER2FA_VIRTUAL_KEY")
+    return {"TRACKER2FA_VIRTUAL_KEY": str(Path(path).expanduser().resolve())} if path else {}
 
 
 def _how_it_ends(args: argparse.Namespace) -> str:
