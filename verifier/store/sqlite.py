@@ -39,7 +39,9 @@ class SqliteStore(Store):
         except OSError as exc:
             raise VerifierConfigError(f"cannot create the database {self.path}: {exc.strerror}") from None
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        # Every open connection and the thread that owns it: threads come and go (AnyIO retires pool
+        # threads idle for 10 s), and a dead thread's connection must be closed, not kept with its cache.
+        self._all: dict[sqlite3.Connection, threading.Thread] = {}
         self._all_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self.migrate()
@@ -55,8 +57,22 @@ class SqliteStore(Store):
             conn.execute("PRAGMA foreign_keys = ON")
             self._local.conn = conn
             with self._all_lock:
-                self._all.append(conn)
+                self._close_dead_threads_connections()
+                self._all[conn] = threading.current_thread()
         return conn
+
+    def _close_dead_threads_connections(self) -> None:
+        """Close the connections of threads that have ended (caller holds ``_all_lock``)."""
+        for conn, owner in list(self._all.items()):
+            if not owner.is_alive():
+                with suppress(sqlite3.ProgrammingError):
+                    conn.close()
+                del self._all[conn]
+
+    def open_connections(self) -> int:
+        """How many connections this store holds open (one per live thread that used it)."""
+        with self._all_lock:
+            return len(self._all)
 
     @contextmanager
     def tx(self, write: bool = True) -> Iterator[Tx]:
