@@ -2,8 +2,10 @@
 
 Never on by default; everywhere it appears it is named a virtual key for testing, not a security key.
 It answers presence checks by itself. The file (0600, atomic writes) is re-read each time the key is
-opened and saved after every change, so counters survive restarts; two hosts using one file at the same
-moment may lose a counter step (acceptable for a test tool, documented).
+opened and saved (fsynced) after a change, before the key answers; its counter is a reservation ahead of
+the one in use (``COUNTER_RESERVE``), so counters survive restarts and crashes and most signatures write
+nothing. Two hosts using one file at the same moment may lose a counter step (acceptable for a test tool,
+documented).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .softkey.presence import AlwaysPresent, PresencePolicy
 from .softkey.store import VIRTUAL_KEY_LABEL, KeyStore, StoreError
 
 ENV_VAR = "TRACKER2FA_VIRTUAL_KEY"
+COUNTER_RESERVE = 64  # counter values persisted ahead, so most signatures need no file write
 
 __all__ = ["ENV_VAR", "VIRTUAL_KEY_LABEL", "StoreError", "VirtualKey", "virtual_key_from_env"]
 
@@ -28,6 +31,8 @@ class VirtualKey:
         self.path = Path(path)
         self.presence = presence or AlwaysPresent()
         self._stamp: tuple[int, int] | None = None  # (mtime_ns, size) of the file as last read or written
+        self._written: bytes | None = None  # its content then
+        self._reserved = -1  # the counter written in it: signatures up to it need no write
 
     def _file_stamp(self) -> tuple[int, int] | None:
         try:
@@ -48,10 +53,21 @@ class VirtualKey:
             return store
         store = KeyStore.load(self.path)
         self._stamp = self._file_stamp()
+        self._written, self._reserved = store.to_bytes(), store.counter
         return store
 
     def _save(self, store: KeyStore) -> None:
-        store.save(self.path)
+        # Called after every CTAP2 command and U2F signature, before its reply leaves the key. The file holds
+        # a counter reservation (COUNTER_RESERVE above the value in use): a signature within it needs no
+        # write, one past it writes the next reservation durably first, so after a crash the key goes on
+        # above every counter it ever signed (monotonic; gaps are allowed). A command that changed nothing
+        # else (getInfo, a credential filter) writes nothing either: each write costs two fsyncs.
+        reserved = self._reserved if store.counter <= self._reserved else store.counter + COUNTER_RESERVE
+        data = store.to_bytes(counter=reserved)
+        if data == self._written and not self.changed_on_disk():
+            return
+        store.save(self.path, data)
+        self._written, self._reserved = data, reserved
         self._stamp = self._file_stamp()
 
     def authenticator(self) -> SoftAuthenticator:

@@ -312,7 +312,12 @@ def test_the_pin_typed_in_the_extensions_own_form_reaches_the_key(pin_browser: C
     )
     confirm_prompt(page)
     page.locator(f"{PROMPT}[data-state=pin]").wait_for(state="attached", timeout=20000)
-    pin_frame = next(f for f in page.frames if "/prompt/pin.html" in f.url)
+    for _ in range(200):  # the frame gets its URL a moment after the prompt shows the PIN state
+        pin_frame = next((f for f in page.frames if "/prompt/pin.html" in f.url), None)
+        if pin_frame is not None:
+            break
+        page.wait_for_timeout(50)
+    assert pin_frame is not None, "the PIN form never loaded"
     pin_frame.locator("#pin").fill(PIN)
     pin_frame.locator("#pin").press("Enter")
     created = page.evaluate(PENDING_OR_NO_ANSWER)

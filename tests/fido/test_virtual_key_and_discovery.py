@@ -104,3 +104,26 @@ def test_virtual_key_path_that_cannot_be_read_is_reported(tmp_path, path_kind):
     assert found.transports[0].available is False
     assert "cannot read the virtual key file" in found.transports[0].reason
     assert VirtualKey(tmp_path).path == tmp_path
+
+
+def test_a_key_reopened_after_a_crash_signs_above_every_counter_it_ever_signed(tmp_path):
+    from fido2.utils import websafe_decode
+    from fido2.webauthn import AuthenticatorData
+
+    path = tmp_path / "vkey.json"
+    server = Fido2Server({"id": "localhost", "name": "Mock"})
+    env = {"TRACKER2FA_VIRTUAL_KEY": str(path)}
+    options, state = server.register_begin(USER)
+    keys = discover(env, transports=["virtual"]).keys
+    registration = webauthn.create(ORIGIN, dict(options.public_key), keys)
+    credential = server.register_complete(state, registration).credential_data
+
+    def counter(keys) -> int:
+        options, state = server.authenticate_begin([credential])
+        assertion = webauthn.get(ORIGIN, dict(options.public_key), keys)
+        server.authenticate_complete(state, [credential], assertion)
+        return AuthenticatorData(websafe_decode(assertion["response"]["authenticatorData"])).counter
+
+    signed = [counter(keys) for _ in range(5)]  # then the process dies: nothing is saved on the way out
+    after_crash = counter(discover(env, transports=["virtual"]).keys)
+    assert after_crash > max(signed)

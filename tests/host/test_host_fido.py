@@ -197,3 +197,22 @@ def test_a_fifth_ceremony_at_once_is_refused_busy_until_one_ends(spawn_host, pin
 @pytest.mark.parametrize("pin", [123, "", "x" * 256, ["4711"]])
 def test_a_pin_that_is_not_a_short_string_or_null_is_bad_request(fido_host, pin):
     assert fido_host.error_code("fido.pin", {"target": 1, "pin": pin}) == "bad_request"
+
+
+def test_many_devices_and_get_requests_at_once_never_hit_an_internal_error(fido_host):
+    server = _server()
+    options, state = server.register_begin({"id": b"alice", "name": "alice"})
+    credential = server.register_complete(state, fido_host.result(
+        "fido.create", {"origin": ORIGIN, "options": _json(options)})).credential_data
+    for _ in range(50):  # pipelined like the service worker does: listings and ceremonies overlap
+        sent = {}
+        for _ in range(3):
+            options, state = server.authenticate_begin([credential])
+            sent[fido_host.request("fido.get", {"origin": ORIGIN, "options": _json(options)})] = state
+            sent[fido_host.request("fido.devices")] = None
+        for request_id, state in sent.items():
+            reply = fido_host.reply_to(request_id)
+            assert "result" in reply or reply["error"]["code"] == "busy", (reply, fido_host.stderr)
+            if state is not None and "result" in reply:
+                server.authenticate_complete(state, [credential], reply["result"])
+    assert "internal error" not in fido_host.stderr

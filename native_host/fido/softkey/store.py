@@ -187,8 +187,17 @@ class KeyStore:
             raise StoreError(f"{path} is not JSON: not a tracker2fa virtual key file") from None
         return cls.from_json(data)
 
-    def save(self, path: Path) -> None:
-        """Write atomically with mode 0600 (the temp file is 0600 from the start)."""
+    def to_bytes(self, *, counter: int | None = None) -> bytes:
+        """The file's content (what ``save`` writes); ``counter`` replaces the counter written (a reservation
+        above the one in use, see virtual_key.py)."""
+        data = self.to_json()
+        if counter is not None:
+            data["counter"] = counter
+        return json.dumps(data, indent=1).encode()
+
+    def save(self, path: Path, data: bytes | None = None) -> None:
+        """Write atomically with mode 0600 (the temp file is 0600 from the start); ``data`` is
+        ``to_bytes()`` when the caller has it already."""
         from native_host.atomic import write_file_atomically
 
-        write_file_atomically(path, json.dumps(self.to_json(), indent=1).encode(), 0o600)
+        write_file_atomically(path, self.to_bytes() if data is None else data, 0o600)
