@@ -49,6 +49,25 @@ def _websafe(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
 
 
+def request_options(rp_id: str, credential_ids: list[str], user_verification: str,
+                    extensions: dict[str, Any] | None,
+                    challenge: bytes | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """PublicKeyCredentialRequestOptions (WebAuthn JSON) and the state ``Fido2Server.authenticate_complete`` reads.
+
+    The same JSON and state as ``dict(Fido2Server.authenticate_begin(...))``, written out directly: fido2
+    builds dataclasses from the parsed credentials and converts them back to JSON, which cost more than the
+    rest of the begin request. A stored credential id is already the websafe base64 of the key's id.
+    """
+    encoded = _websafe(challenge if challenge is not None else secrets.token_bytes(32))
+    public_key: dict[str, Any] = {
+        "challenge": encoded, "rpId": rp_id,
+        "allowCredentials": [{"type": "public-key", "id": cred_id} for cred_id in credential_ids],
+        "userVerification": user_verification}
+    if extensions:
+        public_key["extensions"] = extensions
+    return {"publicKey": public_key}, {"challenge": encoded, "user_verification": user_verification}
+
+
 def credential_name(name: Any) -> str:
     """A key's display name: whitespace collapsed, 1–64 printable characters; raises BadRequest."""
     if name is None:
@@ -172,15 +191,15 @@ class WebAuthn:
         if not context["user"]:
             require_user(self.store, username)  # raises UserNotFound, as every call naming an unknown user
         self._check_origin(origin)
-        creds = parsed_credentials(context["credentials"])
-        if not creds:
+        rows = context["credentials"]
+        if not rows:
             raise CredentialNotFound("no security key is registered for this user")
         extensions = None
-        if self._legacy_server is not None and any(row["appid"] for row, _ in creds):
+        if self._legacy_server is not None and any(row["appid"] for row in rows):
             extensions = {"appid": self.settings.appid}
-        options, state = self._server.authenticate_begin(
-            [cred for _row, cred in creds], user_verification=self.config.user_verification, extensions=extensions)
-        return CeremonyStart(dict(options), self._put_state(username, "authenticate", state))
+        options, state = request_options(self._server.rp.id, [row["credential_id"] for row in rows],
+                                         self.config.user_verification, extensions)
+        return CeremonyStart(options, self._put_state(username, "authenticate", state))
 
     def authenticate_complete(self, username: str, state_id: str, response: dict[str, Any], ip: str,
                               user_agent: str) -> VerifyResult:
