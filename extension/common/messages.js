@@ -39,6 +39,8 @@ const MESSAGES = {
     "That security key is not enrolled for this vault, so the vault stays locked. Touch the key you enrolled, or unlock with your master password.",
   no_key_slot:
     "Your vault has no security key enrolled. Unlock it with your master password; to add a key, run `tracker2fa vault key add` in a terminal.",
+  too_many_slots:
+    "Your vault already holds as many key slots as it can (8). Remove one with `tracker2fa vault key remove ID` first.",
   fido_cancelled:
     "The security-key request was cancelled.",
   fido_timeout:
