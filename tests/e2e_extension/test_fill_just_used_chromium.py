@@ -51,7 +51,10 @@ def test_a_second_login_within_the_step_waits_for_the_next_code_and_is_accepted(
     page.locator("#enrol-submit").click()
     page.locator("#backup-codes-continue").click()
     page.locator("#logout").click()
-    page.close()
+    page.wait_for_selector("#login-username")
+    # Not waited for: a waiting close hung once for the whole test timeout in CI (Chromium never reported
+    # the tab closed); the first page plays no further part.
+    page.close(run_before_unload=True)
 
     page = log_in(browser, mock, "bob")
     page.wait_for_selector("body[data-page=second-factor]")
