@@ -55,7 +55,7 @@ stamp=.venv/.tracker2fa-deps
 want=$(sha256sum pyproject.toml | cut -c1-64)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "== pip install -e .[dev]"
-  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q --upgrade pip "setuptools>=77"  # the license field; lets the quick reinstall below build without isolation
   .venv/bin/pip install -q -e ".[dev]"
   echo "$want" > "$stamp"
 else
