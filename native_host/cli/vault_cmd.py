@@ -6,6 +6,9 @@ standard input, in the order each command documents (see docs/cli.md). Without a
 
 The vault's file, model and importers are imported in the handlers that use them: this module is loaded to
 build every ``tracker2fa`` parser, and ``VaultFile`` brings in cryptography.
+
+Longer than our ~400-line guide on purpose: one small handler per ``vault`` sub-command next to its parser,
+sharing the password and output helpers above them (the security-key sub-commands live in vault_key_cmd.py).
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ against those the host serves, and the host path it names (absolute, ASCII, exis
 Then the effective native-messaging policies, Flatpak/Snap sandboxes, the vault the *browser-started*
 host will open (from the browser's own environment, not this shell's), and a loopback ``hello`` with the
 host started exactly as the browser starts it.
+
+Longer than our ~400-line guide on purpose: every check writes into one report with its fix, and the
+checks read best in the order the browser meets them (layouts, policies and the probe live in their own modules).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from .browsers import BROWSERS, Browser, sandbox_advice
 from .layouts import ManifestLocation, custom_profile_location, manifest_locations, system_config_path
 from .manifest import DeployError, check_host_path, default_host_path
 from .platforms import TargetOS, target_os
-from .policies_read import native_policies
+from .policies_read import NativePolicies, native_policies
 from .probe import browser_environment, probe_argv, probe_host, vault_path_for
 from .registration import detect_browsers
 from .registry import Registry
@@ -177,40 +180,9 @@ def doctor(
     shell_env = dict(os.environ if shell_env is None else shell_env)
     from .layouts import user_config_path
 
-    cfg_path = user_config_path(target)
-    report = DoctorReport(target.name, str(cfg_path), [], [], "", [])
-    try:
-        config = load_config(target.on_disk(cfg_path))
-        sys_cfg = target.on_disk(system_config_path(target))
-        if not target.on_disk(cfg_path).exists() and sys_cfg.exists():
-            config = load_config(sys_cfg)
-            report.config_path = str(system_config_path(target))
-        elif not target.on_disk(cfg_path).exists():
-            report.notes.append(f"no host configuration at {cfg_path}: the development extension ids apply")
-    except ConfigError as exc:
-        report.problems.append(Problem("host configuration", exc.message, "run `tracker2fa install` to rewrite it"))
-        config = HostConfig(chromium_extension_ids=[], firefox_extension_ids=[])
-    report.allowed_chromium_ids = config.chromium_extension_ids
-    report.allowed_firefox_ids = config.firefox_extension_ids
-    # A system install's launcher points the host at the machine's configuration: its manifests answer to it.
-    configs = {"user": config, "system": config}
-    sys_cfg = target.on_disk(system_config_path(target))
-    if sys_cfg.exists():
-        try:
-            configs["system"] = load_config(sys_cfg)
-        except ConfigError as exc:
-            report.problems.append(
-                Problem("system host configuration", exc.message, "run `sudo tracker2fa install --system`")
-            )
-
-    current_host: PurePath | None = None
-    try:
-        host = host_path or default_host_path()
-        current_host = target.path(str(check_host_path(host) if target.root is None else host))
-        report.host_path = str(current_host)
-    except DeployError as exc:
-        report.host_path = str(host_path or "")
-        report.problems.append(Problem("host executable", exc.message, "reinstall the tracker2fa package"))
+    report = DoctorReport(target.name, str(user_config_path(target)), [], [], "", [])
+    configs = _read_configs(target, report)
+    current_host = _locate_host(target, host_path, report)
 
     found = detect_browsers(target) if target.is_local else []
     names = browsers or ([] if user_data_dir is None else ["chromium"])
@@ -234,22 +206,7 @@ def doctor(
                 )
             )
         if is_installed and policies is not None:
-            attr = "firefox_extension_ids" if browser.family == "firefox" else "chromium_extension_ids"
-            ids = dict.fromkeys([*getattr(configs["user"], attr), *getattr(configs["system"], attr)])
-            for ext_id in ids:
-                policy = policies.blocks_extension(ext_id)
-                if policy:
-                    report.problems.append(
-                        Problem(
-                            f"{browser.name} policy",
-                            f"{policy} (from {policies.sources.get(policy, 'policy')}) keeps the extension {ext_id} "
-                            "from being installed",
-                            f"ask the admin to allow {ext_id} (ExtensionInstallAllowlist, or ExtensionSettings with "
-                            "installation_mode force_installed: `tracker2fa policy` writes that)",
-                        )
-                    )
-            for unreadable in policies.unreadable:
-                report.notes.append(f"{browser.name}: unreadable policy file {unreadable}")
+            _check_extension_policies(browser, policies, configs, report)
         if target.name == "linux":
             snap_bin = target.on_disk(target.path("/snap/bin"))
             report.notes.extend(sandbox_advice(browser, Path(target.on_disk(target.home)), snap_bin))
@@ -265,6 +222,71 @@ def doctor(
         probe,
     )
     return report
+
+
+def _read_configs(target: TargetOS, report: DoctorReport) -> dict[str, HostConfig]:
+    """The host configuration per scope: a system install's launcher points the host at the machine's
+    configuration, so its manifests answer to that one."""
+    from .layouts import user_config_path
+
+    cfg_path = user_config_path(target)
+    try:
+        config = load_config(target.on_disk(cfg_path))
+        sys_cfg = target.on_disk(system_config_path(target))
+        if not target.on_disk(cfg_path).exists() and sys_cfg.exists():
+            config = load_config(sys_cfg)
+            report.config_path = str(system_config_path(target))
+        elif not target.on_disk(cfg_path).exists():
+            report.notes.append(f"no host configuration at {cfg_path}: the development extension ids apply")
+    except ConfigError as exc:
+        report.problems.append(Problem("host configuration", exc.message, "run `tracker2fa install` to rewrite it"))
+        config = HostConfig(chromium_extension_ids=[], firefox_extension_ids=[])
+    report.allowed_chromium_ids = config.chromium_extension_ids
+    report.allowed_firefox_ids = config.firefox_extension_ids
+    configs = {"user": config, "system": config}
+    sys_cfg = target.on_disk(system_config_path(target))
+    if sys_cfg.exists():
+        try:
+            configs["system"] = load_config(sys_cfg)
+        except ConfigError as exc:
+            report.problems.append(
+                Problem("system host configuration", exc.message, "run `sudo tracker2fa install --system`")
+            )
+    return configs
+
+
+def _locate_host(target: TargetOS, host_path: Path | None, report: DoctorReport) -> PurePath | None:
+    """The host executable the manifests should name (this package's), or None with a problem reported."""
+    try:
+        host = host_path or default_host_path()
+        current_host = target.path(str(check_host_path(host) if target.root is None else host))
+    except DeployError as exc:
+        report.host_path = str(host_path or "")
+        report.problems.append(Problem("host executable", exc.message, "reinstall the tracker2fa package"))
+        return None
+    report.host_path = str(current_host)
+    return current_host
+
+
+def _check_extension_policies(browser: Browser, policies: NativePolicies, configs: Mapping[str, HostConfig],
+                              report: DoctorReport) -> None:
+    """Extension-install policies that keep an extension the host serves from being installed at all."""
+    attr = "firefox_extension_ids" if browser.family == "firefox" else "chromium_extension_ids"
+    ids = dict.fromkeys([*getattr(configs["user"], attr), *getattr(configs["system"], attr)])
+    for ext_id in ids:
+        policy = policies.blocks_extension(ext_id)
+        if policy:
+            report.problems.append(
+                Problem(
+                    f"{browser.name} policy",
+                    f"{policy} (from {policies.sources.get(policy, 'policy')}) keeps the extension {ext_id} "
+                    "from being installed",
+                    f"ask the admin to allow {ext_id} (ExtensionInstallAllowlist, or ExtensionSettings with "
+                    "installation_mode force_installed: `tracker2fa policy` writes that)",
+                )
+            )
+    for unreadable in policies.unreadable:
+        report.notes.append(f"{browser.name}: unreadable policy file {unreadable}")
 
 
 def _check_browser(

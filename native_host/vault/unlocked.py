@@ -4,6 +4,9 @@ mutation). The plaintext model they read and write (entry validation, the databa
 Every mutation takes the cross-process lock, re-reads the file if another process changed it, applies
 the change, writes atomically with a rolling backup, and releases the lock: two hosts never lose an entry.
 A file that fails to decrypt or parse is never written over.
+
+Longer than our ~400-line guide on purpose: every mutation goes through the same lock, reload and write
+steps here, and keeping them in one class keeps that discipline in one place.
 """
 
 from __future__ import annotations
