@@ -21,6 +21,7 @@ from ..discovery import KeyHandle
 from ..errors import CredentialExcluded, FidoBadRequest, FidoError, NoCredential
 from .failures import to_fido_error
 from .interaction import EventSink, HostInteraction, no_events
+from .key_lock import key_in_use
 from .race import first_touched
 from .rules import check_app_id, checked_origin
 from .u2f_polling import poll_until_touched
@@ -96,8 +97,12 @@ def register(origin: str, app_id: Any, register_requests: Any, registered_keys: 
     app_param = hashlib.sha256(request_app_id.encode()).digest()
 
     def work(key: KeyHandle, stop: threading.Event) -> dict[str, Any]:
-        ctap1 = _ctap1(key)
         interaction = HostInteraction(key.id, on_event, None)
+        with key_in_use(key, stop, lambda: on_event("fido.key_busy", {"device": key.id})):
+            return _register_on(key, interaction, stop)
+
+    def _register_on(key: KeyHandle, interaction: HostInteraction, stop: threading.Event) -> dict[str, Any]:
+        ctap1 = _ctap1(key)
         if any(_is_mine(ctap1, handle_app_id, handle) for handle, handle_app_id in excluded):
             # Like a browser: the user touches the key, then learns it is registered already.
             poll_until_touched(lambda: ctap1.register(b"\0" * 32, b"\0" * 32), stop, interaction.prompt_up)
@@ -127,8 +132,12 @@ def sign(origin: str, app_id: Any, challenge: Any, registered_keys: Any, keys: S
     client_param = hashlib.sha256(client_data).digest()
 
     def work(key: KeyHandle, stop: threading.Event) -> dict[str, Any]:
-        ctap1 = _ctap1(key)
         interaction = HostInteraction(key.id, on_event, None)
+        with key_in_use(key, stop, lambda: on_event("fido.key_busy", {"device": key.id})):
+            return _sign_on(key, interaction, stop)
+
+    def _sign_on(key: KeyHandle, interaction: HostInteraction, stop: threading.Event) -> dict[str, Any]:
+        ctap1 = _ctap1(key)
         for handle, handle_app_id in handles:
             if _is_mine(ctap1, handle_app_id, handle):
                 app_param = hashlib.sha256(handle_app_id.encode()).digest()

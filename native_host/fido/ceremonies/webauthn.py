@@ -238,7 +238,8 @@ def get(origin: str, options: Any, keys: Sequence[KeyHandle], *, on_event: Event
             error = to_fido_error(exc, key, creating=False)
             if app_id is None or not isinstance(error, NoCredential) or stop.is_set():
                 raise error from exc
-            result = _assert_under_app_id(key, origin, app_id, parsed, stop, on_event)
+            with key_in_use(key, stop, lambda: on_event("fido.key_busy", {"device": key.id})):
+                result = _assert_under_app_id(key, origin, app_id, parsed, stop, on_event)
         result["authenticatorAttachment"] = "cross-platform"
         extension_results = _clean_extension_results(result.get("clientExtensionResults") or {})
         if app_id is not None:

@@ -3,6 +3,10 @@
 ``SoftAuthenticator(store, presence=...)`` answers CTAP2 requests (as a :class:`CommandRun` that may
 wait for presence) and U2F APDUs (immediately). ``on_change`` is called after anything that changes the
 store (a new credential, a counter, the PIN), so the virtual key can persist it.
+
+Thread safety: every step of a command (up to a touch, and from the touch to the reply, ``on_change``
+included) runs under the store's lock (``KeyStore.lock``), so the framings of one key, or several keys
+over one store, may be driven from several threads at once.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ class SoftAuthenticator:
 
     def start_cbor(self, request: bytes) -> CommandRun:
         """Begin one CTAP2 request; the caller steps the run until it has a reply."""
-        return CommandRun(self.ctap2.handle(request), self.presence, on_done=self._changed)
+        return CommandRun(self.ctap2.handle(request), self.presence, on_done=self._changed, lock=self.store.lock)
 
     def handle_cbor(self, request: bytes) -> bytes:
         """Run one CTAP2 request to completion with the presence policy (must not stay untouched)."""
@@ -54,7 +58,8 @@ class SoftAuthenticator:
 
     def handle_apdu(self, apdu: bytes) -> bytes:
         """One U2F APDU → response data + status word."""
-        reply = self.u2f.handle(apdu)
-        if reply[-2:] == b"\x90\x00":
-            self._changed()
-        return reply
+        with self.store.lock:
+            reply = self.u2f.handle(apdu)
+            if reply[-2:] == b"\x90\x00":
+                self._changed()
+            return reply

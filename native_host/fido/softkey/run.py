@@ -8,6 +8,7 @@ waiting for a touch, in which case the framing sends a keepalive (UPNEEDED) and 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from contextlib import AbstractContextManager, nullcontext
 
 from .presence import PresencePolicy, PresenceRequest
 
@@ -17,8 +18,11 @@ STATUS_PROCESSING, STATUS_UPNEEDED = 1, 2
 
 class CommandRun:
     def __init__(self, command: Generator[PresenceRequest, bool, bytes], presence: PresencePolicy,
-                 on_done: Callable[[], None] | None = None) -> None:
+                 on_done: Callable[[], None] | None = None,
+                 lock: AbstractContextManager[object] | None = None) -> None:
         self._command = command
+        # The key store's lock, held while the command runs (never while it waits for a touch).
+        self._lock = lock if lock is not None else nullcontext()
         self._presence = presence
         self._on_done = on_done
         self.reply: bytes | None = None
@@ -27,6 +31,10 @@ class CommandRun:
         self._advance(None)
 
     def _advance(self, value: bool | None) -> None:
+        with self._lock:
+            self._advance_locked(value)
+
+    def _advance_locked(self, value: bool | None) -> None:
         try:
             self.waiting = self._command.send(value)  # type: ignore[arg-type]  # first send must be None
         except StopIteration as done:
@@ -51,7 +59,8 @@ class CommandRun:
     def cancel(self) -> bytes:
         """End a waiting command (CTAPHID_CANCEL / NFC GETRESPONSE cancel / BLE CANCEL)."""
         if self.reply is None:
-            self._command.close()
+            with self._lock:
+                self._command.close()
             self.waiting = None
             self.reply = bytes([KEEPALIVE_CANCEL])
         return self.reply

@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,9 @@ class KeyStore:
         default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
     attestation_cert: bytes = b""  # DER, signed by attestation_root
     attestation_root: bytes = b""  # DER of the private CA a verifier may be told to trust
+    # Held by the authenticator(s) over this store for every step of a command (softkey/authenticator.py):
+    # the host runs requests on several threads, and one store may serve several framings at once.
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.attestation_cert:
