@@ -17,8 +17,11 @@ const state = {
   autoLockManaged: false,
   notes: { unlock: null, add: null, autoLock: null, entry: new Map() }, // {text, kind}
   codes: new Map(), // id -> {code, until} | {error}
-  keyUnlock: null, // null, "waiting" (asked the host) or "touch" (a key waits for a touch)
+  // null, or the security-key unlock's phase: "waiting" (asked the host), "busy" (the key serves another
+  // request; this unlock waits for it) or "touch" (a key waits for a touch)
+  keyUnlock: null,
 };
+const KEY_STATUS = { waiting: "popup_key_waiting", busy: "popup_key_busy", touch: "popup_key_touch" };
 const items = new Map(); // entry id -> its <li>, kept across renders (focus stays where it was)
 
 const request = (method, params = {}) => callBackground("ext.request", { method, params });
@@ -97,7 +100,8 @@ function render() {
   const keyCapable = Boolean(status?.host?.capabilities?.includes("vault_security_key"));
   show($("unlock-key"), keyCapable && !state.keyUnlock);
   show($("key-status"), Boolean(state.keyUnlock));
-  $("key-status").textContent = state.keyUnlock === "touch" ? t("popup_key_touch") : t("popup_key_waiting");
+  $("key-status").textContent = state.keyUnlock ? t(KEY_STATUS[state.keyUnlock]) : "";
+  $("key-status").dataset.phase = state.keyUnlock ?? "";
   show($("cancel-key"), Boolean(state.keyUnlock));
   setNote($("unlock-error"), state.notes.unlock);
   show($("unlock-error"), Boolean(state.notes.unlock));
@@ -294,6 +298,22 @@ async function unlockWithKey() {
   }
 }
 
+/**
+ * The host's events for the waiting key unlock (docs/protocol.md, "Security keys"). fido.key_busy: the key
+ * serves another request and this unlock waits for it (Cancel still ends it at once). A key that then
+ * answers (fido.touch: it waits for a touch; fido.selected: it answered) replaces that message. "Touch your
+ * key" is not replaced by another key's busy: the user can act on the one that waits for a touch.
+ */
+function keyUnlockEvent(event) {
+  let next = state.keyUnlock;
+  if (event === "fido.key_busy" && state.keyUnlock === "waiting") next = "busy";
+  else if (event === "fido.touch") next = "touch";
+  else if (event === "fido.selected") next = "waiting";
+  if (next === state.keyUnlock) return;
+  state.keyUnlock = next;
+  render();
+}
+
 /** Opened from a page's "Unlock" button: go back to that page (true when it did). */
 async function returnToPage() {
   if (new URLSearchParams(location.search).get("return") !== "1" || state.tabId === null) return false;
@@ -372,10 +392,7 @@ async function main() {
   });
   api.runtime.onMessage.addListener((msg) => {
     if (msg?.type === "host.event") refresh();
-    if (msg?.type === "key.unlock.event" && msg.event === "fido.touch" && state.keyUnlock) {
-      state.keyUnlock = "touch";
-      render();
-    }
+    if (msg?.type === "key.unlock.event" && state.keyUnlock) keyUnlockEvent(msg.event);
   });
   setInterval(tick, 1000);
   await refresh();
