@@ -77,6 +77,9 @@ class Session:
         self._cond = threading.Condition(threading.RLock())
         self._watcher: threading.Thread | None = None
         self._fido: FidoMethods | None = None  # made on the first security-key request
+        # vault.status's security keys: (the vault file's stat stamp, what its header lists), read again only
+        # when the file changed (a status poll reads no file otherwise)
+        self._key_slots_seen: tuple[tuple[int, ...], list[dict[str, str]] | None] | None = None
         from .fill_memory import FillMemory
 
         self._fill_memory = FillMemory()  # the last time step given per entry and site, in memory only
@@ -227,7 +230,34 @@ class Session:
             "path": str(self.vault_path),
             "entries": entries,
             "auto_lock_seconds": self.config.auto_lock_seconds,
+            "security_keys": self._security_keys(),
         }
+
+    def _security_keys(self) -> list[dict[str, str]] | None:
+        """The vault's security-key (fido2-prf) slots as the header records them, ``{"id", "name"}`` each
+        (never the credential, the salt or the wrapped key), read without the password; None when there is no
+        vault file or it cannot be read."""
+        import os
+
+        try:
+            info = os.stat(self.vault_path)
+        except OSError:
+            self._key_slots_seen = None
+            return None
+        stamp = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        if self._key_slots_seen is None or self._key_slots_seen[0] != stamp:
+            from .errors import VaultError
+            from .vault import store
+            from .vault.format import parse_vault
+
+            try:
+                header_slots = parse_vault(store.read_vault_bytes(self.vault_path)).key_slots()
+                slots: list[dict[str, str]] | None = [{"id": s["id"], "name": s["name"]} for s in header_slots]
+            except (VaultError, OSError):  # damaged, tampered, newer, gone: vault.unlock says which
+                slots = None
+            self._key_slots_seen = (stamp, slots)
+        slots = self._key_slots_seen[1]
+        return None if slots is None else [dict(slot) for slot in slots]
 
     def vault_unlock(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
         """``vault.unlock`` (see docs/protocol.md); ``"method": "security_key"`` is :meth:`_vault_unlock_by_key`."""

@@ -65,6 +65,7 @@ def test_status_reports_a_locked_vault(spawn_host, vault_ids, host_env):
         "path": host_env["TRACKER2FA_VAULT"],
         "entries": None,
         "auto_lock_seconds": 300,
+        "security_keys": [],  # no key enrolled (tests/host/test_host_vault_status_keys.py)
     }
 
 
