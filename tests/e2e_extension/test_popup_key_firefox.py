@@ -1,0 +1,182 @@
+"""Firefox ESR (headless, WebDriver BiDi) with the real host and its virtual key: the popup's "Unlock with
+security key", and the extension's PIN form (prompt/pin.html, framed by the in-page prompt) with the right
+and a wrong PIN. The Chromium counterparts are test_popup_key_unlock.py and test_fido_bridge_chromium.py.
+
+BiDi may not navigate a tab to a moz-extension:// URL, so the popup is reached as a user reaches it from a
+page: the page's inline control says the vault is locked and its Unlock button opens the popup in a tab."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from native_host.devtools import browsers
+
+from .conftest import PAGES, SECRET, PageServer, host_pids_for_home, kill_pid, make_vault, valid_codes
+from .fido_support import PROMPT, virtual_key_env
+from .test_fido_bridge_firefox import admin_enables_security_keys, confirm_prompt, wait_for_bridge
+from .test_firefox import CONTROL, Firefox
+from .test_popup_key_unlock import enrol_virtual_key
+
+pytestmark = pytest.mark.browser
+PIN = "4711-pin"
+CODE_INPUT = "document.getElementById('two-step-verification-otp-code-input').value"
+# A registration asking for user verification: the virtual key has a PIN, so the prompt asks for it.
+CREATE_WITH_PIN = """(() => { window.pending = navigator.credentials.create({publicKey: {
+    rp: {name: "T", id: "localhost"}, user: {id: new Uint8Array(8), name: "a", displayName: "A"},
+    challenge: new Uint8Array(32), authenticatorSelection: {userVerification: "required"},
+    pubKeyCredParams: [{type: "public-key", alg: -7}]}}).then((c) => c.id, (e) => `${e.name}: ${e.message}`);
+  return true; })()"""
+PENDING = "Promise.race([pending, new Promise((r) => setTimeout(() => r('no answer'), 20000))])"
+
+
+class KeyFirefox(Firefox):
+    def __init__(self, bidi: browsers.FirefoxBidi, home: Path, vkey: Path) -> None:
+        super().__init__(bidi, home)
+        self.vkey = vkey
+
+    def pin_retries(self) -> int:
+        """The virtual key's PIN retries counter, as the key saved it."""
+        from native_host.fido.softkey.store import KeyStore
+
+        return KeyStore.load(self.vkey).pin_retries
+
+    def click_at(self, context: str, expression: str) -> None:
+        """A trusted click at the centre of the element ``expression`` names in ``context`` (once it is shown)."""
+        x, y = self.wait_for(
+            context,
+            f"(() => {{ const e = {expression}; if (!e || e.hidden) return null; const r = e.getBoundingClientRect(); "
+            "return r.width ? [r.x + r.width / 2, r.y + r.height / 2] : null; })()",
+        )
+        self.bidi.click(context, x, y)
+
+    def click_element(self, frame: str, expression: str) -> None:
+        """A trusted click on the element ``expression`` names in ``frame`` (any frame: WebDriver places the
+        pointer by the element itself, so the frame's position in its page is not needed)."""
+        found = self.bidi.call(
+            "script.evaluate", {"expression": expression, "target": {"context": frame}, "awaitPromise": False}
+        )
+        shared = found["result"]["sharedId"]
+        move = {"type": "pointerMove", "x": 0, "y": 0, "origin": {"type": "element", "element": {"sharedId": shared}}}
+        actions = [move, {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0}]
+        pointer = {"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": actions}
+        self.bidi.call("input.performActions", {"context": frame, "actions": [pointer]})
+        self.bidi.call("input.releaseActions", {"context": frame})
+
+    def pin_frame(self, tab: str) -> str:
+        """The browsing context of the PIN form the prompt framed in ``tab``, once its form is ready."""
+        deadline = time.monotonic() + 20
+        while True:
+            tree = self.bidi.call("browsingContext.getTree", {"root": tab})["contexts"][0]
+            frames = [c for c in tree.get("children") or [] if "/prompt/pin.html#" in c["url"]]
+            if frames:
+                frame = str(frames[0]["context"])
+                self.wait_for(frame, "document.readyState === 'complete' && !!document.getElementById('pin')")
+                return frame
+            assert time.monotonic() < deadline, f"the PIN form never loaded: {tree}"
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def firefox(pages: PageServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyFirefox]:
+    """A Firefox whose host has the virtual key (with a PIN set), a vault with a key slot for that key and an
+    entry bound to the test pages' origin, and security keys on for the pages on localhost (the admin's list)."""
+    from native_host.fido.softkey.store import KeyStore
+
+    root = tmp_path_factory.mktemp("firefox-key")
+    home = root / "home"
+    home.mkdir()
+    vault, vkey = root / "vault.json", root / "vkey.json"
+    store = KeyStore()
+    store.pin_hash = hashlib.sha256(PIN.encode()).digest()[:16]
+    store.save(vkey)
+    make_vault(vault, [{"secret": SECRET, "issuer": "Tracker", "account": "alice", "origins": [pages.origin()]}])
+    enrol_virtual_key(vault, vkey)
+    env = virtual_key_env(home, vkey, vault)
+    admin_enables_security_keys(home, pages.origin("localhost"))
+    browsers.register_host("firefox", env)
+    bidi = browsers.FirefoxBidi.start(root / "profile", env)
+    try:
+        bidi.install_extension()
+        ff = KeyFirefox(bidi, home, vkey)
+        wait_for_bridge(ff, pages.url("/pages/fido_legacy.html", host="localhost"))
+        yield ff
+    finally:
+        bidi.close()
+        for pid in host_pids_for_home(home):
+            kill_pid(pid)
+
+
+def test_firefox_popup_unlocks_the_vault_with_the_security_key(firefox: KeyFirefox, pages: PageServer) -> None:
+    for pid in host_pids_for_home(firefox.home):  # a fresh host: the vault is locked
+        kill_pid(pid)
+    tab = firefox.tab
+    firefox.bidi.navigate(tab, pages.url("/pages/atlassian.html"))
+    firefox.click_control(tab)
+    _, message = firefox.control_state(tab, "error")
+    assert "locked" in message
+    firefox.click_at(tab, f"{CONTROL}.shadowRoot.querySelector('[data-action=unlock]')")
+    popup = firefox.extension_tab()
+    firefox.wait_for(popup, "document.body.dataset.ready === 'true' && document.body.dataset.vault === 'locked'")
+    firefox.click_at(popup, "document.getElementById('unlock-key')")
+    # Unlocked, the popup goes back to the page's tab and closes itself; an error would keep it open.
+    deadline = time.monotonic() + 30
+    while any(c["context"] == popup for c in firefox.bidi.call("browsingContext.getTree", {})["contexts"]):
+        try:
+            shown = firefox.bidi.evaluate(popup, "document.getElementById('unlock-error').textContent")
+        except browsers.BrowserError:
+            shown = None  # closed meanwhile
+        assert not shown, f"the key unlock failed: {shown}"
+        assert time.monotonic() < deadline, "the popup did not unlock and close"
+        time.sleep(0.1)
+    firefox.bidi.call("browsingContext.activate", {"context": tab})
+    firefox.click_control(tab)
+    assert firefox.wait_for(tab, CODE_INPUT) in valid_codes()
+
+
+def ask_for_the_pin(firefox: KeyFirefox, pages: PageServer) -> tuple[str, str]:
+    """A page's registration that needs the key's PIN, confirmed in the prompt: (tab, PIN form's frame)."""
+    # Under a CSP as strict as the mock tracker's (default-src 'self'): the PIN form still loads.
+    pages.extra["/fido-csp.html"] = (PAGES / "fido_legacy.html").read_text()
+    pages.headers["/fido-csp.html"] = {
+        "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self'"
+    }
+    tab = firefox.tab
+    firefox.bidi.navigate(tab, pages.url("/fido-csp.html", host="localhost"))
+    firefox.bidi.evaluate(tab, CREATE_WITH_PIN)
+    confirm_prompt(firefox, tab)
+    firefox.wait_for(tab, f"!!document.querySelector('{PROMPT}[data-state=pin]')", timeout=30)
+    return tab, firefox.pin_frame(tab)
+
+
+def type_pin(firefox: KeyFirefox, tab: str, frame: str, pin: str) -> None:
+    """Click into the PIN field (as a user does), type the PIN and press Enter."""
+    firefox.click_element(frame, "document.getElementById('pin')")
+    firefox.bidi.type_text(frame, pin + "\ue007")
+
+
+def test_firefox_pin_form_accepts_the_correct_pin(firefox: KeyFirefox, pages: PageServer) -> None:
+    tab, frame = ask_for_the_pin(firefox, pages)
+    type_pin(firefox, tab, frame, PIN)
+    created = firefox.bidi.evaluate(tab, PENDING)
+    assert created != "no answer" and ":" not in created, created  # a credential id, not "Name: message"
+    assert firefox.bidi.evaluate(tab, f"document.querySelectorAll('{PROMPT}').length") == 0
+    assert firefox.pin_retries() == 8  # the key took the PIN (a right PIN resets the counter to its maximum)
+    # The page never saw the PIN: not in its DOM, not in any message it could observe.
+    page_text = firefox.bidi.evaluate(tab, "document.documentElement.outerHTML")
+    assert PIN not in page_text and PIN not in json.dumps(firefox.bidi.evaluate(tab, "window.seenMessages"))
+
+
+def test_firefox_pin_form_a_wrong_pin_is_refused_as_a_wrong_pin(firefox: KeyFirefox, pages: PageServer) -> None:
+    retries = firefox.pin_retries()
+    tab, frame = ask_for_the_pin(firefox, pages)
+    type_pin(firefox, tab, frame, "0000-not-it")
+    refused = firefox.bidi.evaluate(tab, PENDING)
+    assert refused == "NotAllowedError: wrong PIN", refused
+    assert firefox.bidi.evaluate(tab, f"document.querySelectorAll('{PROMPT}').length") == 0
+    assert firefox.pin_retries() == retries - 1  # the wrong PIN reached the key, which counted it
