@@ -10,7 +10,9 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -151,17 +153,31 @@ def test_serve_generates_the_service_token_beside_the_database_and_never_prints_
                              f"sqlite:///{tmp_path / 'v.db'}", "--port", str(port)],
                             stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
     token_file = tmp_path / "v.db.service-token"
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
     try:
-        deadline = time.monotonic() + 30
-        while not token_file.exists() or not token_file.read_text():
-            assert time.monotonic() < deadline and proc.poll() is None
+        deadline = time.monotonic() + 30  # until the server answers: the token line is printed before that
+        while not _answers(port):
+            assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
             time.sleep(0.1)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    err = proc.stderr.read()
+        reader.join(timeout=10)
+    err = "".join(lines)
     assert f"service token in {token_file}" in err
     assert token_file.read_text().strip() not in err
+
+
+def _answers(port: int) -> bool:
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 def test_serve_refuses_a_short_service_token(tmp_path):
@@ -193,7 +209,7 @@ def test_a_new_database_with_its_wal_and_shm_is_0600_in_a_new_0700_directory_und
     finally:
         os.umask(previous)
     assert files == {"verifier.db": 0o600, "verifier.db-wal": 0o600, "verifier.db-shm": 0o600,
-                     "verifier.db.key": 0o600}
+                     "verifier.db-writer": 0o600, "verifier.db.key": 0o600}
     assert stat.S_IMODE(db_path.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(db_path.parent.parent.stat().st_mode) == 0o700
 

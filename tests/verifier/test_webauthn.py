@@ -187,3 +187,69 @@ def test_attestation_from_an_unknown_root_is_refused(store, server_key, clock, k
     with pytest.raises(WebAuthnRejected):
         register(verifier, key)
     assert verifier.list_credentials("alice") == []
+
+
+def test_a_refused_assertion_spends_its_challenge(verifier, key):
+    register(verifier, key)
+    state_id, response = assertion(verifier, key)
+    tampered = {**response, "response": {**response["response"], "signature": websafe_encode(b"\0" * 70)}}
+    assert verifier.webauthn_authenticate_complete("alice", state_id, tampered, IP, UA).reason == "invalid"
+    assert verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA).reason == "expired"
+
+
+def test_a_challenge_tried_by_another_user_is_spent(verifier, key):
+    register(verifier, key, "alice")
+    register(verifier, HostKey(), "bob")
+    state_id, response = assertion(verifier, key, "alice")
+    assert verifier.webauthn_authenticate_complete("bob", state_id, response, IP, UA).reason == "expired"
+    assert verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA).reason == "expired"
+
+
+def test_a_counter_regression_spends_its_challenge(verifier, key):
+    register(verifier, key)
+    state_id, response = assertion(verifier, key)
+    assert verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA).ok
+    key.store.counter = 0
+    state_id, cloned = assertion(verifier, key)
+    assert verifier.webauthn_authenticate_complete("alice", state_id, cloned, IP, UA).reason == "counter_regression"
+    assert verifier.webauthn_authenticate_complete("alice", state_id, cloned, IP, UA).reason == "expired"
+
+
+class ReadsMeetFirst:
+    """The real store, except that the assertion reads of ``parties`` requests all finish before any of
+    them writes: the interleaving under which only taking the challenge can keep an assertion single-use."""
+
+    def __init__(self, store, parties: int) -> None:
+        self._store = store
+        self._met = threading.Barrier(parties, timeout=20)
+
+    def credentials_context(self, *args, **kwargs):
+        context = self._store.credentials_context(*args, **kwargs)
+        if len(args) > 2 or "state_id" in kwargs:  # a complete, not a begin
+            self._met.wait()
+        return context
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def test_two_answers_to_one_challenge_count_once_even_from_a_key_without_a_counter(verifier, key):
+    key.store.next_counter = lambda: 0  # keys that keep no counter always report 0, so only the challenge guards
+    register(verifier, key)
+    options, state_id = verifier.webauthn_authenticate_begin("alice", ORIGIN)
+    answers = [key.get(ORIGIN, options), key.get(ORIGIN, options)]
+    real = verifier.store
+    verifier.store = verifier.webauthn.store = ReadsMeetFirst(real, 2)
+    results: list = [None, None]
+
+    def complete(i: int) -> None:
+        results[i] = verifier.webauthn_authenticate_complete("alice", state_id, answers[i], IP, UA)
+
+    threads = [threading.Thread(target=complete, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    verifier.store = verifier.webauthn.store = real
+    assert sorted(r.reason for r in results) == ["expired", "ok"]
+    assert [e["result"] for e in verifier.audit(username="alice", event="verify")].count("ok") == 1

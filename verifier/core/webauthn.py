@@ -6,8 +6,9 @@ counters, keep challenges single-use, or know about U2F app ids. Those are here 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import idna
@@ -15,7 +16,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from fido2.attestation import AttestationVerifier
 from fido2.server import Fido2Server
-from fido2.webauthn import PublicKeyCredentialRpEntity
+from fido2.utils import websafe_decode
+from fido2.webauthn import (
+    AuthenticationResponse,
+    AuthenticatorAssertionResponse,
+    AuthenticatorData,
+    CollectedClientData,
+    PublicKeyCredentialRpEntity,
+)
 
 ATTESTATION_MODES = ("none", "verify")
 
@@ -124,3 +132,36 @@ def counter_ok(stored: int, presented: int) -> bool:
     if stored == 0 and presented == 0:
         return True
     return presented > stored
+
+
+def parse_assertion(data: Any) -> AuthenticationResponse:
+    """AuthenticationResponseJSON as python-fido2's ``AuthenticationResponse``; raises ValueError/TypeError.
+
+    The same object as ``AuthenticationResponse.from_dict`` gives (a property test compares them), built
+    with fido2's own types: ``from_dict`` evaluates every field's type annotation again for each nested
+    object, which cost more than the signature check. The checks of the assertion stay python-fido2's
+    (``Fido2Server.authenticate_complete``).
+    """
+    if not isinstance(data, Mapping) or not isinstance(data.get("response"), Mapping):
+        raise TypeError("an assertion is a JSON object with a response object")
+    raw_id, response = data["rawId"], data["response"]
+    if "id" in data and data["id"] != raw_id:
+        raise ValueError("id does not match rawId")
+    user_handle = response.get("userHandle")
+    return AuthenticationResponse(
+        raw_id=_bytes(raw_id),
+        response=AuthenticatorAssertionResponse(
+            client_data=CollectedClientData(_bytes(response["clientDataJSON"])),
+            authenticator_data=AuthenticatorData(_bytes(response["authenticatorData"])),
+            signature=_bytes(response["signature"]),
+            user_handle=_bytes(user_handle) if user_handle is not None else None),
+        # The rarely used members go through fido2's own conversion (enums, extension outputs).
+        **{name: data[key] for name, key in (("authenticator_attachment", "authenticatorAttachment"),
+                                             ("client_extension_results", "clientExtensionResults"),
+                                             ("type", "type")) if data.get(key) is not None})
+
+
+def _bytes(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError("binary members are base64url text")
+    return websafe_decode(value)

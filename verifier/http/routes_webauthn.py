@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from ..service import results
 from .deps import VerifierDep
 from .errors import AUTH_RESPONSES, ERROR_RESPONSES
+from .fast_path import ceremony_reply, run_service, verify_reply
 from .models import (
     Credential,
     VerifyReply,
@@ -34,13 +35,13 @@ def register_complete(body: WebAuthnRegisterComplete, v: VerifierDep) -> results
 
 
 @router.post("/authenticate/begin", response_model=WebAuthnOptions)
-def authenticate_begin(body: WebAuthnBegin, v: VerifierDep) -> results.CeremonyStart:
+async def authenticate_begin(body: WebAuthnBegin, v: VerifierDep) -> Response:
     """Request options for navigator.credentials.get() and a single-use state id."""
-    return v.webauthn_authenticate_begin(body.username, body.origin)
+    return ceremony_reply(await run_service(v, v.webauthn_authenticate_begin, body.username, body.origin))
 
 
 @router.post("/authenticate/complete", response_model=VerifyReply)
-def authenticate_complete(body: WebAuthnAuthenticateComplete, v: VerifierDep) -> results.VerifyResult:
+async def authenticate_complete(body: WebAuthnAuthenticateComplete, v: VerifierDep) -> Response:
     """Verify the assertion, then the sign counter."""
-    return v.webauthn_authenticate_complete(body.username, body.state_id, body.credential, body.ip,
-                                            body.user_agent)
+    return verify_reply(await run_service(v, v.webauthn_authenticate_complete, body.username, body.state_id,
+                                          body.credential, body.ip, body.user_agent))

@@ -101,7 +101,9 @@ class Totp:
             return self.gate.fail(name, ip, user_agent, "totp", "replay", count_user=False)
         drift = rules.drift_of(step, now, params.period)
         record = self.gate.success_record(name, ip, user_agent, "totp", detail=f"drift {drift} steps", now=now)
-        audit_id = self.store.accept_totp_step(name, step, drift, keys, record)
+        # Only counters the read found are cleared: on the usual path (none) the write is the ledger and audit.
+        audit_id = self.store.accept_totp_step(name, step, drift, [k for k in keys if k in context["failures"]],
+                                               record)
         if audit_id is None:  # a concurrent request accepted this step first
             return self.gate.fail(name, ip, user_agent, "totp", "replay", count_user=False)
         self.gate.accepted(record, audit_id)

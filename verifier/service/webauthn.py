@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fido2.webauthn import AttestedCredentialData, AuthenticationResponse, PublicKeyCredentialUserEntity
+from fido2.webauthn import AttestedCredentialData, PublicKeyCredentialUserEntity
 
 from ..core import webauthn as rules
 from ..errors import BadRequest, CredentialNotFound, WebAuthnRejected
@@ -66,6 +66,11 @@ def request_options(rp_id: str, credential_ids: list[str], user_verification: st
     if extensions:
         public_key["extensions"] = extensions
     return {"publicKey": public_key}, {"challenge": encoded, "user_verification": user_verification}
+
+
+def valid_state_id(state_id: Any) -> bool:
+    """A state id as ``_put_state`` makes them could be this (anything else is never looked up)."""
+    return isinstance(state_id, str) and 1 <= len(state_id) <= MAX_STATE_ID
 
 
 def credential_name(name: Any) -> str:
@@ -122,9 +127,11 @@ class WebAuthn:
 
     def _take_state(self, username: str, kind: str, state_id: Any) -> dict[str, Any] | None:
         """The state once, for the user and ceremony it was issued to, before it expires; else None."""
-        if not isinstance(state_id, str) or not 1 <= len(state_id) <= MAX_STATE_ID:
+        if not valid_state_id(state_id):
             return None
-        row = self.store.take_challenge(state_id)
+        return self._usable_state(self.store.take_challenge(state_id), username, kind)
+
+    def _usable_state(self, row: Mapping[str, Any] | None, username: str, kind: str) -> dict[str, Any] | None:
         if row is None or row["username"] != username or row["kind"] != kind or row["expires"] <= self.clock():
             return None
         return json.loads(row["state_json"])
@@ -203,37 +210,51 @@ class WebAuthn:
 
     def authenticate_complete(self, username: str, state_id: str, response: dict[str, Any], ip: str,
                               user_agent: str) -> VerifyResult:
-        """Verify an assertion: challenge once, signature, then the sign counter (a regression is refused)."""
+        """Verify an assertion: challenge once, signature, then the sign counter (a regression is refused).
+
+        One read (counters, user, keys and the challenge) and, for a valid assertion, one write that takes
+        the challenge, moves the counter and audits: two concurrent answers to one challenge cannot both
+        count, since only one can delete it. Every refusal takes the challenge too.
+        """
         if not isinstance(username, str):
             username = ""
-        # One read for the counters, the user and its keys; the challenge is taken after it (a write).
-        context = self.store.credentials_context(username, self.gate.counter_keys(username, ip))
+        if not valid_state_id(state_id):
+            state_id = None
+        context = self.store.credentials_context(username, self.gate.counter_keys(username, ip), state_id)
         if (locked := self.gate.locked(context["failures"], self.clock())) is not None:
             return locked
         if not context["user"]:
             return self.gate.fail(username, ip, user_agent, "webauthn", "invalid", audit_result="not_enrolled",
                                   detail="unknown user")
-        state = self._take_state(username, "authenticate", state_id)
+        state = self._usable_state(context["challenge"], username, "authenticate")
         if state is None:
+            if context["challenge"] is not None:  # another user's, another ceremony's or expired: spent
+                self.store.take_challenge(state_id)
             self.gate.audit("verify", username=username, method="webauthn", ip=ip, user_agent=user_agent,
                             result="expired")
             return VerifyResult(False, "expired")
         try:
-            parsed = AuthenticationResponse.from_dict(response)
+            parsed = rules.parse_assertion(response)
             auth_data = parsed.response.authenticator_data
         except Exception:
-            return self.gate.fail(username, ip, user_agent, "webauthn", "invalid")
+            return self._refuse(username, state_id, ip, user_agent, None)
         cred_id = _websafe(parsed.raw_id)
         match = [(row, cred) for row, cred in parsed_credentials(context["credentials"])
                  if row["credential_id"] == cred_id]
         if not match:
-            return self.gate.fail(username, ip, user_agent, "webauthn", "invalid", credential=cred_id)
+            return self._refuse(username, state_id, ip, user_agent, cred_id)
         row, cred = match[0]
-        try:  # parsed once: fido2's from_dict is costly
+        try:
             self._server_for(row, auth_data.rp_id_hash).authenticate_complete(state, [cred], parsed)
         except Exception:
-            return self.gate.fail(username, ip, user_agent, "webauthn", "invalid", credential=cred_id)
-        return self._accept_counter(username, row, int(auth_data.counter), ip, user_agent)
+            return self._refuse(username, state_id, ip, user_agent, cred_id)
+        return self._accept(username, state_id, row, int(auth_data.counter), ip, user_agent,
+                            [k for k in context["failures"]])
+
+    def _refuse(self, username: str, state_id: str, ip: str, user_agent: str, cred_id: str | None) -> VerifyResult:
+        """An assertion that does not verify: its challenge is spent, the failure counted."""
+        self.store.take_challenge(state_id)
+        return self.gate.fail(username, ip, user_agent, "webauthn", "invalid", credential=cred_id)
 
     def _server_for(self, row: Mapping[str, Any], rp_id_hash: bytes):
         """The legacy (appid) server for a U2F key that signed for its appid, else the main one."""
@@ -242,23 +263,27 @@ class WebAuthn:
             return self._legacy_server
         return self._server
 
-    def _accept_counter(self, username: str, row: Mapping[str, Any], presented: int, ip: str,
-                        user_agent: str) -> VerifyResult:
-        """The sign-counter rule, then the compare-and-set that makes the assertion count once."""
+    def _accept(self, username: str, state_id: str, row: Mapping[str, Any], presented: int, ip: str,
+                user_agent: str, clear_keys: list[str]) -> VerifyResult:
+        """The sign-counter rule, then the write that takes the challenge and makes the assertion count once."""
         cred_id, stored = row["credential_id"], int(row["sign_count"])
         if not rules.counter_ok(stored, presented):
+            self.store.take_challenge(state_id)
             self.gate.audit("verify", username=username, method="webauthn", credential=cred_id, ip=ip,
                             user_agent=user_agent, result="counter_regression",
                             detail=f"sign count {presented} <= stored {stored}: possible cloned key")
             return self.gate.fail(username, ip, user_agent, "webauthn", "counter_regression", credential=cred_id)
         now = self.clock()
         record = self.gate.success_record(username, ip, user_agent, "webauthn", credential=cred_id, now=now)
-        audit_id = self.store.accept_sign_count(cred_id, stored, presented, now,
-                                                self.gate.counter_keys(username, ip), record)
-        if audit_id is None:  # a concurrent assertion moved the counter first
+        outcome = self.store.accept_assertion(state_id, cred_id, stored, presented, now, clear_keys, record)
+        if outcome == "taken":  # a concurrent answer to the same challenge was accepted or refused first
+            self.gate.audit("verify", username=username, method="webauthn", credential=cred_id, ip=ip,
+                            user_agent=user_agent, result="expired", detail="challenge already used")
+            return VerifyResult(False, "expired")
+        if outcome == "replay":  # a concurrent assertion moved the counter first
             return self.gate.fail(username, ip, user_agent, "webauthn", "replay", credential=cred_id,
                                   count_user=False)
-        self.gate.accepted(record, audit_id)
+        self.gate.accepted(record, outcome)
         return OK
 
     # ---- key management -----------------------------------------------------------------------------

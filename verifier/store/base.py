@@ -13,7 +13,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import UserExists, VerifierConfigError
 from .migrations import LATEST, MIGRATIONS
@@ -21,6 +21,9 @@ from .migrations import LATEST, MIGRATIONS
 USER_COLUMNS = "username, password_hash, groups_json, excluded_until, created"
 CRED_COLUMNS = "credential_id, username, name, credential_data, sign_count, appid, created, last_used"
 AUDIT_COLUMNS = "id, ts, event, username, method, credential, ip, user_agent, result, actor, detail"
+_AUDIT_FIELDS = tuple(c.strip() for c in AUDIT_COLUMNS.split(",")[1:])  # every column but the id
+_INSERT_AUDIT = (f"INSERT INTO audit ({', '.join(_AUDIT_FIELDS)}) VALUES ({', '.join('?' for _ in _AUDIT_FIELDS)}) "
+                 "RETURNING id")
 
 
 class Tx:
@@ -53,6 +56,9 @@ class Store(ABC):
 
     pk_sql = "INTEGER PRIMARY KEY"
     url = ""
+    # True when no call waits on a network (an embedded database): the HTTP edge then calls the hot paths
+    # on its event loop instead of handing each to a thread (verifier/http/fast_path.py).
+    calls_are_brief = False
 
     # ---- dialect hooks ------------------------------------------------------------------------------
     @abstractmethod
@@ -225,7 +231,8 @@ class Store(ABC):
     def accept_totp_step(self, username: str, new_step: int, drift: int, clear_keys: Sequence[str],
                          audit: dict[str, Any]) -> int | None:
         """One write for an accepted code: the ledger compare-and-set, then (only if it won) clearing the
-        failure counters and the audit row. Returns the audit id, or None when another request won."""
+        failure counters ``clear_keys`` (the caller passes those its read found, usually none) and the audit
+        row. Returns the audit id, or None when another request won."""
         with self.tx() as tx:
             if tx.change("UPDATE totp SET last_step = ?, drift = ? WHERE username = ? AND last_step < ?",
                          (new_step, drift, username, new_step)) != 1:
@@ -283,15 +290,20 @@ class Store(ABC):
             tx.run(f"INSERT INTO credentials ({CRED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                    (credential_id, username, name, credential_data, sign_count, appid, now, None))
 
-    def credentials_context(self, username: str, counter_keys: Sequence[str] = ()) -> dict[str, Any]:
+    def credentials_context(self, username: str, counter_keys: Sequence[str] = (),
+                            state_id: str | None = None) -> dict[str, Any]:
         """One read for a WebAuthn ceremony: ``{"user": exists, "credentials": rows oldest first, "failures":
-        {key: (count, locked_until)}}`` (counters read whether or not the user exists)."""
+        {key: (count, locked_until)}, "challenge": the row of ``state_id`` or None}`` (counters read whether
+        or not the user exists). The challenge is only read here; :meth:`accept_assertion` takes it."""
         with self.tx(write=False) as tx:
             users = tx.run("SELECT username FROM users WHERE username = ?", (username,))
             creds = tx.run(f"SELECT {CRED_COLUMNS} FROM credentials WHERE username = ? ORDER BY created, "
                            "credential_id", (username,)) if users else []
             failures = self._read_failures(tx, counter_keys)
-        return {"user": bool(users), "credentials": creds, "failures": failures}
+            challenge = tx.run("SELECT username, kind, state_json, expires FROM challenges WHERE state_id = ?",
+                               (state_id,)) if state_id is not None and users else []
+        return {"user": bool(users), "credentials": creds, "failures": failures,
+                "challenge": challenge[0] if challenge else None}
 
     def list_credentials(self, username: str) -> list[dict[str, Any]]:
         """The user's credentials, oldest first."""
@@ -373,13 +385,18 @@ class Store(ABC):
             self._clear_failures(tx, clear_keys)
             return self._insert_audit(tx, audit)
 
-    def accept_sign_count(self, credential_id: str, old: int, new: int, now: float, clear_keys: Sequence[str],
-                          audit: dict[str, Any]) -> int | None:
-        """Compare-and-set the sign counter; if it won, clear counters and audit. Audit id or None."""
+    def accept_assertion(self, state_id: str, credential_id: str, old: int, new: int, now: float,
+                         clear_keys: Sequence[str], audit: dict[str, Any]) -> int | Literal["taken", "replay"]:
+        """One write for a verified assertion: take its challenge (``"taken"`` when another request took it
+        first: nothing else changes), then compare-and-set the sign counter (``"replay"`` when another
+        request moved it: the challenge stays taken), then clear ``clear_keys`` and write the audit row.
+        Returns the audit id when the assertion counts."""
         with self.tx() as tx:
+            if tx.change("DELETE FROM challenges WHERE state_id = ?", (state_id,)) != 1:
+                return "taken"
             if tx.change("UPDATE credentials SET sign_count = ?, last_used = ? WHERE credential_id = ? "
                          "AND sign_count = ?", (new, now, credential_id, old)) != 1:
-                return None
+                return "replay"
             self._clear_failures(tx, clear_keys)
             return self._insert_audit(tx, audit)
 
@@ -466,10 +483,7 @@ class Store(ABC):
 
     @staticmethod
     def _insert_audit(tx: Tx, event: dict[str, Any]) -> int:
-        cols = [c.strip() for c in AUDIT_COLUMNS.split(",")][1:]
-        rows = tx.run(f"INSERT INTO audit ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) RETURNING id",
-                      [event.get(c) for c in cols])
-        return rows[0]["id"]
+        return tx.run(_INSERT_AUDIT, [event.get(c) for c in _AUDIT_FIELDS])[0]["id"]
 
     def query_audit(self, *, username: str | None = None, event: str | None = None, since: float | None = None,
                     until: float | None = None, after_id: int | None = None, limit: int = 100) -> list[dict]:

@@ -1,7 +1,11 @@
-"""SQLite store: WAL journal, one connection per thread, ``BEGIN IMMEDIATE`` for every transaction.
+"""SQLite store: WAL journal, one connection per thread, ``BEGIN IMMEDIATE`` for every write transaction.
 
 ``BEGIN IMMEDIATE`` takes SQLite's single write lock up front, so each compare-and-set runs alone even
-across processes sharing the file; ``busy_timeout`` makes the others wait instead of failing.
+across processes sharing the file. Writers first queue on a lock of their own, a mutex within the process
+and ``flock`` on ``<db>-writer`` across processes (``serve --workers N``): the kernel wakes the next writer
+the moment the lock is free, where SQLite's busy handler polls with sleeps of 1 to 100 ms. ``busy_timeout``
+still covers writers outside tracker2fa (the ``sqlite3`` shell). Reads run without BEGIN: each statement
+sees a committed state, as on PostgreSQL under READ COMMITTED, and a read costs no extra round trips.
 
 A new database is created 0600 and missing directories 0700, whatever the umask; SQLite gives its WAL and
 SHM files the database file's mode, so they are 0600 too.
@@ -16,6 +20,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import BinaryIO
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 from ..errors import VerifierConfigError
 from .base import Store, Tx
@@ -27,6 +37,7 @@ class SqliteStore(Store):
     """The embedded default store."""
 
     pk_sql = "INTEGER PRIMARY KEY AUTOINCREMENT"
+    calls_are_brief = True
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -44,6 +55,7 @@ class SqliteStore(Store):
         self._all: dict[sqlite3.Connection, threading.Thread] = {}
         self._all_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._writer_file = open_writer_lock(Path(self.path))
         self.migrate()
 
     def _connection(self) -> sqlite3.Connection:
@@ -76,17 +88,20 @@ class SqliteStore(Store):
 
     @contextmanager
     def tx(self, write: bool = True) -> Iterator[Tx]:
-        """A transaction on this thread's connection: ``BEGIN IMMEDIATE`` for writes, deferred for reads.
+        """A transaction on this thread's connection for writes (``BEGIN IMMEDIATE``); for reads, its
+        statements in autocommit mode.
 
-        Writers of this process queue on a mutex first: SQLite's own busy handler sleeps in steps of up
-        to 100 ms, which wrecks latency under many threads; the mutex leaves it only cross-process waits.
+        Writers queue on the process's mutex, then on the file lock shared with the other processes, so
+        SQLite's own busy handler (sleeps of up to 100 ms) is never what makes them wait.
         """
         conn = self._connection()
-        lock = self._write_lock if write else contextlib.nullcontext()
-        with lock:
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        if not write:
+            yield Tx(conn.cursor(), _same)
+            return
+        with self._write_lock, writer_lock(self._writer_file):
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield Tx(conn.cursor(), lambda sql: sql)
+                yield Tx(conn.cursor(), _same)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -103,6 +118,38 @@ class SqliteStore(Store):
                     conn.close()
             self._all.clear()
         self._local = threading.local()
+        if self._writer_file is not None:
+            self._writer_file.close()
+            self._writer_file = None
+
+
+def _same(sql: str) -> str:
+    return sql
+
+
+def open_writer_lock(db: Path) -> BinaryIO | None:
+    """The file beside the database whose ``flock`` writers take (0600); None where there is no flock."""
+    if fcntl is None:
+        return None  # Windows: SQLite's busy handler alone orders the processes
+    path = db.with_name(db.name + "-writer")
+    try:
+        create_private_file(path)
+        return open(path, "rb")  # held for the store's lifetime, closed by close()
+    except OSError as exc:
+        raise VerifierConfigError(f"cannot open the writer lock {path}: {exc.strerror}") from None
+
+
+@contextmanager
+def writer_lock(file: BinaryIO | None) -> Iterator[None]:
+    """Hold the cross-process writer lock (released by the kernel if the process dies holding it)."""
+    if file is None:
+        yield
+        return
+    fcntl.flock(file, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(file, fcntl.LOCK_UN)
 
 
 def create_private_file(path: Path) -> None:
