@@ -7,6 +7,7 @@ page: the page's inline control says the vault is locked and its Unlock button o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -21,6 +22,7 @@ from .conftest import PAGES, SECRET, PageServer, host_pids_for_home, kill_pid, m
 from .fido_support import PROMPT, virtual_key_env
 from .test_fido_bridge_firefox import admin_enables_security_keys, confirm_prompt, wait_for_bridge
 from .test_firefox import CONTROL, Firefox
+from .test_i18n import catalog
 from .test_popup_key_unlock import enrol_virtual_key
 
 pytestmark = pytest.mark.browser
@@ -137,6 +139,41 @@ def test_firefox_popup_unlocks_the_vault_with_the_security_key(firefox: KeyFiref
     firefox.bidi.call("browsingContext.activate", {"context": tab})
     firefox.click_control(tab)
     assert firefox.wait_for(tab, CODE_INPUT) in valid_codes()
+
+
+def test_firefox_popup_says_the_key_is_busy_and_cancel_ends_the_wait(firefox: KeyFirefox, pages: PageServer) -> None:
+    busy = catalog("en")["popup_key_busy"]["message"]
+    for pid in host_pids_for_home(firefox.home):  # a fresh host: the vault is locked
+        kill_pid(pid)
+    holder = firefox.bidi.new_tab()  # a page's registration holds the key, waiting for its PIN
+    opened = [holder]
+    try:
+        firefox.bidi.navigate(holder, pages.url("/pages/fido_legacy.html", host="localhost"))
+        firefox.bidi.evaluate(holder, CREATE_WITH_PIN)
+        confirm_prompt(firefox, holder)
+        firefox.wait_for(holder, f"!!document.querySelector('{PROMPT}[data-state=pin]')", timeout=30)
+        tab = firefox.tab
+        firefox.bidi.call("browsingContext.activate", {"context": tab})
+        firefox.bidi.navigate(tab, pages.url("/pages/atlassian.html"))
+        firefox.click_control(tab)
+        firefox.control_state(tab, "error")
+        firefox.click_at(tab, f"{CONTROL}.shadowRoot.querySelector('[data-action=unlock]')")
+        popup = firefox.extension_tab()
+        opened.append(popup)
+        firefox.wait_for(popup, "document.body.dataset.ready === 'true' && document.body.dataset.vault === 'locked'")
+        firefox.click_at(popup, "document.getElementById('unlock-key')")
+        status = "(() => { const s = document.getElementById('key-status'); return !s.hidden && s.textContent; })()"
+        firefox.wait_for(popup, f"{status} === {json.dumps(busy)}", timeout=30)
+        firefox.click_at(popup, "document.getElementById('cancel-key')")
+        code = firefox.wait_for(popup, "!document.getElementById('unlock-error').hidden && "
+                                       "document.getElementById('unlock-error').dataset.code", timeout=30)
+        assert code == "fido_cancelled"
+        assert firefox.bidi.evaluate(popup, "document.getElementById('key-status').hidden") is True
+        assert firefox.bidi.evaluate(popup, "document.body.dataset.vault") == "locked"
+    finally:
+        for context in opened:
+            with contextlib.suppress(browsers.BrowserError):
+                firefox.bidi.call("browsingContext.close", {"context": context})
 
 
 def ask_for_the_pin(firefox: KeyFirefox, pages: PageServer) -> tuple[str, str]:
