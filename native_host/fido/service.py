@@ -12,13 +12,15 @@
 ``u2f_error_code`` for the extension). Calls block until a key answers, the ``cancel`` event is set or
 the request times out: run them on a worker thread. USB, NFC and the virtual key are listed again at each
 request, so a key plugged in or tapped since is found (the virtual key's open handle, with its cached
-python-fido2 client, is kept while no other process changes its file); Bluetooth keys come from the
-last ``devices()`` scan (a scan takes seconds).
+python-fido2 client, is kept while no other process changes its file; a USB key's open handle is kept
+while the listing still shows it and it still answers a CTAPHID PING, see :func:`_still_answers`);
+Bluetooth keys come from the last ``devices()`` scan (a scan takes seconds).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -42,6 +44,50 @@ def _require(params: Any, *names: str) -> Mapping[str, Any]:
     return params
 
 
+def _still_answers(key: KeyHandle) -> bool:
+    """True when the USB key's open handle still reaches the key: a CTAPHID PING on its channel is echoed.
+
+    A key unplugged since fails here for good, even when it (or another key) is back at the same path: its
+    old handle's file descriptor and channel died with it, so the fresh handle is taken. A handle serving a
+    request (its channel is that request's) or never opened is not probed: the fresh handle is taken too,
+    as before this cache. A key busy with another application's request answers CHANNEL_BUSY, which
+    python-fido2 retries until its event is set: the ping gives up after PING_SECONDS. Whatever goes wrong
+    counts as "no"."""
+    if not key.busy.acquire(blocking=False):
+        return False
+    try:
+        from fido2.hid import CTAPHID, CtapHidDevice
+
+        device = key._device
+        if not isinstance(device, CtapHidDevice):
+            return False
+        return bool(device.call(CTAPHID.PING, _PING, _Deadline(PING_SECONDS)) == _PING)
+    except Exception:
+        return False
+    finally:
+        key.busy.release()
+
+
+_PING = b"tracker2fa"
+PING_SECONDS = 1.0
+
+
+class _Deadline:
+    """The subset of ``threading.Event`` python-fido2's ``call`` uses, set once ``seconds`` have passed."""
+
+    def __init__(self, seconds: float) -> None:
+        self._end = time.monotonic() + seconds
+
+    def is_set(self) -> bool:
+        return time.monotonic() >= self._end
+
+    def wait(self, timeout: float | None = None) -> bool:
+        remaining = self._end - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining if timeout is None else min(timeout, remaining))
+        return self.is_set()
+
+
 class FidoService:
     def __init__(self, env: Mapping[str, str] | None = None, *, transports: Iterable[str] = TRANSPORTS,
                  ble_timeout: float = 2.0, **listers: Any) -> None:
@@ -55,7 +101,11 @@ class FidoService:
 
     def _merge(self, found: Discovery, transports: tuple[str, ...]) -> list[KeyHandle]:
         """Take the fresh handles (a USB key may have been replugged, an NFC card tapped again), except for a
-        virtual key whose file nobody else changed: its open handle keeps its cached client."""
+        virtual key whose file nobody else changed and a USB key whose open handle still answers: their open
+        handles keep their cached python-fido2 clients (a new client costs a getInfo)."""
+        with self._lock:
+            kept_usb = [self._keys[k.id] for k in found.keys if k.transport == "usb" and k.id in self._keys]
+        alive = [old for old in kept_usb if _still_answers(old)]  # I/O: not under the lock
         with self._lock:
             seen = set()
             for key in found.keys:
@@ -63,6 +113,12 @@ class FidoService:
                 old = self._keys.get(key.id)
                 if old is not None and old.virtual and not old.source.changed_on_disk():
                     key.close()
+                    continue
+                if old is not None and any(old is handle for handle in alive):
+                    if key.capabilities_probed and not old.capabilities_probed:
+                        old.capabilities, old.capabilities_probed = key.capabilities, True
+                    if key._device is not old._device:  # a lister may hand out the same device again
+                        key.close()
                     continue
                 self._keys[key.id] = key
                 if old is not None and not old.busy.locked():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import threading
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -82,6 +83,30 @@ class _PerRequestInteraction(UserInteraction):
         return self.current.request_uv(permissions, rp_id) if self.current is not None else True
 
 
+def _info_kept_fresh(client: Fido2Client) -> Fido2Client:
+    """A client kept across requests read getInfo once, when it was made; ``client.info`` (which decides
+    whether "preferred" UV is dropped, see ``_creation_for``) would miss a PIN set on the key since by another
+    application. python-fido2 reads getInfo afresh inside every ceremony: keep the latest one as the
+    client's ``info`` too, so it is never older than the previous request."""
+    backend = getattr(client, "_backend", None)
+    ctap2 = getattr(backend, "ctap2", None)
+    if ctap2 is None or not hasattr(backend, "info"):
+        return client  # a U2F-only key (CTAP1 backend) has no getInfo
+    # Weak references: a cycle (ctap2 -> get_info -> ctap2) would leave the device to the garbage collector
+    # instead of freeing it when the key's handle drops it.
+    fetch, ctap2_ref, backend_ref = type(ctap2).get_info, weakref.ref(ctap2), weakref.ref(backend)
+
+    def get_info() -> Any:
+        info = fetch(ctap2_ref())
+        owner = backend_ref()
+        if owner is not None:
+            owner.info = info
+        return info
+
+    ctap2.get_info = get_info
+    return client
+
+
 @contextmanager
 def fido2_client(key: KeyHandle, origin: str, interaction: HostInteraction,
                  stop: threading.Event | None = None) -> Iterator[Fido2Client]:
@@ -91,7 +116,7 @@ def fido2_client(key: KeyHandle, origin: str, interaction: HostInteraction,
         cached = key.ceremony_cache.get("fido2_client")
         if cached is None:
             collector, prompts = _PerRequestCollector(), _PerRequestInteraction()
-            cached = (Fido2Client(key.device(), collector, prompts), collector, prompts)
+            cached = (_info_kept_fresh(Fido2Client(key.device(), collector, prompts)), collector, prompts)
             key.ceremony_cache["fido2_client"] = cached
         client, collector, prompts = cached
         collector.current, prompts.current = BrowserOriginCollector(origin), interaction
