@@ -16,6 +16,7 @@ from typing import Any
 
 from fido2.webauthn import AttestedCredentialData, PublicKeyCredentialUserEntity
 
+from ..core import fido2_hints
 from ..core import webauthn as rules
 from ..errors import BadRequest, CredentialNotFound, WebAuthnRejected
 from ..settings import VerifierSettings
@@ -109,6 +110,7 @@ class WebAuthn:
             attestation=settings.attestation, attestation_roots=tuple(settings.attestation_roots),
             appid=settings.appid)
         self._server, self._legacy_server = rules.build_servers(self.config)
+        fido2_hints.install()  # fido2 otherwise re-reads its classes' annotations for every assertion
 
     # ---- ceremony state -----------------------------------------------------------------------------
     def _check_origin(self, origin: str) -> None:

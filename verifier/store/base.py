@@ -20,6 +20,7 @@ from .migrations import LATEST, MIGRATIONS
 
 USER_COLUMNS = "username, password_hash, groups_json, excluded_until, created"
 CRED_COLUMNS = "credential_id, username, name, credential_data, sign_count, appid, created, last_used"
+_JOINED_CRED_COLUMNS = ", ".join(f"c.{c.strip()}" for c in CRED_COLUMNS.split(","))
 AUDIT_COLUMNS = "id, ts, event, username, method, credential, ip, user_agent, result, actor, detail"
 _AUDIT_FIELDS = tuple(c.strip() for c in AUDIT_COLUMNS.split(",")[1:])  # every column but the id
 _INSERT_AUDIT = (f"INSERT INTO audit ({', '.join(_AUDIT_FIELDS)}) VALUES ({', '.join('?' for _ in _AUDIT_FIELDS)}) "
@@ -296,14 +297,14 @@ class Store(ABC):
         {key: (count, locked_until)}, "challenge": the row of ``state_id`` or None}`` (counters read whether
         or not the user exists). The challenge is only read here; :meth:`accept_assertion` takes it."""
         with self.tx(write=False) as tx:
-            users = tx.run("SELECT username FROM users WHERE username = ?", (username,))
-            creds = tx.run(f"SELECT {CRED_COLUMNS} FROM credentials WHERE username = ? ORDER BY created, "
-                           "credential_id", (username,)) if users else []
+            # The user and its keys in one statement: a user without keys gives one row of NULL key columns.
+            rows = tx.run(f"SELECT {_JOINED_CRED_COLUMNS} FROM users u LEFT JOIN credentials c ON c.username = "
+                          "u.username WHERE u.username = ? ORDER BY c.created, c.credential_id", (username,))
             failures = self._read_failures(tx, counter_keys)
             challenge = tx.run("SELECT username, kind, state_json, expires FROM challenges WHERE state_id = ?",
-                               (state_id,)) if state_id is not None and users else []
-        return {"user": bool(users), "credentials": creds, "failures": failures,
-                "challenge": challenge[0] if challenge else None}
+                               (state_id,)) if state_id is not None and rows else []
+        return {"user": bool(rows), "credentials": [r for r in rows if r["credential_id"] is not None],
+                "failures": failures, "challenge": challenge[0] if challenge else None}
 
     def list_credentials(self, username: str) -> list[dict[str, Any]]:
         """The user's credentials, oldest first."""
