@@ -253,3 +253,18 @@ def test_two_answers_to_one_challenge_count_once_even_from_a_key_without_a_count
     verifier.store = verifier.webauthn.store = real
     assert sorted(r.reason for r in results) == ["expired", "ok"]
     assert [e["result"] for e in verifier.audit(username="alice", event="verify")].count("ok") == 1
+
+
+def _stored_challenges(verifier: Verifier) -> int:
+    with verifier.store.tx(write=False) as tx:
+        return tx.run("SELECT COUNT(*) AS n FROM challenges")[0]["n"]
+
+
+def test_expired_challenges_are_swept_by_a_later_begin(verifier, key, clock):
+    register(verifier, key)  # its registration state is taken; nothing stored
+    verifier.webauthn_authenticate_begin("alice", ORIGIN)
+    verifier.webauthn_authenticate_begin("alice", ORIGIN)  # within the sweep interval: both kept
+    assert _stored_challenges(verifier) == 2
+    clock.advance(verifier.settings.challenge_ttl + 1)
+    verifier.webauthn_authenticate_begin("alice", ORIGIN)
+    assert _stored_challenges(verifier) == 1

@@ -30,6 +30,7 @@ DEFAULT_CREDENTIAL_NAME = "Security key"
 MAX_STATE_ID = 128
 Credential = tuple[dict[str, Any], AttestedCredentialData]  # the store's row and the parsed credential
 PARSED_CACHE = 4096  # parsed credentials kept per process (a stored credential never changes)
+SWEEP_EVERY = 10.0  # seconds between two sweeps of expired ceremony states by one process
 
 
 @functools.lru_cache(maxsize=PARSED_CACHE)
@@ -111,6 +112,7 @@ class WebAuthn:
             appid=settings.appid)
         self._server, self._legacy_server = rules.build_servers(self.config)
         fido2_hints.install()  # fido2 otherwise re-reads its classes' annotations for every assertion
+        self._last_sweep = float("-inf")
 
     # ---- ceremony state -----------------------------------------------------------------------------
     def _check_origin(self, origin: str) -> None:
@@ -123,8 +125,13 @@ class WebAuthn:
     def _put_state(self, username: str, kind: str, state: Mapping[str, Any]) -> str:
         state_id = secrets.token_urlsafe(24)
         now = self.clock()
+        # Expired states are swept at most every SWEEP_EVERY seconds per process, not on every begin: an
+        # expired one is refused whether or not it is still stored, so sweeping is housekeeping only.
+        sweep = not now - SWEEP_EVERY < self._last_sweep <= now
         self.store.put_challenge(state_id, username, kind, json.dumps(dict(state)), now + self.settings.challenge_ttl,
-                                 now)
+                                 now, sweep=sweep)
+        if sweep:
+            self._last_sweep = now
         return state_id
 
     def _take_state(self, username: str, kind: str, state_id: Any) -> dict[str, Any] | None:

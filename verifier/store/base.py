@@ -337,10 +337,11 @@ class Store(ABC):
 
     # ---- challenges -------------------------------------------------------------------------------------
     def put_challenge(self, state_id: str, username: str, kind: str, state_json: str, expires: float,
-                      now: float) -> None:
-        """Store a ceremony state (and sweep expired ones)."""
+                      now: float, *, sweep: bool = True) -> None:
+        """Store a ceremony state (and with ``sweep``, delete the expired ones in the same transaction)."""
         with self.tx() as tx:
-            tx.run("DELETE FROM challenges WHERE expires < ?", (now,))
+            if sweep:
+                tx.run("DELETE FROM challenges WHERE expires < ?", (now,))
             tx.run("INSERT INTO challenges (state_id, username, kind, state_json, expires) VALUES (?, ?, ?, ?, ?)",
                    (state_id, username, kind, state_json, expires))
 

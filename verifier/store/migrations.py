@@ -78,7 +78,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX audit_ts ON audit(ts)",
     ]),
     (2, [
-        # The sweep of expired challenges and device tokens runs on every begin: keep it an index range scan.
+        # The sweeps of expired challenges (at most every 10 s per process) and device tokens: index range scans.
         "CREATE INDEX challenges_expires ON challenges(expires)",
         "CREATE INDEX devices_expires ON devices(expires)",
     ]),
