@@ -22,8 +22,8 @@ USER_COLUMNS = "username, password_hash, groups_json, excluded_until, created"
 CRED_COLUMNS = "credential_id, username, name, credential_data, sign_count, appid, created, last_used"
 _JOINED_CRED_COLUMNS = ", ".join(f"c.{c.strip()}" for c in CRED_COLUMNS.split(","))
 AUDIT_COLUMNS = "id, ts, event, username, method, credential, ip, user_agent, result, actor, detail"
-_AUDIT_FIELDS = tuple(c.strip() for c in AUDIT_COLUMNS.split(",")[1:])  # every column but the id
-_INSERT_AUDIT = (f"INSERT INTO audit ({', '.join(_AUDIT_FIELDS)}) VALUES ({', '.join('?' for _ in _AUDIT_FIELDS)}) "
+AUDIT_FIELDS = tuple(c.strip() for c in AUDIT_COLUMNS.split(",")[1:])  # every column but the id
+_INSERT_AUDIT = (f"INSERT INTO audit ({', '.join(AUDIT_FIELDS)}) VALUES ({', '.join('?' for _ in AUDIT_FIELDS)}) "
                  "RETURNING id")
 
 
@@ -485,7 +485,7 @@ class Store(ABC):
 
     @staticmethod
     def _insert_audit(tx: Tx, event: dict[str, Any]) -> int:
-        return tx.run(_INSERT_AUDIT, [event.get(c) for c in _AUDIT_FIELDS])[0]["id"]
+        return tx.run(_INSERT_AUDIT, [event.get(c) for c in AUDIT_FIELDS])[0]["id"]
 
     def query_audit(self, *, username: str | None = None, event: str | None = None, since: float | None = None,
                     until: float | None = None, after_id: int | None = None, limit: int = 100) -> list[dict]:
