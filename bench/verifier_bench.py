@@ -12,7 +12,8 @@ ledger, clear the failure counters, write the audit row). Every system runs the 
 processes (``--workers``, default 2) on one port:
 
 - minimal: FastAPI + pyotp + one ``UPDATE … WHERE last_step < ?`` (bench/minimal_totp_app.py), uvicorn
-  with httptools and uvloop, on SQLite and on PostgreSQL;
+  with httptools and uvloop, on SQLite and on PostgreSQL, through two routes: ``fast`` written like the
+  verifier's hot routes (the baseline of the ratios) and ``plain`` as FastAPI's tutorial writes it;
 - tracker2fa: ``tracker2fa verifier serve --workers N`` (every rule on), users created by the seed
   importer (``verifier.seeds.import_seeds``, the path ``verifier admin import`` takes);
 - privacyIDEA (PyPI, own venv, bench/privacyidea_setup.sh): gunicorn -w N, SQLite, /validate/check;
@@ -289,21 +290,27 @@ def start_tracker2fa(servers: Servers, db_url: str, key: str, workers: int) -> t
     return f"http://127.0.0.1:{port}", proc
 
 
-def bench_minimal(tmp: Path, db_url: str, label: str, args: argparse.Namespace) -> Result:
+def bench_minimal(tmp: Path, db_url: str, label: str, args: argparse.Namespace) -> dict[str, Result]:
+    """The minimal endpoint's two routes on one server: ``plain`` (FastAPI's tutorial style) and ``fast``
+    (the verifier's hot-route technique), each with fresh users."""
     from minimal_totp_app import create_users
 
-    users = new_users("m", args.users)
+    users = new_users("m", 2 * args.users)
     create_users(db_url, [(u, base64.b32encode(s).decode()) for u, s in users])
     port = free_port()
+    results = {}
     with Servers() as servers:
         servers.start([PY, "-m", "uvicorn", "--app-dir", str(BENCH), "minimal_totp_app:app", "--port", str(port),
                        "--workers", str(args.workers), "--http", "httptools", "--loop", "uvloop",
                        "--log-level", "warning", "--no-access-log"], f"http://127.0.0.1:{port}/docs",
                       env={"MINIMAL_DB": db_url})
-        bodies = write_bodies(tmp / "minimal.bodies", [json.dumps({"username": u, "code": code_now(s)})
-                                                       for u, s in users])
-        return wrk(f"http://127.0.0.1:{port}/verify", bodies, connections=args.connections, seconds=args.seconds,
-                   label=f"minimal {label}, {args.workers} workers")
+        for name, path, share in (("fast", "/verify-fast", users[:args.users]),
+                                  ("plain", "/verify", users[args.users:])):
+            bodies = write_bodies(tmp / f"minimal-{name}.bodies", [json.dumps({"username": u, "code": code_now(s)})
+                                                                   for u, s in share])
+            results[name] = wrk(f"http://127.0.0.1:{port}{path}", bodies, connections=args.connections,
+                                seconds=args.seconds, label=f"minimal {label} ({name} route), {args.workers} workers")
+    return results
 
 
 def bench_tracker2fa(tmp: Path, db_url: str, label: str, args: argparse.Namespace) -> Result:
@@ -606,13 +613,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.ExitStack() as stack:
             sqlite = {"minimal": f"{tmp}/minimal.db", "tracker2fa": f"sqlite:///{tmp}/t2fa.db"}
             if "minimal" in only:
-                figures["minimal_sqlite"] = bench_minimal(tmp, sqlite["minimal"], "sqlite", args).__dict__
+                for name, result in bench_minimal(tmp, sqlite["minimal"], "sqlite", args).items():
+                    figures[f"minimal_sqlite_{name}"] = result.__dict__
             if "tracker2fa" in only:
                 figures["tracker2fa_sqlite"] = bench_tracker2fa(tmp, sqlite["tracker2fa"], "sqlite", args).__dict__
             if not args.skip_postgres:
                 if "minimal" in only:
                     pg = stack.enter_context(postgres_database())
-                    figures["minimal_postgres"] = bench_minimal(tmp, pg, "postgresql", args).__dict__
+                    for name, result in bench_minimal(tmp, pg, "postgresql", args).items():
+                        figures[f"minimal_postgres_{name}"] = result.__dict__
                 if "tracker2fa" in only:
                     pg = stack.enter_context(postgres_database())
                     figures["tracker2fa_postgres"] = bench_tracker2fa(tmp, pg, "postgresql", args).__dict__
