@@ -220,6 +220,12 @@ def cpu_seconds(pgid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (not idle or waiting on I/O) since boot, all cores."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pgid: int) -> int:
     total = 0
     for pid in group_pids(pgid):
@@ -359,8 +365,27 @@ def bench_privacyidea(tmp: Path, args: argparse.Namespace) -> Result | str:
                    ok_pattern='"value":%s*true', content_type="application/x-www-form-urlencoded")
 
 
+def named_cpu_seconds(name: str) -> float:
+    """User + system CPU seconds so far of every live process whose command name is ``name``."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                if stat[stat.index("(") + 1:stat.rindex(")")] == name:
+                    fields = stat[stat.rindex(")") + 2:].split()
+                    total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def bench_nodes(tmp: Path, args: argparse.Namespace) -> tuple[Result, Result]:
-    """One node (serve --workers 1) against two nodes (each --workers 1) on one PostgreSQL database."""
+    """One node (serve --workers 1) against two nodes (each --workers 1) on one PostgreSQL database.
+
+    Also prints where the machine's CPU went during each run (nodes, PostgreSQL, wrk, the rest): on a
+    machine whose cores the second node has to share, that is what bounds the gain.
+    """
+    import resource
+
     results = []
     for count in (1, 2):
         with postgres_database() as db_url:
@@ -368,14 +393,25 @@ def bench_nodes(tmp: Path, args: argparse.Namespace) -> tuple[Result, Result]:
             users = new_users(f"n{count}", args.users)
             seed_tracker2fa(db_url, key, users)
             with Servers() as servers:
-                bases = [start_tracker2fa(servers, db_url, key, 1)[0] for _ in range(count)]
+                procs = [start_tracker2fa(servers, db_url, key, 1) for _ in range(count)]
                 runs = []
-                for i, base in enumerate(bases):
+                for i, (base, _proc) in enumerate(procs):
                     bodies = write_bodies(tmp / f"nodes{count}-{i}.bodies", totp_bodies(users[i::count]))
                     runs.append(dict(url=f"{base}/v1/totp/verify", bodies=bodies,
                                      connections=args.connections // count, seconds=args.seconds,
                                      label=f"tracker2fa postgresql, node {i + 1} of {count}", auth=SERVICE_AUTH))
+                nodes0 = sum(cpu_seconds(p.pid) for _b, p in procs)
+                pg0, wrk0 = named_cpu_seconds("postgres"), resource.getrusage(resource.RUSAGE_CHILDREN)
+                busy0, wall0 = machine_busy_seconds(), time.monotonic()
                 parts = wrk_parallel(runs)
+                wrk1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                spent = {"nodes": sum(cpu_seconds(p.pid) for _b, p in procs) - nodes0,
+                         "postgres": named_cpu_seconds("postgres") - pg0,
+                         "wrk": wrk1.ru_utime + wrk1.ru_stime - wrk0.ru_utime - wrk0.ru_stime}
+                busy, wall = machine_busy_seconds() - busy0, time.monotonic() - wall0
+                print(f"# CPU during the {count}-node run ({wall:.1f} s, {os.cpu_count()} cores, "
+                      f"{busy:.1f} CPU-s busy in all): " + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items())
+                      + f", everything else {busy - sum(spent.values()):.1f} s", flush=True)
         total = Result(f"tracker2fa postgresql, {count} node(s) x 1 worker", sum(p.ok for p in parts),
                        sum(p.bad for p in parts), sum(p.requests for p in parts), max(p.seconds for p in parts),
                        sum(p.errors for p in parts), max(p.p50_ms for p in parts), max(p.p99_ms for p in parts),
