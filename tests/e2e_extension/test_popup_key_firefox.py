@@ -20,7 +20,7 @@ from native_host.devtools import browsers
 
 from .conftest import PAGES, SECRET, PageServer, host_pids_for_home, kill_pid, make_vault, valid_codes
 from .fido_support import PROMPT, virtual_key_env
-from .test_fido_bridge_firefox import admin_enables_security_keys, confirm_prompt, wait_for_bridge
+from .test_fido_bridge_firefox import admin_enables_security_keys, wait_for_bridge
 from .test_firefox import CONTROL, Firefox
 from .test_i18n import catalog
 from .test_popup_key_unlock import enrol_virtual_key
@@ -33,6 +33,7 @@ CREATE_WITH_PIN = """(() => { window.pending = navigator.credentials.create({pub
     rp: {name: "T", id: "localhost"}, user: {id: new Uint8Array(8), name: "a", displayName: "A"},
     challenge: new Uint8Array(32), authenticatorSelection: {userVerification: "required"},
     pubKeyCredParams: [{type: "public-key", alg: -7}]}}).then((c) => c.id, (e) => `${e.name}: ${e.message}`);
+  window.pending.then((outcome) => { window.settled = outcome; });
   return true; })()"""
 PENDING = "Promise.race([pending, new Promise((r) => setTimeout(() => r('no answer'), 20000))])"
 
@@ -68,7 +69,8 @@ class KeyFirefox(Firefox):
         actions = [move, {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0}]
         pointer = {"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": actions}
         self.bidi.call("input.performActions", {"context": frame, "actions": [pointer]})
-        self.bidi.call("input.releaseActions", {"context": frame})
+        with contextlib.suppress(browsers.BrowserError):  # the click may have closed the frame (the prompt's end)
+            self.bidi.call("input.releaseActions", {"context": frame})
 
     def pin_frame(self, tab: str) -> str:
         """The browsing context of the PIN form the prompt framed in ``tab``, once its form is ready."""
@@ -143,37 +145,63 @@ def test_firefox_popup_unlocks_the_vault_with_the_security_key(firefox: KeyFiref
 
 def test_firefox_popup_says_the_key_is_busy_and_cancel_ends_the_wait(firefox: KeyFirefox, pages: PageServer) -> None:
     busy = catalog("en")["popup_key_busy"]["message"]
+    tab = firefox.tab
     for pid in host_pids_for_home(firefox.home):  # a fresh host: the vault is locked
         kill_pid(pid)
+    firefox.bidi.navigate(tab, pages.url("/pages/atlassian.html"))
+    firefox.click_control(tab)
+    firefox.control_state(tab, "error")
     holder = firefox.bidi.new_tab()  # a page's registration holds the key, waiting for its PIN
     opened = [holder]
     try:
         firefox.bidi.navigate(holder, pages.url("/pages/fido_legacy.html", host="localhost"))
         firefox.bidi.evaluate(holder, CREATE_WITH_PIN)
         confirm_prompt(firefox, holder)
-        firefox.wait_for(holder, f"!!document.querySelector('{PROMPT}[data-state=pin]')", timeout=30)
-        tab = firefox.tab
+        pin_form = firefox.pin_frame(holder)
         firefox.bidi.call("browsingContext.activate", {"context": tab})
-        firefox.bidi.navigate(tab, pages.url("/pages/atlassian.html"))
-        firefox.click_control(tab)
-        firefox.control_state(tab, "error")
         firefox.click_at(tab, f"{CONTROL}.shadowRoot.querySelector('[data-action=unlock]')")
         popup = firefox.extension_tab()
         opened.append(popup)
         firefox.wait_for(popup, "document.body.dataset.ready === 'true' && document.body.dataset.vault === 'locked'")
         firefox.click_at(popup, "document.getElementById('unlock-key')")
-        status = "(() => { const s = document.getElementById('key-status'); return !s.hidden && s.textContent; })()"
-        firefox.wait_for(popup, f"{status} === {json.dumps(busy)}", timeout=30)
+        # Waits for the busy message (or an error, which fails with its text: the unlock should still wait).
+        shown = firefox.wait_for(
+            popup,
+            "(() => { const s = document.getElementById('key-status'), e = document.getElementById('unlock-error');"
+            " if (!e.hidden) return 'error: ' + e.textContent;"
+            f" return !s.hidden && s.textContent === {json.dumps(busy)} && 'busy'; }})()",
+            timeout=30,
+        )
+        assert shown == "busy", shown
         firefox.click_at(popup, "document.getElementById('cancel-key')")
         code = firefox.wait_for(popup, "!document.getElementById('unlock-error').hidden && "
                                        "document.getElementById('unlock-error').dataset.code", timeout=30)
         assert code == "fido_cancelled"
         assert firefox.bidi.evaluate(popup, "document.getElementById('key-status').hidden") is True
         assert firefox.bidi.evaluate(popup, "document.body.dataset.vault") == "locked"
+        # The page's registration still waits for its PIN; "No PIN" ends it and frees the key.
+        firefox.click_element(pin_form, "document.getElementById('pin-decline')")
+        assert firefox.wait_for(holder, "window.settled", timeout=30).startswith("NotAllowedError")
     finally:
         for context in opened:
             with contextlib.suppress(browsers.BrowserError):
                 firefox.bidi.call("browsingContext.close", {"context": context})
+
+
+def confirm_prompt(firefox: KeyFirefox, tab: str) -> None:
+    """Wait until the prompt for the page's ``pending`` request accepts input, then press Enter (its Continue
+    button holds the focus). A request that ended without a prompt fails here with its outcome."""
+    ready = f"document.querySelector('{PROMPT}[data-state=ready]') ? 'ready' : window.settled && `ended: ${{settled}}`"
+    try:
+        shown = firefox.wait_for(tab, ready, timeout=30)
+    except AssertionError:
+        # "bridge: undefined": the extension's page scripts were not in the page (the browser's own WebAuthn
+        # took the request); "bridge: object": the bridge took it but no prompt came.
+        seen = firefox.bidi.evaluate(tab, f"[typeof window.u2f, [...document.querySelectorAll('{PROMPT}')].length]")
+        shown = f"no prompt ready; bridge: {seen[0]}, prompts: {seen[1]}"
+    assert shown == "ready", shown
+    firefox.bidi.call("browsingContext.activate", {"context": tab})
+    firefox.bidi.type_text(tab, "\ue007")
 
 
 def ask_for_the_pin(firefox: KeyFirefox, pages: PageServer) -> tuple[str, str]:
