@@ -71,7 +71,15 @@ def busy_unlock(browser: Chromium) -> Any:
     popup = locked_popup(browser)
     popup.evaluate(RECORD_STATUSES)
     popup.locator("#unlock-key").click()
-    popup.locator("#key-status", has_text=BUSY).wait_for(state="visible", timeout=30000)
+    # The busy message, or the error that ended the unlock instead (the test then fails with its text).
+    shown = popup.wait_for_function(
+        """(busy) => { const s = document.getElementById('key-status'), e = document.getElementById('unlock-error');
+             if (!e.hidden) return 'error: ' + e.textContent;
+             return !s.hidden && s.textContent === busy && 'busy'; }""",
+        arg=BUSY,
+        timeout=30000,
+    ).json_value()
+    assert shown == "busy", shown
     return popup
 
 
