@@ -170,3 +170,10 @@ def test_each_counter_backs_off_under_its_own_rules():
     locks = locks_after_failures({"user:alice": 5, "ip:192.0.2.1": 5}, NOW, "user:alice", user_rules,
                                  address_rules)
     assert locks == {"user:alice": NOW + user_rules.base_delay}
+
+
+@given(st.one_of(st.text(max_size=80), st.none(), st.integers(), st.lists(st.integers(), max_size=2)))
+def test_address_keys_are_the_same_whether_or_not_they_were_cached(ip) -> None:
+    from verifier.core.ratelimit import _address_keys
+
+    assert address_keys(ip) == _address_keys(ip) == address_keys(ip)  # twice: the second from the cache

@@ -17,13 +17,19 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fastapi import Response
+from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..service import Verifier
 from ..service.results import CeremonyStart, VerifyResult
 
 T = TypeVar("T")
+
+
+def hot_verifier(request: Request) -> Verifier:
+    """The app's Verifier, read directly: a FastAPI dependency for it costs more than the lookup itself.
+    (The router's service-token dependency still runs for these routes.)"""
+    return request.app.state.verifier
 
 
 async def run_service(verifier: Verifier, call: Callable[..., T], *args: Any) -> T:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Annotated, Any, Literal
 
@@ -9,8 +10,18 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 def _check_ip(value: str) -> str:
-    ipaddress.ip_address(value)  # raises ValueError -> 422
+    if not _is_ip(value):
+        raise ValueError(f"{value!r} does not appear to be an IPv4 or IPv6 address")
     return value
+
+
+@functools.lru_cache(maxsize=8192)  # every verification names an address; they repeat (NAT, retries)
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_name(value: str) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from ..service import results
 from .deps import VerifierDep
 from .errors import AUTH_RESPONSES, ERROR_RESPONSES
-from .fast_path import run_service, verify_reply
+from .fast_path import hot_verifier, run_service, verify_reply
 from .models import CodeRequest, TotpEnrolment, UserRef, VerifyReply
 from .security import require_service
 
@@ -28,6 +28,7 @@ def enrol_confirm(body: CodeRequest, v: VerifierDep) -> results.VerifyResult:
 
 
 @router.post("/verify", response_model=VerifyReply)
-async def verify(body: CodeRequest, v: VerifierDep) -> Response:
+async def verify(body: CodeRequest, request: Request) -> Response:
     """Check a code: each time step is accepted once; failures are rate-limited."""
+    v = hot_verifier(request)
     return verify_reply(await run_service(v, v.verify_totp, body.username, body.code, body.ip, body.user_agent))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from ..service import results
 from .deps import VerifierDep
 from .errors import AUTH_RESPONSES, ERROR_RESPONSES
-from .fast_path import ceremony_reply, run_service, verify_reply
+from .fast_path import ceremony_reply, hot_verifier, run_service, verify_reply
 from .models import (
     Credential,
     VerifyReply,
@@ -35,13 +35,15 @@ def register_complete(body: WebAuthnRegisterComplete, v: VerifierDep) -> results
 
 
 @router.post("/authenticate/begin", response_model=WebAuthnOptions)
-async def authenticate_begin(body: WebAuthnBegin, v: VerifierDep) -> Response:
+async def authenticate_begin(body: WebAuthnBegin, request: Request) -> Response:
     """Request options for navigator.credentials.get() and a single-use state id."""
+    v = hot_verifier(request)
     return ceremony_reply(await run_service(v, v.webauthn_authenticate_begin, body.username, body.origin))
 
 
 @router.post("/authenticate/complete", response_model=VerifyReply)
-async def authenticate_complete(body: WebAuthnAuthenticateComplete, v: VerifierDep) -> Response:
+async def authenticate_complete(body: WebAuthnAuthenticateComplete, request: Request) -> Response:
     """Verify the assertion, then the sign counter."""
+    v = hot_verifier(request)
     return verify_reply(await run_service(v, v.webauthn_authenticate_complete, body.username, body.state_id,
                                           body.credential, body.ip, body.user_agent))
