@@ -115,6 +115,9 @@
       },
       showPin(url) {
         api.set("pin", t("prompt_enter_pin"));
+        // Firefox ignores the form's own focus() inside a frame that does not have the focus itself: give
+        // it the frame once it has loaded, so the PIN typed goes to the form and never to the page.
+        pinFrame.addEventListener("load", () => pinFrame.focus(), { once: true });
         pinFrame.src = url;
         pinFrame.hidden = false;
       },

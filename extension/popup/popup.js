@@ -95,10 +95,13 @@ function render() {
     : t("popup_host_connecting");
   $("vault-status").textContent = vaultSummary(vault);
   show($("unlock-form"), Boolean(vault?.exists) && !unlocked);
-  // vault.status does not say whether a key slot exists: the button follows the host's capability, and
-  // a vault without a slot answers no_key_slot (shown beside the button).
+  // The key unlock is offered when the vault has a security-key slot (vault.status security_keys: [] none,
+  // null no readable vault). A host from before that field: the button follows its capability, and a vault
+  // without a slot answers no_key_slot (shown beside the button).
   const keyCapable = Boolean(status?.host?.capabilities?.includes("vault_security_key"));
-  show($("unlock-key"), keyCapable && !state.keyUnlock);
+  const slots = vault?.security_keys;
+  const keyOffered = Array.isArray(slots) ? slots.length > 0 : slots === undefined && keyCapable;
+  show($("unlock-key"), keyOffered && !state.keyUnlock);
   show($("key-status"), Boolean(state.keyUnlock));
   $("key-status").textContent = state.keyUnlock ? t(KEY_STATUS[state.keyUnlock]) : "";
   $("key-status").dataset.phase = state.keyUnlock ?? "";

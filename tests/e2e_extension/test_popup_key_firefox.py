@@ -245,3 +245,11 @@ def test_firefox_pin_form_a_wrong_pin_is_refused_as_a_wrong_pin(firefox: KeyFire
     assert refused == "NotAllowedError: wrong PIN", refused
     assert firefox.bidi.evaluate(tab, f"document.querySelectorAll('{PROMPT}').length") == 0
     assert firefox.pin_retries() == retries - 1  # the wrong PIN reached the key, which counted it
+
+
+def test_firefox_pin_form_has_the_keyboard_when_it_appears(firefox: KeyFirefox, pages: PageServer) -> None:
+    tab, _frame = ask_for_the_pin(firefox, pages)
+    firefox.bidi.type_text(tab, PIN + "\ue007")  # no click first: the keys go wherever the focus is
+    created = firefox.bidi.evaluate(tab, PENDING)
+    assert created != "no answer" and ":" not in created, created
+    assert PIN not in firefox.bidi.evaluate(tab, "document.documentElement.outerHTML")
