@@ -53,7 +53,6 @@ def test_threads_adding_and_signing_on_one_store_never_fail_and_never_repeat_a_c
     maker = Ctap2(open_soft_hid_device(first, path="soft:maker"))
     u2f = Ctap1(open_soft_hid_device(first, path="soft:u2f"))  # the same key on another channel
     signer = Ctap2(open_soft_hid_device(second, path="soft:signer"))
-    errors: list[str] = []
     counters: collections.Counter[int] = collections.Counter()
     lock = threading.Lock()
 
@@ -82,21 +81,7 @@ def test_threads_adding_and_signing_on_one_store_never_fail_and_never_repeat_a_c
                 raise
             count(assertion.auth_data.counter)
 
-    def guarded(work):
-        def run() -> None:
-            try:
-                work()
-            except Exception as exc:
-                errors.append(f"{work.__name__}: {type(exc).__name__}: {exc}")
-        return run
-
-    threads = [threading.Thread(target=guarded(work), daemon=True) for work in (make, register_u2f, sign)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(JOIN_SECONDS)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    assert errors == []
+    assert run_together(make, register_u2f, sign) == []
     assert [c for c, n in counters.items() if n > 1] == [], "a signature counter was given twice"
     assert len(store.credentials) == PRELOADED + 2 * ROUNDS
 
@@ -120,7 +105,6 @@ def test_concurrent_host_requests_on_the_virtual_key_each_get_their_own_answer(t
         registration = service.u2f_register({"origin": origin, "appId": app_id,
                                              "registerRequests": [{"version": "U2F_V2", "challenge": "Y2hhbA"}]})
         handle = websafe_encode(RegistrationData(websafe_decode(registration["registrationData"])).key_handle)
-        errors: list[str] = []
         rounds = 40
 
         def create() -> None:
@@ -141,20 +125,27 @@ def test_concurrent_host_requests_on_the_virtual_key_each_get_their_own_answer(t
                                            "registeredKeys": [{"version": "U2F_V2", "keyHandle": handle}]})
                 assert signed["keyHandle"] == handle
 
-        def guarded(work):
-            def run() -> None:
-                try:
-                    work()
-                except Exception as exc:
-                    errors.append(f"{work.__name__}: {type(exc).__name__}: {exc}")
-            return run
-
-        threads = [threading.Thread(target=guarded(work), daemon=True) for work in (create, get, sign)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(JOIN_SECONDS)
-        assert not any(thread.is_alive() for thread in threads), "a thread hung"
-        assert errors == []
+        assert run_together(create, get, sign) == []
     finally:
         service.close()
+
+
+def run_together(*works) -> list[str]:
+    """Run each of ``works`` in its own thread at once; the errors they raised, as "name: Type: message"."""
+    errors: list[str] = []
+
+    def guarded(work):
+        def run() -> None:
+            try:
+                work()
+            except Exception as exc:
+                errors.append(f"{work.__name__}: {type(exc).__name__}: {exc}")
+        return run
+
+    threads = [threading.Thread(target=guarded(work), daemon=True) for work in works]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(JOIN_SECONDS)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    return errors
