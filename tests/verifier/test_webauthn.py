@@ -261,3 +261,16 @@ def test_expired_challenges_are_swept_by_a_later_begin(verifier, key, clock):
     clock.advance(verifier.settings.challenge_ttl + 1)
     verifier.webauthn_authenticate_begin("alice", ORIGIN)
     assert _stored_challenges(verifier) == 1
+
+
+@pytest.mark.parametrize("member", ["attestationObject", "clientDataJSON"])
+def test_a_registration_with_a_huge_number_is_rejected_before_python_fido2_reads_it(verifier, key, member):
+    from tests.importers.support import memory_capped
+
+    verifier.create_user("alice")
+    options, state_id = verifier.webauthn_register_begin("alice", ORIGIN)
+    response = key.create(ORIGIN, options)
+    response["response"][member] = 10**12  # from_dict would allocate 10**12 bytes for it
+    with memory_capped(), pytest.raises(WebAuthnRejected, match="out of range"):
+        verifier.webauthn_register_complete("alice", state_id, response, "Key")
+    assert verifier.list_credentials("alice") == []

@@ -144,6 +144,7 @@ def parse_assertion(data: Any) -> AuthenticationResponse:
     """
     if not isinstance(data, Mapping) or not isinstance(data.get("response"), Mapping):
         raise TypeError("an assertion is a JSON object with a response object")
+    refuse_huge_numbers(data)
     raw_id, response = data["rawId"], data["response"]
     if "id" in data and data["id"] != raw_id:
         raise ValueError("id does not match rawId")
@@ -165,3 +166,26 @@ def _bytes(value: Any) -> bytes:
     if not isinstance(value, str):
         raise TypeError("binary members are base64url text")
     return websafe_decode(value)
+
+
+MAX_JSON_NUMBER = 2**24  # WebAuthn response JSON carries no number anywhere near this
+
+
+def refuse_huge_numbers(value: Any, depth: int = 0) -> None:
+    """Raise ValueError for a number beyond ±MAX_JSON_NUMBER anywhere in ``value`` (or nesting over 32).
+
+    python-fido2's ``from_dict`` turns a number found where bytes belong into ``bytes(number)``: a response
+    with ``"attestationObject": 1e12`` would make the server allocate that many bytes. Run before any
+    client JSON reaches python-fido2.
+    """
+    if depth > 32:
+        raise ValueError("the credential JSON is nested too deeply")
+    if isinstance(value, Mapping):
+        for item in value.values():
+            refuse_huge_numbers(item, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            refuse_huge_numbers(item, depth + 1)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and \
+            not -MAX_JSON_NUMBER <= value <= MAX_JSON_NUMBER:
+        raise ValueError(f"the credential JSON holds the number {value!r}, out of range for WebAuthn")

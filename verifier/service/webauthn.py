@@ -165,6 +165,7 @@ class WebAuthn:
         if state is None:
             raise WebAuthnRejected("the registration request expired or was already used; start again")
         try:
+            rules.refuse_huge_numbers(response)  # before python-fido2 turns a number into bytes(number)
             auth_data = self._server.register_complete(state, response)
         except Exception as exc:  # fido2 raises ValueError/KeyError/TypeError/... for bad input
             raise WebAuthnRejected(f"registration rejected: {exc}") from None

@@ -134,7 +134,30 @@ def _options_json(options: Any) -> dict[str, Any]:
         options = dict(options["publicKey"])  # tolerate the CredentialCreationOptions wrapper
     if not isinstance(options.get("challenge"), str):
         raise FidoBadRequest("options.challenge must be a base64url string")
+    refuse_huge_numbers(options)
     return options
+
+
+MAX_JSON_NUMBER = 2**24  # above any timeout (ms) or algorithm id WebAuthn JSON carries
+
+
+def refuse_huge_numbers(value: Any, depth: int = 0) -> None:
+    """Raise FidoBadRequest for a number beyond ±MAX_JSON_NUMBER anywhere in ``value`` (or nesting over 32).
+
+    python-fido2's ``from_dict`` turns a number found where bytes belong into ``bytes(number)``: a page
+    sending ``{"id": 1e12}`` for a key id would make the host allocate that many bytes.
+    """
+    if depth > 32:
+        raise FidoBadRequest("options are nested too deeply")
+    if isinstance(value, Mapping):
+        for item in value.values():
+            refuse_huge_numbers(item, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            refuse_huge_numbers(item, depth + 1)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and \
+            not -MAX_JSON_NUMBER <= value <= MAX_JSON_NUMBER:
+        raise FidoBadRequest(f"options hold the number {value!r}, out of range for WebAuthn")
 
 
 def _timeout(options: Any) -> float:
