@@ -4,8 +4,11 @@
 export const HOST_NAME = "dev.tracker2fa.host";
 const DEFAULT_TIMEOUT_MS = 15000;
 // Requests that read or compute without changing the vault may be sent again on a new port when
-// the host died before answering.
-const RETRY_SAFE = new Set(["hello", "vault.status", "vault.entries", "vault.code", "vault.copy_code", "settings.get"]);
+// the host died before answering. fido.devices only lists keys: without a retry, a page's security-key
+// request right after the host restarted fell back to the browser's own WebAuthn.
+const RETRY_SAFE = new Set([
+  "hello", "vault.status", "vault.entries", "vault.code", "vault.copy_code", "settings.get", "fido.devices",
+]);
 
 export class HostError extends Error {
   /** `extra` holds the error object's other fields (security keys: `dom_name`, `u2f_error_code`). */
@@ -117,8 +120,10 @@ export class HostConnection {
           resolve,
           reject,
           fail: (code, message) => {
-            // A host that died mid-request is started again once for read-only requests.
-            if (left > 0 && code === "host_exited") attempt(left - 1);
+            // A host that died mid-request is started again once for read-only requests. Chromium reports a
+            // host killed while a message was written to it as "Error when communicating…", the text of a
+            // host that wrote garbage: either way one more try of a read-only request costs nothing.
+            if (left > 0 && (code === "host_exited" || code === "host_protocol_error")) attempt(left - 1);
             else reject(new HostError(code, message));
           },
           timer: setTimeout(() => {

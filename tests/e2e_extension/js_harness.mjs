@@ -77,6 +77,17 @@ const scenarios = {
     ports[1].reply({ id: ports[1].posted[0].id, result: { ok: 1 } });
     return { result: await p, ports: ports.length, connections: conn.connections };
   },
+  async hostKilledMidWriteRetriesKeyListingOnNewPort() {
+    // Chromium's message for a host killed while a message was written to it is its protocol-error text.
+    const { ports, connect } = fakePorts();
+    const conn = new host.HostConnection(connect);
+    const outcome = conn.request("fido.devices").then((result) => ({ result }), (err) => ({ code: err.code }));
+    ports[0].die("Error when communicating with the native messaging host.");
+    await tick();
+    if (ports.length < 2) return { ...(await outcome), ports: ports.length };
+    ports[1].reply({ id: ports[1].posted[0].id, result: { keys: [] } });
+    return { ...(await outcome), ports: ports.length, method: ports[1].posted[0].method };
+  },
   async hostDeathDoesNotRepeatMutations() {
     const { ports, connect } = fakePorts();
     const conn = new host.HostConnection(connect);

@@ -202,6 +202,11 @@ def test_read_only_request_is_retried_on_a_new_port_when_the_host_dies(node: Nod
     assert node("scenario", "hostDeathRetriesReadOnlyOnNewPort") == {"result": {"ok": 1}, "ports": 2, "connections": 2}
 
 
+def test_a_key_listing_is_retried_when_the_host_was_killed_while_it_was_written(node: Node) -> None:
+    result = node("scenario", "hostKilledMidWriteRetriesKeyListingOnNewPort")
+    assert result == {"result": {"keys": []}, "ports": 2, "method": "fido.devices"}
+
+
 def test_mutation_is_never_sent_twice_when_the_host_dies(node: Node) -> None:
     assert node("scenario", "hostDeathDoesNotRepeatMutations") == {"rejected": True, "code": "host_exited", "ports": 1}
 
