@@ -277,9 +277,13 @@ def test_without_a_key_on_the_host_the_browsers_own_webauthn_answers(
 PIN = "4711-pin"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def pin_browser(playwright_instance: Any, tmp_path_factory: Any, pages: PageServer) -> Iterator[Chromium]:
-    """A browser whose host's virtual key has a PIN set (it asks for it when user verification is wanted)."""
+    """A browser whose host's virtual key has a PIN set (it asks for it when user verification is wanted).
+
+    One per test (its one user): a rerun after a headless hiccup then starts from a fresh browser and host,
+    not from the first attempt's request still holding the key (CI saw both attempts time out that way).
+    """
     import hashlib
 
     from native_host.fido.softkey.store import KeyStore
