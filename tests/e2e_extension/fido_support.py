@@ -49,6 +49,21 @@ def confirm_prompt(page: Any) -> None:
     page.keyboard.press("Enter")
 
 
+def hold_key_with_a_registration(browser: Chromium, url: str) -> Any:
+    """Open ``url`` and start a registration that needs the virtual key's PIN; once the prompt asks for the
+    PIN, the key is held (its other users get fido.key_busy). Returns the page; closing it frees the key."""
+    page = browser.open(url)
+    page.evaluate(
+        """() => { window.pending = navigator.credentials.create({publicKey: {rp: {name: "T", id: "localhost"},
+             user: {id: new Uint8Array(8), name: "a", displayName: "A"}, challenge: new Uint8Array(32),
+             authenticatorSelection: {userVerification: "required"},
+             pubKeyCredParams: [{type: "public-key", alg: -7}]}}).catch((e) => e.name); }"""
+    )
+    confirm_prompt(page)
+    page.locator(f"{PROMPT}[data-state=pin]").wait_for(state="attached", timeout=20000)
+    return page
+
+
 def prompt_text(page: Any) -> str:
     """The text the user sees in the prompt (a closed shadow root: read through CDP's pierce)."""
     cdp = page.context.new_cdp_session(page)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from .conftest import SECRET, Chromium, PageServer, make_vault
-from .fido_support import PROMPT, confirm_prompt, enable_security_keys
+from .fido_support import PROMPT, enable_security_keys, hold_key_with_a_registration
 from .test_i18n import catalog
 from .test_popup_key_unlock import enrol_virtual_key, locked_popup, start  # noqa: F401 (the start fixture)
 
@@ -52,15 +52,7 @@ def browser(start: Callable[..., Chromium], tmp_path_factory: pytest.TempPathFac
 @pytest.fixture
 def key_held(browser: Chromium, pages: PageServer) -> Iterator[Any]:
     """A page whose registration holds the key, waiting for its PIN; closing the page frees the key."""
-    page = browser.open(pages.url("/pages/fido_legacy.html", host="localhost"))
-    page.evaluate(
-        """() => { window.pending = navigator.credentials.create({publicKey: {rp: {name: "T", id: "localhost"},
-             user: {id: new Uint8Array(8), name: "a", displayName: "A"}, challenge: new Uint8Array(32),
-             authenticatorSelection: {userVerification: "required"},
-             pubKeyCredParams: [{type: "public-key", alg: -7}]}}).catch((e) => e.name); }"""
-    )
-    confirm_prompt(page)
-    page.locator(f"{PROMPT}[data-state=pin]").wait_for(state="attached", timeout=20000)  # the key is held
+    page = hold_key_with_a_registration(browser, pages.url("/pages/fido_legacy.html", host="localhost"))
     yield page
     if not page.is_closed():
         page.close()

@@ -18,7 +18,7 @@ import pytest
 from native_host.devtools import browsers
 
 from .conftest import PASSWORD, SECRET, Chromium, PageServer, host_pids_for_home, kill_pid, make_vault
-from .fido_support import PROMPT, confirm_prompt, enable_security_keys, virtual_key_env
+from .fido_support import enable_security_keys, hold_key_with_a_registration, virtual_key_env
 
 pytestmark = pytest.mark.browser
 WRONG_KEY_TEXT = "not enrolled for this vault"  # common/messages.js, wrong_security_key
@@ -156,15 +156,7 @@ def held_key(
     enrol_virtual_key(vault, vkey)
     busy = start(vault, vkey)
     enable_security_keys(busy, pages.origin("localhost"))
-    page = busy.open(pages.url("/pages/fido_legacy.html", host="localhost"))
-    page.evaluate(
-        """() => { window.pending = navigator.credentials.create({publicKey: {rp: {name: "T", id: "localhost"},
-             user: {id: new Uint8Array(8), name: "a", displayName: "A"}, challenge: new Uint8Array(32),
-             authenticatorSelection: {userVerification: "required"},
-             pubKeyCredParams: [{type: "public-key", alg: -7}]}}).catch((e) => e.name); }"""
-    )
-    confirm_prompt(page)
-    page.locator(f"{PROMPT}[data-state=pin]").wait_for(state="attached", timeout=20000)  # the key is held
+    page = hold_key_with_a_registration(busy, pages.url("/pages/fido_legacy.html", host="localhost"))
     yield busy
     page.keyboard.press("Escape")  # let the page's request go too
     page.close()
