@@ -30,7 +30,7 @@ DEFAULT_AUTO_LOCK_SECONDS = 300
 MAX_AUTO_LOCK_SECONDS = 7 * 24 * 3600
 
 # Chromium ids: 32 letters a–p. Firefox ids: an email-like id or a {GUID} (AMO rules).
-_CHROMIUM_ID = re.compile(r"^[a-p]{32}$")
+_CHROMIUM_ID = re.compile(r"[a-p]{32}")  # fullmatch: "$" would let a trailing newline through
 _GECKO_ID = re.compile(r"^(\{[0-9a-fA-F-]{36}\}|[A-Za-z0-9._+-]{1,80}@[A-Za-z0-9._-]{1,80})$")
 
 
@@ -42,12 +42,12 @@ class ConfigError(Tracker2faError):
 
 def is_chromium_extension_id(value: str) -> bool:
     """True for a well-formed Chromium extension id (32 letters a–p)."""
-    return isinstance(value, str) and bool(_CHROMIUM_ID.match(value))
+    return isinstance(value, str) and bool(_CHROMIUM_ID.fullmatch(value))
 
 
 def is_firefox_extension_id(value: str) -> bool:
     """True for a well-formed Firefox add-on id (``name@domain`` or ``{GUID}``)."""
-    return isinstance(value, str) and bool(_GECKO_ID.match(value))
+    return isinstance(value, str) and bool(_GECKO_ID.fullmatch(value))
 
 
 def validate_auto_lock_seconds(value: object) -> int:

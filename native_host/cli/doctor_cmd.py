@@ -21,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--browser", action="append", default=[], metavar="NAME", help="check only this browser")
     parser.add_argument("--user-data-dir", type=Path, metavar="DIR", help="check a custom Chromium profile instead")
+    parser.add_argument(
+        "--system", action="store_true", help="check only the system-wide registration (install --system, the .deb)"
+    )
     parser.add_argument("--host-path", type=Path, metavar="PATH", help="the tracker2fa-host executable to expect")
     parser.add_argument(
         "--browser-pid", type=int, metavar="PID", help="read the environment of this browser process (Linux)"
@@ -39,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         browsers=args.browser,
         probe=not args.no_probe,
         browser_pid=args.browser_pid,
+        system=args.system,
     )
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
@@ -59,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"vault (this shell): {vault.get('shell_path')}")
     answers = {True: "yes", False: "no", None: "not checked"}[report.host_answers]
     print(f"host answers hello: {answers}")
+    for skipped in report.not_started:
+        print(f"  not started: {skipped['program']} (named by {skipped['manifest']}): {skipped['reason']}")
     for note in report.notes:
         print(f"note: {note}")
     for problem in report.problems:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -61,7 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="remove exactly what `tracker2fa install` wrote",
         description="Remove the host manifests, launchers, registry keys and config that `tracker2fa install` "
         "recorded in its receipt, for the same browsers, scope (per user or --system) and OS; files and folders "
-        "it did not write are left alone. Your vault is never touched.",
+        "it did not write are left alone. Only the places an install writes to are candidates, whatever the "
+        "receipt says, and a receipt owned by another user is ignored. Your vault is never touched.",
     )
     _add_common(uninstall)
     uninstall.set_defaults(handler=run_uninstall)
@@ -76,15 +78,24 @@ def run_install(args: argparse.Namespace) -> int:
 
         if args.os_name != current_os():
             raise DeployError(f"this machine is not {args.os_name}: add --dry-run to see the plan for it")
-    plan = install(
-        args.browser,
-        system=args.system,
-        os_name=args.os_name,
-        dry_run=args.dry_run,
-        user_data_dir=args.user_data_dir,
-        extension_ids=args.extension_id,
-        host_path=args.host_path,
-    )
+    try:
+        plan = install(
+            args.browser,
+            system=args.system,
+            os_name=args.os_name,
+            dry_run=args.dry_run,
+            user_data_dir=args.user_data_dir,
+            extension_ids=args.extension_id,
+            host_path=args.host_path,
+        )
+    except DeployError as exc:
+        if not args.json:
+            raise
+        # Scripts reviewing a plan get the refusal in the same JSON shape as the plan, and exit 1.
+        error = exc.to_json() if hasattr(exc, "to_json") else {"code": exc.code, "message": exc.message}
+        print(json.dumps({"dry_run": args.dry_run, "error": error}, indent=2))
+        print(f"tracker2fa: error: {exc.message}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps({"dry_run": args.dry_run, **plan.to_json()}, indent=2))
         return 0
@@ -115,12 +126,14 @@ def run_uninstall(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise as_deploy_error(exc, "remove the registration") from None
     if args.json:
-        print(json.dumps({"removed": removal.removed, "kept": removal.kept}, indent=2))
+        print(json.dumps({"removed": removal.removed, "kept": removal.kept, "notes": removal.notes}, indent=2))
         return 0
     for item in removal.removed:
         print(f"removed {item}")
     for item in removal.kept:
         print(f"kept    {item} (still needed by another browser)")
+    for note in removal.notes:
+        print(f"note: {note}")
     if not removal.removed:
         print("nothing to remove: the host was not registered")
     return 0

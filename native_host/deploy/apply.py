@@ -5,6 +5,11 @@ the files, the folders and registry keys it had to create, and for each the brow
 uninstall for some browsers drops them from each item and removes only the items no browser needs any
 more, so a folder that existed before the install, or a manifest folder shared with another browser, stays.
 
+A receipt is only a hint that narrows what an uninstall removes: the candidates are recomputed from the
+layout for the scope and browsers (their manifests and registry keys, the host configuration, the launcher,
+the receipt, and the folders above them), and a receipt item outside them is ignored. A receipt that is
+neither root's nor the current user's is not read at all (another user could have written it).
+
 Receipt format (version 1)::
 
     {"version": 1, "items": [{"kind": "file" | "dir" | "key", "path": "...",
@@ -14,6 +19,7 @@ Receipt format (version 1)::
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
@@ -21,7 +27,13 @@ from typing import Any
 from .. import HOST_NAME
 from ..atomic import write_file_atomically
 from .browsers import Browser
-from .layouts import custom_profile_location, manifest_locations, receipt_path
+from .layouts import (
+    custom_profile_location,
+    launcher_paths,
+    manifest_locations,
+    receipt_path,
+    system_config_path,
+)
 from .manifest import DeployError
 from .plan import FileWrite, Plan, owner_name
 from .platforms import TargetOS
@@ -94,6 +106,35 @@ def load_receipt(target: TargetOS, path: PurePath) -> Receipt:
         raise DeployError(f"{disk}: {exc.message}; remove it and install again") from None
 
 
+def receipt_owner_problem(target: TargetOS, path: PurePath) -> str | None:
+    """Why the receipt at ``path`` must not be believed (None when it is root's or this user's, or absent)."""
+    if target.is_windows or not hasattr(os, "geteuid"):
+        return None
+    disk = target.on_disk(path)
+    try:
+        owner = disk.lstat().st_uid
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"the install receipt {disk} cannot be checked ({exc.strerror or exc})"
+    if owner in (0, os.geteuid()):
+        return None
+    from .trust import user_name
+
+    return (
+        f"ignored the install receipt {disk}: it belongs to {user_name(owner)}, not to root or to you, so it could "
+        "name anything; only tracker2fa's own manifests were looked for"
+    )
+
+
+def load_trusted_receipt(target: TargetOS, path: PurePath) -> tuple[Receipt, str | None]:
+    """The receipt at ``path``, or an empty one with the reason when its owner is not root or this user."""
+    problem = receipt_owner_problem(target, path)
+    if problem is not None:
+        return Receipt(), problem
+    return load_receipt(target, path), None
+
+
 def save_receipt(target: TargetOS, path: PurePath, receipt: Receipt) -> None:
     disk = target.on_disk(path)
     if not receipt.items:
@@ -128,7 +169,8 @@ def apply_plan(plan: Plan, target: TargetOS, receipt_file: PurePath, registry: R
         raise DeployError(f"cannot install for {target.name} on this machine; use --dry-run to see the plan")
     if plan.registry and registry is None:
         raise DeployError("this plan sets registry values but no registry was given")
-    receipt = load_receipt(target, receipt_file)
+    # Another user's receipt is replaced, never merged: its items would become root's to remove later.
+    receipt, _ = load_trusted_receipt(target, receipt_file)
     everyone = plan.browsers
     # The receipt's own folder is recorded first so that it goes last.
     for folder in _missing_dirs(target.on_disk(receipt_file)):
@@ -173,6 +215,7 @@ class Removal:
 
     removed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def _describe(slot: tuple[str, str, str, str]) -> str:
@@ -197,12 +240,21 @@ def uninstall_scope(
     if not target.is_local:
         raise DeployError(f"cannot uninstall for {target.name} on this machine")
     receipt_file = receipt_path(target, scope, user_config_path)
-    receipt = load_receipt(target, receipt_file)
+    receipt, distrust = load_trusted_receipt(target, receipt_file)
     names = {owner_name(b, user_data_dir) for b in browsers}
     result = Removal()
+    if distrust:
+        result.notes.append(distrust)
+    allowed = layout_slots(target, scope, browsers, user_config_path, user_data_dir)
     doomed: list[tuple[str, str, str, str]] = []
     for slot, owners in list(receipt.items.items()):
         if not owners & names:
+            continue
+        if slot not in allowed:
+            result.notes.append(
+                f"ignored {_describe(slot)} in the install receipt: not a place `tracker2fa install` writes to for "
+                f"{', '.join(sorted(names))} ({scope})"
+            )
             continue
         owners -= names
         if owners:
@@ -217,7 +269,8 @@ def uninstall_scope(
             disk.unlink()
             result.removed.append(slot[1])
     _remove_unrecorded(target, scope, browsers, user_data_dir, registry, receipt, result)
-    save_receipt(target, receipt_file, receipt)  # before the folders: the receipt may be the last file in one
+    if distrust is None:  # another user's file is left as it is
+        save_receipt(target, receipt_file, receipt)  # before the folders: the receipt may be the last file in one
     for slot in sorted((s for s in doomed if s[0] == "key"), key=lambda s: -s[1].count("\\")):
         _, key, hive, view = slot
         if registry is not None and registry.key_exists(hive, key, view or None):
@@ -235,6 +288,40 @@ def uninstall_scope(
             disk.rmdir()
             result.removed.append(slot[1])
     return result
+
+
+def layout_slots(
+    target: TargetOS,
+    scope: str,
+    browsers: list[Browser],
+    user_config_path: PurePath | None,
+    user_data_dir: PurePath | None,
+) -> set[tuple[str, str, str, str]]:
+    """Every file, folder and registry key an install in ``scope`` for ``browsers`` can write: the only
+    items an uninstall may remove, whatever a receipt says."""
+    files: list[PurePath] = []
+    keys: set[tuple[str, str, str, str]] = set()
+    for browser in browsers:
+        if user_data_dir is not None:
+            locations = [custom_profile_location(browser, target, user_data_dir)]
+        else:
+            locations = manifest_locations(browser, target, scope)
+        for location in locations:
+            files.append(location.path)
+            for pointer in location.registry:
+                for key in parent_keys(pointer.key):
+                    keys.add(Receipt.key_slot(pointer.hive, key, pointer.view))
+    if scope == "system":
+        files.extend([system_config_path(target), *launcher_paths(target)])
+    elif user_config_path is not None:
+        files.append(user_config_path)
+    files.append(receipt_path(target, scope, user_config_path))
+    slots = {Receipt.file_slot("file", f) for f in files} | keys
+    for path in files:
+        for parent in path.parents:
+            if parent != parent.parent:  # never a drive or "/" itself
+                slots.add(Receipt.file_slot("dir", parent))
+    return slots
 
 
 def _remove_unrecorded(

@@ -69,6 +69,8 @@ class DoctorReport:
     policies: dict[str, Any] = field(default_factory=dict)
     vault: dict[str, Any] = field(default_factory=dict)
     host_answers: bool | None = None
+    # Hosts the doctor would have started but did not: another user could change them (see _probe_guard).
+    not_started: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -170,8 +172,12 @@ def doctor(
     browser_env: Mapping[str, str] | None = None,
     browser_pid: int | None = None,
     shell_env: Mapping[str, str] | None = None,
+    system: bool = False,
 ) -> DoctorReport:
-    """Inspect the set-up on this machine (or a fake ``root``); see the module docstring for the checks."""
+    """Inspect the set-up on this machine (or a fake ``root``); see the module docstring for the checks.
+
+    ``system``: only the system-wide manifests (what ``install --system`` and the Debian package write).
+    """
     target = target_os(os_name, root=root, home=home)
     if target.is_windows and registry is None and target.root is None:
         from .registry import system_registry
@@ -195,14 +201,14 @@ def doctor(
         if policies is not None:
             report.policies[browser.name] = policies.to_json()
         registered = _check_browser(
-            target, browser, configs, current_host, user_data_dir, registry, policies, report, usable
+            target, browser, configs, current_host, user_data_dir, registry, policies, report, usable, system
         )
         if is_installed and not registered:
             report.problems.append(
                 Problem(
                     browser.name,
-                    "the host is not registered (no manifest)",
-                    f"run `{_install_cmd(browser.name, 'user')}`",
+                    "the host is not registered (no manifest)" + (" system-wide" if system else ""),
+                    f"run `{_install_cmd(browser.name, 'system' if system else 'user')}`",
                 )
             )
         if is_installed and policies is not None:
@@ -220,6 +226,7 @@ def doctor(
         browser_pid,
         shell_env,
         probe,
+        current_host,
     )
     return report
 
@@ -299,12 +306,13 @@ def _check_browser(
     policies: Any,
     report: DoctorReport,
     usable: list[tuple[str, Path, HostConfig]],
+    system: bool = False,
 ) -> bool:
     """Check every manifest location of ``browser``; True when at least one manifest is usable."""
     if user_data_dir is not None:
         scopes = [("user", [custom_profile_location(browser, target, target.path(str(user_data_dir)))])]
     else:
-        scopes = [(s, manifest_locations(browser, target, s)) for s in ("user", "system")]
+        scopes = [(s, manifest_locations(browser, target, s)) for s in (("system",) if system else ("user", "system"))]
     usable_scopes = []
     for scope, locations in scopes:
         for location in locations:
@@ -377,6 +385,7 @@ def _check_vault(
     browser_pid: int | None,
     shell_env: Mapping[str, str],
     probe: bool,
+    current_host: PurePath | None = None,
 ) -> None:
     """Compare the vault the browser's host opens with this shell's, and probe the host over the protocol."""
     shell_vault = vault_path_for(shell_env, target.name)
@@ -407,14 +416,27 @@ def _check_vault(
         report.host_answers = False if usable else None
     else:
         seen: set[tuple[str, str]] = set()
-        answers = True
+        answers: bool | None = True
+        probed = 0
         for family, manifest_disk, config in usable:
             host_text = json.loads(manifest_disk.read_text())["path"]
             if (family, host_text) in seen:
                 continue
             seen.add((family, host_text))
+            host_disk = target.on_disk(target.path(host_text))
+            guard = _probe_guard(target, manifest_disk, host_disk, current_host)
+            if guard is not None:
+                report.not_started.append({"program": str(host_disk), "manifest": str(manifest_disk), "reason": guard})
+                report.notes.append(
+                    f"did not start {host_disk} (named by {manifest_disk}) to test it: {guard}. Run as root or on "
+                    "a profile that is not yours, doctor starts only this installation's host or a program no "
+                    "other user can change; run `tracker2fa doctor` as the profile's owner to test this one"
+                )
+                continue
+            probed += 1
             argv = probe_argv(family, manifest_disk, config.chromium_extension_ids, config.firefox_extension_ids)
-            status, failure = probe_host(target.on_disk(target.path(host_text)), argv, env_for_host)
+            host_env = env_for_host if not _guarded(target, manifest_disk) else probe_environment(env_for_host)
+            status, failure = probe_host(host_disk, argv, host_env)
             if failure:
                 answers = False
                 report.problems.append(
@@ -428,7 +450,7 @@ def _check_vault(
                 expected_vault = status["path"]
                 report.vault["browser_path"] = expected_vault
                 report.vault["exists"] = status.get("exists")
-        report.host_answers = answers
+        report.host_answers = answers if probed or answers is False else None
     if report.vault["exists"] is None:
         report.vault["exists"] = Path(expected_vault).exists() if target.root is None else None
     if os.path.normpath(expected_vault) != os.path.normpath(shell_vault):
@@ -443,3 +465,43 @@ def _check_vault(
         )
     elif report.vault["exists"] is False:
         report.notes.append(f"no vault at {expected_vault} yet: create one with `tracker2fa vault init`")
+
+
+# What a host started by doctor for another user (or by root) keeps of the browser's environment: where the
+# vault and the configuration are, and the locale. Never PYTHONPATH, LD_PRELOAD and their kind, which would
+# make even this installation's host load another user's code.
+_PROBE_ENV_KEEP = ("HOME", "USER", "LOGNAME", "LANG", "TRACKER2FA_VAULT", "TRACKER2FA_CONFIG", "XDG_CONFIG_HOME",
+                   "XDG_DATA_HOME", "XDG_RUNTIME_DIR")
+
+
+def probe_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` reduced to what tells the host where its files are, with the system's PATH."""
+    kept = {k: v for k, v in env.items() if k in _PROBE_ENV_KEEP or k.startswith("LC_")}
+    kept["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin"
+    return kept
+
+
+def _guarded(target: TargetOS, manifest: Path) -> bool:
+    """True when the probe must not trust the manifest's program: doctor runs as root, or the manifest is
+    another user's (a helpdesk checking someone's profile). Windows has no owners to compare here."""
+    if target.is_windows or not hasattr(os, "geteuid"):
+        return False
+    if os.geteuid() == 0:
+        return True
+    try:
+        return manifest.stat().st_uid != os.geteuid()
+    except OSError:
+        return True
+
+
+def _probe_guard(target: TargetOS, manifest: Path, host: Path, current_host: PurePath | None) -> str | None:
+    """Why the doctor must not start ``host`` (None when it may): only when guarded, and then only this
+    installation's host, or a program that neither another user nor what it runs can be changed by."""
+    if not _guarded(target, manifest):
+        return None
+    from .trust import program_problems
+
+    allowed = frozenset({0, os.geteuid()})
+    accepted = [str(target.on_disk(current_host))] if current_host is not None else []
+    problems = program_problems(str(host), allowed, accepted=accepted)
+    return problems[0].describe() if problems else None

@@ -15,6 +15,9 @@ from .browsers import Browser
 from .platforms import TargetOS
 
 SCOPES = ("user", "system")
+# Where the Debian package (`tracker2fa pack --deb`) puts the host; when it exists, a system install's
+# launcher goes there instead of /usr/local/lib/tracker2fa.
+DEBIAN_PACKAGE_DIR = "/usr/lib/tracker2fa"
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,12 @@ def app_dir(target: TargetOS, scope: str) -> PurePath:
     if target.name == "macos":
         base = target.path("/Library/Application Support") if scope == "system" else target.mac_app_support()
         return base / "tracker2fa"
-    return target.path("/usr/local/lib/tracker2fa") if scope == "system" else target.xdg_data_home() / "tracker2fa"
+    if scope != "system":
+        return target.xdg_data_home() / "tracker2fa"
+    if target.is_local and target.on_disk(target.path(DEBIAN_PACKAGE_DIR)).is_dir():
+        # The Debian package's own folder: a package must not write under /usr/local (Debian Policy 9.1.2).
+        return target.path(DEBIAN_PACKAGE_DIR)
+    return target.path("/usr/local/lib/tracker2fa")
 
 
 def system_config_path(target: TargetOS) -> PurePath:
@@ -62,6 +70,18 @@ def launcher_path(target: TargetOS, scope: str) -> PurePath:
     """Where a generated launcher goes (a ``.bat`` on Windows, a ``/bin/sh`` script elsewhere)."""
     name = "tracker2fa-host.bat" if target.name == "windows" else "tracker2fa-host"
     return app_dir(target, scope) / name
+
+
+def launcher_paths(target: TargetOS) -> list[PurePath]:
+    """Every place a system install may have put its launcher (both Linux folders: the package may have come
+    or gone since)."""
+    found = [launcher_path(target, "system")]
+    if target.name == "linux":
+        for folder in ("/usr/local/lib/tracker2fa", DEBIAN_PACKAGE_DIR):
+            path = target.path(folder, "tracker2fa-host")
+            if path not in found:
+                found.append(path)
+    return found
 
 
 def receipt_path(target: TargetOS, scope: str, user_config: PurePath | None = None) -> PurePath:

@@ -59,7 +59,7 @@ def check_host_path(path: Path) -> Path:
 
 def host_manifest(family: str, host_path: Path, extension_ids: list[str], name: str = HOST_NAME) -> dict[str, Any]:
     """The manifest content for a browser family ("chromium" or "firefox")."""
-    if not _HOST_NAME_RE.match(name):
+    if not _HOST_NAME_RE.fullmatch(name):
         raise DeployError(f"invalid host name {name!r}: lowercase letters, digits, '_' and single dots only")
     if not extension_ids:
         raise DeployError(f"no {family} extension id to allow")

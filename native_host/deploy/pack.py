@@ -118,7 +118,11 @@ def pack(source: Path, key_file: Path, out: Path, codebase_base: str, *, new_key
     """
     from ..atomic import write_file_atomically
 
-    if not codebase_base.startswith(("https://", "http://")) or not codebase_base.isascii():
+    if (
+        not codebase_base.startswith(("https://", "http://"))
+        or not codebase_base.isascii()
+        or any(ord(c) < 0x21 or ord(c) == 0x7F or c in "\"'<>" for c in codebase_base)
+    ):
         raise DeployError(f"--base-url must be an http(s) URL, not {codebase_base!r}")
     manifest, files = read_extension(source)
     key = load_or_create_key(key_file, new_key)

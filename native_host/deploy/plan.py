@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import stat
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -259,27 +258,49 @@ def build_plan(
                     registry[slot] = RegistryWrite(pointer.hive, pointer.key, pointer.view, str(location.path), [owner])
     plan.files.extend(manifests.values())
     plan.registry.extend(registry.values())
-    plan.notes.extend(_host_notes(target, scope, host))
+    if scope == "system":
+        check_system_host(target, host)
     return plan
 
 
-def _host_notes(target: TargetOS, scope: str, host: PurePath) -> list[str]:
-    """Warnings about the host program itself (a system install whose host others can replace)."""
-    if scope != "system" or not target.is_local or target.is_windows:
-        return []
-    notes = []
-    disk = target.on_disk(host)
-    for path in (disk, *disk.parents):
-        try:
-            st = path.stat()
-        except OSError:
-            break
-        if st.st_mode & stat.S_ISVTX:  # a sticky folder (/tmp): others cannot replace what is in it
-            continue
-        if st.st_mode & stat.S_IWOTH or (st.st_mode & stat.S_IWGRP and st.st_gid != 0):
-            notes.append(
-                f"{path} is writable by other users: any of them could replace the host every user's browser "
-                "starts; install tracker2fa in a root-owned location (e.g. a venv under /opt)"
-            )
-            break
-    return notes
+def check_system_host(target: TargetOS, host: PurePath) -> None:
+    """Refuse a host for every user that another user could change (its path, interpreter, package).
+
+    Only on this machine's own file system: under a fake root (a staging tree) owners mean nothing yet, and
+    Windows guards Program Files with ACLs this check does not read.
+    """
+    if not target.is_local or target.root is not None or target.is_windows:
+        return
+    from .trust import program_problems
+
+    problems = program_problems(str(host))
+    if problems:
+        raise UntrustedHost(str(host), problems)
+
+
+class UntrustedHost(DeployError):
+    """A system install refused: another user could change the host or what it runs."""
+
+    code = "untrusted_host"
+
+    def __init__(self, host: str, problems: list) -> None:
+        first = problems[0]
+        fix_path = first.path if first.owner != "?" else host
+        super().__init__(
+            f"refusing to register {host} for every user: {first.describe()}. Every user's browser would start "
+            "it, so no one but root may be able to change it, its interpreter or its package. Fix: install "
+            "tracker2fa where only root can write (the Debian package `tracker2fa pack --deb` builds, or "
+            "`sudo python3 -m venv /opt/tracker2fa && sudo /opt/tracker2fa/bin/pip install tracker2fa-*.whl`, "
+            "then `sudo /opt/tracker2fa/bin/tracker2fa install --system`), or make root own it: "
+            f"`sudo chown root:root {shlex.quote(fix_path)} && sudo chmod go-w {shlex.quote(fix_path)}`"
+        )
+        self.host = host
+        self.problems = problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "host": self.host,
+            "untrusted": [p.to_json() for p in self.problems],
+        }

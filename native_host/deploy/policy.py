@@ -94,9 +94,38 @@ def check_request(req: PolicyRequest) -> str:
     if url is None:
         what = "the signed .xpi's install URL" if req.browser == "firefox" else "the update manifest URL"
         raise DeployError(f"{req.browser} needs --update-url ({what})")
-    if not url.startswith(("https://", "http://", "file://")) or not url.isascii() or any(c in url for c in " \"'<>"):
+    if (
+        not url.startswith(("https://", "http://", "file://"))
+        or not url.isascii()
+        or any(c in url for c in " \"'<>")
+        or has_control_characters(url)
+    ):
         raise DeployError(f"the update URL must be an ASCII http(s):// or file:// URL, not {url!r}")
+    refuse_control_characters(req.settings, "settings")
     return url
+
+
+def has_control_characters(text: str) -> bool:
+    """True for text holding a C0 control character (CR, LF, NUL, tab…) or DEL."""
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+
+
+def refuse_control_characters(value: Any, where: str) -> None:
+    """Raise DeployError naming the first string (key or value) in ``value`` that holds a control character.
+
+    Every format escapes them differently (JSON, plist XML, .reg, ADMX) and some cannot hold them at all; a
+    line break in an id, URL or setting is never meant, so it is refused for every format alike.
+    """
+    if isinstance(value, str):
+        if has_control_characters(value):
+            raise DeployError(f"{where} holds a control character (a line break?): {value!r}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_control_characters(key, f"{where}: the key {key!r}")
+            refuse_control_characters(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            refuse_control_characters(item, f"{where}[{index}]")
 
 
 def _json(data: Any) -> str:
@@ -250,33 +279,51 @@ def admx_templates(schema: dict[str, Any], extension_id: str, vendor: Vendor, pr
 # -- macOS configuration profiles
 
 
-def _payload(domain: str, content: dict[str, Any], display: str) -> dict[str, Any]:
+def _uuid(*parts: str) -> str:
+    """A UUID stable across runs (no drift in manifests/) that differs whenever any part differs."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "tracker2fa:" + "\x1f".join(parts))).upper()
+
+
+def _payload(profile: str, domain: str, content: dict[str, Any], display: str) -> dict[str, Any]:
+    """One payload of the profile ``profile``: its identifier extends the profile's, as Apple suggests, and its
+    UUID derives from that identifier and the content (so a payload's UUID is never its profile's)."""
+    identifier = f"{_profile_identifier(profile)}.{domain}"
+    body = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return {
         "PayloadType": domain,
-        "PayloadIdentifier": f"dev.tracker2fa.policy.{domain}",
-        "PayloadUUID": str(uuid.uuid5(uuid.NAMESPACE_URL, f"tracker2fa:{domain}")).upper(),
+        "PayloadIdentifier": identifier,
+        "PayloadUUID": _uuid("payload", identifier, body),
         "PayloadVersion": 1,
-        "PayloadEnabled": True,
         "PayloadDisplayName": display,
         **content,
     }
 
 
+def _profile_identifier(name: str) -> str:
+    return f"dev.tracker2fa.policy.{name}"
+
+
 def mobileconfig(payloads: list[dict[str, Any]], name: str) -> bytes:
-    """A configuration profile (XML plist) holding ``payloads``; UUIDs derive from the content's names."""
+    """A configuration profile (XML plist) holding ``payloads`` (made by :func:`_payload` for ``name``).
+
+    Apple's rules: every PayloadUUID in the profile is unique, every PayloadIdentifier too; the top level has
+    PayloadContent, PayloadIdentifier, PayloadType "Configuration", PayloadUUID and PayloadVersion 1.
+    """
+    identifier = _profile_identifier(name)
     profile = {
         "PayloadType": "Configuration",
         "PayloadVersion": 1,
         "PayloadScope": "System",
-        "PayloadIdentifier": f"dev.tracker2fa.policy.{name}",
-        # Stable across runs (no drift in manifests/), distinct for each browser and extension.
-        "PayloadUUID": str(
-            uuid.uuid5(uuid.NAMESPACE_URL, "tracker2fa:" + "|".join(p["PayloadType"] for p in payloads))
-        ).upper(),
+        "PayloadIdentifier": identifier,
+        "PayloadUUID": _uuid("profile", identifier, *(p["PayloadUUID"] for p in payloads)),
         "PayloadDisplayName": f"tracker2fa ({name})",
         "PayloadDescription": "Installs the tracker2fa extension, allows its native host and sets its settings.",
         "PayloadContent": payloads,
     }
+    uuids = [profile["PayloadUUID"], *(p["PayloadUUID"] for p in payloads)]
+    identifiers = [identifier, *(p["PayloadIdentifier"] for p in payloads)]
+    if len(set(uuids)) != len(uuids) or len(set(identifiers)) != len(identifiers):  # pragma: no cover - by design
+        raise DeployError(f"the {name} profile would repeat a PayloadUUID or PayloadIdentifier")
     return plistlib.dumps(profile, fmt=plistlib.FMT_XML, sort_keys=True)
 
 
@@ -309,8 +356,10 @@ def policy_files(req: PolicyRequest, schema: dict[str, Any]) -> list[PolicyFile]
             PolicyFile(f"{req.browser}/en-US/{prefix}.adml", adml, "C:\\Windows\\PolicyDefinitions\\en-US\\"),
         ]
     payloads = [
-        _payload(vendor.macos_domain, policies, f"{vendor.display}: tracker2fa extension and native host"),
-        _payload(f"{vendor.macos_domain}.extensions.{req.extension_id}", req.settings, "tracker2fa settings"),
+        _payload(req.browser, vendor.macos_domain, policies, f"{vendor.display}: tracker2fa extension and native host"),
+        _payload(
+            req.browser, f"{vendor.macos_domain}.extensions.{req.extension_id}", req.settings, "tracker2fa settings"
+        ),
     ]
     return [
         PolicyFile(
@@ -327,7 +376,9 @@ def _firefox_files(req: PolicyRequest, url: str) -> list[PolicyFile]:
     # No Firefox .reg: Firefox reads registry DWORDs as numbers, not as the booleans the settings are, while
     # policies.json keeps their types (and is what Mozilla documents for every OS).
     if req.os == "macos":
-        payload = _payload(FIREFOX_DOMAIN, {"EnterprisePoliciesEnabled": True, **policies}, "Firefox: tracker2fa")
+        payload = _payload(
+            "firefox", FIREFOX_DOMAIN, {"EnterprisePoliciesEnabled": True, **policies}, "Firefox: tracker2fa"
+        )
         files.append(
             PolicyFile(
                 "firefox/tracker2fa-firefox.mobileconfig",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,27 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TRACKER2FA_CONFIG", str(tmp_path / "host.json"))
     monkeypatch.setenv("TRACKER2FA_VAULT", str(tmp_path / "vault.json"))
     return home
+
+
+NOBODY = 65534  # `nobody`: a real other user, so ownership checks meet a real other uid (the tests run as root)
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A root-owned 0755 folder under /tmp that other users can reach (pytest's tmp_path is 0700), removed after."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: files owned by another user are made with chown")
+    folder = Path(tempfile.mkdtemp(prefix="tracker2fa-trust-", dir="/tmp"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def owned_by(path: Path, uid: int, mode: int | None = None) -> Path:
+    """``path`` handed to ``uid`` (and its group), with ``mode`` when given."""
+    os.chown(path, uid, uid, follow_symlinks=False)
+    if mode is not None:
+        path.chmod(mode)
+    return path
