@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def host_executable() -> str:
@@ -63,3 +66,32 @@ def owned_by(path: Path, uid: int, mode: int | None = None) -> Path:
     if mode is not None:
         path.chmod(mode)
     return path
+
+
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd``; on failure, fail with its output (the build steps below say what broke)."""
+    done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, check=False, **kw)
+    assert done.returncode == 0, f"{' '.join(map(str, cmd))} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``python -m build`` output (wheel and sdist) plus every dependency as a wheel (`pip wheel`): the folder an
+    admin copies to offline machines. Built once per session; the dependencies come from the package index."""
+    out = tmp_path_factory.mktemp("dist")
+    run([sys.executable, "-m", "build", "--no-isolation", "--outdir", out, REPO])
+    (wheel,) = out.glob("tracker2fa-*.whl")
+    run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "-w", out, wheel])
+    return out
+
+
+@pytest.fixture(scope="session")
+def deb(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``tracker2fa pack --deb`` from that wheel, offline (its dependencies from the same folder)."""
+    out = tmp_path_factory.mktemp("deb")
+    (wheel,) = dist.glob("tracker2fa-*.whl")
+    tracker2fa = Path(sys.executable).with_name("tracker2fa")
+    run([tracker2fa, "pack", "--deb", "--wheel", wheel, "--wheelhouse", dist, "--out", out])
+    (package,) = out.glob("tracker2fa_*.deb")
+    return package
