@@ -448,3 +448,27 @@ def test_the_generated_firefox_policy_is_fine_with_the_doctor(root, tmp_path):
     report = run_doctor(root, tmp_path, probe=False, browsers=["firefox"])
     assert report.problems == []
     assert report.policies["firefox"]["ExtensionSettings"][GECKO_EXTENSION_ID]["installation_mode"] == "force_installed"
+
+
+def test_doctor_system_looks_only_at_system_manifests_and_names_the_system_fix(root, tmp_path):
+    installed(root, ["chromium"])  # per user only
+    report = run_doctor(root, tmp_path, probe=False, browsers=["chromium"], system=True)
+    assert {m.scope for m in report.manifests} == {"system"}
+    assert [(p.problem, p.fix) for p in report.problems] == [
+        (
+            "the host is not registered (no manifest) system-wide",
+            "run `sudo tracker2fa install --browser chromium --system`",
+        )
+    ]
+
+
+def test_doctor_system_is_happy_with_a_system_install(root, tmp_path):
+    # (The probe through the launcher runs in test_debian_package.py: under a fake root the launcher names
+    # target paths that exist only inside it.)
+    installed(root, ["chromium", "firefox"], system=True)
+    report = run_doctor(root, tmp_path, probe=False, browsers=["chromium", "firefox"], system=True)
+    assert report.problems == []
+    assert {(m.browser, m.scope) for m in report.manifests if m.present} == {
+        ("chromium", "system"),
+        ("firefox", "system"),
+    }

@@ -169,3 +169,63 @@ def test_any_policy_file_content_is_read_or_reported_unreadable(tmp_path_factory
     (folder / "x.json").write_bytes(content if isinstance(content, bytes) else json.dumps(content).encode())
     result = read_linux(target_os("linux", root=root, home="/home/user"), "/etc/chromium/policies")
     assert isinstance(result.blocks_host, bool)
+
+
+# -- the trust checks' parsers: a #! line and a launcher written by install --system
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.binary(max_size=600))
+def test_any_file_head_gives_a_shebang_or_none_and_never_raises(tmp_path_factory, head):
+    from native_host.deploy.trust import launcher_target, shebang
+
+    path = tmp_path_factory.mktemp("head") / "file"
+    path.write_bytes(head)
+    line = shebang(str(path))
+    assert line is None or (head.startswith(b"#!") and 1 <= len(line) <= 2)
+    target = launcher_target(str(path))
+    assert target is None or target.startswith("/")
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters="/"), min_size=1),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_the_launcher_install_writes_names_its_host_back_to_the_trust_check(tmp_path_factory, parts):
+    from native_host.deploy.layouts import system_config_path
+    from native_host.deploy.plan import launcher_script
+    from native_host.deploy.platforms import target_os
+    from native_host.deploy.trust import launcher_target
+
+    linux = target_os("linux")
+    host = "/" + "/".join(parts)
+    path = tmp_path_factory.mktemp("launcher") / "tracker2fa-host"
+    path.write_text(launcher_script(linux, linux.path(host), system_config_path(linux)))
+    assert launcher_target(str(path)) == str(linux.path(host))
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", ".", "..", "", "link", "up", "gone"]), max_size=8))
+def test_path_levels_reach_what_the_kernel_reaches(tmp_path_factory, parts):
+    import os
+
+    from native_host.deploy.trust import path_levels
+
+    base = tmp_path_factory.mktemp("levels")
+    (base / "a" / "b").mkdir(parents=True)
+    (base / "a" / "link").symlink_to("b")
+    (base / "a" / "b" / "up").symlink_to("..")
+    path = str(base) + "/" + "/".join(parts)
+    try:
+        levels = path_levels(path)
+    except OSError:
+        assert not os.path.exists(path)
+        return
+    assert os.path.exists(path)
+    reached = {level for level, _ in levels if not os.path.islink(level)}
+    assert os.path.realpath(path) in reached
+    assert all(os.path.lexists(level) for level, _ in levels)

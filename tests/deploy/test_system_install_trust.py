@@ -204,3 +204,19 @@ def test_a_per_user_install_still_accepts_a_host_the_user_owns(shared_tmp, home)
 def test_a_host_path_that_does_not_exist_is_still_reported_as_missing(shared_tmp):
     with pytest.raises(DeployError, match="does not exist"):
         plan_system(shared_tmp / "nothing" / "tracker2fa-host")
+
+
+def test_a_launcher_whose_target_another_user_could_change_is_refused(shared_tmp):
+    from native_host.deploy.layouts import system_config_path
+    from native_host.deploy.plan import launcher_script
+    from native_host.deploy.platforms import target_os
+
+    host = root_tree(shared_tmp)
+    owned_by(host, NOBODY)
+    launcher = shared_tmp / "launcher"
+    launcher.write_text(launcher_script(target_os("linux"), host, system_config_path(target_os("linux"))))
+    launcher.chmod(0o755)
+    with pytest.raises(UntrustedHost) as refused:
+        plan_system(launcher)
+    problem = refused.value.problems[0]
+    assert (problem.role, problem.path, problem.owner) == ("launcher target", str(host), "nobody")

@@ -134,3 +134,24 @@ def test_windows_a_receipt_naming_a_registry_key_outside_the_layout_leaves_it(tm
     path.write_text(json.dumps(data))
     uninstall(["chrome"], system=True, **kw)
     assert registry.get_value("HKLM", "SOFTWARE\\Vendor\\Important", "", "64") == "keep"
+
+
+def test_with_the_debian_package_present_the_launcher_goes_to_its_folder_and_uninstall_removes_it(root):
+    from .conftest import tree
+
+    (root / "usr/lib/tracker2fa").mkdir(parents=True)  # what the Debian package ships
+    before = tree(root)
+    plan = install(["chromium"], os_name="linux", system=True, root=root, home=HOME, host_path=HOST)
+    launcher = next(f for f in plan.files if f.role == "launcher")
+    assert str(launcher.path) == "/usr/lib/tracker2fa/tracker2fa-host"
+    assert not (root / "usr/local").exists()  # Debian Policy 9.1.2: a package never writes under /usr/local
+    system_uninstall(root)
+    assert tree(root) == before
+
+
+def test_uninstall_finds_a_launcher_left_in_the_other_folder(root):
+    system_install(root)  # no package: the launcher goes to /usr/local/lib/tracker2fa
+    (root / "usr/lib/tracker2fa").mkdir(parents=True)  # the package arrived since
+    removal = system_uninstall(root)
+    assert "/usr/local/lib/tracker2fa/tracker2fa-host" in removal.removed
+    assert not (root / "usr/local/lib/tracker2fa").exists()
