@@ -84,8 +84,16 @@ def build_wheel(out: Path) -> Path:
     checkout = _checkout()
     if checkout is None:
         raise DeployError("tracker2fa is not running from a checkout: pass the wheel with --wheel FILE")
+    # From a copy of what the wheel holds: building in the checkout would leave build/ and egg-info there.
+    source = out / "source"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    source.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(checkout / name, source / name)
+    for package in ("native_host", "verifier"):
+        shutil.copytree(checkout / package, source / package, ignore=ignore)
     cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out)]
-    _run([*cmd, str(checkout)], "build the wheel")
+    _run([*cmd, str(source)], "build the wheel")
     wheels = sorted(out.glob("tracker2fa-*.whl"))
     if not wheels:
         raise DeployError(f"no tracker2fa wheel was written to {out}")

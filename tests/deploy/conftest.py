@@ -80,7 +80,14 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``python -m build`` output (wheel and sdist) plus every dependency as a wheel (`pip wheel`): the folder an
     admin copies to offline machines. Built once per session; the dependencies come from the package index."""
     out = tmp_path_factory.mktemp("dist")
-    run([sys.executable, "-m", "build", "--no-isolation", "--outdir", out, REPO])
+    leftovers = [REPO / "build", REPO / "tracker2fa.egg-info"]  # what setuptools writes into the checkout
+    existed = {path: path.exists() for path in leftovers}
+    try:
+        run([sys.executable, "-m", "build", "--no-isolation", "--outdir", out, REPO])
+    finally:
+        for path, was_there in existed.items():
+            if not was_there:
+                shutil.rmtree(path, ignore_errors=True)
     (wheel,) = out.glob("tracker2fa-*.whl")
     run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "-w", out, wheel])
     return out
