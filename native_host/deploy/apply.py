@@ -265,7 +265,7 @@ def uninstall_scope(
     # Files first, then registry keys and folders deepest first, each only if nothing else lives in it.
     for slot in [s for s in doomed if s[0] == "file"]:
         disk = target.on_disk(target.path(slot[1]))
-        if disk.exists():
+        if disk.exists() and _may_remove(target, disk, result):
             disk.unlink()
             result.removed.append(slot[1])
     _remove_unrecorded(target, scope, browsers, user_data_dir, registry, receipt, result)
@@ -285,9 +285,25 @@ def uninstall_scope(
             if any(disk.iterdir()):
                 result.kept.append(slot[1] + " (not empty)")
                 continue
-            disk.rmdir()
-            result.removed.append(slot[1])
+            if _may_remove(target, disk, result):
+                disk.rmdir()
+                result.removed.append(slot[1])
     return result
+
+
+def _may_remove(target: TargetOS, disk: Path, result: Removal) -> bool:
+    """True when no other user could have put ``disk`` where it is: every level of its folder is root's or
+    the caller's. Otherwise (another user's profile, a folder they can write) it stays, with a note: a symlink
+    of theirs could point the removal at a file of someone else."""
+    if target.is_windows or not hasattr(os, "geteuid"):
+        return True
+    from .trust import path_problem
+
+    problem = path_problem(str(disk.parent), frozenset({0, os.geteuid()}), "folder")
+    if problem is None:
+        return True
+    result.notes.append(f"left {disk}: {problem.reason}; run uninstall as that user")
+    return False
 
 
 def layout_slots(
@@ -342,7 +358,12 @@ def _remove_unrecorded(
         for location in locations:
             slot = Receipt.file_slot("file", location.path)
             disk = target.on_disk(location.path)
-            if slot not in receipt.items and disk.name == f"{HOST_NAME}.json" and disk.exists():
+            if (
+                slot not in receipt.items
+                and disk.name == f"{HOST_NAME}.json"
+                and disk.exists()
+                and _may_remove(target, disk, result)
+            ):
                 disk.unlink()
                 result.removed.append(str(location.path))
             for pointer in location.registry:

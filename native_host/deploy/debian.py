@@ -197,30 +197,50 @@ def _strip(root: Path) -> list[Path]:
     return elves
 
 
-def shared_library_depends(elves: list[Path]) -> list[str]:
-    """``package (>= version)`` for each Debian package providing a library the vendored binaries load.
-
-    What ``dpkg-shlibdeps`` would find, from ``ldd`` and ``dpkg -S``, with the installed version as the
-    minimum: the package is built for the release it is built on.
-    """
-    packages: set[str] = set()
+def shared_library_depends(elves: list[Path], staging: Path) -> list[str]:
+    """The ``Depends`` entries for the system libraries the vendored binaries load, as ``dpkg-shlibdeps`` would
+    write them from the providing packages' ``shlibs`` files (``libc6 (>= 2.36)``); a library without an entry
+    there gets its package at the installed version or later."""
+    found: dict[str, str] = {}
     for elf in elves:
         done = subprocess.run(["ldd", str(elf)], capture_output=True, text=True, check=False)
         for line in done.stdout.splitlines():
-            match = re.search(r"=>\s+(/\S+)", line) or re.match(r"\s*(/\S+)\s+\(", line)
+            match = re.match(r"\s*(\S+)\s+=>\s+(/\S+)", line) or re.match(r"\s*((/\S+))\s+\(", line)
             if match is None:
                 continue
-            library = os.path.realpath(match.group(1))
-            if library.startswith(str(elf.parents[0])) or DEBIAN_PACKAGE_DIR in library or "/tmp" in library:
-                continue  # a library vendored beside it (cryptography's, cffi's)
-            owner = _dpkg_owner(library) or _dpkg_owner(match.group(1))
-            if owner:
-                packages.add(owner)
-    depends = []
-    for package in sorted(packages):
-        version = _run(["dpkg-query", "-W", "-f=${Version}", package], f"ask dpkg the version of {package}").stdout
-        depends.append(f"{package} (>= {version.strip()})")
-    return depends
+            soname, library = os.path.basename(match.group(1)), match.group(2)
+            if Path(os.path.realpath(library)).is_relative_to(staging):
+                continue  # vendored beside it (cryptography's, cffi's libraries)
+            package = _dpkg_owner(library) or _dpkg_owner(os.path.realpath(library))
+            if package is None:
+                raise DeployError(f"{elf.name} needs {library}, which no Debian package provides")
+            found.setdefault(_shlibs_dependency(package, soname) or _at_least_installed(package), package)
+    return sorted(found)
+
+
+def _shlibs_dependency(package: str, soname: str) -> str | None:
+    """What ``package``'s shlibs file says a binary linked with ``soname`` depends on (``libc.so.6`` → libc 6)."""
+    match = re.match(r"^(.+)\.so\.(.+)$", soname)
+    if match is None:
+        return None
+    name, version = match.groups()
+    info = Path("/var/lib/dpkg/info")
+    for shlibs in [info / f"{package}.shlibs", *info.glob(f"{package.split(':')[0]}:*.shlibs")]:
+        try:
+            lines = shlibs.read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split(None, 2)
+            if len(fields) == 3 and fields[0] == name and fields[1] == version:
+                return fields[2].strip()
+    return None
+
+
+def _at_least_installed(package: str) -> str:
+    name = package.split(":")[0]
+    version = _run(["dpkg-query", "-W", "-f=${Version}", name], f"ask dpkg the version of {name}").stdout.strip()
+    return f"{name} (>= {version})"
 
 
 def _dpkg_owner(path: str) -> str | None:
@@ -231,7 +251,8 @@ def _dpkg_owner(path: str) -> str | None:
             done = subprocess.run(["dpkg", "-S", path[4:]], capture_output=True, text=True, check=False)
         if done.returncode != 0:
             return None
-    return done.stdout.split(":", 1)[0].strip() or None
+    # "libc6:amd64: /lib/x86_64-linux-gnu/libc.so.6" → "libc6:amd64"
+    return done.stdout.rsplit(": ", 1)[0].strip() or None
 
 
 _SCRIPTS = ("postinst", "prerm", "postrm")
@@ -419,7 +440,7 @@ def build_deb(
         (man / "tracker2fa.1.gz").write_bytes(gzip.compress(_manual_page(deb_version).encode(), 9, mtime=0))
         elves = _strip(staging)
         depends = [f"python3 (>= {version[0]}.{version[1]}~)", f"python3 (<< {version[0]}.{version[1] + 1})"]
-        depends += shared_library_depends(elves)
+        depends += shared_library_depends(elves, staging)
         control = staging / "DEBIAN"
         control.mkdir()
         for name, text in maintainer_scripts(extension_ids).items():

@@ -155,3 +155,21 @@ def test_uninstall_finds_a_launcher_left_in_the_other_folder(root):
     removal = system_uninstall(root)
     assert "/usr/local/lib/tracker2fa/tracker2fa-host" in removal.removed
     assert not (root / "usr/local/lib/tracker2fa").exists()
+
+
+def test_root_leaves_a_manifest_in_a_folder_another_user_controls(shared_tmp, home):
+    # Root uninstalling a user's custom profile: the user could have made NativeMessagingHosts a symlink to a
+    # system folder, so nothing under a folder of theirs is removed; they run uninstall themselves.
+    system_hosts = shared_tmp / "system-hosts"
+    system_hosts.mkdir(mode=0o755)
+    ours = system_hosts / f"{HOST_NAME}.json"
+    ours.write_text("{}")
+    profile = shared_tmp / "profile"
+    profile.mkdir()
+    owned_by(profile, NOBODY, 0o755)
+    link = profile / "NativeMessagingHosts"
+    link.symlink_to(system_hosts)
+    owned_by(link, NOBODY)
+    removal = uninstall(["chromium"], user_data_dir=str(profile))
+    assert ours.exists()
+    assert any(f"left {link}/{HOST_NAME}.json: {profile} is owned by nobody" in note for note in removal.notes)
