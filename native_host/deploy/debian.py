@@ -275,6 +275,8 @@ def maintainer_scripts(extension_ids: list[str]) -> dict[str, str]:
 # tracker2fa: compile the bytecode, then register the host for every user and every supported browser
 # (`tracker2fa install --system`: idempotent; an upgrade keeps the extension ids already allowed).
 set -e
+# Whatever umask dpkg was started with: bytecode no one but root can write (install --system checks it).
+umask 022
 if [ "$1" = configure ]; then
     {DEBIAN_PACKAGE_DIR}/bin/python -I -m compileall -q -j 0 {DEBIAN_PACKAGE_DIR}/lib >/dev/null
     {CLI} install --system --host-path {HOST} {browsers}{ids}
