@@ -5,7 +5,9 @@ leading to it), its JSON and required fields, its name against its file name, th
 against those the host serves, and the host path it names (absolute, ASCII, exists, executable, current).
 Then the effective native-messaging policies, Flatpak/Snap sandboxes, the vault the *browser-started*
 host will open (from the browser's own environment, not this shell's), and a loopback ``hello`` with the
-host started exactly as the browser starts it.
+host started exactly as the browser starts it. Run as root, or on a manifest that is not the caller's, the
+probe starts only this installation's host or a program no other user can change (:mod:`.trust`), with an
+environment stripped to where the files are; anything else is reported in ``not_started``, never run.
 
 Longer than our ~400-line guide on purpose: every check writes into one report with its fix, and the
 checks read best in the order the browser meets them (layouts, policies and the probe live in their own modules).
@@ -416,7 +418,7 @@ def _check_vault(
         report.host_answers = False if usable else None
     else:
         seen: set[tuple[str, str]] = set()
-        answers: bool | None = True
+        answers = True
         probed = 0
         for family, manifest_disk, config in usable:
             host_text = json.loads(manifest_disk.read_text())["path"]
@@ -450,7 +452,7 @@ def _check_vault(
                 expected_vault = status["path"]
                 report.vault["browser_path"] = expected_vault
                 report.vault["exists"] = status.get("exists")
-        report.host_answers = answers if probed or answers is False else None
+        report.host_answers = answers if probed else None  # None: every host was one doctor would not start
     if report.vault["exists"] is None:
         report.vault["exists"] = Path(expected_vault).exists() if target.root is None else None
     if os.path.normpath(expected_vault) != os.path.normpath(shell_vault):
