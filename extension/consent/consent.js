@@ -123,7 +123,11 @@ $("close").addEventListener("click", () => window.close());
 
 function keyLine(keys) {
   if (keys.length === 0) return t("prompt_no_key");
-  const names = keys.map((k) => (k.virtual || !TRANSPORTS[k.transport] ? k.name : `${k.name} (${t(TRANSPORTS[k.transport])})`));
+  // A key is named with its transport; the virtual test key by what it is, in the UI's language.
+  const names = keys.map((k) => {
+    if (k.virtual) return t("prompt_virtual_key");
+    return TRANSPORTS[k.transport] ? `${k.name} (${t(TRANSPORTS[k.transport])})` : k.name;
+  });
   return keys.length === 1 ? t("prompt_one_key", names[0]) : t("prompt_many_keys", names.join(", "));
 }
 

@@ -75,7 +75,9 @@ def consent_state(consent: Any, state: str, timeout_ms: float = 20000) -> None:
 
 def consent_text(consent: Any) -> str:
     """What the user reads in the consent window."""
-    return " ".join(consent.locator("main").inner_text().split())
+    return " ".join(consent.locator("main").evaluate("m => [...m.querySelectorAll(':not([hidden]) > *:not([hidden])')]"
+                                                    ".filter(e => e.children.length === 0).map(e => e.textContent)"
+                                                    ".join(' ')").split())
 
 
 def confirm_prompt(browser: Chromium, *, allow_attestation: bool = False, skip: tuple[Any, ...] = ()) -> Any:
@@ -135,3 +137,46 @@ def verify_u2f_signature(app_id: str, public_key: bytes, response: dict[str, str
     data = SignatureData(b64url_decode(response["signatureData"]))
     data.verify(hashlib.sha256(app_id.encode()).digest(), hashlib.sha256(client_data).digest(), public_key)
     return dict(json.loads(client_data))
+
+
+# ---- the consent window in Firefox, through WebDriver BiDi (a browsing context of its own) ----
+
+
+def firefox_consent_window(bidi: browsers.FirefoxBidi, timeout: float = 30, *, skip: tuple[str, ...] = ()) -> str:
+    """The BiDi context of the extension's consent window, once it is open."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for context in bidi.call("browsingContext.getTree", {})["contexts"]:
+            if CONSENT in context["url"] and context["context"] not in skip:
+                return str(context["context"])
+        if time.monotonic() > deadline:
+            raise AssertionError("no consent window opened in Firefox")
+        time.sleep(0.05)
+
+
+def firefox_consent_state(bidi: browsers.FirefoxBidi, context: str, state: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    seen = None
+    while True:
+        with contextlib.suppress(browsers.BrowserError):
+            seen = bidi.evaluate(context, "document.body?.dataset.state ?? null")
+        if seen == state:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the consent window stayed {seen!r}, never {state!r}")
+        time.sleep(0.05)
+
+
+def firefox_click(bidi: browsers.FirefoxBidi, context: str, selector: str) -> None:
+    """A trusted click on the middle of ``selector`` in ``context``."""
+    x, y = bidi.evaluate(context, f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
+                                  ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+    bidi.click(context, x, y)
+
+
+def firefox_confirm(bidi: browsers.FirefoxBidi, *, skip: tuple[str, ...] = ()) -> str:
+    """Confirm the request in Firefox's consent window with a real click once it is armed; returns its context."""
+    context = firefox_consent_window(bidi, skip=skip)
+    firefox_consent_state(bidi, context, "armed")
+    firefox_click(bidi, context, "#confirm")
+    return context
