@@ -95,6 +95,7 @@ class Ceremony {
     this.port = port;
     this.tabId = port.sender?.tab?.id;
     this.origin = null;
+    this.topOrigin = null;
     this.kind = null;
     this.request = null;
     this.keys = [];
@@ -156,6 +157,8 @@ class Ceremony {
       });
     }
     this.origin = decision.origin;
+    const top = this.port.sender?.frameId === 0 ? null : urlOrigin(this.port.sender?.tab?.url);
+    this.topOrigin = top !== null && top !== this.origin ? top : null; // a frame of another site asks
     const settings = await effectiveSettings();
     if (this.state === "done") return undefined; // the page went away meanwhile
     const webauthn = kind.startsWith("webauthn.");
@@ -163,6 +166,9 @@ class Ceremony {
       if (webauthn) return this.fallback();
       return this.fail({ name: "NotAllowedError", message: "tracker2fa security keys are not enabled for this site.", u2fErrorCode: 3 });
     }
+    // A frame the page did not delegate the feature to (Permissions Policy, as the browser reads it for this
+    // frame): the browser's own WebAuthn answers, and refuses it exactly as it would without us.
+    if (webauthn && msg.framePolicyAllows === false) return this.fallback();
     const rpId = rpIdOf(kind, this.request.options);
     if (!rpIdPlausible(this.origin, rpId)) {
       return this.fail({ name: "SecurityError", message: `The relying party id ${String(rpId)} is not this site's (${this.origin}).`, u2fErrorCode: 2 });
@@ -209,11 +215,10 @@ class Ceremony {
 
   /** What the consent window shows: never given to the page. */
   details(rpId, autoConfirm) {
-    const top = this.port.sender?.frameId === 0 ? null : urlOrigin(this.port.sender?.tab?.url);
     const options = this.request.options ?? {};
     return {
       origin: this.origin,
-      topOrigin: top !== null && top !== this.origin ? top : null, // a frame of another site asks
+      topOrigin: this.topOrigin,
       kind: this.kind,
       rpId: rpId ?? null,
       keys: this.keys.map(({ id: _id, ...k }) => k),
@@ -233,6 +238,7 @@ class Ceremony {
     const method = HOST_METHODS[this.kind];
     const params = hostParams(this.kind, this.origin, this.request);
     if (this.kind === "webauthn.create") params.allowAttestation = allowAttestation === true;
+    if (this.topOrigin !== null && this.kind.startsWith("webauthn.")) params.topOrigin = this.topOrigin;
     try {
       const result = await this.bridge.host.request(method, params, {
         timeoutMs: hostTimeoutMs(this.kind, this.request),

@@ -32,6 +32,16 @@
   // If the MAIN-world script ran first, its offer found no listener: this asks it to offer the port again.
   document.dispatchEvent(new Event(LISTENING));
 
+  // Whether this frame may use WebAuthn under its Permissions Policy (the parent's `allow` attribute), as
+  // this isolated world reads it from the browser (the page cannot change what it sees here); null where the
+  // browser does not say (Firefox).
+  function framePolicyAllows(kind) {
+    const feature = { "webauthn.create": "publickey-credentials-create", "webauthn.get": "publickey-credentials-get" }[kind];
+    const policy = document.featurePolicy;
+    if (!feature || typeof policy?.allowsFeature !== "function" || !policy.features?.().includes(feature)) return null;
+    return policy.allowsFeature(feature);
+  }
+
   function reply(msg) {
     pagePort.postMessage(JSON.stringify(msg));
   }
@@ -63,7 +73,7 @@
       this.port.onDisconnect.addListener(() =>
         this.finish({ type: "error", name: "NotAllowedError", message: "The extension stopped answering.", u2fErrorCode: 1 }));
       const { type: kind, id: _id, ...request } = msg;
-      this.port.postMessage({ type: "begin", documentOrigin: self.origin, kind, request });
+      this.port.postMessage({ type: "begin", documentOrigin: self.origin, kind, request, framePolicyAllows: framePolicyAllows(kind) });
     }
 
     fromWorker(m) {

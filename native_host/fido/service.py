@@ -162,7 +162,8 @@ class FidoService:
         if not isinstance(allowed, bool):
             raise FidoBadRequest("params.allowAttestation must be true or false (the user's answer)")
         return webauthn.create(p["origin"], p["options"], self.keys(), on_event=on_event,
-                               pin_provider=pin_provider, cancel=cancel, attestation_allowed=allowed)
+                               pin_provider=pin_provider, cancel=cancel, attestation_allowed=allowed,
+                               top_origin=p.get("topOrigin"))
 
     def get(self, params: Any, *, on_event: EventSink = no_events, pin_provider: PinProvider | None = None,
             cancel: threading.Event | None = None) -> dict[str, Any]:
@@ -170,7 +171,7 @@ class FidoService:
 
         p = _require(params, "origin", "options")
         return webauthn.get(p["origin"], p["options"], self.keys(), on_event=on_event,
-                            pin_provider=pin_provider, cancel=cancel)
+                            pin_provider=pin_provider, cancel=cancel, top_origin=p.get("topOrigin"))
 
     def u2f_register(self, params: Any, *, on_event: EventSink = no_events,
                      cancel: threading.Event | None = None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -223,18 +224,25 @@ def test_a_page_cannot_detect_the_extension_by_its_files(browser: Chromium, page
     page.close()
 
 
-def test_a_frame_of_another_site_is_named_in_the_consent_window(browser: Chromium, pages: PageServer) -> None:
+def test_a_frame_of_another_site_is_named_in_the_consent_window_and_the_client_data(
+    browser: Chromium, pages: PageServer
+) -> None:
     attacker = browser.open(pages.url("/pages/fido_attacker.html", host="127.0.0.1"))
     tracker = pages.url(TRACKER, host="localhost")
     attacker.evaluate("(url) => new Promise((r) => { const f = document.getElementById('tracker'); f.onload = r; "
                       "f.src = url; })", tracker)
     frame = next(f for f in attacker.frames if f.url.startswith(tracker))
-    frame.evaluate(START)
+    frame.evaluate(f"""() => {{ window.pending = navigator.credentials.create({{publicKey: {PUBLIC_KEY}}})
+        .then((c) => new TextDecoder().decode(c.response.clientDataJSON)); }}""")
     consent = consent_window(browser)
     consent_state(consent, "armed")
-    framed = catalog("en")["prompt_in_frame"]["message"].replace("$P1$", pages.origin("127.0.0.1").split("//")[1])
+    top = pages.origin("127.0.0.1")
+    framed = catalog("en")["prompt_in_frame"]["message"].replace("$P1$", top.split("//")[1])
     assert framed in consent_text(consent)
-    consent.locator("#cancel").click()
+    consent.locator("#confirm").click()
+    client_data = json.loads(frame.evaluate(SETTLED))
+    assert (client_data["crossOrigin"], client_data["topOrigin"]) == (True, top)
+    assert client_data["origin"] == pages.origin("localhost")
     attacker.close()
 
 
@@ -432,4 +440,20 @@ def test_the_virtual_key_confirms_by_itself_only_when_switched_on(auto_browser: 
     consent = consent_window(browser)
     consent.locator("#cancel").click()
     assert page.evaluate(SETTLED).startswith("NotAllowedError")
+    page.close()
+
+
+def test_a_frame_the_page_did_not_delegate_webauthn_to_is_refused_as_by_the_browser(
+    browser: Chromium, pages: PageServer
+) -> None:
+    # Permissions Policy: without allow="publickey-credentials-create" a cross-origin frame may not register;
+    # the extension leaves such a request to the browser, which refuses it as it would without us.
+    pages.extra["/fido-undelegated.html"] = f'<iframe id="f" src="{pages.url(TRACKER, host="localhost")}"></iframe>'
+    page = browser.open(pages.url("/fido-undelegated.html", host="127.0.0.1"))
+    frame = page.frame_locator("#f").owner.element_handle().content_frame()
+    frame.wait_for_function("typeof window.u2f === 'object'")
+    seen = requests_seen(browser)
+    frame.evaluate(START)
+    assert frame.evaluate(SETTLED).startswith("NotAllowedError")
+    assert requests_seen(browser) == seen + 1 and no_consent_window(browser)
     page.close()

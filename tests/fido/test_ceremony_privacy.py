@@ -151,3 +151,24 @@ def test_a_registration_carries_the_level_3_members(make_key, server):
     cose = auth_data.credential_data.public_key
     numbers = spki.public_numbers()  # type: ignore[union-attr]
     assert (numbers.x, numbers.y) == (int.from_bytes(cose[-2], "big"), int.from_bytes(cose[-3], "big"))
+
+
+def test_a_request_from_a_frame_of_another_site_says_so_in_the_client_data(make_key, server):
+    import json
+
+    key, _auth = make_key()
+    options, state = server.register_begin(USER)
+    response = webauthn.create(ORIGIN, dict(options.public_key), [key], top_origin="https://evil.test")
+    client_data = json.loads(websafe_decode(response["response"]["clientDataJSON"]))
+    assert (client_data["crossOrigin"], client_data["topOrigin"]) == (True, "https://evil.test")
+    server.register_complete(state, response)  # still the tracker's own registration, for its challenge
+
+
+def test_the_same_origin_on_top_is_not_cross_origin(make_key, server):
+    import json
+
+    key, _auth = make_key()
+    options, _ = server.register_begin(USER)
+    response = webauthn.create(ORIGIN, dict(options.public_key), [key], top_origin=ORIGIN + "/")
+    client_data = json.loads(websafe_decode(response["response"]["clientDataJSON"]))
+    assert client_data["crossOrigin"] is False and "topOrigin" not in client_data

@@ -41,7 +41,7 @@ from .interaction import EventSink, HostInteraction, PinProvider, no_events
 from .key_lock import key_in_use
 from .race import first_touched
 from .registration import finish_registration
-from .rules import check_app_id, check_rp_id, checked_origin, host_of
+from .rules import check_app_id, check_rp_id, checked_origin, host_of, top_origin_of
 from .u2f_polling import poll_until_touched
 
 fido2_caches.install()  # python-fido2 re-derives per-class facts for every object it builds (fido2_caches.py)
@@ -52,12 +52,22 @@ TRANSPORT_NAMES = {"usb": "usb", "nfc": "nfc", "ble": "ble", "virtual": "usb"}  
 
 class BrowserOriginCollector(DefaultClientDataCollector):
     """clientDataJSON from the browser-reported origin; a specific SecurityError for a foreign rpId first,
-    then python-fido2's own ``verify_rp_id`` check (kept, never loosened)."""
+    then python-fido2's own ``verify_rp_id`` check (kept, never loosened). Asked from a frame of another
+    origin, it says so: ``crossOrigin: true`` and the ``topOrigin``, as browsers write it."""
+
+    def __init__(self, origin: str, top_origin: str | None = None) -> None:
+        super().__init__(origin)
+        self._top_origin = top_origin
 
     def collect_client_data(self, options: Any) -> Any:
         rp_id = options.rp.id if isinstance(options, PublicKeyCredentialCreationOptions) else options.rp_id
         check_rp_id(rp_id, self._origin)
-        return super().collect_client_data(options)
+        client_data, rp_id = super().collect_client_data(options)
+        if self._top_origin is not None:
+            client_data = CollectedClientData.create(type=client_data.type, challenge=client_data.challenge,
+                                                     origin=self._origin, cross_origin=True,
+                                                     topOrigin=self._top_origin)
+        return client_data, rp_id
 
 
 class _PerRequestCollector(DefaultClientDataCollector):
@@ -115,7 +125,7 @@ def _info_kept_fresh(client: Fido2Client) -> Fido2Client:
 
 @contextmanager
 def fido2_client(key: KeyHandle, origin: str, interaction: HostInteraction,
-                 stop: threading.Event | None = None) -> Iterator[Fido2Client]:
+                 stop: threading.Event | None = None, top_origin: str | None = None) -> Iterator[Fido2Client]:
     """A python-fido2 client for ``key`` bound to this request's origin and prompts, reused across requests.
     Waiting for the key (another request holds it) ends when ``stop`` is set."""
     with key_in_use(key, stop, lambda: interaction.on_event("fido.key_busy", {"device": key.id})):
@@ -125,7 +135,7 @@ def fido2_client(key: KeyHandle, origin: str, interaction: HostInteraction,
             cached = (_info_kept_fresh(Fido2Client(key.device(), collector, prompts)), collector, prompts)
             key.ceremony_cache["fido2_client"] = cached
         client, collector, prompts = cached
-        collector.current, prompts.current = BrowserOriginCollector(origin), interaction
+        collector.current, prompts.current = BrowserOriginCollector(origin, top_origin), interaction
         try:
             yield client
         finally:
@@ -232,20 +242,21 @@ def _creation_for(info: Any, options: PublicKeyCredentialCreationOptions) -> Pub
 
 def create(origin: str, options: Any, keys: Sequence[KeyHandle], *, on_event: EventSink = no_events,
            pin_provider: PinProvider | None = None, cancel: threading.Event | None = None,
-           attestation_allowed: bool = False) -> dict[str, Any]:
+           attestation_allowed: bool = False, top_origin: str | None = None) -> dict[str, Any]:
     """navigator.credentials.create for ``origin`` → RegistrationResponseJSON (first key touched wins).
 
     The key's attestation reaches the site only when it asked for it and ``attestation_allowed`` (the
     user agreed); otherwise the response carries ``fmt: "none"`` and a zero AAGUID, as in Chromium.
     """
     origin = checked_origin(origin)
+    top = top_origin_of(top_origin, origin)
     parsed = parse_creation_options(origin, options)
     options_json = _options_json(options)
 
     def work(key: KeyHandle, stop: threading.Event) -> dict[str, Any]:
         interaction = HostInteraction(key.id, on_event, pin_provider)
         try:
-            with fido2_client(key, origin, interaction, stop) as client:
+            with fido2_client(key, origin, interaction, stop, top) as client:
                 response = _asking_again_after_wrong_pins(
                     lambda: client.make_credential(_creation_for(client.info, parsed), event=stop),
                     client, interaction, key, stop, creating=True)
@@ -290,19 +301,21 @@ def _request_for(info: Any, options: PublicKeyCredentialRequestOptions) -> Publi
 
 
 def get(origin: str, options: Any, keys: Sequence[KeyHandle], *, on_event: EventSink = no_events,
-        pin_provider: PinProvider | None = None, cancel: threading.Event | None = None) -> dict[str, Any]:
+        pin_provider: PinProvider | None = None, cancel: threading.Event | None = None,
+        top_origin: str | None = None) -> dict[str, Any]:
     """navigator.credentials.get for ``origin`` → AuthenticationResponseJSON.
 
     With the ``appid`` extension, a key that holds none of the credentials under the rpId is asked again
     under the appId (the U2F application parameter), as browsers do; the result then says ``appid: true``.
     """
     origin = checked_origin(origin)
+    top = top_origin_of(top_origin, origin)
     parsed, app_id = parse_request_options(origin, options)
 
     def work(key: KeyHandle, stop: threading.Event) -> dict[str, Any]:
         interaction = HostInteraction(key.id, on_event, pin_provider)
         try:
-            with fido2_client(key, origin, interaction, stop) as client:
+            with fido2_client(key, origin, interaction, stop, top) as client:
                 selection = _asking_again_after_wrong_pins(
                     lambda: client.get_assertion(_request_for(client.info, parsed), event=stop),
                     client, interaction, key, stop, creating=False)
@@ -315,7 +328,7 @@ def get(origin: str, options: Any, keys: Sequence[KeyHandle], *, on_event: Event
                 if app_id is None:
                     raise error from exc
                 with key_in_use(key, stop, lambda: on_event("fido.key_busy", {"device": key.id})):
-                    result = _assert_under_app_id(key, origin, app_id, parsed, stop, on_event)
+                    result = _assert_under_app_id(key, origin, app_id, parsed, stop, on_event, top)
             except NoCredential:
                 if not stop.is_set() and not interaction.touch_asked:
                     _wait_for_a_touch(key, origin, interaction, stop)
@@ -371,10 +384,11 @@ def _wait_for_a_touch(key: KeyHandle, origin: str, interaction: HostInteraction,
 
 
 def _assert_under_app_id(key: KeyHandle, origin: str, app_id: str, options: PublicKeyCredentialRequestOptions,
-                         stop: threading.Event, on_event: EventSink) -> dict[str, Any]:
+                         stop: threading.Event, on_event: EventSink, top_origin: str | None) -> dict[str, Any]:
     """The assertion a browser makes for the ``appid`` extension: rpIdHash = SHA-256(appId)."""
+    framed = {} if top_origin is None else {"cross_origin": True, "topOrigin": top_origin}
     client_data = CollectedClientData.create(type=CollectedClientData.TYPE.GET, challenge=options.challenge,
-                                             origin=origin)
+                                             origin=origin, **framed)
     app_param = hashlib.sha256(app_id.encode()).digest()
     allowed = [c.id for c in options.allow_credentials or []]
     if not allowed:
