@@ -37,6 +37,16 @@ const HOST_METHODS = {
 };
 const MAX_WAIT_MS = 600000;
 
+/**
+ * True when the host's fido.devices listing lets a request run without the consent window: the host says
+ * its virtual test key confirms by itself, and every key listed is that virtual key. A real key, or any key
+ * the host does not call virtual, always gets the consent window.
+ */
+export function confirmsByItself(listing) {
+  const keys = Array.isArray(listing?.keys) ? listing.keys : [];
+  return listing?.autoConfirm === true && keys.length > 0 && keys.every((k) => k?.virtual === true);
+}
+
 /** The match pattern for an origin's host (match patterns carry no port; the port is checked per request). */
 export function matchPattern(origin) {
   const url = new URL(origin);
@@ -190,7 +200,7 @@ class Ceremony {
     if (this.keys.length === 0 && webauthn) return this.fallback();
     const autoConfirm = listing?.autoConfirm === true;
     // The virtual test key may confirm by itself, never a real one: with any real key present, the user is asked.
-    if (autoConfirm && this.keys.length > 0 && this.keys.every((k) => k.virtual)) {
+    if (confirmsByItself(listing)) {
       this.bridge.autoConfirmed += 1;
       return this.run({ allowAttestation: true });
     }

@@ -115,6 +115,7 @@ const functions = {
   parseBridgeReply: (text) => attempt(() => R.parseBridgeReply(text)),
   rpIdPlausible: (origin, rpId) => fido.rpIdPlausible(origin, rpId),
   pageError: (err) => fido.pageError(err),
+  confirmsByItself: (listing) => fido.confirmsByItself(listing),
   matchPattern: (origin) => fido.matchPattern(origin),
   bridgeScripts: (origins) => scripts.bridgeScripts(origins),
 };

@@ -146,3 +146,51 @@ def test_firefox_legacy_u2f_page_registers_then_signs_with_an_app_id(firefox: Fi
     assert signed.get("keyHandle") == handle, signed
     client_data = verify_u2f_signature(app_id, public_key, signed)
     assert client_data["origin"] == pages.origin("localhost")
+
+
+@pytest.fixture(scope="module")
+def auto_firefox(tmp_path_factory: Any, pages: PageServer) -> Iterator[Firefox]:
+    """Firefox whose host's virtual key confirms by itself: a request that reached the host is answered."""
+    root = tmp_path_factory.mktemp("fido-firefox-auto")
+    home = root / "home"
+    home.mkdir()
+    env = virtual_key_env(home, root / "vkey.json", root / "vault.json", auto_confirm=True)
+    admin_enables_security_keys(home, pages.origin("localhost"))
+    browsers.register_host("firefox", env)
+    bidi = browsers.FirefoxBidi.start(root / "profile", env)
+    try:
+        bidi.install_extension()
+        ff = Firefox(bidi, home)
+        wait_for_bridge(ff, pages.url("/pages/fido_legacy.html", host="localhost"))
+        yield ff
+    finally:
+        bidi.close()
+        for pid in host_pids_for_home(home):
+            kill_pid(pid)
+
+
+def test_firefox_a_cross_site_parent_frame_never_gets_the_trackers_channel(auto_firefox: Firefox,
+                                                                          pages: PageServer) -> None:
+    tab = auto_firefox.tab
+    auto_firefox.bidi.navigate(tab, pages.url("/pages/fido_attacker.html", host="127.0.0.1"))
+    tracker = pages.url("/pages/fido_legacy.html", host="localhost")
+    for attempt in range(6):
+        posts = auto_firefox.bidi.evaluate(
+            tab,
+            f"""(() => {{ const frame = document.getElementById("tracker");
+                frame.src = {json.dumps(tracker)} + "?attempt=" + Math.random();
+                return attackFor(() => frame.contentWindow, 1200); }})()""",
+        )
+        assert posts > 50 * (attempt + 1)
+    time.sleep(1.5)
+    assert auto_firefox.bidi.evaluate(tab, "window.answers") == []
+    # The tracker's own request in that frame still works.
+    frame = auto_firefox.bidi.call("browsingContext.getTree", {"root": tab})["contexts"][0]["children"][0]["context"]
+    created = auto_firefox.bidi.evaluate(
+        frame,
+        """navigator.credentials.create({publicKey: {rp: {name: "T", id: "localhost"},
+             challenge: new Uint8Array(32), user: {id: new Uint8Array(8), name: "a", displayName: "A"},
+             pubKeyCredParams: [{type: "public-key", alg: -7}]}})
+           .then((c) => "created " + c.id, (e) => e.name + ": " + e.message)""",
+    )
+    assert created.startswith("created "), created

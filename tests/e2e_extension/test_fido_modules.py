@@ -466,3 +466,25 @@ def test_a_missing_user_handle_is_left_out_of_to_json_not_null(node: Node) -> No
     got = node("credential", credential, "get")["ok"]
     assert got["userHandle"] is None
     assert "userHandle" not in got["toJSON"]["response"]
+
+
+VIRTUAL = {"id": "virtual:/k", "name": "tracker2fa virtual key", "transport": "virtual", "virtual": True}
+USB = {"id": "usb:/dev/hidraw0", "name": "YubiKey 5", "transport": "usb", "virtual": False}
+
+
+@pytest.mark.parametrize(
+    ("listing", "by_itself"),
+    [
+        ({"keys": [VIRTUAL], "autoConfirm": True}, True),
+        ({"keys": [VIRTUAL], "autoConfirm": False}, False),
+        ({"keys": [VIRTUAL]}, False),
+        ({"keys": [VIRTUAL, USB], "autoConfirm": True}, False),  # a real key is there: the user is asked
+        ({"keys": [USB], "autoConfirm": True}, False),
+        ({"keys": [{**VIRTUAL, "virtual": "yes"}], "autoConfirm": True}, False),
+        ({"keys": [], "autoConfirm": True}, False),
+        ({"autoConfirm": True}, False),
+        ({"keys": [VIRTUAL], "autoConfirm": "true"}, False),
+    ],
+)
+def test_only_a_lone_virtual_key_switched_on_confirms_by_itself(node: Node, listing: dict, by_itself: bool) -> None:
+    assert node("confirmsByItself", listing) is by_itself
