@@ -78,6 +78,8 @@ export function pageError(err) {
   };
 }
 
+const wallClock = () => performance.timeOrigin + performance.now();
+
 function rpIdOf(kind, options) {
   if (kind === "webauthn.get") return options?.rpId;
   if (kind === "webauthn.create") return options?.rp?.id;
@@ -111,6 +113,9 @@ class Ceremony {
     this.keys = [];
     this.hostId = null;
     this.consent = null; // the consent window's session
+    // Wall-clock marks (performance.timeOrigin + now(): comparable with the page's and the window's) of the
+    // last request, for bench/fido_page_bench.py: asked (window opened), confirmed, answered.
+    this.marks = {};
     this.state = "new"; // new → beginning → consent → running → done
     port.onMessage.addListener((msg) => this.receive(msg).catch((err) => this.fail(pageError(err))));
     port.onDisconnect.addListener(() => this.cancel());
@@ -205,9 +210,12 @@ class Ceremony {
       return this.run({ allowAttestation: true });
     }
     this.state = "consent";
+    this.marks.asked = wallClock();
     this.consent = this.bridge.consent.open(this.port.sender?.tab, this.details(rpId, autoConfirm), {
       confirm: (answer) => {
-        if (this.state === "consent") this.run(answer);
+        if (this.state !== "consent") return;
+        this.marks.confirmed = wallClock();
+        this.run(answer);
       },
       browser: () => {
         if (this.state === "consent" && webauthn) this.fallback();
@@ -257,6 +265,8 @@ class Ceremony {
           this.bridge.byHostId.set(id, this);
         },
       });
+      this.marks.answered = wallClock();
+      this.bridge.lastMarks = this.marks;
       this.post({ type: "result", result });
       this.end();
     } catch (err) {
@@ -306,6 +316,7 @@ export class FidoBridge {
     this.ceremonies = new Set();
     this.started = 0; // ports accepted (diagnostics and tests)
     this.autoConfirmed = 0; // requests the virtual test key confirmed by itself (the popup says so)
+    this.lastMarks = {}; // the marks of the last request answered (diagnostics and the page bench)
     api.runtime.onConnect.addListener((port) => {
       if (port.name !== PORT_NAME) return;
       // Only this extension's content scripts connect (no externally_connectable); a frame without a tab

@@ -150,6 +150,10 @@ function show(details) {
   asking = true;
   $("dialog").focus(); // the dialog, not a button: a key typed before the user looks here does nothing
   rearm();
+  // When the request was first on screen (wall clock, comparable across processes): bench/fido_page_bench.py.
+  requestAnimationFrame(() => {
+    document.body.dataset.shownAt = String(performance.timeOrigin + performance.now());
+  });
 }
 
 function hostEvent(msg) {
