@@ -327,3 +327,57 @@ def test_the_pin_typed_in_the_extensions_own_window_reaches_the_key(pin_browser:
     # The page never saw the PIN: not in its DOM, not in any message it could observe.
     assert PIN not in page.content() and PIN not in json.dumps(page.evaluate("window.seenMessages"))
     page.close()
+
+
+CREATE_WITH_UV = CREATE_CREDENTIAL.replace(
+    "pubKeyCredParams:", "authenticatorSelection: {userVerification: 'required'}, pubKeyCredParams:"
+)
+
+
+def _browser_with_pin(playwright: Any, root: Path, pages: PageServer, *, retries: int) -> Chromium:
+    import hashlib
+
+    from native_host.fido.softkey.store import KeyStore
+
+    store = KeyStore()
+    store.pin_hash = hashlib.sha256(PIN.encode()).digest()[:16]
+    store.pin_retries = retries
+    store.save(root / "vkey.json")
+    b = start_chromium_with_virtual_key(playwright, root)
+    enable_security_keys(b, pages.origin("localhost"))
+    return b
+
+
+def test_a_wrong_pin_is_asked_again_in_the_window_with_the_tries_left(pin_browser: Chromium,
+                                                                       pages: PageServer) -> None:
+    page = pin_browser.open(pages.url("/pages/fido_legacy.html", host="localhost"))
+    page.evaluate(CREATE_WITH_UV)
+    consent = confirm_prompt(pin_browser)
+    enter_pin(consent, "0000-wrong")
+    consent.locator("#status.problem").wait_for(timeout=20000)
+    assert consent.locator("#status").text_content() == "Wrong PIN. 7 tries left."
+    assert consent.evaluate("document.body.dataset.state") == "pin"
+    enter_pin(consent, PIN)
+    created = page.evaluate(PENDING_OR_NO_ANSWER)
+    assert created != "no answer" and ":" not in created, created
+    page.close()
+
+
+def test_a_blocked_pin_says_so_and_what_to_do(playwright_instance: Any, tmp_path: Path, pages: PageServer) -> None:
+    from .conftest import host_pids_for_home, kill_pid
+
+    b = _browser_with_pin(playwright_instance, tmp_path, pages, retries=0)
+    try:
+        page = b.open(pages.url("/pages/fido_legacy.html", host="localhost"))
+        page.evaluate(CREATE_WITH_UV)
+        consent = confirm_prompt(b)
+        enter_pin(consent, PIN)
+        consent_state(consent, "ended")
+        shown = consent.locator("#status").text_content()
+        assert "blocked" in shown and "reset" in shown.lower(), shown
+        assert page.evaluate(PENDING_OR_NO_ANSWER).startswith("NotAllowedError")
+        consent.locator("#close").click()  # the user closes it after reading
+    finally:
+        b.context.close()
+        for pid in host_pids_for_home(b.home):
+            kill_pid(pid)
