@@ -1,14 +1,18 @@
 // The service worker's side of the security-key bridge. Each page request arrives on its own runtime port
 // ("tracker2fa-fido") from content/fido_bridge.js:
-//   begin {documentOrigin, kind, request} → ready {origin, keys, rpId} | fallback | error {name, message, u2fErrorCode}
-//   run                                   → event {event, deviceName, pinUrl?}* then result {result} | error
-//   cancel, or the port closing           → the host's request is cancelled (`cancel {target}`)
+//   begin {documentOrigin, kind, request} → result {result} | error {name, message, u2fErrorCode} | fallback
+//   cancel, or the port closing           → the host's request is cancelled (`cancel {target}`), the
+//                                            consent window closed
 // The origin is decided here from what the browser says about the port's sender (common/origin_policy.js,
-// the same rule as for codes), never taken from the page. The host re-checks everything (rpId by the
-// Public Suffix List, appId same-site); the check here only spares the user a prompt that cannot succeed.
+// the same rule as for codes), never taken from the page. The user confirms in the extension's consent
+// window (background/consent.js), never in the page; the host is asked only after that (or at once when
+// the host says its virtual test key confirms by itself and it is the only key). The host re-checks
+// everything (rpId by the Public Suffix List, appId same-site); the checks here only spare the user a
+// window for a request that cannot succeed.
 import { t } from "../common/i18n.js";
 import { effectiveSettings } from "../common/settings.js";
-import { senderOriginDecision } from "./origin.js";
+import { ConsentWindows } from "./consent.js";
+import { senderOriginDecision, urlOrigin } from "./origin.js";
 
 export const PORT_NAME = "tracker2fa-fido";
 const PAGE_ERROR_NAMES = new Set(["NotAllowedError", "InvalidStateError", "AbortError", "SecurityError", "TypeError", "NotSupportedError"]);
@@ -22,6 +26,9 @@ const CODE_TO_ERROR = {
   fido_cancelled: ["AbortError", 5],
   fido_timeout: ["NotAllowedError", 5],
 };
+// Failures the consent window keeps showing (with what to do) after the page got its error.
+const SHOWN_IN_WINDOW = new Set(["fido_pin_blocked", "fido_pin_auth_blocked", "fido_no_credential", "fido_credential_excluded",
+  "fido_device_removed", "fido_timeout", "fido_no_device", "fido_pin_required", "fido_unsupported", "fido_error"]);
 const HOST_METHODS = {
   "webauthn.create": "fido.create",
   "webauthn.get": "fido.get",
@@ -29,6 +36,16 @@ const HOST_METHODS = {
   "u2f.sign": "u2f.sign",
 };
 const MAX_WAIT_MS = 600000;
+
+/**
+ * True when the host's fido.devices listing lets a request run without the consent window: the host says
+ * its virtual test key confirms by itself, and every key listed is that virtual key. A real key, or any key
+ * the host does not call virtual, always gets the consent window.
+ */
+export function confirmsByItself(listing) {
+  const keys = Array.isArray(listing?.keys) ? listing.keys : [];
+  return listing?.autoConfirm === true && keys.length > 0 && keys.every((k) => k?.virtual === true);
+}
 
 /** The match pattern for an origin's host (match patterns carry no port; the port is checked per request). */
 export function matchPattern(origin) {
@@ -61,6 +78,8 @@ export function pageError(err) {
   };
 }
 
+const wallClock = () => performance.timeOrigin + performance.now();
+
 function rpIdOf(kind, options) {
   if (kind === "webauthn.get") return options?.rpId;
   if (kind === "webauthn.create") return options?.rp?.id;
@@ -81,23 +100,23 @@ function hostParams(kind, origin, request) {
   return params;
 }
 
-function randomToken() {
-  const bytes = crypto.getRandomValues(new Uint8Array(18));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
-}
-
 /** One page request on its port. */
 class Ceremony {
   constructor(bridge, port) {
     this.bridge = bridge;
     this.port = port;
+    this.tabId = port.sender?.tab?.id;
     this.origin = null;
+    this.topOrigin = null;
     this.kind = null;
     this.request = null;
     this.keys = [];
     this.hostId = null;
-    this.state = "new"; // new → ready → running → done
-    this.pinToken = null;
+    this.consent = null; // the consent window's session
+    // Wall-clock marks (performance.timeOrigin + now(): comparable with the page's and the window's) of the
+    // last request, for bench/fido_page_bench.py: asked (window opened), confirmed, answered.
+    this.marks = {};
+    this.state = "new"; // new → beginning → consent → running → done
     port.onMessage.addListener((msg) => this.receive(msg).catch((err) => this.fail(pageError(err))));
     port.onDisconnect.addListener(() => this.cancel());
   }
@@ -111,14 +130,15 @@ class Ceremony {
     }
   }
 
-  fail(error) {
+  fail(error, hostCode = null) {
     this.post({ type: "error", ...error });
-    this.end();
+    this.end(hostCode !== null && SHOWN_IN_WINDOW.has(hostCode) ? { code: hostCode, message: error.message } : null);
   }
 
-  end() {
+  end(shown = null) {
     if (this.state === "done") return;
     this.state = "done";
+    this.consent?.end(shown);
     this.bridge.forget(this);
     try {
       this.port.disconnect();
@@ -129,7 +149,6 @@ class Ceremony {
 
   async receive(msg) {
     if (msg?.type === "begin" && this.state === "new") return this.begin(msg);
-    if (msg?.type === "run" && this.state === "ready") return this.run();
     if (msg?.type === "cancel") return this.cancel();
     return undefined;
   }
@@ -153,6 +172,8 @@ class Ceremony {
       });
     }
     this.origin = decision.origin;
+    const top = this.port.sender?.frameId === 0 ? null : urlOrigin(this.port.sender?.tab?.url);
+    this.topOrigin = top !== null && top !== this.origin ? top : null; // a frame of another site asks
     const settings = await effectiveSettings();
     if (this.state === "done") return undefined; // the page went away meanwhile
     const webauthn = kind.startsWith("webauthn.");
@@ -160,25 +181,69 @@ class Ceremony {
       if (webauthn) return this.fallback();
       return this.fail({ name: "NotAllowedError", message: "tracker2fa security keys are not enabled for this site.", u2fErrorCode: 3 });
     }
+    // A frame the page did not delegate the feature to (Permissions Policy, as the browser reads it for this
+    // frame): the browser's own WebAuthn answers, and refuses it exactly as it would without us.
+    if (webauthn && msg.framePolicyAllows === false) return this.fallback();
     const rpId = rpIdOf(kind, this.request.options);
     if (!rpIdPlausible(this.origin, rpId)) {
       return this.fail({ name: "SecurityError", message: `The relying party id ${String(rpId)} is not this site's (${this.origin}).`, u2fErrorCode: 2 });
     }
-    let keys = [];
+    if (this.bridge.busyTab(this)) {
+      return this.fail({ name: "NotAllowedError", message: "Another security-key request is pending in this tab.", u2fErrorCode: 1 });
+    }
+    let listing;
     try {
-      ({ keys } = await this.bridge.host.request("fido.devices", {}, { timeoutMs: 20000 }));
+      listing = await this.bridge.host.request("fido.devices", {}, { timeoutMs: 20000 });
     } catch (err) {
       if (webauthn) return this.fallback(); // no usable host: the browser's own WebAuthn
       return this.fail(pageError(err));
     }
     if (this.state === "done") return undefined;
-    this.keys = (Array.isArray(keys) ? keys : []).map((k) => ({
+    this.keys = (Array.isArray(listing?.keys) ? listing.keys : []).map((k) => ({
       id: String(k.id), name: String(k.name ?? k.id), transport: String(k.transport ?? ""), virtual: Boolean(k.virtual),
     }));
     if (this.keys.length === 0 && webauthn) return this.fallback();
-    this.state = "ready";
-    this.post({ type: "ready", origin: this.origin, rpId: rpId ?? null, keys: this.keys.map(({ id: _id, ...k }) => k) });
+    const autoConfirm = listing?.autoConfirm === true;
+    // The virtual test key may confirm by itself, never a real one: with any real key present, the user is asked.
+    if (confirmsByItself(listing)) {
+      this.bridge.autoConfirmed += 1;
+      return this.run({ allowAttestation: true });
+    }
+    this.state = "consent";
+    this.marks.asked = wallClock();
+    this.consent = this.bridge.consent.open(this.port.sender?.tab, this.details(rpId, autoConfirm), {
+      confirm: (answer) => {
+        if (this.state !== "consent") return;
+        this.marks.confirmed = wallClock();
+        this.run(answer);
+      },
+      browser: () => {
+        if (this.state === "consent" && webauthn) this.fallback();
+      },
+      cancel: (why) => {
+        if (this.state === "consent" || this.state === "running") {
+          this.fail({ name: "NotAllowedError", message: `The request was ${why}.`, u2fErrorCode: 1 });
+          this.cancelHost();
+        }
+      },
+      pin: (pin) => this.pin(pin),
+    });
     return undefined;
+  }
+
+  /** What the consent window shows: never given to the page. */
+  details(rpId, autoConfirm) {
+    const options = this.request.options ?? {};
+    return {
+      origin: this.origin,
+      topOrigin: this.topOrigin,
+      kind: this.kind,
+      rpId: rpId ?? null,
+      keys: this.keys.map(({ id: _id, ...k }) => k),
+      attestation: this.kind === "webauthn.create" && ["direct", "indirect", "enterprise"].includes(options.attestation),
+      allowBrowser: this.kind.startsWith("webauthn."),
+      autoConfirmConfigured: autoConfirm,
+    };
   }
 
   fallback() {
@@ -186,21 +251,26 @@ class Ceremony {
     this.end();
   }
 
-  async run() {
+  async run({ allowAttestation }) {
     this.state = "running";
     const method = HOST_METHODS[this.kind];
+    const params = hostParams(this.kind, this.origin, this.request);
+    if (this.kind === "webauthn.create") params.allowAttestation = allowAttestation === true;
+    if (this.topOrigin !== null && this.kind.startsWith("webauthn.")) params.topOrigin = this.topOrigin;
     try {
-      const result = await this.bridge.host.request(method, hostParams(this.kind, this.origin, this.request), {
+      const result = await this.bridge.host.request(method, params, {
         timeoutMs: hostTimeoutMs(this.kind, this.request),
         onSent: (id) => {
           this.hostId = id;
           this.bridge.byHostId.set(id, this);
         },
       });
+      this.marks.answered = wallClock();
+      this.bridge.lastMarks = this.marks;
       this.post({ type: "result", result });
       this.end();
     } catch (err) {
-      this.fail(pageError(err));
+      this.fail(pageError(err), err?.code ?? "fido_error");
     }
   }
 
@@ -208,37 +278,45 @@ class Ceremony {
     const key = this.keys.find((k) => k.id === String(event.device));
     const msg = { type: "event", event: event.event, deviceName: key?.name ?? null };
     if (event.event === "fido.pin_needed") {
-      this.pinToken = randomToken();
-      this.bridge.byPinToken.set(this.pinToken, this);
-      msg.pinUrl = this.bridge.api.runtime.getURL(`prompt/pin.html#${this.pinToken}`);
+      msg.wrongPin = event.wrongPin === true;
+      msg.retries = Number.isInteger(event.retries) ? event.retries : null;
     }
-    this.post(msg);
+    this.consent?.post(msg);
   }
 
-  /** The PIN from the extension's PIN page, for this request's host id; null declines. */
-  async pin(pin) {
-    if (this.state !== "running" || this.hostId === null) return { sent: false };
-    await this.bridge.host.request("fido.pin", { target: this.hostId, pin });
-    return { sent: true };
+  /** The PIN typed in the consent window (null declines); only while the host waits for it. */
+  pin(pin) {
+    if (this.state !== "running" || this.hostId === null) return;
+    const value = pin === null ? null : String(pin);
+    if (value !== null && (value.length < 4 || value.length > 63)) {
+      this.consent?.post({ type: "event", event: "fido.pin_needed", wrongPin: false, retries: null, problem: t("prompt_pin_length") });
+      return;
+    }
+    this.bridge.host.request("fido.pin", { target: this.hostId, pin: value }).catch(() => {});
+  }
+
+  cancelHost() {
+    if (this.hostId !== null) this.bridge.host.request("cancel", { target: this.hostId }).catch(() => {});
   }
 
   cancel() {
-    const wasRunning = this.state === "running" && this.hostId !== null;
-    const hostId = this.hostId;
+    const wasRunning = this.state === "running";
     this.end();
-    if (wasRunning) this.bridge.host.request("cancel", { target: hostId }).catch(() => {});
+    if (wasRunning) this.cancelHost();
   }
 }
 
-/** Wires the bridge into the service worker: runtime ports from the content script, host events, PINs. */
+/** Wires the bridge into the service worker: runtime ports from the content script, host events. */
 export class FidoBridge {
   constructor(api, host) {
     this.api = api;
     this.host = host;
+    this.consent = new ConsentWindows(api);
     this.byHostId = new Map();
-    this.byPinToken = new Map();
     this.ceremonies = new Set();
     this.started = 0; // ports accepted (diagnostics and tests)
+    this.autoConfirmed = 0; // requests the virtual test key confirmed by itself (the popup says so)
+    this.lastMarks = {}; // the marks of the last request answered (diagnostics and the page bench)
     api.runtime.onConnect.addListener((port) => {
       if (port.name !== PORT_NAME) return;
       // Only this extension's content scripts connect (no externally_connectable); a frame without a tab
@@ -255,27 +333,16 @@ export class FidoBridge {
     });
   }
 
+  /** True when another request of `ceremony`'s tab waits for consent or a key (one at a time per tab). */
+  busyTab(ceremony) {
+    for (const other of this.ceremonies) {
+      if (other !== ceremony && other.tabId === ceremony.tabId && (other.state === "consent" || other.state === "running")) return true;
+    }
+    return false;
+  }
+
   forget(ceremony) {
     this.ceremonies.delete(ceremony);
     if (ceremony.hostId !== null) this.byHostId.delete(ceremony.hostId);
-    if (ceremony.pinToken !== null) this.byPinToken.delete(ceremony.pinToken);
-  }
-
-  /**
-   * A PIN typed in the extension's PIN page (prompt/pin.html, framed by the prompt in that tab). The token
-   * names the request; the page must be ours and in the same tab as the request's frame.
-   */
-  async pin(sender, msg) {
-    const ceremony = typeof msg?.token === "string" ? this.byPinToken.get(msg.token) : undefined;
-    if (!ceremony || ceremony.port.sender?.tab?.id !== sender.tab?.id) {
-      throw Object.assign(new Error(t("prompt_pin_no_request")), { code: "fido_no_request" });
-    }
-    const pin = msg.pin === null ? null : String(msg.pin ?? "");
-    if (pin !== null && (pin.length < 4 || pin.length > 63)) {
-      throw Object.assign(new Error(t("prompt_pin_length")), { code: "fido_bad_request" });
-    }
-    this.byPinToken.delete(msg.token);
-    ceremony.pinToken = null;
-    return ceremony.pin(pin);
   }
 }

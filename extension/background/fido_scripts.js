@@ -14,8 +14,8 @@ export function bridgeScripts(origins) {
   if (matches.length === 0) return [];
   const common = { matches, runAt: "document_start", allFrames: true, persistAcrossSessions: true };
   return [
-    { id: MAIN_ID, world: "MAIN", js: ["common/webauthn_json.js", "common/fido_reply.js", "content/fido_page.js"], ...common },
-    { id: ISOLATED_ID, world: "ISOLATED", js: ["common/fido_channel.js", "content/fido_prompt.js", "content/fido_bridge.js"], ...common },
+    { id: MAIN_ID, world: "MAIN", js: ["common/webauthn_json.js", "common/fido_reply.js", "content/fido_objects.js", "content/fido_page.js"], ...common },
+    { id: ISOLATED_ID, world: "ISOLATED", js: ["common/fido_channel.js", "content/fido_bridge.js"], ...common },
   ];
 }
 

@@ -75,7 +75,8 @@ function isExtensionPage(sender) {
 }
 
 async function status() {
-  const out = { host: null, vault: null, error: null, connections: host.connections };
+  // autoConfirmed: security-key requests the virtual test key confirmed without asking (the popup says so).
+  const out = { host: null, vault: null, error: null, connections: host.connections, autoConfirmed: fido.autoConfirmed };
   try {
     out.host = await host.request("hello", {});
     out.vault = await host.request("vault.status", {});
@@ -200,7 +201,6 @@ async function handle(msg, sender) {
     default:
       break;
   }
-  if (msg?.type === "fido.pin" && isExtensionPage(sender)) return fido.pin(sender, msg);
   if (!isExtensionPage(sender)) fail("forbidden_caller", `unknown or forbidden message ${String(msg?.type)}`);
   switch (msg.type) {
     case "ext.status":

@@ -7,7 +7,8 @@
 //
 // page → content:  {type: "webauthn.create" | "webauthn.get", id, options}            (options: WebAuthn JSON)
 //                  {type: "u2f.register", id, appId?, registerRequests, registeredKeys, timeoutSeconds?}
-//                  {type: "u2f.sign", id, appId?, challenge, registeredKeys, timeoutSeconds?}
+//                  {type: "u2f.sign", id, appId?, challenge?, registeredKeys, timeoutSeconds?}
+//                                    (a registered key may carry its own challenge: the 1.0 SignRequest)
 //                  {type: "abort", id}
 // content → page:  {type: "result", id, result}  {type: "error", id, name, message, u2fErrorCode?}
 //                  {type: "fallback", id}     (use the browser's own WebAuthn)
@@ -66,6 +67,7 @@
       check(isObject(k) && b64url(k.keyHandle, 2048), "registeredKeys[].keyHandle must be websafe base64");
       check(k.version === undefined || shortText(k.version, 16), "registeredKeys[].version must be a string");
       check(k.appId === undefined || shortText(k.appId), "registeredKeys[].appId must be a string");
+      check(k.challenge === undefined || b64url(k.challenge), "registeredKeys[].challenge must be websafe base64");
     }
   }
 
@@ -114,8 +116,10 @@
         break;
       case "u2f.sign":
         onlyKeys(msg, ["type", "id", "appId", "challenge", "registeredKeys", "timeoutSeconds"]);
-        check(b64url(msg.challenge), "challenge must be websafe base64");
+        check(msg.challenge === undefined || b64url(msg.challenge), "challenge must be websafe base64");
         checkU2fCommon(msg);
+        check(msg.challenge !== undefined || msg.registeredKeys.every((k) => k.challenge !== undefined),
+          "challenge is required unless every registered key has its own");
         break;
       case "abort":
         onlyKeys(msg, ["type", "id"]);

@@ -292,95 +292,121 @@
     return { authData, algorithm, publicKey };
   }
 
-  const protoOf = (name) => globalThis[name]?.prototype ?? Object.prototype;
-  const frozenCopy = (list) => Object.freeze([...list]);
-
-  function define(target, values) {
-    for (const [name, value] of Object.entries(values)) {
-      Object.defineProperty(target, name, { value, enumerable: typeof value !== "function", configurable: false, writable: false });
-    }
-    return target;
-  }
-
   /**
-   * RegistrationResponseJSON (kind "create") or AuthenticationResponseJSON (kind "get") → an object that
-   * behaves as the PublicKeyCredential the browser would return: ArrayBuffers in `rawId` and `response`,
-   * `getClientExtensionResults()`, `toJSON()`, `response.getTransports()`, … (and `instanceof
-   * PublicKeyCredential` holds where that interface exists). Throws TypeError on a malformed response.
+   * RegistrationResponseJSON (kind "create") or AuthenticationResponseJSON (kind "get") → the credential's
+   * record: ArrayBuffers for the binary members, the Level 3 values the getters answer (authenticatorData,
+   * publicKey, publicKeyAlgorithm: the host's when it sent them, else read from the attestation object),
+   * and the extension results in their JSON form. Throws TypeError on a malformed response. The MAIN-world
+   * script (content/fido_objects.js) turns a record into the object a page gets.
    */
-  function credentialFromJSON(json, kind) {
+  function credentialRecord(json, kind) {
     if (!isObject(json) || !isObject(json.response)) throw new TypeError("the credential is not an object");
-    if (typeof json.id !== "string" || !isB64url(json.id)) throw new TypeError("credential id is not base64url");
+    if (typeof json.id !== "string" || !isB64url(json.id) || json.id === "") throw new TypeError("credential id is not base64url");
     if (json.rawId !== undefined && json.rawId !== json.id) throw new TypeError("credential rawId differs from id");
     if (json.type !== "public-key") throw new TypeError("credential type is not public-key");
     const r = json.response;
-    extensionResultsFromJSON(json.clientExtensionResults); // refuses malformed results now, not on first use
+    const extensionResults = extensionsToJSON(json.clientExtensionResults ?? {});
+    extensionResultsFromJSON(extensionResults); // refuses malformed results now, not on first use
     const attachment = json.authenticatorAttachment ?? null;
     if (attachment !== null && typeof attachment !== "string") throw new TypeError("authenticatorAttachment is not a string");
     let response;
     if (kind === "create") {
-      const transports = Array.isArray(r.transports) ? r.transports.filter((t) => typeof t === "string") : [];
-      const fields = {
-        clientDataJSON: fromB64url(r.clientDataJSON, "response.clientDataJSON"),
-        attestationObject: fromB64url(r.attestationObject, "response.attestationObject"),
-      };
+      const attestationObject = fromB64url(r.attestationObject, "response.attestationObject");
       let attested = { authData: null, algorithm: null, publicKey: null };
       try {
-        attested = attestedKey(fields.attestationObject);
+        attested = attestedKey(attestationObject);
       } catch {
         // An attestation object these getters cannot read: they answer null; the server judges the object.
       }
       const buffer = (bytes) => (bytes === null ? null : bytes.slice().buffer);
-      const authData = r.authenticatorData !== undefined ? fromB64url(r.authenticatorData, "response.authenticatorData") : buffer(attested.authData);
-      const publicKey = r.publicKey !== undefined ? fromB64url(r.publicKey, "response.publicKey") : buffer(attested.publicKey);
-      const algorithm = Number.isInteger(r.publicKeyAlgorithm) ? r.publicKeyAlgorithm : attested.algorithm;
-      response = define(Object.create(protoOf("AuthenticatorAttestationResponse")), {
-        ...fields,
-        getTransports: () => [...transports],
-        getAuthenticatorData: () => (authData === null ? null : authData.slice(0)),
-        getPublicKey: () => (publicKey === null ? null : publicKey.slice(0)),
-        getPublicKeyAlgorithm: () => algorithm,
-      });
+      response = {
+        clientDataJSON: fromB64url(r.clientDataJSON, "response.clientDataJSON"),
+        attestationObject,
+        transports: Array.isArray(r.transports) ? r.transports.filter((t) => typeof t === "string") : [],
+        authenticatorData: r.authenticatorData !== undefined ? fromB64url(r.authenticatorData, "response.authenticatorData") : buffer(attested.authData),
+        publicKey: r.publicKey !== undefined ? fromB64url(r.publicKey, "response.publicKey") : buffer(attested.publicKey),
+        publicKeyAlgorithm: Number.isInteger(r.publicKeyAlgorithm) ? r.publicKeyAlgorithm : attested.algorithm,
+      };
     } else if (kind === "get") {
-      const fields = {
+      response = {
         clientDataJSON: fromB64url(r.clientDataJSON, "response.clientDataJSON"),
         authenticatorData: fromB64url(r.authenticatorData, "response.authenticatorData"),
         signature: fromB64url(r.signature, "response.signature"),
         userHandle: r.userHandle === undefined || r.userHandle === null ? null : fromB64url(r.userHandle, "response.userHandle"),
       };
-      response = define(Object.create(protoOf("AuthenticatorAssertionResponse")), fields);
     } else {
       throw new TypeError(`unknown credential kind ${String(kind)}`);
     }
-    const copy = JSON.parse(JSON.stringify(json)); // what toJSON() answers: a fresh copy each time
-    const credential = Object.create(protoOf("PublicKeyCredential"));
-    return define(credential, {
+    return Object.freeze({
+      kind,
       id: json.id,
       rawId: fromB64url(json.id, "rawId"),
       type: "public-key",
       authenticatorAttachment: attachment,
-      response,
-      getClientExtensionResults: () => extensionResultsFromJSON(json.clientExtensionResults),
-      toJSON: () => JSON.parse(JSON.stringify(copy)),
+      response: Object.freeze(response),
+      extensionResults,
     });
   }
 
-  /** A PublicKeyCredential (the browser's or ours) → its JSON form, as toJSON() defines it. */
-  function credentialToJSON(credential) {
-    const r = credential.response;
-    const response = { clientDataJSON: toB64url(r.clientDataJSON) };
-    if (r.attestationObject !== undefined) {
+  /** getClientExtensionResults() of a record: a fresh object each call, binary outputs as ArrayBuffers. */
+  function recordExtensionResults(record) {
+    return extensionResultsFromJSON(record.extensionResults);
+  }
+
+  /**
+   * toJSON() of a record, as Chromium builds it from the IDL dictionaries: members in their IDL (sorted)
+   * order, optional members left out rather than null (userHandle, publicKey, authenticatorAttachment).
+   */
+  function recordToJSON(record) {
+    const r = record.response;
+    const response = {};
+    if (record.kind === "create") {
       response.attestationObject = toB64url(r.attestationObject);
-      response.transports = typeof r.getTransports === "function" ? r.getTransports() : [];
+      if (r.authenticatorData !== null) response.authenticatorData = toB64url(r.authenticatorData);
+      response.clientDataJSON = toB64url(r.clientDataJSON);
+      if (r.publicKey !== null) response.publicKey = toB64url(r.publicKey);
+      if (r.publicKeyAlgorithm !== null) response.publicKeyAlgorithm = r.publicKeyAlgorithm;
+      response.transports = [...r.transports];
     } else {
       response.authenticatorData = toB64url(r.authenticatorData);
+      response.clientDataJSON = toB64url(r.clientDataJSON);
       response.signature = toB64url(r.signature);
-      if (r.userHandle) response.userHandle = toB64url(r.userHandle);
+      if (r.userHandle !== null) response.userHandle = toB64url(r.userHandle);
     }
-    const out = { id: credential.id, rawId: toB64url(credential.rawId), type: credential.type, response };
-    out.clientExtensionResults = extensionResultsToJSON(credential.getClientExtensionResults?.() ?? {});
-    if (credential.authenticatorAttachment) out.authenticatorAttachment = credential.authenticatorAttachment;
+    const out = {};
+    if (record.authenticatorAttachment !== null) out.authenticatorAttachment = record.authenticatorAttachment;
+    out.clientExtensionResults = JSON.parse(JSON.stringify(record.extensionResults));
+    out.id = record.id;
+    out.rawId = record.id;
+    out.response = response;
+    out.type = record.type;
     return out;
+  }
+
+  /** A PublicKeyCredential (the browser's or ours) → its JSON form, as toJSON() defines it, read through the
+   * getters (what a page without toJSON() would send). */
+  function credentialToJSON(credential) {
+    const r = credential.response;
+    const created = r.attestationObject !== undefined;
+    const buffer = (value) => (value === null || value === undefined ? null : value);
+    const record = {
+      kind: created ? "create" : "get",
+      id: credential.id,
+      type: credential.type,
+      authenticatorAttachment: credential.authenticatorAttachment ?? null,
+      extensionResults: extensionResultsToJSON(credential.getClientExtensionResults?.() ?? {}),
+      response: created
+        ? {
+            attestationObject: r.attestationObject,
+            clientDataJSON: r.clientDataJSON,
+            authenticatorData: buffer(r.getAuthenticatorData?.()),
+            publicKey: buffer(r.getPublicKey?.()),
+            publicKeyAlgorithm: r.getPublicKeyAlgorithm?.() ?? null,
+            transports: typeof r.getTransports === "function" ? r.getTransports() : [],
+          }
+        : { authenticatorData: r.authenticatorData, clientDataJSON: r.clientDataJSON, signature: r.signature, userHandle: r.userHandle ?? null },
+    };
+    return recordToJSON(record);
   }
 
   globalThis.__tracker2faWebAuthnJSON = Object.freeze({
@@ -393,7 +419,9 @@
     requestOptionsToJSON,
     creationOptionsFromJSON,
     requestOptionsFromJSON,
-    credentialFromJSON,
+    credentialRecord,
+    recordExtensionResults,
+    recordToJSON,
     credentialToJSON,
   });
 })();

@@ -1,10 +1,12 @@
 // The isolated-world half of the security-key bridge (see content/fido_page.js for the MAIN-world half).
-// It takes the private MessagePort the MAIN-world script posts at document_start (once; the event is
-// stopped before any page listener sees it), parses every message with common/fido_channel.js (anything
-// else is dropped without an answer), and runs each request through the service worker on its own
-// runtime port: the service worker decides the origin from the browser's view of this frame, lists the
-// keys, and talks to the host. The user confirms in the prompt (content/fido_prompt.js) before the host is
-// asked; closing the port (abort, navigation) cancels the host's request.
+// It takes the private MessagePort the MAIN-world script hands over at document_start in a synchronous DOM
+// event on this document (once; nothing else is ever accepted as the channel, and the bridge has no window
+// `message` listener at all: another window's postMessage cannot reach it). Every message on the port is
+// parsed with common/fido_channel.js (anything else is dropped without an answer), and each request runs
+// through the service worker on its own runtime port: the service worker decides the origin from the
+// browser's view of this frame, asks the user in the extension's own consent window, and talks to the host.
+// Nothing of ours is ever put in the page's DOM: the page sees only a pending promise, as with the browser's
+// own dialog. Closing the runtime port (abort, navigation) cancels the request.
 (() => {
   const ns = (globalThis.__tracker2fa ??= {});
   if (ns.fidoBridgeStarted) return;
@@ -13,18 +15,32 @@
   const ext = globalThis.browser ?? globalThis.chrome;
   if (!C || document.readyState !== "loading") return; // the MAIN-world half gives up too (injected late)
 
+  const HANDOVER = "tracker2fa:fido-port"; // names shared with content/fido_page.js
+  const LISTENING = "tracker2fa:fido-listening";
   let pagePort = null;
   let active = null; // the one request in progress in this frame (browsers allow one at a time as well)
 
-  function onWindowMessage(event) {
-    const data = event.data;
-    if (pagePort !== null || !data || data.tracker2fa !== "fido-bridge" || event.ports?.length !== 1) return;
+  function takePort(event) {
+    if (pagePort !== null || !(event instanceof MessageEvent) || event.ports?.length !== 1) return;
+    event.preventDefault(); // tells the MAIN-world script the port was taken
     event.stopImmediatePropagation();
-    removeEventListener("message", onWindowMessage, true);
+    document.removeEventListener(HANDOVER, takePort, true);
     pagePort = event.ports[0];
     pagePort.onmessage = (e) => receive(e.data);
   }
-  addEventListener("message", onWindowMessage, true);
+  document.addEventListener(HANDOVER, takePort, true);
+  // If the MAIN-world script ran first, its offer found no listener: this asks it to offer the port again.
+  document.dispatchEvent(new Event(LISTENING));
+
+  // Whether this frame may use WebAuthn under its Permissions Policy (the parent's `allow` attribute), as
+  // this isolated world reads it from the browser (the page cannot change what it sees here); null where the
+  // browser does not say (Firefox).
+  function framePolicyAllows(kind) {
+    const feature = { "webauthn.create": "publickey-credentials-create", "webauthn.get": "publickey-credentials-get" }[kind];
+    const policy = document.featurePolicy;
+    if (!feature || typeof policy?.allowsFeature !== "function" || !policy.features?.().includes(feature)) return null;
+    return policy.allowsFeature(feature);
+  }
 
   function reply(msg) {
     pagePort.postMessage(JSON.stringify(msg));
@@ -51,70 +67,32 @@
   class Ceremony {
     constructor(msg) {
       this.id = msg.id;
-      this.kind = msg.type;
-      this.prompt = null;
       this.finished = false;
       this.port = ext.runtime.connect({ name: "tracker2fa-fido" });
       this.port.onMessage.addListener((m) => this.fromWorker(m));
       this.port.onDisconnect.addListener(() =>
         this.finish({ type: "error", name: "NotAllowedError", message: "The extension stopped answering.", u2fErrorCode: 1 }));
-      const { type: _type, id: _id, ...request } = msg;
-      this.port.postMessage({ type: "begin", documentOrigin: self.origin, kind: this.kind, request });
+      const { type: kind, id: _id, ...request } = msg;
+      this.port.postMessage({ type: "begin", documentOrigin: self.origin, kind, request, framePolicyAllows: framePolicyAllows(kind) });
     }
 
     fromWorker(m) {
       if (this.finished || !m || typeof m !== "object") return;
-      switch (m.type) {
-        case "ready":
-          this.prompt = ns.showFidoPrompt(
-            { origin: m.origin, kind: this.kind, keys: m.keys, rpId: m.rpId, allowBrowser: this.kind.startsWith("webauthn.") },
-            {
-              onConfirm: () => this.port.postMessage({ type: "run" }),
-              onBrowser: () => this.finish({ type: "fallback" }),
-              onCancel: () =>
-                this.finish({ type: "error", name: "NotAllowedError", message: "The request was cancelled in tracker2fa's prompt.", u2fErrorCode: 1 }),
-            },
-          );
-          break;
-        case "event":
-          this.hostEvent(m);
-          break;
-        case "fallback":
-          this.finish({ type: "fallback" });
-          break;
-        case "result":
-          this.finish({ type: "result", result: m.result });
-          break;
-        case "error": {
-          const error = { type: "error", name: m.name, message: String(m.message ?? "") };
-          if (Number.isInteger(m.u2fErrorCode)) error.u2fErrorCode = m.u2fErrorCode;
-          this.finish(error);
-          break;
-        }
-        default:
-          break;
+      if (m.type === "fallback") this.finish({ type: "fallback" });
+      else if (m.type === "result") this.finish({ type: "result", result: m.result });
+      else if (m.type === "error") {
+        const error = { type: "error", name: m.name, message: String(m.message ?? "") };
+        if (Number.isInteger(m.u2fErrorCode)) error.u2fErrorCode = m.u2fErrorCode;
+        this.finish(error);
       }
     }
 
-    hostEvent(m) {
-      if (!this.prompt) return;
-      // The prompt's lines are in the UI language (ns.t, set by content/fido_prompt.js); the error messages
-      // handed to the page above stay English, like the browser's own DOMException messages.
-      const name = typeof m.deviceName === "string" && m.deviceName ? m.deviceName : null;
-      const say = (plain, named) => (name ? ns.t(named, name) : ns.t(plain));
-      if (m.event === "fido.touch") this.prompt.set("touch", say("prompt_touch", "prompt_touch_named"));
-      else if (m.event === "fido.selected") this.prompt.set("selected", say("prompt_using", "prompt_using_named"));
-      else if (m.event === "fido.key_removed") this.prompt.set("removed", say("prompt_removed", "prompt_removed_named"));
-      else if (m.event === "fido.pin_needed" && typeof m.pinUrl === "string") this.prompt.showPin(m.pinUrl);
-    }
-
     abort() {
-      // The page already rejected with its AbortSignal's reason; the host's request is cancelled.
+      // The page already rejected with its AbortSignal's reason; the service worker cancels the host's
+      // request and closes the consent window when the port closes.
       this.finished = true;
       active = null;
-      this.prompt?.close();
       try {
-        this.port.postMessage({ type: "cancel" });
         this.port.disconnect();
       } catch {
         // the service worker is gone already
@@ -125,7 +103,6 @@
       if (this.finished) return;
       this.finished = true;
       active = null;
-      this.prompt?.close();
       try {
         this.port.disconnect();
       } catch {

@@ -1,24 +1,34 @@
 // The MAIN-world half of the security-key bridge, injected at document_start on the trackers the user or
 // admin chose (background/fido_scripts.js registers it there only). It replaces navigator.credentials.create
 // / get for `publicKey` requests and provides window.u2f (FIDO U2F JS API 1.1, plus the 1.0 call forms),
-// and talks to the isolated content script (content/fido_bridge.js) over a private MessagePort handed over
-// once, before any page script runs. It trusts nothing it receives: every reply is parsed by
-// common/fido_reply.js and matched to a request this script made. It never chooses an origin: the
-// service worker takes it from the browser.
+// and talks to the isolated content script (content/fido_bridge.js) over a private MessagePort. It trusts
+// nothing it receives: every reply is parsed by common/fido_reply.js and matched to a request this script
+// made. It never chooses an origin: the service worker takes it from the browser.
+//
+// The hand-over of the port never touches window messaging: this script dispatches a synchronous DOM event
+// on its own document carrying the port, and the isolated script (registered for the same document, also
+// at document_start, before any page script) takes it in its listener. A DOM event can only be dispatched
+// by script running in this document; another window (a cross-site parent, opener or frame) can only
+// postMessage to it, and no part of the bridge listens to window messages. Whichever of the two scripts
+// runs first, the hand-over completes before the page's first script (docs/security-keys.md).
 (() => {
   const J = globalThis.__tracker2faWebAuthnJSON;
   const R = globalThis.__tracker2faFidoReply;
+  const O = globalThis.__tracker2faFidoObjects;
   // The helpers were loaded just before this file, in this world: take them and leave the page nothing.
   delete globalThis.__tracker2faWebAuthnJSON;
   delete globalThis.__tracker2faFidoReply;
+  delete globalThis.__tracker2faFidoObjects;
   // Injected into a document that is already running (e.g. at install): the channel could not be set up
   // before the page's own scripts, so the page keeps the browser's WebAuthn.
   if (!J || !R || document.readyState !== "loading") return;
 
+  // Taken now, before any page script can replace them: the page never sees our port or our messages.
   const stringify = JSON.stringify;
+  const postToPort = MessagePort.prototype.postMessage;
   const channel = new MessageChannel();
   const port = channel.port1;
-  const send = (msg) => port.postMessage(stringify(msg));
+  const send = (msg) => postToPort.call(port, stringify(msg));
   const pending = new Map(); // request id -> {result, error, fallback}
 
   port.onmessage = (event) => {
@@ -35,9 +45,19 @@
     else if (msg.type === "fallback") request.fallback();
     else request.error(msg);
   };
-  // The isolated content script takes this port in a capturing listener registered before any page
-  // script, and stops the event there: no page listener sees it.
-  window.postMessage({ tracker2fa: "fido-bridge" }, "*", [channel.port2]);
+
+  // The hand-over (names shared with content/fido_bridge.js). The isolated script cancels the event to say
+  // it took the port; if it has not run yet, it announces itself with LISTENING and the port is offered again.
+  const HANDOVER = "tracker2fa:fido-port";
+  const LISTENING = "tracker2fa:fido-listening";
+  let handedOver = false;
+  const offer = () => {
+    if (handedOver) return;
+    handedOver = !document.dispatchEvent(new MessageEvent(HANDOVER, { ports: [channel.port2], cancelable: true }));
+    if (handedOver) document.removeEventListener(LISTENING, offer, true);
+  };
+  document.addEventListener(LISTENING, offer, true);
+  offer();
 
   function newId() {
     return J.toB64url(crypto.getRandomValues(new Uint8Array(18)));
@@ -85,7 +105,7 @@
         result(result) {
           done();
           try {
-            resolve(J.credentialFromJSON(result, kind));
+            resolve(O.credentialFromJSON(result, kind));
           } catch (err) {
             reject(new DOMException(`The security key's answer was malformed (${err.message}).`, "NotAllowedError"));
           }
@@ -109,7 +129,7 @@
       !BROWSER_MEDIATION.has(options.mediation);
   }
 
-  if (container && browserCreate && browserGet) {
+  if (container && browserCreate && browserGet && O) {
     const create = function create(options) {
       if (!wantsHost(options)) return browserCreate.call(this, options);
       return viaHost("create", options, () => browserCreate.call(container, options));
@@ -151,10 +171,12 @@
     }
   }
 
-  const keyList = (list) =>
+  // A registered key as the host takes it; a 1.0 SignRequest also keeps its own challenge.
+  const keyList = (list, withChallenge = false) =>
     (Array.isArray(list) ? list : []).map((k) => {
       const out = { version: String(k?.version ?? "U2F_V2"), keyHandle: String(k?.keyHandle ?? "") };
       if (k?.appId !== undefined) out.appId = String(k.appId);
+      if (withChallenge && k?.challenge !== undefined) out.challenge = String(k.challenge);
       return out;
     });
   const seconds = (value) => (typeof value === "number" && value > 0 ? Math.min(value, 600) : undefined);
@@ -177,14 +199,19 @@
   }
 
   function sign(appId, challenge, registeredKeys, callback, timeoutSeconds) {
+    let message;
     if (Array.isArray(appId)) {
-      // 1.0: sign(signRequests, callback, timeout), each request {version, challenge, keyHandle, appId}
+      // 1.0: sign(signRequests, callback, timeout), each request {version, challenge, keyHandle, appId}: a
+      // server issues one challenge per registered key, so each keeps its own (the host answers with the
+      // clientData of the request whose key answered).
       const requests = appId;
-      [appId, challenge, registeredKeys, callback, timeoutSeconds] =
-        [requests[0]?.appId, requests[0]?.challenge, requests, challenge, registeredKeys];
+      [callback, timeoutSeconds] = [challenge, registeredKeys];
+      message = { type: "u2f.sign", registeredKeys: keyList(requests, true) };
+      if (typeof requests[0]?.appId === "string") message.appId = requests[0].appId;
+    } else {
+      message = { type: "u2f.sign", challenge: String(challenge ?? ""), registeredKeys: keyList(registeredKeys) };
+      if (typeof appId === "string") message.appId = appId;
     }
-    const message = { type: "u2f.sign", challenge: String(challenge ?? ""), registeredKeys: keyList(registeredKeys) };
-    if (typeof appId === "string") message.appId = appId;
     const timeout = seconds(timeoutSeconds);
     if (timeout !== undefined) message.timeoutSeconds = timeout;
     u2fCall(message, callback);

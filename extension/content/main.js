@@ -103,9 +103,19 @@
     return control.waiting;
   }
 
-  // Each finished scan of the laid-out document (detection, then any auto-fill) is counted in
-  // `data-tracker2fa-scanned` on the root element: the signal tests wait for before asserting that nothing
-  // happened on a page.
+  // Each finished scan of the laid-out document (detection, then any auto-fill) is counted; with the test
+  // switch on (`testHooks: true` in the extension's local storage, set by the browser tests only) the count
+  // is written to `data-tracker2fa-scanned` on the root element, the signal tests wait for before asserting
+  // that nothing happened on a page. Never otherwise: an attribute of ours on every page would tell every
+  // site that the extension is installed.
+  let testHooks = false;
+  const markScanned = () => {
+    if (testHooks && scans > 0) document.documentElement.dataset.tracker2faScanned = String(scans);
+  };
+  ext.storage.local.get("testHooks").then((stored) => {
+    testHooks = stored?.testHooks === true;
+    markScanned();
+  }, () => {});
   // A document not laid out yet (a frame still 0×0, or not yet rendered) has no visible field to find: its
   // scan waits for the first layout, which the ResizeObserver below reports.
   const laidOut = () =>
@@ -117,7 +127,8 @@
     try {
       await scanOnce();
     } finally {
-      document.documentElement.dataset.tracker2faScanned = String(++scans);
+      scans += 1;
+      markScanned();
     }
   }
 

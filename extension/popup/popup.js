@@ -88,6 +88,7 @@ function render() {
   show($("problem"), Boolean(status?.error));
   $("problem").textContent = status?.error?.message ?? "";
   $("problem").dataset.code = status?.error?.code ?? "";
+  show($("auto-confirm"), (status?.autoConfirmed ?? 0) > 0);
   $("host-status").textContent = status
     ? status.host
       ? t("popup_host_connected", status.host.version)

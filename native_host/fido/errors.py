@@ -88,10 +88,17 @@ class PinInvalid(FidoError):
 
 
 class PinBlocked(FidoError):
-    """The key blocked its PIN after too many wrong attempts (reset the key, or power-cycle it)."""
+    """The key blocked its PIN after too many wrong attempts: only a reset of the key (which deletes its
+    credentials) makes it usable again."""
 
     code = "fido_pin_blocked"
     dom_name = "NotAllowedError"
+
+
+class PinAuthBlocked(PinBlocked):
+    """Three wrong PINs in a row: the key refuses PINs until it is removed and inserted again."""
+
+    code = "fido_pin_auth_blocked"
 
 
 class DeviceRemoved(FidoError):

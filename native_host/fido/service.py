@@ -1,7 +1,8 @@
 """What the host calls: one object per host process holding the known keys, with one method per message.
 
     service = FidoService()                      # reads TRACKER2FA_VIRTUAL_KEY from the environment
-    service.devices()                            # fido.devices  → {"keys": [...], "transports": [...]}
+    service.devices()                            # fido.devices  → {"keys": [...], "transports": [...],
+                                                 #                  "autoConfirm": bool}
     service.create(params, on_event=..., pin_provider=..., cancel=event)   # fido.create
     service.get(params, ...)                     # fido.get
     service.u2f_register(params, ...)            # u2f.register
@@ -140,9 +141,13 @@ class FidoService:
 
     def devices(self) -> dict[str, Any]:
         """fido.devices: every key on every transport, and why a transport is unavailable."""
+        from .virtual_key import auto_confirm_from_env
+
         keys = self._discover(self._transports)
         return {"keys": [k.to_json() for k in keys],
-                "transports": [self._statuses[t].to_json() for t in self._transports if t in self._statuses]}
+                "transports": [self._statuses[t].to_json() for t in self._transports if t in self._statuses],
+                # The extension skips its consent window only when every key listed is virtual.
+                "autoConfirm": "virtual" in self._transports and auto_confirm_from_env(self._env)}
 
     def keys(self) -> list[KeyHandle]:
         """The keys a ceremony runs on (USB and NFC listed afresh; their capabilities not read: no getInfo)."""
@@ -153,8 +158,12 @@ class FidoService:
         from .ceremonies import webauthn
 
         p = _require(params, "origin", "options")
+        allowed = p.get("allowAttestation", False)
+        if not isinstance(allowed, bool):
+            raise FidoBadRequest("params.allowAttestation must be true or false (the user's answer)")
         return webauthn.create(p["origin"], p["options"], self.keys(), on_event=on_event,
-                               pin_provider=pin_provider, cancel=cancel)
+                               pin_provider=pin_provider, cancel=cancel, attestation_allowed=allowed,
+                               top_origin=p.get("topOrigin"))
 
     def get(self, params: Any, *, on_event: EventSink = no_events, pin_provider: PinProvider | None = None,
             cancel: threading.Event | None = None) -> dict[str, Any]:
@@ -162,7 +171,7 @@ class FidoService:
 
         p = _require(params, "origin", "options")
         return webauthn.get(p["origin"], p["options"], self.keys(), on_event=on_event,
-                            pin_provider=pin_provider, cancel=cancel)
+                            pin_provider=pin_provider, cancel=cancel, top_origin=p.get("topOrigin"))
 
     def u2f_register(self, params: Any, *, on_event: EventSink = no_events,
                      cancel: threading.Event | None = None) -> dict[str, Any]:
@@ -176,8 +185,8 @@ class FidoService:
                  cancel: threading.Event | None = None) -> dict[str, Any]:
         from .ceremonies import u2f
 
-        p = _require(params, "origin", "challenge", "registeredKeys")
-        return u2f.sign(p["origin"], p.get("appId"), p["challenge"], p["registeredKeys"], self.keys(),
+        p = _require(params, "origin", "registeredKeys")  # each key may carry its own challenge (U2F 1.0)
+        return u2f.sign(p["origin"], p.get("appId"), p.get("challenge"), p["registeredKeys"], self.keys(),
                         timeout_seconds=p.get("timeoutSeconds"), on_event=on_event, cancel=cancel)
 
     def close(self) -> None:

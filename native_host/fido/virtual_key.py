@@ -19,9 +19,14 @@ from .softkey.presence import AlwaysPresent, PresencePolicy
 from .softkey.store import VIRTUAL_KEY_LABEL, KeyStore, StoreError
 
 ENV_VAR = "TRACKER2FA_VIRTUAL_KEY"
+# For tracker developers' headless tests: the extension runs a page's request on the virtual key without
+# asking in its consent window (as Chrome DevTools' virtual authenticator simulates presence). Only while
+# the virtual key is the only key: a real key always gets the consent window.
+AUTO_CONFIRM_ENV_VAR = "TRACKER2FA_VIRTUAL_KEY_AUTO_CONFIRM"
 COUNTER_RESERVE = 64  # counter values persisted ahead, so most signatures need no file write
 
-__all__ = ["ENV_VAR", "VIRTUAL_KEY_LABEL", "StoreError", "VirtualKey", "virtual_key_from_env"]
+__all__ = ["AUTO_CONFIRM_ENV_VAR", "ENV_VAR", "VIRTUAL_KEY_LABEL", "StoreError", "VirtualKey", "auto_confirm_from_env",
+           "virtual_key_from_env"]
 
 
 class VirtualKey:
@@ -83,3 +88,10 @@ def virtual_key_from_env(env: Mapping[str, str] | None = None) -> VirtualKey | N
     """The virtual key named by ``TRACKER2FA_VIRTUAL_KEY``, or None when it is unset or empty."""
     value = (os.environ if env is None else env).get(ENV_VAR, "")
     return VirtualKey(Path(value).expanduser()) if value else None
+
+
+def auto_confirm_from_env(env: Mapping[str, str] | None = None) -> bool:
+    """True when ``TRACKER2FA_VIRTUAL_KEY_AUTO_CONFIRM`` is ``1``/``true``/``yes`` and a virtual key is set."""
+    values = os.environ if env is None else env
+    wanted = values.get(AUTO_CONFIRM_ENV_VAR, "").strip().lower() in ("1", "true", "yes")
+    return wanted and bool(values.get(ENV_VAR, ""))

@@ -238,6 +238,7 @@ def start_chromium(playwright: Any, root: Path, *, register: bool = True, vault:
     context = browsers.launch_chromium(playwright, user_data_dir, env)
     browser = Chromium(context=context, home=home, user_data_dir=user_data_dir, vault=vault)
     assert browser.worker is not None  # waits for the service worker to start
+    browser.background("chrome.storage.local.set({testHooks: true})")  # pages get data-tracker2fa-scanned
     return browser
 
 

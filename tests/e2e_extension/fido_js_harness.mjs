@@ -4,7 +4,30 @@
 import { createInterface } from "node:readline";
 
 const root = new URL("../../extension/", import.meta.url);
+
+// Node has no WebAuthn interfaces: stand-ins shaped like the browser's (accessors on the prototypes that
+// refuse any object but their own, as a native getter does), so content/fido_objects.js runs as in a page.
+function nativeInterface(name, parent, accessors, methods = []) {
+  const cls = { [name]: class extends (parent ?? Object) {} }[name];
+  for (const a of accessors) {
+    Object.defineProperty(cls.prototype, a, { get() { throw new TypeError("Illegal invocation"); }, enumerable: true, configurable: true });
+  }
+  for (const m of methods) {
+    Object.defineProperty(cls.prototype, m, { value() { throw new TypeError("Illegal invocation"); }, writable: true, enumerable: true, configurable: true });
+  }
+  Object.defineProperty(cls.prototype, Symbol.toStringTag, { value: name, configurable: true });
+  globalThis[name] = cls;
+  return cls;
+}
+const Credential = nativeInterface("Credential", null, ["id", "type"]);
+nativeInterface("PublicKeyCredential", Credential, ["rawId", "response", "authenticatorAttachment"], ["getClientExtensionResults", "toJSON"]);
+const Response = nativeInterface("AuthenticatorResponse", null, ["clientDataJSON"]);
+nativeInterface("AuthenticatorAttestationResponse", Response, ["attestationObject"],
+  ["getTransports", "getAuthenticatorData", "getPublicKey", "getPublicKeyAlgorithm"]);
+nativeInterface("AuthenticatorAssertionResponse", Response, ["authenticatorData", "signature", "userHandle"]);
+
 await import(new URL("common/webauthn_json.js", root));
+await import(new URL("content/fido_objects.js", root));
 await import(new URL("common/fido_channel.js", root));
 await import(new URL("common/fido_reply.js", root));
 const fido = await import(new URL("background/fido.js", root));
@@ -12,6 +35,7 @@ const scripts = await import(new URL("background/fido_scripts.js", root));
 const J = globalThis.__tracker2faWebAuthnJSON;
 const C = globalThis.__tracker2faFidoChannel;
 const R = globalThis.__tracker2faFidoReply;
+const O = globalThis.__tracker2faFidoObjects;
 
 const bytes = (buffer) => [...new Uint8Array(buffer)];
 const attempt = (f) => {
@@ -35,6 +59,18 @@ function inspect(credential) {
     extensions: credential.getClientExtensionResults(),
     toJSON: credential.toJSON(),
     reencoded: J.credentialToJSON(credential),
+    ownKeys: Reflect.ownKeys(credential).map(String),
+    responseOwnKeys: Reflect.ownKeys(r).map(String),
+    isPublicKeyCredential: credential instanceof PublicKeyCredential,
+    sameRawId: credential.rawId === credential.rawId,
+    cloneRefused: (() => {
+      try {
+        structuredClone(credential);
+        return false;
+      } catch (err) {
+        return err.name;
+      }
+    })(),
   };
   if (r.attestationObject) {
     out.attestationObject = bytes(r.attestationObject);
@@ -74,11 +110,12 @@ const functions = {
   requestToJSON: (json, paths) => attempt(() => J.requestOptionsToJSON(binaryPaths(json, paths))),
   creationRoundTrip: (json) => attempt(() => J.creationOptionsToJSON(J.creationOptionsFromJSON(json))),
   requestRoundTrip: (json) => attempt(() => J.requestOptionsToJSON(J.requestOptionsFromJSON(json))),
-  credential: (json, kind) => attempt(() => inspect(J.credentialFromJSON(json, kind))),
+  credential: (json, kind) => attempt(() => inspect(O.credentialFromJSON(json, kind))),
   parsePageMessage: (text) => attempt(() => C.parsePageMessage(text)),
   parseBridgeReply: (text) => attempt(() => R.parseBridgeReply(text)),
   rpIdPlausible: (origin, rpId) => fido.rpIdPlausible(origin, rpId),
   pageError: (err) => fido.pageError(err),
+  confirmsByItself: (listing) => fido.confirmsByItself(listing),
   matchPattern: (origin) => fido.matchPattern(origin),
   bridgeScripts: (origins) => scripts.bridgeScripts(origins),
 };

@@ -17,10 +17,14 @@ import pytest
 
 from .conftest import Chromium, PageServer
 from .fido_support import (
-    PROMPT,
+    CONSENT,
+    OURS_IN_THE_PAGE,
     confirm_prompt,
+    consent_state,
+    consent_text,
+    consent_window,
     enable_security_keys,
-    prompt_text,
+    enter_pin,
     start_chromium_with_virtual_key,
     verify_u2f_registration,
     verify_u2f_signature,
@@ -68,18 +72,19 @@ def test_mock_tracker_key_registration_and_login_through_the_host(browser: Chrom
     page.goto(f"{mock.url}/account")
     page.locator("#key-name").fill("virtual key via tracker2fa")
     page.locator("#register-key").click()
-    confirm_prompt(page)
+    confirm_prompt(browser)
     assert ceremony_outcome(page, "[data-testid=security-key]") == "done"
     assert "virtual key via tracker2fa" in page.locator("#security-keys").text_content()
     page.close()
 
     page = log_in_as_alice(browser, mock)
     page.locator("#use-security-key").click()
-    page.locator(f"{PROMPT}[data-state=ready]").wait_for(state="attached", timeout=20000)
-    shown = prompt_text(page)
-    assert mock.url.removeprefix("http://") in shown  # which site asks
-    assert "virtual key" in shown and "not a security key" in shown  # which key
-    page.keyboard.press("Enter")
+    consent = consent_window(browser)
+    consent_state(consent, "armed")
+    shown = consent_text(consent)
+    assert mock.url in shown  # which site asks (http: shown with its scheme)
+    assert "virtual key" in shown and "not a security key" in shown and "(virtual)" not in shown  # which key
+    consent.locator("#confirm").click()
     assert ceremony_outcome(page, "body[data-page=dashboard]") == "done"
     assert "alice" in page.locator("#current-user").text_content()
     page.close()
@@ -89,14 +94,14 @@ def test_legacy_u2f_page_registers_then_signs_with_an_app_id(browser: Chromium, 
     page = browser.open(pages.url("/pages/fido_legacy.html", host="localhost"))
     app_id = pages.url("/u2f/app-id.json", host="localhost")  # not the origin: the appId must reach the key
     page.evaluate("([a, c]) => { window.pending = u2fRegister(a, c); }", [app_id, CHALLENGE])
-    confirm_prompt(page)
+    confirm_prompt(browser)
     registered = page.evaluate("window.pending")
     assert "errorCode" not in registered, registered
     key_handle, public_key = verify_u2f_registration(app_id, registered)
 
     handle = base64.urlsafe_b64encode(key_handle).rstrip(b"=").decode()
     page.evaluate("([a, c, k]) => { window.pending = u2fSign(a, c, k); }", [app_id, CHALLENGE, handle])
-    confirm_prompt(page)
+    confirm_prompt(browser)
     signed = page.evaluate("window.pending")
     assert signed.get("keyHandle") == handle, signed
     client_data = verify_u2f_signature(app_id, public_key, signed)
@@ -108,16 +113,16 @@ def test_legacy_u2f_page_registers_then_signs_with_an_app_id(browser: Chromium, 
 def test_another_sites_rp_id_is_refused_with_security_error(browser: Chromium, pages: PageServer) -> None:
     page = browser.open(pages.url("/pages/fido_legacy.html", host="localhost"))
     page.evaluate("() => { window.pending = webauthnError({challenge: new Uint8Array(32), rpId: 'example.com'}); }")
-    # Should a prompt appear (it must not: the bridge refuses before asking the user), confirming it lets the
-    # host refuse as well.
+    # Should a consent window appear (it must not: the bridge refuses before asking the user), confirming it
+    # lets the host refuse as well.
     result, prompted = None, False
     for _ in range(200):
         result = page.evaluate("Promise.race([window.pending, new Promise(r => setTimeout(() => r(null), 100))])")
         if result is not None:
             break
-        if page.locator(f"{PROMPT}[data-state=ready]").count():
+        if any(CONSENT in p.url for p in browser.context.pages):
             prompted = True
-            page.keyboard.press("Enter")
+            confirm_prompt(browser)
     assert result == "SecurityError"
     assert not prompted, "the user was asked to confirm a request that could only be refused"
     page.close()
@@ -156,7 +161,8 @@ def test_forged_messages_to_the_bridge_get_nothing(browser: Chromium, pages: Pag
     assert forged["got"] == []
     # Only the legitimate call reached the service worker; no prompt was shown for the forged ones.
     assert browser.background("globalThis.tracker2fa.fido.started") == started + 1
-    assert page.locator(PROMPT).count() == 0
+    assert page.locator(OURS_IN_THE_PAGE).count() == 0
+    assert not any(CONSENT in p.url for p in browser.context.pages)
     page.close()
 
 
@@ -172,7 +178,7 @@ def test_a_sandboxed_frame_gets_security_error(browser: Chromium, pages: PageSer
         " new Promise((r) => setTimeout(() => r('no answer: the user was asked'), 10000))])"
     )
     assert result == "SecurityError"
-    assert page.locator(PROMPT).count() == 0 and frame.locator(PROMPT).count() == 0
+    assert not any(CONSENT in p.url for p in browser.context.pages)
     page.close()
 
 
@@ -192,7 +198,7 @@ def test_a_page_loading_its_own_u2f_api_js_keeps_the_polyfill(browser: Chromium,
     page.close()
 
 
-def test_aborting_while_the_prompt_shows_rejects_with_abort_error_and_closes_it(
+def test_aborting_while_the_consent_window_shows_rejects_with_abort_error_and_closes_it(
     browser: Chromium, pages: PageServer
 ) -> None:
     page = browser.open(pages.url("/pages/fido_legacy.html", host="localhost"))
@@ -202,11 +208,12 @@ def test_aborting_while_the_prompt_shows_rejects_with_abort_error_and_closes_it(
           window.pending = navigator.credentials.get({publicKey, signal: controller.signal})
             .then(() => "resolved", (e) => e.name); }"""
     )
-    page.locator(f"{PROMPT}[data-state=ready]").wait_for(state="attached", timeout=20000)
-    page.evaluate("controller.abort()")
-    answer = page.evaluate("Promise.race([pending, new Promise((r) => setTimeout(() => r('no answer'), 10000))])")
+    consent = consent_window(browser)
+    consent_state(consent, "asking")
+    with consent.expect_event("close", timeout=10000):
+        page.evaluate("controller.abort()")
+        answer = page.evaluate("Promise.race([pending, new Promise((r) => setTimeout(() => r('no answer'), 10000))])")
     assert answer == "AbortError"
-    page.locator(PROMPT).wait_for(state="detached", timeout=10000)
     page.close()
 
 
@@ -241,13 +248,13 @@ class BrowserAuthenticator:
         return [c["credentialId"].replace("+", "-").replace("/", "_").rstrip("=") for c in found]
 
 
-def test_choosing_the_browsers_own_webauthn_in_the_prompt_uses_it(browser: Chromium, pages: PageServer) -> None:
+def test_choosing_the_browsers_own_webauthn_in_the_consent_window_uses_it(browser: Chromium, pages: PageServer) -> None:
     page = browser.open(pages.url("/pages/fido_legacy.html", host="localhost"))
     authenticator = BrowserAuthenticator(page)
     page.evaluate(CREATE_CREDENTIAL)
-    page.locator(f"{PROMPT}[data-state=ready]").wait_for(state="attached", timeout=20000)
-    page.keyboard.press("Tab")  # from "Continue" to "Use the browser's own"
-    page.keyboard.press("Enter")
+    consent = consent_window(browser)
+    consent_state(consent, "armed")
+    consent.locator("#browser").click()
     created = page.evaluate(PENDING_OR_NO_ANSWER)
     assert authenticator.credential_ids() == [created]
     page.close()
@@ -267,7 +274,7 @@ def test_without_a_key_on_the_host_the_browsers_own_webauthn_answers(
         created = page.evaluate(PENDING_OR_NO_ANSWER)
         assert authenticator.credential_ids() == [created]
         assert b.background("globalThis.tracker2fa.fido.started") == 1  # it did go through the bridge
-        assert page.locator(PROMPT).count() == 0
+        assert not any(CONSENT in p.url for p in b.context.pages)
     finally:
         b.context.close()
         for pid in host_pids_for_home(b.home):
@@ -302,8 +309,8 @@ def pin_browser(playwright_instance: Any, tmp_path_factory: Any, pages: PageServ
         kill_pid(pid)
 
 
-def test_the_pin_typed_in_the_extensions_own_form_reaches_the_key(pin_browser: Chromium, pages: PageServer) -> None:
-    # Under a CSP as strict as the mock tracker's (default-src 'self'): the PIN form still loads.
+def test_the_pin_typed_in_the_extensions_own_window_reaches_the_key(pin_browser: Chromium, pages: PageServer) -> None:
+    # Under a CSP as strict as the mock tracker's (default-src 'self'): nothing of ours needs the page.
     pages.extra["/fido-csp.html"] = (Path(__file__).parent / "pages" / "fido_legacy.html").read_text()
     pages.headers["/fido-csp.html"] = {
         "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self'"
@@ -314,18 +321,63 @@ def test_the_pin_typed_in_the_extensions_own_form_reaches_the_key(pin_browser: C
             "pubKeyCredParams:", "authenticatorSelection: {userVerification: 'required'}, pubKeyCredParams:"
         )
     )
-    confirm_prompt(page)
-    page.locator(f"{PROMPT}[data-state=pin]").wait_for(state="attached", timeout=20000)
-    for _ in range(200):  # the frame gets its URL a moment after the prompt shows the PIN state
-        pin_frame = next((f for f in page.frames if "/prompt/pin.html" in f.url), None)
-        if pin_frame is not None:
-            break
-        page.wait_for_timeout(50)
-    assert pin_frame is not None, "the PIN form never loaded"
-    pin_frame.locator("#pin").fill(PIN)
-    pin_frame.locator("#pin").press("Enter")
+    enter_pin(confirm_prompt(pin_browser), PIN)
     created = page.evaluate(PENDING_OR_NO_ANSWER)
     assert created != "no answer" and ":" not in created, created  # a credential id, not "Name: message"
     # The page never saw the PIN: not in its DOM, not in any message it could observe.
     assert PIN not in page.content() and PIN not in json.dumps(page.evaluate("window.seenMessages"))
     page.close()
+
+
+CREATE_WITH_UV = CREATE_CREDENTIAL.replace(
+    "pubKeyCredParams:", "authenticatorSelection: {userVerification: 'required'}, pubKeyCredParams:"
+)
+
+
+def _browser_with_pin(playwright: Any, root: Path, pages: PageServer, *, retries: int) -> Chromium:
+    import hashlib
+
+    from native_host.fido.softkey.store import KeyStore
+
+    store = KeyStore()
+    store.pin_hash = hashlib.sha256(PIN.encode()).digest()[:16]
+    store.pin_retries = retries
+    store.save(root / "vkey.json")
+    b = start_chromium_with_virtual_key(playwright, root)
+    enable_security_keys(b, pages.origin("localhost"))
+    return b
+
+
+def test_a_wrong_pin_is_asked_again_in_the_window_with_the_tries_left(pin_browser: Chromium,
+                                                                       pages: PageServer) -> None:
+    page = pin_browser.open(pages.url("/pages/fido_legacy.html", host="localhost"))
+    page.evaluate(CREATE_WITH_UV)
+    consent = confirm_prompt(pin_browser)
+    enter_pin(consent, "0000-wrong")
+    consent.locator("#status.problem").wait_for(timeout=20000)
+    assert consent.locator("#status").text_content() == "Wrong PIN. 7 tries left."
+    assert consent.evaluate("document.body.dataset.state") == "pin"
+    enter_pin(consent, PIN)
+    created = page.evaluate(PENDING_OR_NO_ANSWER)
+    assert created != "no answer" and ":" not in created, created
+    page.close()
+
+
+def test_a_blocked_pin_says_so_and_what_to_do(playwright_instance: Any, tmp_path: Path, pages: PageServer) -> None:
+    from .conftest import host_pids_for_home, kill_pid
+
+    b = _browser_with_pin(playwright_instance, tmp_path, pages, retries=0)
+    try:
+        page = b.open(pages.url("/pages/fido_legacy.html", host="localhost"))
+        page.evaluate(CREATE_WITH_UV)
+        consent = confirm_prompt(b)
+        enter_pin(consent, PIN)
+        consent_state(consent, "ended")
+        shown = consent.locator("#status").text_content()
+        assert "blocked" in shown and "reset" in shown.lower(), shown
+        assert page.evaluate(PENDING_OR_NO_ANSWER).startswith("NotAllowedError")
+        consent.locator("#close").click()  # the user closes it after reading
+    finally:
+        b.context.close()
+        for pid in host_pids_for_home(b.home):
+            kill_pid(pid)

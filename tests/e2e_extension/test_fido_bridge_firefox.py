@@ -18,7 +18,7 @@ import pytest
 from native_host.devtools import browsers
 
 from .conftest import PageServer, host_pids_for_home, kill_pid
-from .fido_support import PROMPT, verify_u2f_registration, verify_u2f_signature, virtual_key_env
+from .fido_support import firefox_confirm, verify_u2f_registration, verify_u2f_signature, virtual_key_env
 from .test_firefox import Firefox
 from .test_mock_tracker_chromium import MockTracker, mock  # noqa: F401 (the mock fixture)
 
@@ -75,13 +75,6 @@ def outcome_of(success: str) -> str:
     )
 
 
-def confirm_prompt(firefox: Firefox, tab: str) -> None:
-    """Wait until the prompt accepts input, then press Enter (its Continue button holds the focus)."""
-    firefox.wait_for(tab, f"!!document.querySelector('{PROMPT}[data-state=ready]')", timeout=30)
-    firefox.bidi.call("browsingContext.activate", {"context": tab})
-    firefox.bidi.type_text(tab, "\ue007")
-
-
 def page_action(firefox: Firefox, tab: str, script: str) -> None:
     firefox.bidi.evaluate(tab, f"(() => {{ {script}; return true; }})()")
 
@@ -118,14 +111,14 @@ def test_firefox_mock_tracker_key_registration_and_login(firefox: Firefox, mock:
         "document.querySelector('#key-name').value = 'firefox virtual key';"
         "document.querySelector('#register-key').click()",
     )
-    confirm_prompt(firefox, tab)
+    firefox_confirm(firefox.bidi)
     registered = "document.querySelector('#security-keys')?.textContent.includes('firefox virtual key')"
     outcome = firefox.wait_for(tab, outcome_of(registered), timeout=30)
     assert outcome == "done", outcome
 
     tab = log_in_as_alice(firefox, mock)
     page_action(firefox, tab, "document.querySelector('#use-security-key').click()")
-    confirm_prompt(firefox, tab)
+    firefox_confirm(firefox.bidi)
     outcome = firefox.wait_for(tab, outcome_of("document.body.dataset.page === 'dashboard'"), timeout=30)
     assert outcome == "done", outcome
     assert "alice" in firefox.bidi.evaluate(tab, "document.querySelector('#current-user').textContent")
@@ -137,7 +130,7 @@ def test_firefox_legacy_u2f_page_registers_then_signs_with_an_app_id(firefox: Fi
     app_id = pages.url("/u2f/app-id.json", host="localhost")  # not the origin: the appId must reach the key
     args = f"{json.dumps(app_id)}, {json.dumps(CHALLENGE)}"
     page_action(firefox, tab, f"u2fRegister({args}).then((r) => window.answer = r)")
-    confirm_prompt(firefox, tab)
+    firefox_confirm(firefox.bidi)
     registered = firefox.wait_for(tab, "window.answer", timeout=30)
     assert "errorCode" not in registered, registered
     key_handle, public_key = verify_u2f_registration(app_id, registered)
@@ -148,8 +141,56 @@ def test_firefox_legacy_u2f_page_registers_then_signs_with_an_app_id(firefox: Fi
         tab,
         f"window.answer = null; u2fSign({args}, {json.dumps(handle)}).then((r) => window.answer = r)",
     )
-    confirm_prompt(firefox, tab)
+    firefox_confirm(firefox.bidi)
     signed = firefox.wait_for(tab, "window.answer", timeout=30)
     assert signed.get("keyHandle") == handle, signed
     client_data = verify_u2f_signature(app_id, public_key, signed)
     assert client_data["origin"] == pages.origin("localhost")
+
+
+@pytest.fixture(scope="module")
+def auto_firefox(tmp_path_factory: Any, pages: PageServer) -> Iterator[Firefox]:
+    """Firefox whose host's virtual key confirms by itself: a request that reached the host is answered."""
+    root = tmp_path_factory.mktemp("fido-firefox-auto")
+    home = root / "home"
+    home.mkdir()
+    env = virtual_key_env(home, root / "vkey.json", root / "vault.json", auto_confirm=True)
+    admin_enables_security_keys(home, pages.origin("localhost"))
+    browsers.register_host("firefox", env)
+    bidi = browsers.FirefoxBidi.start(root / "profile", env)
+    try:
+        bidi.install_extension()
+        ff = Firefox(bidi, home)
+        wait_for_bridge(ff, pages.url("/pages/fido_legacy.html", host="localhost"))
+        yield ff
+    finally:
+        bidi.close()
+        for pid in host_pids_for_home(home):
+            kill_pid(pid)
+
+
+def test_firefox_a_cross_site_parent_frame_never_gets_the_trackers_channel(auto_firefox: Firefox,
+                                                                          pages: PageServer) -> None:
+    tab = auto_firefox.tab
+    auto_firefox.bidi.navigate(tab, pages.url("/pages/fido_attacker.html", host="127.0.0.1"))
+    tracker = pages.url("/pages/fido_legacy.html", host="localhost")
+    for attempt in range(6):
+        posts = auto_firefox.bidi.evaluate(
+            tab,
+            f"""(() => {{ const frame = document.getElementById("tracker");
+                frame.src = {json.dumps(tracker)} + "?attempt=" + Math.random();
+                return attackFor(() => frame.contentWindow, 1200); }})()""",
+        )
+        assert posts > 50 * (attempt + 1)
+    time.sleep(1.5)
+    assert auto_firefox.bidi.evaluate(tab, "window.answers") == []
+    # The tracker's own request in that frame still works.
+    frame = auto_firefox.bidi.call("browsingContext.getTree", {"root": tab})["contexts"][0]["children"][0]["context"]
+    created = auto_firefox.bidi.evaluate(
+        frame,
+        """navigator.credentials.create({publicKey: {rp: {name: "T", id: "localhost"},
+             challenge: new Uint8Array(32), user: {id: new Uint8Array(8), name: "a", displayName: "A"},
+             pubKeyCredParams: [{type: "public-key", alg: -7}]}})
+           .then((c) => "created " + c.id, (e) => e.name + ": " + e.message)""",
+    )
+    assert created.startswith("created "), created

@@ -187,6 +187,15 @@ def test_registration_response_becomes_a_credential_with_array_buffers(node: Nod
     assert got["transports"] == json_form["response"]["transports"]
     assert got["toJSON"] == json_form
     assert got["reencoded"] == json_form  # the page's own encoder (mock.js style) gives the host's JSON back
+    assert_like_a_platform_object(got)
+
+
+def assert_like_a_platform_object(got: dict[str, Any]) -> None:
+    """As Chromium's own credentials: no own properties, the interface's prototype, [SameObject] buffers,
+    and structured cloning refused."""
+    assert got["ownKeys"] == [] and got["responseOwnKeys"] == []
+    assert got["isPublicKeyCredential"] is True and got["sameRawId"] is True
+    assert got["cloneRefused"] == "DataCloneError"
 
 
 @PROPERTY
@@ -204,6 +213,7 @@ def test_authentication_response_becomes_a_credential_with_array_buffers(node: N
         )
     assert got["toJSON"] == json_form
     assert got["reencoded"] == json_form
+    assert_like_a_platform_object(got)
 
 
 def test_a_real_registration_gives_its_authenticator_data_and_public_key(node: Node) -> None:
@@ -442,3 +452,39 @@ def test_bridge_scripts_are_registered_per_host_in_both_worlds(node: Node) -> No
     assert all(s["runAt"] == "document_start" for s in registered)
     # A file is injected once per frame whatever the registrations say: no file is listed in both worlds.
     assert not set(registered[0]["js"]) & set(registered[1]["js"])
+
+
+def test_a_missing_user_handle_is_left_out_of_to_json_not_null(node: Node) -> None:
+    # The appid path answers "userHandle": null; Chromium's toJSON() leaves the member out.
+    credential = {
+        "id": "AAEC",
+        "rawId": "AAEC",
+        "type": "public-key",
+        "response": {"clientDataJSON": "e30", "authenticatorData": "AA", "signature": "AA", "userHandle": None},
+        "clientExtensionResults": {"appid": True},
+    }
+    got = node("credential", credential, "get")["ok"]
+    assert got["userHandle"] is None
+    assert "userHandle" not in got["toJSON"]["response"]
+
+
+VIRTUAL = {"id": "virtual:/k", "name": "tracker2fa virtual key", "transport": "virtual", "virtual": True}
+USB = {"id": "usb:/dev/hidraw0", "name": "YubiKey 5", "transport": "usb", "virtual": False}
+
+
+@pytest.mark.parametrize(
+    ("listing", "by_itself"),
+    [
+        ({"keys": [VIRTUAL], "autoConfirm": True}, True),
+        ({"keys": [VIRTUAL], "autoConfirm": False}, False),
+        ({"keys": [VIRTUAL]}, False),
+        ({"keys": [VIRTUAL, USB], "autoConfirm": True}, False),  # a real key is there: the user is asked
+        ({"keys": [USB], "autoConfirm": True}, False),
+        ({"keys": [{**VIRTUAL, "virtual": "yes"}], "autoConfirm": True}, False),
+        ({"keys": [], "autoConfirm": True}, False),
+        ({"autoConfirm": True}, False),
+        ({"keys": [VIRTUAL], "autoConfirm": "true"}, False),
+    ],
+)
+def test_only_a_lone_virtual_key_switched_on_confirms_by_itself(node: Node, listing: dict, by_itself: bool) -> None:
+    assert node("confirmsByItself", listing) is by_itself

@@ -261,7 +261,6 @@ def test_firefox_without_the_host_says_it_is_not_installed(pages: PageServer, tm
 
 # ---- opaque origins (issue 7.1): a sandboxed document on, or framed by, a bound origin gets no code ----
 
-SCANNED = "document.documentElement.dataset.tracker2faScanned !== undefined"
 SEEN = "document.documentElement.dataset.seen ?? ''"
 
 
@@ -280,9 +279,9 @@ def child_context(firefox: Firefox, parent: str, frame_id: str) -> tuple[str, li
 
 
 def assert_opaque_document_refused(firefox: Firefox, context: str, offset: list[float]) -> None:
-    """The content script scanned the document (auto-fill had its chance), its own script saw no code, and a
-    trusted click on the control is refused with the reason."""
-    firefox.wait_for(context, SCANNED)
+    """The content script scanned the document (its control is there: auto-fill had its chance), its own
+    script saw no code, and a trusted click on the control is refused with the reason."""
+    firefox.wait_for(context, f"!!{CONTROL}")
     assert firefox.bidi.evaluate(context, "self.origin") == "null"
     assert firefox.bidi.evaluate(context, SEEN) == ""
     x, y = firefox.wait_for(

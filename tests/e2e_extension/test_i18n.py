@@ -126,7 +126,7 @@ def test_a_german_browser_shows_the_popup_in_german(playwright_instance: Any, tm
 
 
 @pytest.mark.browser
-def test_a_german_browser_shows_the_security_key_prompt_and_pin_form_in_german(
+def test_a_german_browser_shows_the_security_key_consent_window_and_pin_form_in_german(
     playwright_instance: Any, tmp_path: Path, pages: Any
 ) -> None:
     import hashlib
@@ -135,12 +135,12 @@ def test_a_german_browser_shows_the_security_key_prompt_and_pin_form_in_german(
     from native_host.fido.softkey.store import KeyStore
 
     from .conftest import Chromium, host_pids_for_home, kill_pid
-    from .fido_support import PROMPT, confirm_prompt, enable_security_keys, prompt_text, virtual_key_env
+    from .fido_support import consent_state, consent_text, consent_window, enable_security_keys, virtual_key_env
 
     home, profile = tmp_path / "home", tmp_path / "profile"
     home.mkdir()
     profile.mkdir()
-    store = KeyStore()  # a virtual key with a PIN: the prompt asks for it, so the PIN form shows too
+    store = KeyStore()  # a virtual key with a PIN: the consent window asks for it, so the PIN form shows too
     store.pin_hash = hashlib.sha256(b"4711-pin").digest()[:16]
     store.save(tmp_path / "vkey.json")
     env = {
@@ -162,17 +162,20 @@ def test_a_german_browser_shows_the_security_key_prompt_and_pin_form_in_german(
                  pubKeyCredParams: [{type: "public-key", alg: -7}]};
                navigator.credentials.create({publicKey}).catch(() => {}); }"""
         )
-        page.locator(f"{PROMPT}[data-state=ready]").wait_for(state="attached", timeout=20000)
-        shown = prompt_text(page)
-        for key in ("prompt_create", "prompt_continue", "prompt_use_browser", "prompt_cancel"):
+        consent = consent_window(browser)
+        consent_state(consent, "armed")
+        shown = consent_text(consent)
+        for key in ("prompt_label", "prompt_create", "prompt_register_button", "prompt_use_browser", "prompt_cancel"):
             assert de[key] in shown, f"{key}: {de[key]!r} not in {shown!r}"
-        confirm_prompt(page)
-        page.locator(f"{PROMPT}[data-state=pin]").wait_for(state="attached", timeout=20000)
-        assert de["prompt_enter_pin"] in prompt_text(page)
-        pin_frame = next(f for f in page.frames if "/prompt/pin.html" in f.url)
-        pin_frame.wait_for_load_state()
-        assert pin_frame.locator("#pin-decline").text_content() == de["prompt_pin_none"]
-        assert pin_frame.locator("#pin").get_attribute("aria-label") == de["prompt_pin_title"]
+        assert consent.evaluate("document.documentElement.lang") == "de"
+        consent.locator("#confirm").click()
+        consent_state(consent, "pin")
+        assert de["prompt_enter_pin"] in consent_text(consent)
+        assert consent.locator("#pin-decline").text_content() == de["prompt_pin_none"]
+        consent.locator("#pin").fill("0000")
+        consent.locator("#pin-submit").click()
+        consent_state(consent, "pin")  # asked again
+        assert de["prompt_wrong_pin_tries"].replace("$P1$", "7") in consent_text(consent)
     finally:
         context.close()
         for pid in host_pids_for_home(home):

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from .conftest import SECRET, Chromium, PageServer, make_vault
-from .fido_support import PROMPT, enable_security_keys, hold_key_with_a_registration
+from .fido_support import consent_window, enable_security_keys, hold_key_with_a_registration
 from .test_i18n import catalog
 from .test_popup_key_unlock import enrol_virtual_key, locked_popup, start  # noqa: F401 (the start fixture)
 
@@ -88,7 +88,7 @@ def test_the_popup_says_the_key_is_busy_and_cancel_still_ends_the_wait(browser: 
     assert popup.locator("#unlock-key").is_visible()
     assert browser.host_request("vault.status")["unlocked"] is False
     # The page's registration was not touched by the unlock's cancel: it still waits for the PIN.
-    assert key_held.locator(f"{PROMPT}[data-state=pin]").count() == 1
+    assert consent_window(browser).locator("body[data-state=pin]").count() == 1
     popup.close()
 
 

@@ -1,6 +1,6 @@
 """Firefox ESR (headless, WebDriver BiDi) with the real host and its virtual key: the popup's "Unlock with
-security key", and the extension's PIN form (prompt/pin.html, framed by the in-page prompt) with the right
-and a wrong PIN. The Chromium counterparts are test_popup_key_unlock.py and test_fido_bridge_chromium.py.
+security key", and the PIN form of the extension's consent window with the right and a wrong PIN. The
+Chromium counterparts are test_popup_key_unlock.py and test_fido_bridge_chromium.py.
 
 BiDi may not navigate a tab to a moz-extension:// URL, so the popup is reached as a user reaches it from a
 page: the page's inline control says the vault is locked and its Unlock button opens the popup in a tab."""
@@ -19,7 +19,13 @@ import pytest
 from native_host.devtools import browsers
 
 from .conftest import PAGES, SECRET, PageServer, host_pids_for_home, kill_pid, make_vault, valid_codes
-from .fido_support import PROMPT, virtual_key_env
+from .fido_support import (
+    OURS_IN_THE_PAGE,
+    firefox_click,
+    firefox_confirm,
+    firefox_consent_state,
+    virtual_key_env,
+)
 from .test_fido_bridge_firefox import admin_enables_security_keys, wait_for_bridge
 from .test_firefox import CONTROL, Firefox
 from .test_i18n import catalog
@@ -28,7 +34,7 @@ from .test_popup_key_unlock import enrol_virtual_key
 pytestmark = pytest.mark.browser
 PIN = "4711-pin"
 CODE_INPUT = "document.getElementById('two-step-verification-otp-code-input').value"
-# A registration asking for user verification: the virtual key has a PIN, so the prompt asks for it.
+# A registration asking for user verification: the virtual key has a PIN, so the consent window asks for it.
 CREATE_WITH_PIN = """(() => { window.pending = navigator.credentials.create({publicKey: {
     rp: {name: "T", id: "localhost"}, user: {id: new Uint8Array(8), name: "a", displayName: "A"},
     challenge: new Uint8Array(32), authenticatorSelection: {userVerification: "required"},
@@ -57,33 +63,6 @@ class KeyFirefox(Firefox):
             "return r.width ? [r.x + r.width / 2, r.y + r.height / 2] : null; })()",
         )
         self.bidi.click(context, x, y)
-
-    def click_element(self, frame: str, expression: str) -> None:
-        """A trusted click on the element ``expression`` names in ``frame`` (any frame: WebDriver places the
-        pointer by the element itself, so the frame's position in its page is not needed)."""
-        found = self.bidi.call(
-            "script.evaluate", {"expression": expression, "target": {"context": frame}, "awaitPromise": False}
-        )
-        shared = found["result"]["sharedId"]
-        move = {"type": "pointerMove", "x": 0, "y": 0, "origin": {"type": "element", "element": {"sharedId": shared}}}
-        actions = [move, {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0}]
-        pointer = {"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": actions}
-        self.bidi.call("input.performActions", {"context": frame, "actions": [pointer]})
-        with contextlib.suppress(browsers.BrowserError):  # the click may have closed the frame (the prompt's end)
-            self.bidi.call("input.releaseActions", {"context": frame})
-
-    def pin_frame(self, tab: str) -> str:
-        """The browsing context of the PIN form the prompt framed in ``tab``, once its form is ready."""
-        deadline = time.monotonic() + 20
-        while True:
-            tree = self.bidi.call("browsingContext.getTree", {"root": tab})["contexts"][0]
-            frames = [c for c in tree.get("children") or [] if "/prompt/pin.html#" in c["url"]]
-            if frames:
-                frame = str(frames[0]["context"])
-                self.wait_for(frame, "document.readyState === 'complete' && !!document.getElementById('pin')")
-                return frame
-            assert time.monotonic() < deadline, f"the PIN form never loaded: {tree}"
-            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -156,8 +135,9 @@ def test_firefox_popup_says_the_key_is_busy_and_cancel_ends_the_wait(firefox: Ke
     try:
         firefox.bidi.navigate(holder, pages.url("/pages/fido_legacy.html", host="localhost"))
         firefox.bidi.evaluate(holder, CREATE_WITH_PIN)
-        confirm_prompt(firefox, holder)
-        pin_form = firefox.pin_frame(holder)
+        consent = confirm_the_pages_request(firefox, holder)
+        opened.append(consent)
+        firefox_consent_state(firefox.bidi, consent, "pin")
         firefox.bidi.call("browsingContext.activate", {"context": tab})
         firefox.click_at(tab, f"{CONTROL}.shadowRoot.querySelector('[data-action=unlock]')")
         popup = firefox.extension_tab()
@@ -180,7 +160,7 @@ def test_firefox_popup_says_the_key_is_busy_and_cancel_ends_the_wait(firefox: Ke
         assert firefox.bidi.evaluate(popup, "document.getElementById('key-status').hidden") is True
         assert firefox.bidi.evaluate(popup, "document.body.dataset.vault") == "locked"
         # The page's registration still waits for its PIN; "No PIN" ends it and frees the key.
-        firefox.click_element(pin_form, "document.getElementById('pin-decline')")
+        firefox_click(firefox.bidi, consent, "#pin-decline")
         assert firefox.wait_for(holder, "window.settled", timeout=30).startswith("NotAllowedError")
     finally:
         for context in opened:
@@ -188,25 +168,21 @@ def test_firefox_popup_says_the_key_is_busy_and_cancel_ends_the_wait(firefox: Ke
                 firefox.bidi.call("browsingContext.close", {"context": context})
 
 
-def confirm_prompt(firefox: KeyFirefox, tab: str) -> None:
-    """Wait until the prompt for the page's ``pending`` request accepts input, then press Enter (its Continue
-    button holds the focus). A request that ended without a prompt fails here with its outcome."""
-    ready = f"document.querySelector('{PROMPT}[data-state=ready]') ? 'ready' : window.settled && `ended: ${{settled}}`"
+def confirm_the_pages_request(firefox: KeyFirefox, tab: str) -> str:
+    """Confirm the page's ``pending`` request in the consent window; returns the window's context. A request
+    that ended without a consent window fails here with its outcome."""
     try:
-        shown = firefox.wait_for(tab, ready, timeout=30)
+        return firefox_confirm(firefox.bidi)
     except AssertionError:
         # "bridge: undefined": the extension's page scripts were not in the page (the browser's own WebAuthn
-        # took the request); "bridge: object": the bridge took it but no prompt came.
-        seen = firefox.bidi.evaluate(tab, f"[typeof window.u2f, [...document.querySelectorAll('{PROMPT}')].length]")
-        shown = f"no prompt ready; bridge: {seen[0]}, prompts: {seen[1]}"
-    assert shown == "ready", shown
-    firefox.bidi.call("browsingContext.activate", {"context": tab})
-    firefox.bidi.type_text(tab, "\ue007")
+        # took the request); "bridge: object": the bridge took it but no consent window came.
+        seen = firefox.bidi.evaluate(tab, "[typeof window.u2f, window.settled ?? 'pending']")
+        raise AssertionError(f"no consent window; bridge: {seen[0]}, request: {seen[1]}") from None
 
 
 def ask_for_the_pin(firefox: KeyFirefox, pages: PageServer) -> tuple[str, str]:
-    """A page's registration that needs the key's PIN, confirmed in the prompt: (tab, PIN form's frame)."""
-    # Under a CSP as strict as the mock tracker's (default-src 'self'): the PIN form still loads.
+    """A page's registration that needs the key's PIN, confirmed in the consent window: (tab, window)."""
+    # Under a CSP as strict as the mock tracker's (default-src 'self'): nothing of ours needs the page.
     pages.extra["/fido-csp.html"] = (PAGES / "fido_legacy.html").read_text()
     pages.headers["/fido-csp.html"] = {
         "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self'"
@@ -214,42 +190,46 @@ def ask_for_the_pin(firefox: KeyFirefox, pages: PageServer) -> tuple[str, str]:
     tab = firefox.tab
     firefox.bidi.navigate(tab, pages.url("/fido-csp.html", host="localhost"))
     firefox.bidi.evaluate(tab, CREATE_WITH_PIN)
-    confirm_prompt(firefox, tab)
-    firefox.wait_for(tab, f"!!document.querySelector('{PROMPT}[data-state=pin]')", timeout=30)
-    return tab, firefox.pin_frame(tab)
+    consent = confirm_the_pages_request(firefox, tab)
+    firefox_consent_state(firefox.bidi, consent, "pin")
+    return tab, consent
 
 
-def type_pin(firefox: KeyFirefox, tab: str, frame: str, pin: str) -> None:
+def type_pin(firefox: KeyFirefox, consent: str, pin: str) -> None:
     """Click into the PIN field (as a user does), type the PIN and press Enter."""
-    firefox.click_element(frame, "document.getElementById('pin')")
-    firefox.bidi.type_text(frame, pin + "\ue007")
+    firefox_click(firefox.bidi, consent, "#pin")
+    firefox.bidi.type_text(consent, pin + "\ue007")
 
 
 def test_firefox_pin_form_accepts_the_correct_pin(firefox: KeyFirefox, pages: PageServer) -> None:
-    tab, frame = ask_for_the_pin(firefox, pages)
-    type_pin(firefox, tab, frame, PIN)
+    tab, consent = ask_for_the_pin(firefox, pages)
+    type_pin(firefox, consent, PIN)
     created = firefox.bidi.evaluate(tab, PENDING)
     assert created != "no answer" and ":" not in created, created  # a credential id, not "Name: message"
-    assert firefox.bidi.evaluate(tab, f"document.querySelectorAll('{PROMPT}').length") == 0
+    assert firefox.bidi.evaluate(tab, f"document.querySelectorAll('{OURS_IN_THE_PAGE}').length") == 0
     assert firefox.pin_retries() == 8  # the key took the PIN (a right PIN resets the counter to its maximum)
     # The page never saw the PIN: not in its DOM, not in any message it could observe.
     page_text = firefox.bidi.evaluate(tab, "document.documentElement.outerHTML")
     assert PIN not in page_text and PIN not in json.dumps(firefox.bidi.evaluate(tab, "window.seenMessages"))
 
 
-def test_firefox_pin_form_a_wrong_pin_is_refused_as_a_wrong_pin(firefox: KeyFirefox, pages: PageServer) -> None:
+def test_firefox_a_wrong_pin_is_asked_again_with_the_tries_left(firefox: KeyFirefox, pages: PageServer) -> None:
     retries = firefox.pin_retries()
-    tab, frame = ask_for_the_pin(firefox, pages)
-    type_pin(firefox, tab, frame, "0000-not-it")
-    refused = firefox.bidi.evaluate(tab, PENDING)
-    assert refused == "NotAllowedError: wrong PIN", refused
-    assert firefox.bidi.evaluate(tab, f"document.querySelectorAll('{PROMPT}').length") == 0
+    tab, consent = ask_for_the_pin(firefox, pages)
+    type_pin(firefox, consent, "0000-not-it")
+    wrong = catalog("en")["prompt_wrong_pin_tries"]["message"].replace("$P1$", str(retries - 1))
+    firefox.wait_for(consent, f"document.body.dataset.state === 'pin' && "
+                              f"document.getElementById('status').textContent === {json.dumps(wrong)}", timeout=30)
     assert firefox.pin_retries() == retries - 1  # the wrong PIN reached the key, which counted it
+    type_pin(firefox, consent, PIN)
+    created = firefox.bidi.evaluate(tab, PENDING)
+    assert created != "no answer" and ":" not in created, created
+    assert firefox.pin_retries() == 8
 
 
 def test_firefox_pin_form_has_the_keyboard_when_it_appears(firefox: KeyFirefox, pages: PageServer) -> None:
-    tab, _frame = ask_for_the_pin(firefox, pages)
-    firefox.bidi.type_text(tab, PIN + "\ue007")  # no click first: the keys go wherever the focus is
+    tab, consent = ask_for_the_pin(firefox, pages)
+    firefox.bidi.type_text(consent, PIN + "\ue007")  # no click first: the keys go wherever the focus is
     created = firefox.bidi.evaluate(tab, PENDING)
     assert created != "no answer" and ":" not in created, created
     assert PIN not in firefox.bidi.evaluate(tab, "document.documentElement.outerHTML")

@@ -99,3 +99,60 @@ def test_register_without_a_u2f_v2_request_is_a_bad_request(make_key):
     with pytest.raises(FidoBadRequest) as caught:
         u2f.register(ORIGIN, APP_ID, [{"version": "U2F_V3", "challenge": "x"}], [], [key])
     assert caught.value.u2f_error_code == 2
+
+
+def test_sign_uses_the_challenge_and_app_id_of_the_key_that_answers(make_key):
+    # U2F 1.0 servers issue one challenge per registered key: the first handle belongs to another key, so
+    # the answer must carry the second request's challenge (and be signed under its appId).
+    key, _auth = make_key()
+    other_app_id = "https://example.com/other-app-id.json"
+    registration = RegistrationData(websafe_decode(_register(key, app_id=other_app_id)["registrationData"]))
+    requests = [
+        {"version": "U2F_V2", "keyHandle": websafe_encode(b"y" * 64), "challenge": "Zmlyc3Q", "appId": APP_ID},
+        {"version": "U2F_V2", "keyHandle": websafe_encode(registration.key_handle), "challenge": "c2Vjb25k",
+         "appId": other_app_id},
+    ]
+    response = u2f.sign(ORIGIN, APP_ID, None, requests, [key])
+    client_data = websafe_decode(response["clientData"])
+    assert json.loads(client_data)["challenge"] == "c2Vjb25k"
+    signature = SignatureData(websafe_decode(response["signatureData"]))
+    signature.verify(hashlib.sha256(other_app_id.encode()).digest(), hashlib.sha256(client_data).digest(),
+                     registration.public_key)
+
+
+def test_sign_without_any_challenge_is_a_bad_request(make_key):
+    key, _auth = make_key()
+    with pytest.raises(FidoBadRequest, match="challenge is required"):
+        u2f.sign(ORIGIN, APP_ID, None, [{"version": "U2F_V2", "keyHandle": websafe_encode(b"x" * 64)}], [key])
+
+
+def test_sign_says_no_credential_only_after_the_key_is_touched(make_key):
+    # A page must not learn which key handles a plugged-in key holds without the user's touch.
+    import threading
+
+    from native_host.fido.softkey.presence import ManualTouch
+
+    presence = ManualTouch()
+    key, _auth = make_key(presence=presence)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            u2f.sign(ORIGIN, APP_ID, "c2lnbg", [{"version": "U2F_V2", "keyHandle": websafe_encode(b"x" * 64)}],
+                     [key], timeout_seconds=30)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        for _ in range(600):  # the key asks for a touch (a dummy registration) instead of answering
+            if presence.requests:
+                break
+            threading.Event().wait(0.01)
+        assert [r.purpose for r in presence.requests] == ["u2fRegister"]
+        assert thread.is_alive() and not outcome
+    finally:
+        presence.touch()
+        thread.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], NoCredential)

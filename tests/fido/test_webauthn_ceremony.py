@@ -12,7 +12,15 @@ from fido2.utils import websafe_decode, websafe_encode
 from fido2.webauthn import AttestedCredentialData, AuthenticatorData
 
 from native_host.fido.ceremonies import webauthn
-from native_host.fido.errors import Cancelled, CredentialExcluded, NoCredential, OriginRefused, PinInvalid
+from native_host.fido.errors import (
+    Cancelled,
+    CredentialExcluded,
+    NoCredential,
+    OriginRefused,
+    PinAuthBlocked,
+    PinBlocked,
+    PinRequired,
+)
 from native_host.fido.softkey.presence import NeverTouched
 from tests.fido.helpers import ORIGIN, RP_ID
 
@@ -140,16 +148,53 @@ def _auth_data(response: dict) -> bytes:
     return bytes(AttestationObject(websafe_decode(response["response"]["attestationObject"])).auth_data)
 
 
-def test_wrong_pin_is_refused_and_counted(make_key, server):
+def _key_with_pin(make_key, pin="4321"):
     key, auth = make_key()
     from fido2.ctap2 import ClientPin, Ctap2
 
-    ClientPin(Ctap2(key.device())).set_pin("4321")
+    ClientPin(Ctap2(key.device())).set_pin(pin)
+    return key, auth
+
+
+def test_a_wrong_pin_is_asked_again_with_the_tries_left(make_key, server):
+    key, auth = _key_with_pin(make_key)
+    answers = iter(["0000", "4321"])
+    events: list[tuple[str, dict]] = []
+    options, state = server.register_begin(USER, user_verification="required")
+    response = webauthn.create(ORIGIN, dict(options.public_key), [key], pin_provider=lambda k, r: next(answers),
+                               on_event=lambda name, details: events.append((name, details)))
+    assert server.register_complete(state, response).credential_data is not None
+    asked = [details for name, details in events if name == "fido.pin_needed"]
+    assert asked == [{"device": key.id, "rpId": RP_ID},
+                     {"device": key.id, "rpId": RP_ID, "wrongPin": True, "retries": 7}]
+    assert auth.store.pin_retries == 8  # a right PIN restores the count
+
+
+def test_three_wrong_pins_in_a_row_end_with_remove_and_reinsert(make_key, server):
+    key, auth = _key_with_pin(make_key)
     options, _ = server.register_begin(USER, user_verification="required")
-    with pytest.raises(PinInvalid):
+    with pytest.raises(PinAuthBlocked, match="remove the key, insert it again"):
         webauthn.create(ORIGIN, dict(options.public_key), [key], pin_provider=lambda k, r: "0000")
-    assert auth.store.pin_retries == 7
+    assert auth.store.pin_retries == 5
     assert auth.store.credentials == {}
+
+
+def test_declining_after_a_wrong_pin_ends_the_request(make_key, server):
+    key, auth = _key_with_pin(make_key)
+    answers = iter(["0000", None])
+    options, _ = server.register_begin(USER, user_verification="required")
+    with pytest.raises(PinRequired):
+        webauthn.create(ORIGIN, dict(options.public_key), [key], pin_provider=lambda k, r: next(answers))
+    assert auth.store.pin_retries == 7
+
+
+def test_a_blocked_pin_says_the_key_must_be_reset(make_key, server):
+    key, auth = _key_with_pin(make_key)
+    auth.store.pin_retries = 0
+    options, _ = server.register_begin(USER, user_verification="required")
+    with pytest.raises(PinBlocked, match="reset the key") as caught:
+        webauthn.create(ORIGIN, dict(options.public_key), [key], pin_provider=lambda k, r: "4321")
+    assert caught.value.code == "fido_pin_blocked"
 
 
 def test_prf_gives_the_same_secret_for_the_same_salt(make_key, server):

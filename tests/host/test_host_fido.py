@@ -216,3 +216,30 @@ def test_many_devices_and_get_requests_at_once_never_hit_an_internal_error(fido_
             if state is not None and "result" in reply:
                 server.authenticate_complete(state, [credential], reply["result"])
     assert "internal error" not in fido_host.stderr
+
+
+def test_devices_says_the_virtual_key_confirms_by_itself_only_when_asked(spawn_host, key_env):
+    assert spawn_host(env=key_env).result("fido.devices")["autoConfirm"] is False
+    auto = spawn_host(env=dict(key_env, TRACKER2FA_VIRTUAL_KEY_AUTO_CONFIRM="1")).result("fido.devices")
+    assert auto["autoConfirm"] is True
+    without_key = {k: v for k, v in key_env.items() if k != "TRACKER2FA_VIRTUAL_KEY"}
+    alone = spawn_host(env=dict(without_key, TRACKER2FA_VIRTUAL_KEY_AUTO_CONFIRM="1")).result("fido.devices")
+    assert alone["autoConfirm"] is False  # the switch means nothing without a virtual key
+
+
+def test_a_wrong_pin_through_the_host_is_asked_for_again_with_the_tries_left(spawn_host, pin_key_env):
+    host = spawn_host(env=pin_key_env)
+    rid = host.request("fido.create", {"origin": ORIGIN, "options": _uv_required_options()})
+    assert host.recv()["event"] == "fido.pin_needed"
+    assert host.result("fido.pin", {"target": rid, "pin": "wrong-pin"}) == {"answered": True}
+    again = host.recv()
+    assert (again["event"], again["wrongPin"], again["retries"]) == ("fido.pin_needed", True, 7)
+    assert host.result("fido.pin", {"target": rid, "pin": PIN}) == {"answered": True}
+    assert host.reply_to(rid)["result"]["type"] == "public-key"
+
+
+@pytest.mark.parametrize("allowed", ["yes", 1, None])
+def test_allow_attestation_must_be_the_users_yes_or_no(fido_host, allowed):
+    options, _ = _server().register_begin({"id": b"a", "name": "a"})
+    params = {"origin": ORIGIN, "options": _json(options), "allowAttestation": allowed}
+    assert _error(fido_host.call("fido.create", params))["code"] == "fido_bad_request"

@@ -14,6 +14,7 @@ from ..errors import (
     FidoBadRequest,
     FidoError,
     NoCredential,
+    PinAuthBlocked,
     PinBlocked,
     PinInvalid,
     PinRequired,
@@ -30,8 +31,11 @@ def _from_ctap(code: int, creating: bool) -> FidoError | None:
         return NoCredential("this key holds no credential for the site")
     if code == ERR.PIN_INVALID:
         return PinInvalid("wrong PIN")
-    if code in (ERR.PIN_BLOCKED, ERR.PIN_AUTH_BLOCKED):
-        return PinBlocked("the key's PIN is blocked (too many wrong attempts)")
+    if code == ERR.PIN_BLOCKED:
+        return PinBlocked("the key's PIN is blocked after too many wrong PINs: reset the key (this deletes its "
+                          "credentials) to use it again")
+    if code == ERR.PIN_AUTH_BLOCKED:
+        return PinAuthBlocked("three wrong PINs in a row: remove the key, insert it again and retry")
     if code in (ERR.PUAT_REQUIRED,):
         return PinRequired("the key needs its PIN")
     if code == ERR.KEEPALIVE_CANCEL:

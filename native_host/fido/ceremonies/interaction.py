@@ -2,7 +2,9 @@
 
 Events (``on_event(name, details)``), all carrying ``device`` (the key's id) where one applies:
 - ``fido.touch``       — a key waits for a touch ("touch your key");
-- ``fido.pin_needed``  — a key needs its PIN; ``details`` has ``rpId``; the answer comes from ``pin_provider``;
+- ``fido.pin_needed``  — a key needs its PIN; ``details`` has ``rpId``; the answer comes from ``pin_provider``.
+                         Asked again after a wrong PIN, it also has ``wrongPin: true`` and ``retries`` (the
+                         tries the key has left, or null when the key cannot say);
 - ``fido.key_removed`` — a key went away during the request;
 - ``fido.selected``    — this key answered first; the others were cancelled;
 - ``fido.key_busy``    — the key serves another request; this one waits (a cancel ends the wait).
@@ -34,6 +36,17 @@ class HostInteraction(UserInteraction):
         self.pin_provider = pin_provider
         self.pin_asked = 0
         self._touch_announced = False
+        self._wrong_pin: dict[str, Any] = {}
+
+    def pin_was_wrong(self, retries: int | None) -> None:
+        """The PIN just given was wrong: the next ``fido.pin_needed`` says so, with the tries left."""
+        self._wrong_pin = {"wrongPin": True, "retries": retries}
+
+    @property
+    def touch_asked(self) -> bool:
+        """True once the key has waited for a touch in this request (a CTAP 2.1 key waits for one before it
+        answers "already registered")."""
+        return self._touch_announced
 
     def prompt_up(self) -> None:
         if not self._touch_announced:  # one "touch your key" per key and request, not one per poll
@@ -42,7 +55,8 @@ class HostInteraction(UserInteraction):
 
     def request_pin(self, permissions: Any, rp_id: str | None) -> str | None:
         self.pin_asked += 1
-        self.on_event("fido.pin_needed", {"device": self.key_id, "rpId": rp_id})
+        self.on_event("fido.pin_needed", {"device": self.key_id, "rpId": rp_id, **self._wrong_pin})
+        self._wrong_pin = {}
         if self.pin_provider is None:
             return None
         return self.pin_provider(self.key_id, rp_id)

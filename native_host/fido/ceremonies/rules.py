@@ -111,3 +111,22 @@ def check_app_id(app_id: object, origin: str) -> str:
     if registrable_domain(host) != registrable_domain(host_of(origin)):
         raise OriginRefused(f"appId {app_id!r} is not on the same site as {origin}")
     return app_id
+
+
+def top_origin_of(top_origin: object, origin: str) -> str | None:
+    """The top-level page's origin when ``origin`` asks from a frame of another origin, else None.
+
+    It goes into clientDataJSON as ``topOrigin`` with ``crossOrigin: true`` (WebAuthn Level 3), as browsers
+    do, so that a relying party sees that it was framed. It is the browser's word (the tab's URL), never the
+    page's; an origin that cannot be parsed is a bad request."""
+    if top_origin is None:
+        return None
+    if not isinstance(top_origin, str):
+        raise FidoBadRequest("topOrigin must be the top-level page's origin (a string)")
+    if top_origin == "null":
+        return "null"
+    try:
+        canonical = normalize_origin(top_origin)
+    except InvalidOrigin as exc:
+        raise FidoBadRequest(f"topOrigin is not an origin: {exc}") from None
+    return None if canonical == origin else canonical

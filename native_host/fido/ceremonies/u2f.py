@@ -2,7 +2,12 @@
 
 In and out are the API's own objects (websafe base64 without padding). The appId must be https and on
 the same site as the browser-reported origin (the rule browsers apply to WebAuthn's ``appid``); a facet
-list is never fetched. Each registered key may carry its own appId (1.1), checked by the same rule.
+list is never fetched. Each registered key may carry its own appId (1.1), checked by the same rule, and its
+own challenge (the 1.0 API's SignRequest: a server issues one challenge per registered key): the reply
+carries the clientData of the request whose key answered.
+
+Like a browser, a key that holds none of the handles (or is registered already) is reported only after
+the user has touched it: a page learns nothing about which keys are present without the user's act.
 """
 
 from __future__ import annotations
@@ -44,6 +49,14 @@ def _timeout(timeout_seconds: Any) -> float:
 
 def _registered_keys(registered_keys: Any, app_id: str, origin: str) -> list[tuple[bytes, str]]:
     """(key handle, appId) of each U2F_V2 registered key; other versions are skipped, as browsers did."""
+    return [(handle, handle_app_id) for handle, handle_app_id, _ in _sign_requests(registered_keys, app_id, None,
+                                                                                     origin)]
+
+
+def _sign_requests(registered_keys: Any, app_id: str, challenge: str | None,
+                   origin: str) -> list[tuple[bytes, str, str | None]]:
+    """(key handle, appId, challenge) of each U2F_V2 registered key: its own appId and challenge when it has
+    them (1.0 SignRequests), else the call's."""
     if registered_keys is None:
         return []
     if not isinstance(registered_keys, Sequence) or isinstance(registered_keys, (str, bytes)):
@@ -60,7 +73,11 @@ def _registered_keys(registered_keys: Any, app_id: str, origin: str) -> list[tup
             raise FidoBadRequest("a keyHandle is not websafe base64") from None
         if not 0 < len(handle) <= 255:
             raise FidoBadRequest("a keyHandle must be 1..255 bytes")
-        handles.append((handle, check_app_id(entry.get("appId"), origin) if entry.get("appId") else app_id))
+        own_challenge = entry.get("challenge", challenge)
+        if own_challenge is not None and (not isinstance(own_challenge, str) or not own_challenge):
+            raise FidoBadRequest("a registered key's challenge must be a websafe base64 string")
+        handles.append((handle, check_app_id(entry.get("appId"), origin) if entry.get("appId") else app_id,
+                        own_challenge))
     return handles
 
 
@@ -120,16 +137,20 @@ def register(origin: str, app_id: Any, register_requests: Any, registered_keys: 
 def sign(origin: str, app_id: Any, challenge: Any, registered_keys: Any, keys: Sequence[KeyHandle], *,
          timeout_seconds: Any = None, on_event: EventSink = no_events,
          cancel: threading.Event | None = None) -> dict[str, Any]:
-    """``u2f.sign`` → ``{keyHandle, signatureData, clientData}``."""
+    """``u2f.sign`` → ``{keyHandle, signatureData, clientData}``.
+
+    ``challenge`` is the call's (1.1); a registered key with a ``challenge`` of its own (1.0) is signed with
+    that one, and its own ``appId`` likewise. ``challenge`` may be None when every key has its own.
+    """
     origin = checked_origin(origin)
     app_id = check_app_id(app_id, origin)
-    if not isinstance(challenge, str) or not challenge:
+    if challenge is not None and (not isinstance(challenge, str) or not challenge):
         raise FidoBadRequest("challenge must be a websafe base64 string")
-    handles = _registered_keys(registered_keys, app_id, origin)
-    if not handles:
+    requests = _sign_requests(registered_keys, app_id, challenge, origin)
+    if not requests:
         raise FidoBadRequest("registeredKeys holds no U2F_V2 key handle")
-    client_data = _client_data("navigator.id.getAssertion", challenge, origin)
-    client_param = hashlib.sha256(client_data).digest()
+    if any(own is None for _, _, own in requests):
+        raise FidoBadRequest("challenge is required (for the registered keys without a challenge of their own)")
 
     def work(key: KeyHandle, stop: threading.Event) -> dict[str, Any]:
         interaction = HostInteraction(key.id, on_event, None)
@@ -138,13 +159,17 @@ def sign(origin: str, app_id: Any, challenge: Any, registered_keys: Any, keys: S
 
     def _sign_on(key: KeyHandle, interaction: HostInteraction, stop: threading.Event) -> dict[str, Any]:
         ctap1 = _ctap1(key)
-        for handle, handle_app_id in handles:
+        for handle, handle_app_id, handle_challenge in requests:
             if _is_mine(ctap1, handle_app_id, handle):
+                client_data = _client_data("navigator.id.getAssertion", str(handle_challenge), origin)
+                client_param = hashlib.sha256(client_data).digest()
                 app_param = hashlib.sha256(handle_app_id.encode()).digest()
-                signed = poll_until_touched(lambda h=handle, a=app_param: ctap1.authenticate(client_param, a, h),
+                signed = poll_until_touched(lambda h=handle, a=app_param, c=client_param: ctap1.authenticate(c, a, h),
                                             stop, interaction.prompt_up)
                 return {"keyHandle": websafe_encode(handle), "signatureData": websafe_encode(bytes(signed)),
                         "clientData": websafe_encode(client_data)}
+        # Like a browser: the user touches the key (a dummy registration), then learns it holds none of them.
+        poll_until_touched(lambda: ctap1.register(b"\0" * 32, b"\0" * 32), stop, interaction.prompt_up)
         raise NoCredential("this key holds none of the registered key handles")
 
     _key, result = first_touched(keys, work, cancel=cancel, timeout=_timeout(timeout_seconds), on_event=on_event,

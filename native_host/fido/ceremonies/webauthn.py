@@ -4,6 +4,11 @@ In: PublicKeyCredentialCreationOptionsJSON / PublicKeyCredentialRequestOptionsJS
 Out: RegistrationResponseJSON / AuthenticationResponseJSON, as ``PublicKeyCredential.toJSON()`` gives.
 The host builds clientDataJSON from the origin the browser reported; the rpId is checked against it with
 python-fido2's ``verify_rp_id`` (PSL) before any key is touched, and again inside python-fido2.
+
+Privacy as a browser keeps it: "no credential" (or "already registered") is reported only after the user
+has touched the key, so the answer's timing never tells a page which credential ids exist; attestation
+is sent only when the site asked and the user agreed (:mod:`.registration`). A wrong PIN is asked again,
+with the tries the key has left, until the key blocks it.
 """
 
 from __future__ import annotations
@@ -30,12 +35,13 @@ from fido2.webauthn import (
 
 from .. import fido2_caches
 from ..discovery import KeyHandle
-from ..errors import FidoBadRequest, NoCredential
+from ..errors import CredentialExcluded, FidoBadRequest, NoCredential, PinInvalid
 from .failures import to_fido_error
 from .interaction import EventSink, HostInteraction, PinProvider, no_events
 from .key_lock import key_in_use
 from .race import first_touched
-from .rules import check_app_id, check_rp_id, checked_origin, host_of
+from .registration import finish_registration
+from .rules import check_app_id, check_rp_id, checked_origin, host_of, top_origin_of
 from .u2f_polling import poll_until_touched
 
 fido2_caches.install()  # python-fido2 re-derives per-class facts for every object it builds (fido2_caches.py)
@@ -46,12 +52,22 @@ TRANSPORT_NAMES = {"usb": "usb", "nfc": "nfc", "ble": "ble", "virtual": "usb"}  
 
 class BrowserOriginCollector(DefaultClientDataCollector):
     """clientDataJSON from the browser-reported origin; a specific SecurityError for a foreign rpId first,
-    then python-fido2's own ``verify_rp_id`` check (kept, never loosened)."""
+    then python-fido2's own ``verify_rp_id`` check (kept, never loosened). Asked from a frame of another
+    origin, it says so: ``crossOrigin: true`` and the ``topOrigin``, as browsers write it."""
+
+    def __init__(self, origin: str, top_origin: str | None = None) -> None:
+        super().__init__(origin)
+        self._top_origin = top_origin
 
     def collect_client_data(self, options: Any) -> Any:
         rp_id = options.rp.id if isinstance(options, PublicKeyCredentialCreationOptions) else options.rp_id
         check_rp_id(rp_id, self._origin)
-        return super().collect_client_data(options)
+        client_data, rp_id = super().collect_client_data(options)
+        if self._top_origin is not None:
+            client_data = CollectedClientData.create(type=client_data.type, challenge=client_data.challenge,
+                                                     origin=self._origin, cross_origin=True,
+                                                     topOrigin=self._top_origin)
+        return client_data, rp_id
 
 
 class _PerRequestCollector(DefaultClientDataCollector):
@@ -109,7 +125,7 @@ def _info_kept_fresh(client: Fido2Client) -> Fido2Client:
 
 @contextmanager
 def fido2_client(key: KeyHandle, origin: str, interaction: HostInteraction,
-                 stop: threading.Event | None = None) -> Iterator[Fido2Client]:
+                 stop: threading.Event | None = None, top_origin: str | None = None) -> Iterator[Fido2Client]:
     """A python-fido2 client for ``key`` bound to this request's origin and prompts, reused across requests.
     Waiting for the key (another request holds it) ends when ``stop`` is set."""
     with key_in_use(key, stop, lambda: interaction.on_event("fido.key_busy", {"device": key.id})):
@@ -119,7 +135,7 @@ def fido2_client(key: KeyHandle, origin: str, interaction: HostInteraction,
             cached = (_info_kept_fresh(Fido2Client(key.device(), collector, prompts)), collector, prompts)
             key.ceremony_cache["fido2_client"] = cached
         client, collector, prompts = cached
-        collector.current, prompts.current = BrowserOriginCollector(origin), interaction
+        collector.current, prompts.current = BrowserOriginCollector(origin, top_origin), interaction
         try:
             yield client
         finally:
@@ -225,15 +241,32 @@ def _creation_for(info: Any, options: PublicKeyCredentialCreationOptions) -> Pub
 
 
 def create(origin: str, options: Any, keys: Sequence[KeyHandle], *, on_event: EventSink = no_events,
-           pin_provider: PinProvider | None = None, cancel: threading.Event | None = None) -> dict[str, Any]:
-    """navigator.credentials.create for ``origin`` → RegistrationResponseJSON (first key touched wins)."""
+           pin_provider: PinProvider | None = None, cancel: threading.Event | None = None,
+           attestation_allowed: bool = False, top_origin: str | None = None) -> dict[str, Any]:
+    """navigator.credentials.create for ``origin`` → RegistrationResponseJSON (first key touched wins).
+
+    The key's attestation reaches the site only when it asked for it and ``attestation_allowed`` (the
+    user agreed); otherwise the response carries ``fmt: "none"`` and a zero AAGUID, as in Chromium.
+    """
     origin = checked_origin(origin)
+    top = top_origin_of(top_origin, origin)
     parsed = parse_creation_options(origin, options)
+    options_json = _options_json(options)
 
     def work(key: KeyHandle, stop: threading.Event) -> dict[str, Any]:
-        with fido2_client(key, origin, HostInteraction(key.id, on_event, pin_provider), stop) as client:
-            response = client.make_credential(_creation_for(client.info, parsed), event=stop)
+        interaction = HostInteraction(key.id, on_event, pin_provider)
+        try:
+            with fido2_client(key, origin, interaction, stop, top) as client:
+                response = _asking_again_after_wrong_pins(
+                    lambda: client.make_credential(_creation_for(client.info, parsed), event=stop),
+                    client, interaction, key, stop, creating=True)
+        except Exception as exc:
+            error = to_fido_error(exc, key, creating=True)
+            if isinstance(error, CredentialExcluded) and not stop.is_set() and not interaction.touch_asked:
+                _wait_for_a_touch(key, origin, interaction, stop)
+            raise error from exc
         result = _json(response)
+        finish_registration(result, options_json, attestation_allowed=attestation_allowed)
         result["response"]["transports"] = [TRANSPORT_NAMES.get(key.transport, key.transport)]
         result["authenticatorAttachment"] = "cross-platform"
         result["clientExtensionResults"] = _clean_extension_results(result.get("clientExtensionResults") or {})
@@ -268,26 +301,38 @@ def _request_for(info: Any, options: PublicKeyCredentialRequestOptions) -> Publi
 
 
 def get(origin: str, options: Any, keys: Sequence[KeyHandle], *, on_event: EventSink = no_events,
-        pin_provider: PinProvider | None = None, cancel: threading.Event | None = None) -> dict[str, Any]:
+        pin_provider: PinProvider | None = None, cancel: threading.Event | None = None,
+        top_origin: str | None = None) -> dict[str, Any]:
     """navigator.credentials.get for ``origin`` → AuthenticationResponseJSON.
 
     With the ``appid`` extension, a key that holds none of the credentials under the rpId is asked again
     under the appId (the U2F application parameter), as browsers do; the result then says ``appid: true``.
     """
     origin = checked_origin(origin)
+    top = top_origin_of(top_origin, origin)
     parsed, app_id = parse_request_options(origin, options)
 
     def work(key: KeyHandle, stop: threading.Event) -> dict[str, Any]:
+        interaction = HostInteraction(key.id, on_event, pin_provider)
         try:
-            with fido2_client(key, origin, HostInteraction(key.id, on_event, pin_provider), stop) as client:
-                selection = client.get_assertion(_request_for(client.info, parsed), event=stop)
+            with fido2_client(key, origin, interaction, stop, top) as client:
+                selection = _asking_again_after_wrong_pins(
+                    lambda: client.get_assertion(_request_for(client.info, parsed), event=stop),
+                    client, interaction, key, stop, creating=False)
                 result = _json(selection.get_response(0))
         except Exception as exc:
             error = to_fido_error(exc, key, creating=False)
-            if app_id is None or not isinstance(error, NoCredential) or stop.is_set():
+            if not isinstance(error, NoCredential) or stop.is_set():
                 raise error from exc
-            with key_in_use(key, stop, lambda: on_event("fido.key_busy", {"device": key.id})):
-                result = _assert_under_app_id(key, origin, app_id, parsed, stop, on_event)
+            try:
+                if app_id is None:
+                    raise error from exc
+                with key_in_use(key, stop, lambda: on_event("fido.key_busy", {"device": key.id})):
+                    result = _assert_under_app_id(key, origin, app_id, parsed, stop, on_event, top)
+            except NoCredential:
+                if not stop.is_set() and not interaction.touch_asked:
+                    _wait_for_a_touch(key, origin, interaction, stop)
+                raise
         result["authenticatorAttachment"] = "cross-platform"
         extension_results = _clean_extension_results(result.get("clientExtensionResults") or {})
         if app_id is not None:
@@ -300,11 +345,50 @@ def get(origin: str, options: Any, keys: Sequence[KeyHandle], *, on_event: Event
     return result
 
 
+MAX_PIN_ATTEMPTS = 8  # CTAP2 blocks a PIN after 8 wrong ones: a request never asks more often than that
+
+
+def _asking_again_after_wrong_pins(ceremony: Any, client: Fido2Client, interaction: HostInteraction,
+                                   key: KeyHandle, stop: threading.Event, *, creating: bool) -> Any:
+    """Run ``ceremony``; after a wrong PIN, ask again (with the tries the key has left) instead of failing,
+    as browsers do. The key's own blocking (PIN_BLOCKED, PIN_AUTH_BLOCKED) ends it."""
+    for _ in range(MAX_PIN_ATTEMPTS):
+        try:
+            return ceremony()
+        except Exception as exc:
+            if stop.is_set() or not isinstance(to_fido_error(exc, key, creating=creating), PinInvalid):
+                raise
+            interaction.pin_was_wrong(_pin_retries(client))
+    return ceremony()
+
+
+def _pin_retries(client: Fido2Client) -> int | None:
+    """The PIN tries the key has left (CTAP2 getPinRetries), or None when it cannot say."""
+    ctap2 = getattr(getattr(client, "_backend", None), "ctap2", None)
+    if ctap2 is None:
+        return None
+    try:
+        from fido2.ctap2.pin import ClientPin
+
+        return int(ClientPin(ctap2).get_pin_retries()[0])
+    except Exception:
+        return None
+
+
+def _wait_for_a_touch(key: KeyHandle, origin: str, interaction: HostInteraction, stop: threading.Event) -> None:
+    """Block until the user touches ``key`` (CTAP2 authenticatorSelection, or a U2F dummy registration), or
+    ``stop`` is set: a key's "no credential" or "already registered" is told to the page only after that,
+    so neither its timing nor its arrival says which credential ids the key holds."""
+    with fido2_client(key, origin, interaction, stop) as client:
+        client.selection(event=stop)
+
+
 def _assert_under_app_id(key: KeyHandle, origin: str, app_id: str, options: PublicKeyCredentialRequestOptions,
-                         stop: threading.Event, on_event: EventSink) -> dict[str, Any]:
+                         stop: threading.Event, on_event: EventSink, top_origin: str | None) -> dict[str, Any]:
     """The assertion a browser makes for the ``appid`` extension: rpIdHash = SHA-256(appId)."""
+    framed = {} if top_origin is None else {"cross_origin": True, "topOrigin": top_origin}
     client_data = CollectedClientData.create(type=CollectedClientData.TYPE.GET, challenge=options.challenge,
-                                             origin=origin)
+                                             origin=origin, **framed)
     app_param = hashlib.sha256(app_id.encode()).digest()
     allowed = [c.id for c in options.allow_credentials or []]
     if not allowed:
