@@ -60,7 +60,8 @@ def test_add_to_group_and_set_policy(db, capsys):
     code, out, _ = admin(db, "set-policy", "--mode", "groups", "--group", "dev", "--allow", "10.0.0.0/8",
                          "--remember-days", "7", capsys=capsys)
     assert code == 0 and json.loads(out) == {"mode": "groups", "groups": ["dev"], "ip_allowlist": ["10.0.0.0/8"],
-                                             "remember_days": 7}
+                                             "remember_days": 7, "totp_digits": 6, "totp_period": 30,
+                                             "totp_algorithm": "SHA1", "totp_window": 1, "issuer": ""}
 
 
 def test_a_bad_policy_fails_with_a_message_and_changes_nothing(db, capsys):
