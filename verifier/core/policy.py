@@ -23,7 +23,7 @@ TOTP_FIELDS = ("totp_digits", "totp_period", "totp_algorithm", "totp_window", "i
 
 def _whole(name: str, value: Any, low: int, high: int, unit: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be a whole number from {low} to {high}{unit}, got {str(value)[:20]!r}")
+        raise ValueError(f"{name} must be a whole number from {low} to {high}{unit}, got {repr(value)[:20]}")
     return value
 
 
