@@ -25,6 +25,23 @@ def test_a_policy_the_verifier_refuses_is_shown_on_the_admin_page_and_changes_no
     assert mock_server.verifier.get_policy() == before
 
 
+@pytest.mark.parametrize(("field", "value", "shown"), [
+    ("totp_digits", "9", "totp_digits must be a whole number from 6 to 8, got 9"),
+    ("totp_period", "5", "totp_period must be a whole number from 15 to 300 seconds, got 5"),
+    ("totp_algorithm", "MD5", "totp_algorithm must be one of SHA1, SHA256, SHA512, got &#x27;MD5&#x27;"),
+    ("totp_window", "eleven", "Policy not saved: Accepted window must be a whole number, got &#x27;eleven&#x27;"),
+])
+def test_a_totp_setting_out_of_range_is_shown_with_its_range_and_changes_nothing(mock_server, admin_client, field,
+                                                                                 value, shown):
+    before = mock_server.verifier.get_policy()
+    token = csrf_of(admin_client.get("/admin").text)
+    r = admin_client.post("/admin/policy", data={"mode": before.mode, "remember_days": "3", field: value,
+                                                 "csrf_token": token})
+    assert r.headers["location"] == "/admin"
+    assert shown in admin_client.get("/admin").text
+    assert mock_server.verifier.get_policy() == before
+
+
 def test_an_exclusion_with_a_malformed_date_is_shown_and_changes_nothing(mock_server, admin_client):
     user, _ = mock_server.new_user("nodate")
     token = csrf_of(admin_client.get("/admin").text)
