@@ -21,7 +21,9 @@ from .mock_tracker import MockTracker, running_mock
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
+# Per test, not per module: a rerun (CI reruns browser tests once) starts again from a fresh tracker and
+# vault, where bob has no factor yet and the vault no account.
+@pytest.fixture
 def mock(tmp_path_factory: Any) -> Iterator[MockTracker]:
     with running_mock(tmp_path_factory.mktemp("mock")) as tracker:
         done = tracker.admin("set-policy", "--totp-digits", "8", "--totp-period", "60", "--totp-algorithm",
@@ -30,7 +32,7 @@ def mock(tmp_path_factory: Any) -> Iterator[MockTracker]:
         yield tracker
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def browser(chromium_factory: Any, tmp_path_factory: Any) -> Iterator[Chromium]:
     vault = tmp_path_factory.mktemp("vault") / "vault.json"
     make_vault(vault, [])  # empty: the account comes from the QR code
