@@ -42,6 +42,15 @@ def test_a_totp_setting_out_of_range_is_shown_with_its_range_and_changes_nothing
     assert mock_server.verifier.get_policy() == before
 
 
+def test_an_emptied_issuer_field_goes_back_to_the_trackers_name(mock_server, admin_client, policy):
+    policy(issuer="Acme Jira")
+    token = csrf_of(admin_client.get("/admin").text)
+    admin_client.post("/admin/policy", data={"mode": "all", "remember_days": "0", "totp_digits": "6", "issuer": "",
+                                             "csrf_token": token})
+    assert mock_server.verifier.get_policy().issuer == ""
+    assert "Policy saved." in admin_client.get("/admin").text
+
+
 def test_an_exclusion_with_a_malformed_date_is_shown_and_changes_nothing(mock_server, admin_client):
     user, _ = mock_server.new_user("nodate")
     token = csrf_of(admin_client.get("/admin").text)

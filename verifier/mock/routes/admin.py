@@ -45,12 +45,13 @@ def admin_policy(visit: AdminForm, mode: Annotated[str, Form()] = "all", groups:
                  ip_allowlist: Annotated[str, Form()] = "", remember_days: Annotated[str, Form()] = "0",
                  totp_digits: Annotated[str, Form()] = "", totp_period: Annotated[str, Form()] = "",
                  totp_algorithm: Annotated[str, Form()] = "", totp_window: Annotated[str, Form()] = "",
-                 issuer: Annotated[str | None, Form()] = None) -> Response:
+                 issuer: Annotated[str, Form()] = "") -> Response:
     group_list = [g.strip() for g in groups.split(",") if g.strip()]
     nets = [n.strip() for n in ip_allowlist.split() if n.strip()]
     try:
         days = whole_number("Remember a device for", remember_days)
-        # A TOTP field the form left out is kept (the verifier checks the ranges and names them).
+        # A number the form left empty is kept (the verifier checks the ranges and names them); an empty issuer
+        # is the tracker's name (FastAPI reads an empty field as a missing one, so the two cannot differ).
         totp = {name: whole_number(label, text) if text.strip() else None for name, label, text in (
             ("totp_digits", "Code digits", totp_digits), ("totp_period", "Code period", totp_period),
             ("totp_window", "Accepted window", totp_window))}
