@@ -38,12 +38,14 @@ class Policies:
 
     def update(self, changes: dict[str, Any], actor: str | None = None) -> PolicySettings:
         """Change the named fields of the policy (``mode``, ``groups``, ``ip_allowlist``, ``remember_days``,
-        ``totp_digits``, ``totp_period``, ``totp_algorithm``, ``totp_window``, ``issuer``), keeping the others.
+        ``totp_digits``, ``totp_period``, ``totp_algorithm``, ``totp_window``, ``issuer``), keeping the others
+        (and those given as None).
 
         Raises InvalidPolicy naming the bad field (a number with its range) and changes nothing then. The
         write is a compare-and-set against the policy it was built from, with the audit row (old and new
         values) in the same transaction: of two admins changing different fields at once, neither loses.
         """
+        changes = {name: value for name, value in changes.items() if value is not None}  # None keeps a field
         unknown = sorted(set(changes) - set(Policy().to_dict()))
         if unknown:
             raise InvalidPolicy(f"unknown policy field(s): {', '.join(unknown)}")
@@ -73,7 +75,7 @@ class Policies:
                        "remember_days": remember_days}
         except TypeError as exc:
             raise InvalidPolicy(str(exc)) from None
-        return self.update({**changes, **{k: v for k, v in totp.items() if v is not None}}, actor)
+        return self.update({**changes, **totp}, actor)
 
     def second_factor_required(self, username: str, ip: str) -> bool:
         """Policy, exclusion and IP allowlist together; unknown users are always asked."""
