@@ -58,3 +58,22 @@ def test_an_exclusion_with_a_malformed_date_is_shown_and_changes_nothing(mock_se
     assert r.headers["location"] == "/admin"
     assert "Exclusion not saved: Invalid isoformat string" in admin_client.get("/admin").text
     assert mock_server.verifier.user_status(user).excluded_until is None
+
+
+def test_a_user_enrolled_with_8_digits_and_60_seconds_signs_in_with_such_a_code(mock_server, policy):
+    import pyotp
+
+    policy(totp_digits=8, totp_period=60, totp_algorithm="SHA256")
+    user, password = mock_server.new_user("eight")
+    app = pyotp.parse_uri(mock_server.verifier.totp_enroll_begin(user).uri)
+    # The previous step's code confirms (window 1), so the current one is still unused for the login.
+    assert mock_server.verifier.totp_enroll_confirm(user, app.at(mock_server.clock() - 60), "127.0.0.1", "t").ok
+    with httpx.Client(base_url=mock_server.url, follow_redirects=False) as client:
+        token = csrf_of(client.get("/login").text)
+        r = client.post("/login", data={"username": user, "password": password, "csrf_token": token})
+        assert r.headers["location"] == "/2fa"
+        token = csrf_of(client.get("/2fa").text)
+        code = app.at(mock_server.clock())
+        assert len(code) == 8
+        assert client.post("/2fa", data={"code": code, "csrf_token": token}).headers["location"] == "/dashboard"
+
