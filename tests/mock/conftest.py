@@ -142,9 +142,7 @@ def policy(mock_server) -> Iterator[Any]:
     original = v.get_policy().to_dict()
 
     def set_policy(**changes: Any) -> None:
-        merged = {**original, **changes}
-        v.set_policy(merged["mode"], list(merged.get("groups") or ()), list(merged.get("ip_allowlist") or ()),
-                     int(merged.get("remember_days") or 0), actor="pytest")
+        v.update_policy(actor="pytest", **{**original, **changes})  # the TOTP settings too
 
     yield set_policy
     set_policy()

@@ -131,6 +131,47 @@ def test_an_invalid_policy_is_400_with_its_reason(api):
     assert reply.status_code == 400 and "network" in reply.json()["error"]["message"]
 
 
+ACME_TOTP = {"totp_digits": 8, "totp_period": 60, "totp_algorithm": "SHA256", "totp_window": 2, "issuer": "Acme Jira"}
+
+
+def test_the_policy_endpoints_carry_the_totp_settings_and_enrolment_begins_with_them(api, clock):
+    import pyotp
+
+    reply = api.put("/v1/admin/policy", json={"mode": "all", **ACME_TOTP}, headers=ADMIN)
+    assert reply.status_code == 200 and {k: reply.json()[k] for k in ACME_TOTP} == ACME_TOTP
+    assert {k: api.get("/v1/admin/policy", headers=ADMIN).json()[k] for k in ACME_TOTP} == ACME_TOTP
+    make_user(api, "bob")
+    enrolment = api.post("/v1/totp/enrol/begin", json={"username": "bob"}).json()
+    assert (enrolment["digits"], enrolment["period"], enrolment["algorithm"], enrolment["issuer"]) == \
+        (8, 60, "SHA256", "Acme Jira")
+    app = pyotp.parse_uri(enrolment["uri"])
+    assert (app.digits, app.interval, app.issuer) == (8, 60, "Acme Jira")
+    confirm = {"username": "bob", "code": app.at(clock()), "ip": "192.0.2.1"}
+    assert api.post("/v1/totp/enrol/confirm", json=confirm).json()["ok"] is True
+    clock.advance(60)
+    verify = {"username": "bob", "code": app.at(clock()), "ip": "192.0.2.1"}
+    assert api.post("/v1/totp/verify", json=verify).json()["ok"] is True
+
+
+def test_a_put_without_totp_settings_keeps_them(api):
+    api.put("/v1/admin/policy", json={"mode": "all", **ACME_TOTP}, headers=ADMIN)
+    reply = api.put("/v1/admin/policy", json={"mode": "none"}, headers=ADMIN)
+    assert reply.json()["mode"] == "none" and {k: reply.json()[k] for k in ACME_TOTP} == ACME_TOTP
+
+
+@pytest.mark.parametrize(("field", "value", "range_text"), [
+    ("totp_digits", 5, "from 6 to 8"), ("totp_period", 600, "from 15 to 300 seconds"),
+    ("totp_algorithm", "MD5", "one of SHA1, SHA256, SHA512"), ("totp_window", 11, "from 0 to 10 steps"),
+    ("issuer", "a\tb", "printable characters"),
+])
+def test_an_out_of_range_totp_setting_is_400_with_its_range_and_changes_nothing(api, field, value, range_text):
+    before = api.get("/v1/admin/policy", headers=ADMIN).json()
+    reply = api.put("/v1/admin/policy", json={"mode": "none", field: value}, headers=ADMIN)
+    assert reply.status_code == 400 and reply.json()["error"]["code"] == "invalid_policy"
+    assert range_text in reply.json()["error"]["message"]
+    assert api.get("/v1/admin/policy", headers=ADMIN).json() == before
+
+
 def test_the_ip_allowlist_is_applied_to_the_second_factor_decision(api):
     make_user(api)
     api.put("/v1/admin/policy", json={"mode": "all", "ip_allowlist": ["10.0.0.0/8"]}, headers=ADMIN)

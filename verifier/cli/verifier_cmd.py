@@ -4,7 +4,9 @@
                               [--service-token-stdin] [--allowed-host NAME]... [--rp-id ID] [--origin O]...
     tracker2fa verifier admin [--db URL] create-user NAME [--group G]... [--password-stdin]
     tracker2fa verifier admin [--db URL] add-to-group NAME GROUP
-    tracker2fa verifier admin [--db URL] set-policy --mode MODE [--group G]... [--allow CIDR]... [--remember-days N]
+    tracker2fa verifier admin [--db URL] set-policy [--mode MODE [--group G]... [--allow CIDR]...] [--remember-days N]
+                              [--totp-digits N] [--totp-period S] [--totp-algorithm ALG] [--totp-window N]
+                              [--issuer NAME]
     tracker2fa verifier admin [--db URL] exclude NAME --until YYYY-MM-DD|none
     tracker2fa verifier admin [--db URL] reset-user NAME | reset-group GROUP | unlock NAME [--ip IP]
     tracker2fa verifier admin [--db URL] audit [--user NAME] [--event E] [--limit N] [--json]
@@ -84,12 +86,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = actions.add_parser("add-to-group", help="add a user to a group")
     p.add_argument("username")
     p.add_argument("group")
-    p = actions.add_parser("set-policy", help="set who must use a second factor")
-    p.add_argument("--mode", required=True, choices=("none", "all", "groups", "all_except_groups"))
+    p = actions.add_parser("set-policy", help="set who must use a second factor, and the TOTP settings",
+                           description="Each option changes one setting and keeps the others; --mode replaces "
+                           "the mode, its groups and the allowlist together. The TOTP settings apply to new "
+                           "enrolments (existing factors keep theirs); the window to every verification.")
+    p.add_argument("--mode", choices=("none", "all", "groups", "all_except_groups"))
     p.add_argument("--group", action="append", default=[], help="group for the groups modes (repeatable)")
     p.add_argument("--allow", action="append", default=[], metavar="CIDR",
                    help="network that skips the second factor, IPv4 or IPv6 (repeatable)")
-    p.add_argument("--remember-days", type=int, default=0, help="remember a device for N days (0 = never)")
+    p.add_argument("--remember-days", type=int, metavar="N", help="remember a device for N days (0 = never)")
+    p.add_argument("--totp-digits", type=int, metavar="N", help="digits of new enrolments' codes (6-8)")
+    p.add_argument("--totp-period", type=int, metavar="S", help="seconds per code of new enrolments (15-300)")
+    p.add_argument("--totp-algorithm", metavar="ALG", help="HMAC of new enrolments: SHA1, SHA256 or SHA512")
+    p.add_argument("--totp-window", type=int, metavar="N",
+                   help="steps accepted either side of now, for every verification (0-10; default 1)")
+    p.add_argument("--issuer", metavar="NAME",
+                   help="issuer label authenticator apps show for new enrolments ('' = the relying party's name)")
     actions.add_parser("show-policy", help="print the policy as JSON")
     p = actions.add_parser("exclude", help="skip a user's second factor until a date")
     p.add_argument("username")
@@ -258,7 +270,7 @@ def run_admin(args: argparse.Namespace) -> int:
     elif cmd == "add-to-group":
         out = v.add_to_group(args.username, args.group, actor=actor)
     elif cmd == "set-policy":
-        out = v.set_policy(args.mode, args.group, args.allow, args.remember_days, actor=actor)
+        out = v.update_policy(actor=actor, **policy_changes(args))
     elif cmd == "show-policy":
         out = v.get_policy()
     elif cmd == "exclude":
@@ -287,6 +299,21 @@ def run_admin(args: argparse.Namespace) -> int:
         return 0
     print(json.dumps(out, indent=2, default=lambda result: result.to_dict()))  # the service's typed results
     return 0
+
+
+def policy_changes(args: argparse.Namespace) -> dict:
+    """The policy fields ``set-policy`` was asked to change (the others are kept); raises BadRequest."""
+    changes: dict = {}
+    if args.mode is not None:
+        changes.update(mode=args.mode, groups=args.group, ip_allowlist=args.allow)
+    elif args.group or args.allow:
+        raise BadRequest("--group and --allow go with --mode (which they replace together)")
+    for name in ("remember_days", "totp_digits", "totp_period", "totp_algorithm", "totp_window", "issuer"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    if not changes:
+        raise BadRequest("set-policy: nothing to change (see tracker2fa verifier admin set-policy --help)")
+    return changes
 
 
 def run_import(args: argparse.Namespace, verifier, actor: str) -> int:

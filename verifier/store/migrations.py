@@ -88,6 +88,17 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # computed): they still verify, hash by hash, until the user generates a new set.
         "ALTER TABLE backup_codes ADD COLUMN lookup_tag TEXT",
     ]),
+    (4, [
+        # The TOTP settings an admin chooses (issue 23). An imported factor may narrow the policy's accepted
+        # window for itself (NULL: the policy's window). Window is a keyword in SQL, hence the name.
+        "ALTER TABLE totp ADD COLUMN window_steps INTEGER",
+        # A pending enrolment keeps the parameters its URI was shown with, so a policy change between the
+        # QR code and the first code cannot make them disagree. NULL (pending before this version): the
+        # verifier's configured defaults, what such an enrolment was shown with.
+        "ALTER TABLE totp_pending ADD COLUMN digits INTEGER",
+        "ALTER TABLE totp_pending ADD COLUMN period INTEGER",
+        "ALTER TABLE totp_pending ADD COLUMN algorithm TEXT",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -9,9 +9,9 @@ without one. Under READ COMMITTED every statement takes its own snapshot anyway,
 around a read bought no consistency, only two round trips per read.
 
 The TOTP hot path is two statements, so two round trips, as for the simplest possible verifier: one read
-(user, factor and counters, the counters as a JSON aggregate) and one write whose parts are data-modifying
-``WITH`` clauses of a single statement (the ledger's compare-and-set, then, only if it won, clearing the
-counters and the audit insert), atomic without BEGIN and COMMIT.
+(user, factor, counters as a JSON aggregate, and the policy, whose window every check applies) and one write
+whose parts are data-modifying ``WITH`` clauses of a single statement (the ledger's compare-and-set, then,
+only if it won, clearing the counters and the audit insert), atomic without BEGIN and COMMIT.
 """
 
 from __future__ import annotations
@@ -21,15 +21,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from .base import AUDIT_FIELDS, Store, Tx
+from .base import AUDIT_FIELDS, POLICY_SETTING, Store, Tx
 
 MIGRATION_LOCK_ID = 0x7472_6B32  # "trk2": pg_advisory_xact_lock key for migrations
 _AUDIT_CASTS = {"ts": "double precision"}  # every other audit column is text
 _AUDIT_VALUES = ", ".join(f"?::{_AUDIT_CASTS.get(c, 'text')}" for c in AUDIT_FIELDS)
 _TOTP_CONTEXT = (
     "SELECT u.username IS NOT NULL AS user_exists, t.username AS factor_of, t.secret_enc, t.digits, t.period, "
-    "t.algorithm, t.last_step, t.drift, (SELECT json_agg(json_build_array(f.counter_key, f.count, "
-    "f.locked_until)) FROM failures f WHERE f.counter_key = ANY(?)) AS failures "
+    "t.algorithm, t.last_step, t.drift, t.window_steps, (SELECT json_agg(json_build_array(f.counter_key, f.count, "
+    "f.locked_until)) FROM failures f WHERE f.counter_key = ANY(?)) AS failures, "
+    "(SELECT s.value FROM settings s WHERE s.name = ?) AS policy "
     "FROM (SELECT 1) AS one LEFT JOIN users u ON u.username = ? LEFT JOIN totp t ON t.username = u.username")
 
 
@@ -63,11 +64,12 @@ class PostgresStore(Store):
     def totp_context(self, username: str, counter_keys: Sequence[str]) -> dict[str, Any]:
         """As :meth:`Store.totp_context`, in one statement."""
         with self.tx(write=False) as tx:
-            row = tx.run(_TOTP_CONTEXT, (list(counter_keys), username))[0]
+            row = tx.run(_TOTP_CONTEXT, (list(counter_keys), POLICY_SETTING, username))[0]
         failures = {key: (count, locked_until) for key, count, locked_until in row.pop("failures") or ()}
         user_exists = row.pop("user_exists")
+        policy = row.pop("policy")
         factor = row if row.pop("factor_of") is not None else None
-        return {"user": user_exists, "totp": factor, "failures": failures}
+        return {"user": user_exists, "totp": factor, "failures": failures, "policy": policy}
 
     def accept_totp_step(self, username: str, new_step: int, drift: int, clear_keys: Sequence[str],
                          audit: dict[str, Any]) -> int | None:
