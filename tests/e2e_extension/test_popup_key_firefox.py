@@ -8,6 +8,7 @@ page: the page's inline control says the vault is locked and its Unlock button o
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import time
@@ -26,7 +27,7 @@ from .fido_support import (
     firefox_consent_state,
     virtual_key_env,
 )
-from .test_fido_bridge_firefox import admin_enables_security_keys, wait_for_bridge
+from .test_fido_bridge_firefox import firefox_with_the_bridge
 from .test_firefox import CONTROL, Firefox
 from .test_i18n import catalog
 from .test_popup_key_unlock import enrol_virtual_key
@@ -81,18 +82,9 @@ def firefox(pages: PageServer, tmp_path_factory: pytest.TempPathFactory) -> Iter
     make_vault(vault, [{"secret": SECRET, "issuer": "Tracker", "account": "alice", "origins": [pages.origin()]}])
     enrol_virtual_key(vault, vkey)
     env = virtual_key_env(home, vkey, vault)
-    admin_enables_security_keys(home, pages.origin("localhost"))
-    browsers.register_host("firefox", env)
-    bidi = browsers.FirefoxBidi.start(root / "profile", env)
-    try:
-        bidi.install_extension()
-        ff = KeyFirefox(bidi, home, vkey)
-        wait_for_bridge(ff, pages.url("/pages/fido_legacy.html", host="localhost"))
+    made = functools.partial(KeyFirefox, vkey=vkey)
+    with firefox_with_the_bridge(root, env, pages, [pages.origin("localhost")], make=made) as ff:
         yield ff
-    finally:
-        bidi.close()
-        for pid in host_pids_for_home(home):
-            kill_pid(pid)
 
 
 def test_firefox_popup_unlocks_the_vault_with_the_security_key(firefox: KeyFirefox, pages: PageServer) -> None:
