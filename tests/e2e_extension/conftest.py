@@ -6,7 +6,10 @@ from __future__ import annotations
 import contextlib
 import http.server
 import os
+import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +21,7 @@ import pyotp
 import pytest
 
 from native_host.devtools import browsers
+from tests.support.shared import Shared
 
 PAGES = Path(__file__).parent / "pages"
 REPO = Path(__file__).resolve().parents[2]
@@ -241,11 +245,34 @@ def start_chromium(playwright: Any, root: Path, *, register: bool = True, vault:
     return browser
 
 
+def stop_chromium(browser: Chromium) -> None:
+    """Close the browser and kill the hosts it started (a host may outlive its port for a moment)."""
+    with contextlib.suppress(Exception):
+        browser.context.close()
+    for pid in host_pids_for_home(browser.home):
+        kill_pid(pid)
+
+
+def shared_chromium(start: Callable[..., Chromium]) -> Shared[Chromium]:
+    """The browsers ``start`` starts, shared by a module's tests until one fails (tests/support/shared.py);
+    a discarded one is closed with its hosts."""
+
+    @contextlib.contextmanager
+    def running(*made_from: Any) -> Iterator[Chromium]:
+        browser = start(*made_from)
+        try:
+            yield browser
+        finally:
+            stop_chromium(browser)
+
+    return Shared(running)
+
+
 @pytest.fixture(scope="module")
 def chromium_factory(
     playwright_instance: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., Chromium]]:
-    """Start Chromiums for this module (closed at its end)."""
+    """Start Chromiums for this module (closed at its end, if not before)."""
     started: list[Chromium] = []
 
     def factory(**kwargs: Any) -> Chromium:
@@ -256,10 +283,68 @@ def chromium_factory(
 
     yield factory
     for browser in started:
-        with contextlib.suppress(Exception):
-            browser.context.close()
-        for pid in host_pids_for_home(browser.home):
-            kill_pid(pid)
+        stop_chromium(browser)
+
+
+# ---- the mock tracker (`tracker2fa mock`: demo users alice and bob, the real verifier behind it) -----------
+
+
+@dataclass
+class MockTracker:
+    url: str
+    alice_uri: str
+    alice_backup_codes: list[str]
+
+
+@contextlib.contextmanager
+def running_mock(root: Path) -> Iterator[MockTracker]:
+    """`tracker2fa mock` on a free port with its own database under ``root``."""
+    env = {**os.environ, "HOME": str(root), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "native_host", "mock", "--port", "0", "--db", f"sqlite:///{root / 'mock.db'}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "backup codes:" in line:
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        if not ready.wait(60) or not any("backup codes:" in line for line in lines):
+            pytest.fail("tracker2fa mock did not start:\n" + "".join(lines))
+        text = "".join(lines)
+        url = re.search(r"Jibra mock tracker: (http://localhost:\d+)/", text).group(1)  # type: ignore[union-attr]
+        uri = re.search(r"add to your authenticator: (otpauth://\S+)", text).group(1)  # type: ignore[union-attr]
+        codes = re.search(r"backup codes: (.+)", text).group(1).split()  # type: ignore[union-attr]
+        yield MockTracker(url, uri, codes)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def shared_mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared[MockTracker]]:
+    with Shared(lambda: running_mock(tmp_path_factory.mktemp("mock"))) as shared:
+        yield shared
+
+
+@pytest.fixture
+def mock(shared_mock: Shared[MockTracker], request: pytest.FixtureRequest) -> Iterator[MockTracker]:
+    """The mock tracker, shared by the module's tests until one fails: its demo users are enrolled, log in
+    and spend codes, so a rerun (and the tests after a failure) get a fresh one."""
+    yield from shared_mock.for_test(request)
 
 
 @pytest.fixture(autouse=True)

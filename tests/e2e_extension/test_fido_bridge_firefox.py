@@ -1,11 +1,10 @@
 """The security-key bridge in Firefox ESR (headless, WebDriver BiDi): the mock tracker's key registration
 and login, and a legacy window.u2f page, through the real host and its virtual key."""
 
-# ruff: noqa: F811 (test functions take the imported `mock` fixture by its name)
-
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -16,11 +15,11 @@ import pyotp
 import pytest
 
 from native_host.devtools import browsers
+from tests.support.shared import Shared
 
-from .conftest import PageServer, host_pids_for_home, kill_pid
+from .conftest import MockTracker, PageServer, host_pids_for_home, kill_pid
 from .fido_support import PROMPT, verify_u2f_registration, verify_u2f_signature, virtual_key_env
 from .test_firefox import Firefox
-from .test_mock_tracker_chromium import MockTracker, mock  # noqa: F401 (the mock fixture)
 
 pytestmark = pytest.mark.browser
 CHALLENGE = base64.urlsafe_b64encode(b"legacy u2f challenge in firefox").rstrip(b"=").decode()
@@ -48,23 +47,34 @@ def wait_for_bridge(firefox: Firefox, url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def firefox(tmp_path_factory: Any, mock: MockTracker, pages: PageServer) -> Iterator[Firefox]:
-    root = tmp_path_factory.mktemp("fido-firefox")
-    home = root / "home"
-    home.mkdir()
-    env = virtual_key_env(home, root / "vkey.json", root / "vault.json")
-    admin_enables_security_keys(home, mock.url, pages.origin("localhost"))
-    browsers.register_host("firefox", env)
-    bidi = browsers.FirefoxBidi.start(root / "profile", env)
-    try:
-        bidi.install_extension()
-        ff = Firefox(bidi, home)
-        wait_for_bridge(ff, pages.url("/pages/fido_legacy.html", host="localhost"))
-        yield ff
-    finally:
-        bidi.close()
-        for pid in host_pids_for_home(home):
-            kill_pid(pid)
+def shared_firefox(tmp_path_factory: Any, pages: PageServer) -> Iterator[Shared[Firefox]]:
+    @contextlib.contextmanager
+    def running(mock: MockTracker) -> Iterator[Firefox]:
+        root = tmp_path_factory.mktemp("fido-firefox")
+        home = root / "home"
+        home.mkdir()
+        env = virtual_key_env(home, root / "vkey.json", root / "vault.json")
+        admin_enables_security_keys(home, mock.url, pages.origin("localhost"))
+        browsers.register_host("firefox", env)
+        bidi = browsers.FirefoxBidi.start(root / "profile", env)
+        try:
+            bidi.install_extension()
+            ff = Firefox(bidi, home)
+            wait_for_bridge(ff, pages.url("/pages/fido_legacy.html", host="localhost"))
+            yield ff
+        finally:
+            bidi.close()
+            for pid in host_pids_for_home(home):
+                kill_pid(pid)
+
+    with Shared(running) as shared:
+        yield shared
+
+
+@pytest.fixture
+def firefox(shared_firefox: Shared[Firefox], mock: MockTracker, request: pytest.FixtureRequest) -> Iterator[Firefox]:
+    """Firefox with the virtual key and the bridge on for ``mock``; fresh after a failed test."""
+    yield from shared_firefox.for_test(request, mock)
 
 
 def outcome_of(success: str) -> str:
