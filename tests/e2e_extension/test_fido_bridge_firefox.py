@@ -1,8 +1,6 @@
 """The security-key bridge in Firefox ESR (headless, WebDriver BiDi): the mock tracker's key registration
 and login, and a legacy window.u2f page, through the real host and its virtual key."""
 
-# ruff: noqa: F811 (test functions take the imported `mock` fixture by its name)
-
 from __future__ import annotations
 
 import base64
@@ -17,11 +15,12 @@ import pyotp
 import pytest
 
 from native_host.devtools import browsers
+from tests.support.shared import Shared
 
 from .conftest import PageServer, host_pids_for_home, kill_pid
 from .fido_support import firefox_confirm, verify_u2f_registration, verify_u2f_signature, virtual_key_env
+from .mock_tracker import MockTracker
 from .test_firefox import Firefox
-from .test_mock_tracker_chromium import MockTracker, mock  # noqa: F401 (the mock fixture)
 
 pytestmark = pytest.mark.browser
 CHALLENGE = base64.urlsafe_b64encode(b"legacy u2f challenge in firefox").rstrip(b"=").decode()
@@ -69,12 +68,23 @@ def firefox_with_the_bridge(root: Path, env: dict[str, str], pages: PageServer, 
 
 
 @pytest.fixture(scope="module")
-def firefox(tmp_path_factory: Any, mock: MockTracker, pages: PageServer) -> Iterator[Firefox]:
-    root = tmp_path_factory.mktemp("fido-firefox")
-    (root / "home").mkdir()
-    env = virtual_key_env(root / "home", root / "vkey.json", root / "vault.json")
-    with firefox_with_the_bridge(root, env, pages, [mock.url, pages.origin("localhost")]) as ff:
-        yield ff
+def shared_firefox(tmp_path_factory: Any, pages: PageServer) -> Iterator[Shared[Firefox]]:
+    @contextlib.contextmanager
+    def running(mock: MockTracker) -> Iterator[Firefox]:
+        root = tmp_path_factory.mktemp("fido-firefox")
+        (root / "home").mkdir()
+        env = virtual_key_env(root / "home", root / "vkey.json", root / "vault.json")
+        with firefox_with_the_bridge(root, env, pages, [mock.url, pages.origin("localhost")]) as ff:
+            yield ff
+
+    with Shared(running) as shared:
+        yield shared
+
+
+@pytest.fixture
+def firefox(shared_firefox: Shared[Firefox], mock: MockTracker, request: pytest.FixtureRequest) -> Iterator[Firefox]:
+    """Firefox with the virtual key and the bridge on for ``mock``; fresh after a failed test."""
+    yield from shared_firefox.for_test(request, mock)
 
 
 def outcome_of(success: str) -> str:

@@ -72,6 +72,50 @@ def test_admin_endpoints_refuse_a_missing_or_wrong_token(api):
         "unauthorized"
 
 
+ADMIN_TOKEN = "admin-secret-token"
+# (the token, a request only that token opens): the tracker's service token, and the admin's.
+ROLES = {"service": (SERVICE_TOKEN, ("GET", "/v1/users/alice/credentials")),
+         "admin": (ADMIN_TOKEN, ("GET", "/v1/admin/users"))}
+
+
+def near_misses(token: str) -> dict[str, str]:
+    """Tokens a check that is not an exact comparison would let through."""
+    last = "x" if token[-1] != "x" else "y"
+    return {"a prefix": token[:-1], "its first character": token[:1], "one character longer": token + "x",
+            "the token twice": token * 2, "right prefix, last character changed": token[:-1] + last,
+            "right prefix, first character changed": ("x" if token[0] != "x" else "y") + token[1:]}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_token_that_only_resembles_the_configured_one_is_refused(api, role):
+    token, (method, path) = ROLES[role]
+    make_user(api)
+    assert api.request(method, path, headers={"authorization": f"Bearer {token}"}).status_code == 200
+    for what, presented in near_misses(token).items():
+        reply = api.request(method, path, headers={"authorization": f"Bearer {presented}"})
+        assert reply.status_code == 401, f"the {role} endpoint accepted {what} of its token: {reply.text}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_tokens_are_compared_in_constant_time_by_hmac_compare_digest(api, role, monkeypatch):
+    import hmac
+
+    token, (method, path) = ROLES[role]
+    make_user(api)
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    for presented, status in ((token, 200), (token[:-1], 401), ("wrong-token-of-the-right-length"[:len(token)], 401)):
+        compared.clear()
+        assert api.request(method, path, headers={"authorization": f"Bearer {presented}"}).status_code == status
+        assert compared == [(presented.encode(), token.encode())], f"{presented!r}: compared {compared}"
+
+
 def test_creating_a_user_twice_is_a_conflict(api):
     make_user(api)
     reply = api.post("/v1/admin/users", json={"username": "alice"}, headers=ADMIN)
