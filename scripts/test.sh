@@ -7,6 +7,7 @@ ROOT=$PWD
 export DEBIAN_FRONTEND=noninteractive
 
 APT_PACKAGES=(chromium chromium-l10n firefox-esr pcscd vsmartcard-vpcd libpcsclite-dev swig)
+APT_PACKAGES+=(nginx caddy slapd ldap-utils wrk)  # gate tests and bench (issue 20): real proxies, a throwaway LDAP directory
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

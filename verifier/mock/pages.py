@@ -325,7 +325,11 @@ def _user_row(csrf: str, user: UserStatus) -> str:
 <button type="submit" class="user-unlock" data-testid="user-unlock">Unlock</button></form>
 <form method="post" action="/admin/revoke-devices" class="inline">{csrf_field(csrf)}
 <input type="hidden" name="username" value="{e(name)}">
-<button type="submit" class="user-revoke" data-testid="user-revoke-devices">Forget devices</button></form></td></tr>"""
+<button type="submit" class="user-revoke" data-testid="user-revoke-devices">Forget devices</button></form>
+<form method="post" action="/admin/revoke-sessions" class="inline">{csrf_field(csrf)}
+<input type="hidden" name="username" value="{e(name)}">
+<button type="submit" class="user-revoke-sessions" data-testid="user-revoke-sessions">End gate sessions</button></form>
+</td></tr>"""
 
 
 def event_item(event: AuditEvent) -> str:

@@ -505,4 +505,4 @@ class Store(ABC):
     def iter_tables(self) -> Iterator[str]:
         """Names of the verifier's tables (for tests and docs)."""
         yield from ("users", "totp", "totp_pending", "backup_codes", "credentials", "challenges", "failures",
-                    "devices", "settings", "audit", "schema_version")
+                    "devices", "settings", "audit", "gate_sessions", "schema_version")
