@@ -67,6 +67,7 @@ class LdapConfig:
     user_dn: str  # template with {username}, escaped as a DN value
     groups_base: str
     groups_filter: str  # template with {username} and/or {dn}, escaped as filter values (RFC 4515)
+    username_attribute: str  # the entry's name for the user (the login name used is the entry's, not the typed)
     group_name_attribute: str
     name_attribute: str
     mail_attribute: str
@@ -287,8 +288,10 @@ def _domains(r: _Reader, data: dict[str, Any]) -> tuple[DomainConfig, ...]:
     return tuple(out)
 
 
-LDAP_KEYS = ("url", "user_dn", "groups_base", "groups_filter", "group_name_attribute", "name_attribute",
-             "mail_attribute", "start_tls", "ca_file", "timeout")
+LDAP_KEYS = ("url", "user_dn", "groups_base", "groups_filter", "username_attribute", "group_name_attribute",
+             "name_attribute", "mail_attribute", "start_tls", "ca_file", "timeout")
+ATTRIBUTE_DEFAULTS = (("username_attribute", "uid"), ("group_name_attribute", "cn"), ("name_attribute", "displayName"),
+                      ("mail_attribute", "mail"))
 
 
 def _authentication(r: _Reader, data: dict[str, Any]) -> tuple[str, LdapConfig | None]:
@@ -316,12 +319,12 @@ def _authentication(r: _Reader, data: dict[str, Any]) -> tuple[str, LdapConfig |
         r.fail((*path, "groups_filter"), "must use {dn} or {username} (and no other {placeholder})")
     if not _balanced(groups_filter):
         r.fail((*path, "groups_filter"), "is not an LDAP filter: its parentheses do not balance")
-    attributes = [r.get(ldap, path, key, str, "an attribute name", default)
-                  for key, default in (("group_name_attribute", "cn"), ("name_attribute", "displayName"),
-                                       ("mail_attribute", "mail"))]
-    for key, value in zip(("group_name_attribute", "name_attribute", "mail_attribute"), attributes, strict=True):
+    attributes = []
+    for key, default in ATTRIBUTE_DEFAULTS:
+        value = r.get(ldap, path, key, str, "an attribute name", default)
         if re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,63}", value) is None:
             r.fail((*path, key), "must be an attribute name (letters, digits, hyphens)")
+        attributes.append(value)
     start_tls = r.get(ldap, path, "start_tls", bool, "true or false", False)
     ca_file = r.get(ldap, path, "ca_file", str, "a path to PEM CA certificates", None)
     try:
