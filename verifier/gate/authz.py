@@ -45,6 +45,9 @@ _WANTED = frozenset({b"x-original-url", b"x-original-method", b"x-forwarded-prot
                      b"x-forwarded-uri", b"x-forwarded-method", b"x-forwarded-for", b"cookie", b"accept",
                      b"x-requested-with"})
 _BASE_HEADERS = [(b"cache-control", b"no-store"), (b"content-length", b"0")]
+# Sent empty on bypass: Caddy 2.6's copy_headers writes its placeholder text ("{http.reverse_proxy.header
+# .Remote-User}") into a header the reply lacks; with an empty value it sets nothing (nginx removes it too).
+_NO_IDENTITY = [(b"remote-user", b""), (b"remote-groups", b""), (b"remote-name", b""), (b"remote-email", b"")]
 _REDIRECT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _MAX_LOGGED_PEERS = 100
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -115,7 +118,7 @@ class Authz:
         if verdict is Verdict.ALLOW and row is not None:
             await _reply(send, 200, identity_headers(row))
         elif verdict is Verdict.BYPASS:
-            await _reply(send, 200)
+            await _reply(send, 200, _NO_IDENTITY)
         elif verdict is Verdict.DENY or domain is None:
             await _reply(send, 403)
         else:
