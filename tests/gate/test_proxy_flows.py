@@ -205,3 +205,70 @@ def test_the_way_back_within_the_domain_is_followed(stack: Stack) -> None:
                    totp_user(stack.verifier, name))
     assert reply.url == stack.url("app.one.localhost", "/deep/page?a=1&b=%2F")
     assert seen_headers(reply)["remote-user"] == [name]
+
+
+def test_admin_revocation_through_the_api_takes_effect_on_the_next_request(stack: Stack) -> None:
+    from tests.verifier.cluster import start_node, stop_node
+
+    name = new_name()
+    browser = stack.browser()
+    log_in(browser, stack.app, name, totp_user(stack.verifier, name))
+    assert browser.get(stack.app, follow=False).status == 200
+    node = start_node(stack.db_url, stack.workdir, workers=1, key=stack.key, admin_token="a" * 24,
+                      service_token="s" * 24)
+    try:
+        status, listed = node.call("GET", f"/v1/admin/users/{name}/sessions", admin=True)
+        assert status == 200 and [s["level"] for s in listed["sessions"]] == [2]
+        assert "token" not in str(listed) and browser.cookie("tracker2fa_session", "one.localhost").value \
+            not in str(listed)  # type: ignore[union-attr]
+        status, revoked = node.call("DELETE", f"/v1/admin/users/{name}/sessions", admin=True)
+        assert (status, revoked) == (200, {"count": 1})
+    finally:
+        stop_node(node)
+    reply = browser.get(stack.app, follow=False)
+    assert reply.status == 302 and (reply.header("location") or "").startswith(stack.portal())
+
+
+def test_forwarding_headers_from_an_untrusted_address_are_refused(stack: Stack) -> None:
+    import http.client
+
+    name = new_name()
+    browser = stack.browser()
+    log_in(browser, stack.app, name, totp_user(stack.verifier, name))
+    cookie = browser.cookie_header("app.one.localhost")
+    claims = {"X-Original-URL": stack.url("app.one.localhost", "/x"), "Cookie": cookie,
+              "X-Forwarded-For": "127.0.0.1"}
+    answers = {}
+    for source in ("127.0.0.1", "127.0.0.2"):
+        conn = http.client.HTTPConnection("127.0.0.1", stack.gate.port, timeout=30, source_address=(source, 0))
+        conn.request("GET", "/api/authz/auth-request", headers=claims)
+        response = conn.getresponse()
+        answers[source] = (response.status, response.getheader("remote-user"))
+        conn.close()
+    assert answers == {"127.0.0.1": (200, name), "127.0.0.2": (403, None)}
+
+
+def test_the_session_cookie_is_domain_wide_httponly_lax_and_not_secure_on_localhost(stack: Stack) -> None:
+    name = new_name()
+    browser = stack.browser()
+    log_in(browser, stack.app, name, totp_user(stack.verifier, name))
+    cookie = browser.cookie("tracker2fa_session", "one.localhost")
+    assert cookie is not None and not cookie.host_only
+    assert {"httponly": "", "samesite": "Lax", "path": "/"}.items() <= cookie.attributes.items()
+    assert "secure" not in cookie.attributes  # plain http on localhost names (https everywhere else)
+    assert 0 < int(cookie.attributes["max-age"]) <= 8 * 3600
+
+
+def test_each_factor_gives_a_new_token_and_the_old_one_dies(stack: Stack) -> None:
+    name = new_name()
+    secret = totp_user(stack.verifier, name)
+    browser = stack.browser()
+    log_in(browser, stack.url("app.one.localhost", "/light/x"), name, None)
+    first = browser.cookie("tracker2fa_session", "one.localhost").value  # type: ignore[union-attr]
+    browser.post(f"{stack.portal()}/2fa", {"code": pyotp.TOTP(secret).now()})
+    second = browser.cookie("tracker2fa_session", "one.localhost").value  # type: ignore[union-attr]
+    assert first != second
+    assert browser.get(stack.app, follow=False).status == 200
+    old = Browser(stack.port)
+    old.jar = {("one.localhost", "tracker2fa_session"): _cookie(first, "one.localhost")}
+    assert old.get(stack.url("app.one.localhost", "/light/x"), follow=False).status == 302
