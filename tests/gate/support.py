@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -138,13 +138,32 @@ class Cookie:
     attributes: dict[str, str]
 
 
-class Browser:
-    """Cookies by domain (RFC 6265 domain matching), redirects followed, forms posted with their Origin."""
+Send = Callable[[str, str, dict[str, str], "bytes | None", str], tuple[int, list[tuple[str, str]], bytes]]
 
-    def __init__(self, proxy_port: int, source: str | None = None) -> None:
+
+class Browser:
+    """Cookies by domain (RFC 6265 domain matching), redirects followed, forms posted with their Origin.
+
+    ``send(method, url, headers, body, source)`` carries one request: by default over TCP to the proxy's
+    port (from the client's own loopback address); :func:`asgi_sender` runs it in process instead.
+    """
+
+    def __init__(self, proxy_port: int = 0, source: str | None = None, send: Send | None = None) -> None:
         self.port = proxy_port
         self.source = source or fresh_loopback()
         self.jar: dict[tuple[str, str], Cookie] = {}
+        self.send = send or self._over_tcp
+
+    def _over_tcp(self, method: str, url: str, headers: dict[str, str], body: bytes | None,
+                  source: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        parts = urlsplit(url)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60, source_address=(source, 0))
+        try:
+            conn.request(method, parts.path + (f"?{parts.query}" if parts.query else "") or "/", body, headers)
+            response = conn.getresponse()
+            return response.status, response.getheaders(), response.read()
+        finally:
+            conn.close()
 
     def cookie_header(self, host: str) -> str:
         return "; ".join(f"{name}={c.value}" for (_d, name), c in self.jar.items()
@@ -170,12 +189,12 @@ class Browser:
         self.jar[key] = Cookie(value, domain, "domain" not in attributes, attributes)
 
     def request(self, method: str, url: str, *, form: dict[str, str] | None = None,
-                headers: dict[str, str] | None = None, follow: bool = True, origin: str | None = None) -> Reply:
+                headers: dict[str, str] | None = None, follow: bool = True, origin: str | None = None,
+                json_body: object = None) -> Reply:
         history: list[tuple[int, str]] = []
         for _ in range(10):
             parts = urlsplit(url)
             host = parts.hostname or ""
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60, source_address=(self.source, 0))
             sent = {"Host": parts.netloc, **(headers or {})}
             if cookie := self.cookie_header(host):
                 sent["Cookie"] = cookie
@@ -183,13 +202,13 @@ class Browser:
             if form is not None:
                 body = urlencode(form).encode()
                 sent["Content-Type"] = "application/x-www-form-urlencoded"
-                sent["Origin"] = origin or f"{parts.scheme}://{parts.netloc}"
-            try:
-                conn.request(method, parts.path + (f"?{parts.query}" if parts.query else "") or "/", body, sent)
-                response = conn.getresponse()
-                reply = Reply(response.status, response.getheaders(), response.read(), url, history)
-            finally:
-                conn.close()
+            elif json_body is not None:
+                body = json.dumps(json_body).encode()
+                sent["Content-Type"] = "application/json"
+            if body is not None:
+                sent.setdefault("Origin", origin or f"{parts.scheme}://{parts.netloc}")
+            status, got, content = self.send(method, url, sent, body, self.source)
+            reply = Reply(status, got, content, url, history)
             for value in reply.all("set-cookie"):
                 self._store(host, value)
             location = reply.header("location")
@@ -198,7 +217,7 @@ class Browser:
             history.append((reply.status, url))
             url = urljoin(url, location)
             if reply.status in (301, 302, 303):
-                method, form, headers = "GET", None, None
+                method, form, headers, json_body = "GET", None, None, None
         raise AssertionError(f"too many redirects: {history}")
 
     def get(self, url: str, **kwargs: object) -> Reply:
@@ -206,6 +225,25 @@ class Browser:
 
     def post(self, url: str, form: dict[str, str], **kwargs: object) -> Reply:
         return self.request("POST", url, form=form, **kwargs)  # type: ignore[arg-type]
+
+
+def asgi_sender(app: object) -> Send:
+    """Requests run in process against an ASGI app (httpx's ASGI transport), from the given address."""
+    import httpx
+
+    from tests.support.event_loop import run_on_own_thread
+
+    def send(method: str, url: str, headers: dict[str, str], body: bytes | None,
+             source: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        async def one() -> httpx.Response:
+            transport = httpx.ASGITransport(app=app, client=(source, 40000))  # type: ignore[arg-type]
+            async with httpx.AsyncClient(transport=transport) as client:
+                return await client.request(method, url, headers=headers, content=body)
+
+        response = run_on_own_thread(one)
+        return response.status_code, list(response.headers.multi_items()), response.content
+
+    return send
 
 
 # ---- the gate -----------------------------------------------------------------------------------------

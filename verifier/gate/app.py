@@ -24,9 +24,10 @@ from .portal.visit import PortalContext
 class GateApp:
     """Route by path: the two forward-auth paths to :class:`Authz`, the rest to the portal."""
 
-    def __init__(self, authz: Authz, portal: Any) -> None:
+    def __init__(self, authz: Authz, portal: Any, context: PortalContext) -> None:
         self.authz = authz
         self.portal = portal
+        self.context = context  # the configuration, the verifier of each domain, the first factor
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] in AUTHZ_PATHS:
@@ -52,4 +53,5 @@ def create_gate_app(config: GateConfig, store: Store, *, clock: Callable[[], flo
     else:
         directory = LocalDirectory(first)
     authz = Authz(config, first.sessions, inline=store.calls_are_brief)
-    return GateApp(authz, create_portal_app(PortalContext(config, verifiers, directory)))
+    context = PortalContext(config, verifiers, directory)
+    return GateApp(authz, create_portal_app(context), context)
