@@ -74,7 +74,8 @@ class LdapClient:
         tls = None
         if self.config.url.startswith("ldaps://") or self.config.start_tls:
             tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=self.config.ca_file)
-        return Server(self.config.url, connect_timeout=self.config.timeout, get_info=NONE, tls=tls)
+        # ldap3 packs its timeouts into socket options as whole seconds.
+        return Server(self.config.url, connect_timeout=max(1, int(self.config.timeout)), get_info=NONE, tls=tls)
 
     def authenticate(self, username: str, password: str) -> LdapEntry | None:
         """The user's entry when ``password`` binds as them; None for a wrong name or password.
@@ -88,7 +89,8 @@ class LdapClient:
             return None
         dn = user_dn(self.config.user_dn, username)
         conn = Connection(self._server(), user=dn, password=password, authentication=SIMPLE, read_only=True,
-                          receive_timeout=self.config.timeout, raise_exceptions=False, auto_referrals=False)
+                          receive_timeout=max(1, int(self.config.timeout)), raise_exceptions=False,
+                          auto_referrals=False)
         try:
             conn.open()
             if self.config.start_tls and not conn.start_tls():
