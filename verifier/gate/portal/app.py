@@ -2,7 +2,8 @@
 
 :class:`PortalGuard` (outermost) serves only the configured portal hosts (any other ``Host`` gets 400: a
 page on a rebinding attacker's domain never reaches the login form), refuses a POST whose ``Origin`` is not
-the portal's (cross-site request forgery, login CSRF included: browsers send ``Origin`` on every POST), and
+the portal's (cross-site request forgery, login CSRF included: browsers send ``Origin`` on every POST, the portal's own
+origin as long as the referrer policy is not ``no-referrer``), and
 puts the security headers on every answer. ``form-action`` lets a form's redirect go to the domain's
 hosts, where ``rd`` leads, and nowhere else.
 """
@@ -27,7 +28,9 @@ STATIC_DIR = Path(__file__).with_name("static")
 _HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    # same-origin, not no-referrer: under no-referrer browsers send "Origin: null" with the portal's own
+    # forms, and Origin is what tells them from a cross-site post. Other sites still get no Referer (rd).
+    (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cache-control", b"no-store"),
     (b"permissions-policy", b"publickey-credentials-get=(self), publickey-credentials-create=(self), camera=()"),

@@ -42,7 +42,7 @@ def layout(title: str, body: str, *, page: str, user: str | None = None, notice:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>{e(title)} · {PRODUCT}</title>
 <link rel="stylesheet" href="/static/gate.css">
 <script src="/static/gate.js" defer></script>
