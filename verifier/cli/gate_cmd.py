@@ -93,5 +93,5 @@ def run_serve(args: argparse.Namespace) -> int:
     # proxy_headers off: the gate reads X-Forwarded-For itself, and only from server.trusted_proxies.
     uvicorn.run("verifier.gate.worker:create_gate_worker_app", factory=True, workers=args.workers, host=host,
                 port=port, log_level="warning", lifespan="on", http="httptools", loop="uvloop",
-                proxy_headers=False, server_header=False, timeout_graceful_shutdown=10)
+                proxy_headers=False, server_header=False, access_log=False, timeout_graceful_shutdown=10)
     return 0

@@ -35,6 +35,9 @@ class TrustedProxies:
     def __init__(self, networks: Iterable[IPNetwork]) -> None:
         self.networks = tuple(networks)
         self._trusts = functools.lru_cache(maxsize=1024)(self._lookup)
+        # Peers and forwarded-for values repeat (keep-alive connections from the proxy, returning clients).
+        self.client = functools.lru_cache(maxsize=4096)(self._client)  # type: ignore[method-assign]
+        self.trusts_peer = functools.lru_cache(maxsize=1024)(self._trusts_peer)
 
     def _lookup(self, address: IPAddress) -> bool:
         return any(address in net for net in self.networks if net.version == address.version)
@@ -43,7 +46,15 @@ class TrustedProxies:
         """True when ``address`` is one of the trusted proxies."""
         return address is not None and self._trusts(address)
 
+    def _trusts_peer(self, peer: str | None) -> bool:
+        """True when the connection's peer address (text) is a trusted proxy."""
+        return self.trusts(parse_address(peer) if peer else None)
+
     def client(self, peer: str | None, forwarded_for: str | None) -> IPAddress | None:
+        """Replaced per instance by a cached :meth:`_client`."""
+        return self._client(peer, forwarded_for)
+
+    def _client(self, peer: str | None, forwarded_for: str | None) -> IPAddress | None:
         """The client's address: the peer's, unless the peer is trusted and says whom it forwards for.
 
         ``X-Forwarded-For`` is read from the right, skipping trusted hops; the first untrusted address is

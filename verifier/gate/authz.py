@@ -30,7 +30,6 @@ from anyio import to_thread
 from ..core import sessions as session_rules
 from ..service.sessions import Sessions
 from ..store.sessions import SessionRow
-from .addresses import parse_address
 from .config import DomainConfig, GateConfig
 from .cookies import cookie_values
 from .rules import ANONYMOUS, Request, Subject, Verdict
@@ -57,6 +56,8 @@ def header_value(text: str | None) -> bytes:
     """A value fit for a response header: control characters dropped, UTF-8 (as Authelia sends them)."""
     if not text:
         return b""
+    if text.isascii() and text.isprintable():  # the common case, checked in C
+        return text.encode("ascii")
     return "".join(c for c in text if c >= " " and c != "\x7f").encode("utf-8")
 
 
@@ -81,7 +82,7 @@ class Authz:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         peer = scope["client"][0] if scope.get("client") else None
         proxies = self.config.trusted
-        if not proxies.trusts(parse_address(peer) if peer else None):
+        if not proxies.trusts_peer(peer):
             self._log_untrusted(peer)
             await _reply(send, 403)
             return
@@ -111,7 +112,7 @@ class Authz:
                 await to_thread.run_sync(self.find_session, tokens, domain)
         else:
             found = None
-        row = found[1] if found else None
+        row = found
         subject = Subject(row.username, frozenset(row.groups)) if row else ANONYMOUS
         request = Request(target.host, target.resource, method, client)
         verdict, _rule = self.config.access.verdict(subject, row.level if row else 0, request)
@@ -124,18 +125,19 @@ class Authz:
         else:
             await self._login(send, nginx, domain, target, method, headers)
 
-    def find_session(self, tokens: list[str], domain: DomainConfig) -> tuple[str, SessionRow] | None:
+    def find_session(self, tokens: list[str], domain: DomainConfig) -> SessionRow | None:
         """The first cookie value that is a live session of ``domain`` (a cookie of another domain is not),
         touched when its activity record is stale."""
         now = self.sessions.clock()
         timeouts = self.config.timeouts
         for token in tokens:
-            row = self.sessions.lookup(token)
-            if row is None or row.domain != domain.domain or not session_rules.is_alive(row.created, row.last_seen,
-                                                                                      now, timeouts):
+            found = self.sessions.find(token)
+            if found is None:
                 continue
-            self.sessions.touch(token, row, timeouts)
-            return token, row
+            digest, row = found
+            if row.domain == domain.domain and session_rules.is_alive(row.created, row.last_seen, now, timeouts):
+                self.sessions.touch_hash(digest, row, timeouts)
+                return row
         return None
 
     async def _login(self, send: Send, nginx: bool, domain: DomainConfig, target: Target, method: str,

@@ -13,7 +13,7 @@ import ipaddress
 import re
 import tomllib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
 from ..core.sessions import Timeouts
@@ -93,13 +93,19 @@ class GateConfig:
     backend: str  # "local" or "ldap"
     ldap: LdapConfig | None
     access: AccessControl
+    _domain_cache: dict[str, DomainConfig | None] = field(default_factory=dict, repr=False)
 
     def domain_of(self, host: str) -> DomainConfig | None:
         """The cookie domain a host belongs to (the longest configured domain it is under)."""
+        found = self._domain_cache.get(host, False)
+        if found is not False:
+            return found  # type: ignore[return-value]
         best = None
         for d in self.domains:
             if under_domain(host, d.domain) and (best is None or len(d.domain) > len(best.domain)):
                 best = d
+        if len(self._domain_cache) < 4096:
+            self._domain_cache[host] = best
         return best
 
     def portal_for(self, host_header: str) -> DomainConfig | None:

@@ -14,6 +14,7 @@ configuration check for that reason.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
@@ -100,9 +101,16 @@ class Rule:
     def has_subject(self) -> bool:
         return bool(self.users or self.groups)
 
+    @functools.cached_property
+    def _hosts(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        """The domain patterns as exact names and ``.suffixes``, for one set lookup and one endswith."""
+        exact = frozenset(d.text for d in self.domains if not d.text.startswith("*."))
+        return exact, tuple(d.text[1:] for d in self.domains if d.text.startswith("*."))
+
     def matches(self, subject: Subject, request: Request) -> bool:
         """Every stated condition holds (a subject condition always holds for an anonymous request)."""
-        if not any(d.matches(request.host) for d in self.domains):
+        exact, suffixes = self._hosts
+        if request.host not in exact and not request.host.endswith(suffixes):
             return False
         if self.resources and not any(p.search(request.resource) for p in self.resources):
             return False

@@ -9,6 +9,7 @@ the checked parts, so what is emitted is exactly what was checked.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ class Target:
         query = f"?{self.query}" if self.query is not None else ""
         return f"{self.scheme}://{self.host}{port}{self.path}{query}"
 
-    @property
+    @functools.cached_property
     def resource(self) -> str:
         """What access rules' ``resources`` patterns match: the normalised path and the raw query."""
         query = f"?{self.query}" if self.query is not None else ""
@@ -94,6 +95,7 @@ def _encode_high(text: str) -> str:
     return "".join(c if c.isascii() else quote(c, safe="") for c in text)
 
 
+@functools.lru_cache(maxsize=4096)  # pages, their assets and their API calls repeat: parse each once
 def target_url(raw: str) -> Target:
     """The target of ``X-Original-URL`` (an absolute http(s) URL); raises BadUrl."""
     if not raw or len(raw) > MAX_URL:
@@ -107,6 +109,7 @@ def target_url(raw: str) -> Target:
     return forwarded_target(scheme, authority, rest or "/")
 
 
+@functools.lru_cache(maxsize=4096)
 def forwarded_target(proto: str, host: str, uri: str) -> Target:
     """The target of ``X-Forwarded-Proto``, ``-Host`` and ``-Uri``; raises BadUrl."""
     scheme = proto.strip().lower()

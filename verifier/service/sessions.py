@@ -54,11 +54,22 @@ class Sessions:
         digest = rules.token_hash(token) if token else None
         return self.table.lookup(digest) if digest else None
 
+    def find(self, token: str | None) -> tuple[str, SessionRow] | None:
+        """:meth:`lookup` that also returns the token's hash (the forward-auth check hashes it once)."""
+        digest = rules.token_hash(token) if token else None
+        row = self.table.lookup(digest) if digest else None
+        return (digest, row) if digest and row else None
+
     def touch(self, token: str, row: SessionRow, timeouts: rules.Timeouts) -> None:
         """Record activity when ``row.last_seen`` is stale (at most once per touch interval)."""
-        now = self.clock()
         digest = rules.token_hash(token)
-        if digest and rules.needs_touch(row.last_seen, now, timeouts):
+        if digest:
+            self.touch_hash(digest, row, timeouts)
+
+    def touch_hash(self, digest: str, row: SessionRow, timeouts: rules.Timeouts) -> None:
+        """:meth:`touch` by the token's hash."""
+        now = self.clock()
+        if rules.needs_touch(row.last_seen, now, timeouts):
             self.table.touch(digest, now, rules.dead_after(row.created, now, timeouts))
 
     def upgrade(self, token: str, row: SessionRow, level: rules.Level, method: str, timeouts: rules.Timeouts, *,

@@ -74,6 +74,13 @@ class Store(ABC):
     def close(self) -> None:
         """Release connections."""
 
+    def read_row(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """The first row of one read statement as a tuple, or None: the cheapest read there is, for the
+        gate's forward-auth check (verifier/store/sessions.py), which runs on every proxied request."""
+        with self.tx(write=False) as tx:
+            rows = tx.run(sql, params)
+        return tuple(rows[0].values()) if rows else None
+
     def _is_unique_violation(self, exc: Exception) -> bool:
         return "unique" in str(exc).lower() or "duplicate" in str(exc).lower()
 

@@ -13,6 +13,7 @@ next request.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,11 @@ class SessionRow:
     groups: tuple[str, ...]
 
 
+@functools.lru_cache(maxsize=1024)  # a user's groups change rarely and their JSON text repeats on every check
+def _groups(groups_json: str) -> tuple[str, ...]:
+    return tuple(json.loads(groups_json))
+
+
 class SessionTable:
     """SQL for the gate's sessions over one :class:`~verifier.store.base.Store`."""
 
@@ -60,14 +66,12 @@ class SessionTable:
 
     def lookup(self, token_hash: str) -> SessionRow | None:
         """The session behind a token hash, with its user's groups; None when there is none."""
-        with self.store.tx(write=False) as tx:
-            rows = tx.run(_LOOKUP, (token_hash,))
-        if not rows:
+        row = self.store.read_row(_LOOKUP, (token_hash,))
+        if row is None:
             return None
-        r = rows[0]
-        return SessionRow(r["username"], r["domain"], int(r["level"]), r["display_name"], r["email"],
-                          float(r["created"]), float(r["last_seen"]), r["pending"],
-                          tuple(json.loads(r["groups_json"])))
+        username, domain, level, name, email, created, last_seen, pending, groups = row
+        return SessionRow(username, domain, int(level), name, email, float(created), float(last_seen), pending,
+                          _groups(groups))
 
     def touch(self, token_hash: str, now: float, expires: float) -> None:
         """Record activity (the idle clock restarts); called at most once per touch interval per session."""
