@@ -256,3 +256,17 @@ def test_forward_auth_redirects_a_page_with_303_after_a_post_and_answers_a_scrip
     script = proxy.get(f"{PORTAL}/api/authz/forward-auth", headers={**headers, "Accept": "application/json"},
                        follow=False)
     assert script.status == 401 and script.header("location") == f"{PORTAL}/?rd={quote(APP + '/a?b', safe='')}"
+
+
+def test_a_way_back_into_a_nested_domain_of_its_own_is_left_to_that_domains_portal(tmp_path) -> None:
+    from verifier.store import open_store
+
+    nested = CONFIG + '[[domains]]\ndomain = "sub.one.localhost"\nportal = "http://auth.sub.one.localhost:8000"\n'
+    store = open_store(f"sqlite:///{tmp_path / 'nested.db'}")
+    app = create_gate_app(load_config(nested), store, server_key=secrets.token_bytes(32))
+    browser = Browser(send=asgi_sender(app))
+    own = browser.get(f"{PORTAL}/?rd={quote(APP + '/x', safe='')}")
+    other = browser.get(f"{PORTAL}/?rd={quote('http://x.sub.one.localhost:8000/y', safe='')}")
+    assert 'name="rd"' in own.text and 'data-testid="notice"' not in own.text
+    assert 'name="rd"' not in other.text and 'data-testid="notice"' in other.text
+    store.close()

@@ -78,8 +78,12 @@ class Visit:
 
     # ---- where to go back to ----------------------------------------------------------------------
     def checked_rd(self, raw: str | None) -> str | None:
-        """``raw`` when it is a safe way back into this portal's domain, else None."""
-        return safe_redirect(raw, (self.domain.domain,)) if raw else None
+        """``raw`` when it is a safe way back into this portal's domain, else None. A host under a longer
+        configured domain (``sub.example.com`` inside ``example.com``) belongs to that domain's portal."""
+        url = safe_redirect(raw, (self.domain.domain,)) if raw else None
+        if url is None or self.config.domain_of(target_url(url).host) is not self.domain:
+            return None
+        return url
 
     def needed_policy(self, rd: str | None, username: str, groups: tuple[str, ...]) -> Policy:
         """What the page at ``rd`` asks of this user (no ``rd``: a full login, both factors)."""
