@@ -68,6 +68,56 @@ def wait_port(port: int, proc: subprocess.Popen, what: str) -> None:
     raise RuntimeError(f"{what} did not listen on {port}")
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants (uvicorn's workers, nginx's worker), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo += children.get(current, [])
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+class CpuMeter:
+    """CPU seconds per component (nginx, the gate, the upstream, wrk) over one wrk run: what a request costs
+    the machine, which the machine's other load does not change the way it changes the rates."""
+
+    def __init__(self, components: dict[str, int]) -> None:
+        self.components = components
+
+    def snapshot(self) -> dict[str, float]:
+        shot = {name: cpu_seconds(tree(pid)) for name, pid in self.components.items()}
+        usage = os.times()
+        shot["wrk"] = usage.children_user + usage.children_system
+        return shot
+
+
+METER: CpuMeter | None = None
+
+
 @dataclass
 class Result:
     label: str
@@ -78,15 +128,21 @@ class Result:
     p50_ms: float
     p90_ms: float
     p99_ms: float
+    cpu_ms: dict[str, float] | None = None  # CPU milliseconds per request, by component
 
     @property
     def rate(self) -> float:
         return self.ok / self.seconds if self.seconds else 0.0
 
+    @property
+    def cpu_total(self) -> float:
+        return sum((self.cpu_ms or {}).values())
+
 
 def wrk(label: str, port: int, host: str, path: str, *, cookie: str = "", seconds: float, connections: int,
         delay_ms: float = 0) -> Result:
     env = {**os.environ, "HOST": f"{host}:{port}", "COOKIE": cookie, "DELAY_MS": str(delay_ms)}
+    before = METER.snapshot() if METER else None
     out = subprocess.run(["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
                           "--timeout", "10s", "-s", str(LUA), f"http://127.0.0.1:{port}{path}"],
                          env=env, capture_output=True, text=True)
@@ -96,8 +152,13 @@ def wrk(label: str, port: int, host: str, path: str, *, cookie: str = "", second
     d = json.loads(line.removeprefix("WRKJSON "))
     result = Result(label, d["ok"], d["bad"], d["duration_us"] / 1e6, d["errors"], d["p50_us"] / 1000,
                     d["p90_us"] / 1000, d["p99_us"] / 1000)
+    if before is not None and METER is not None and d["requests"]:
+        after = METER.snapshot()
+        result.cpu_ms = {name: (after[name] - before[name]) * 1000 / d["requests"] for name in after}
+    cpu = " ".join(f"{k} {v:.3f}" for k, v in (result.cpu_ms or {}).items())
     print(f"#   {label:10} {result.rate:8.0f}/s  p50 {result.p50_ms:6.2f} ms  p90 {result.p90_ms:6.2f} ms  "
-          f"p99 {result.p99_ms:6.2f} ms  non-200 {result.bad}  errors {result.errors}", flush=True)
+          f"p99 {result.p99_ms:6.2f} ms  non-200 {result.bad}  errors {result.errors}  CPU ms/request: {cpu}",
+          flush=True)
     if result.bad or result.errors:
         raise RuntimeError(f"{label}: {result.bad} answers were not 200 and {result.errors} failed")
     return result
@@ -211,6 +272,8 @@ def main() -> int:
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         procs.append(nginx)
         wait_port(port, nginx, "nginx")
+        global METER
+        METER = CpuMeter({"nginx": nginx.pid, "gate": gate.pid, **({"upstream": up.pid} if upstream else {})})
         cookie = f"tracker2fa_session={token}"
         ways = {
             "no auth": dict(port=noauth_port, host="app.bench.localhost", path="/board"),
@@ -263,6 +326,11 @@ def report(median: dict[str, Result], paced: dict[str, Result], rounds: dict[str
           f"(aim >= 0.80); p99 the gate adds, paced: {paced['gate'].p99_ms - paced['no auth'].p99_ms:.2f} ms "
           f"(aim <= 2 ms); over the floor: {paced['gate'].p99_ms - paced['floor'].p99_ms:.2f} ms; at saturation: "
           f"{gate.p99_ms - base.p99_ms:.2f} ms")
+    print("\nCPU per request (ms, median round): " + "; ".join(
+        f"{label}: " + ", ".join(f"{k} {v:.3f}" for k, v in (r.cpu_ms or {}).items()) + f" = {r.cpu_total:.3f}"
+        for label, r in median.items()))
+    print(f"CPU-bound rate ratios (inverse CPU per request): gate / no auth {base.cpu_total / gate.cpu_total:.2f}, "
+          f"gate / floor {floor.cpu_total / gate.cpu_total:.2f}")
     per_round = [g.rate / b.rate for g, b in zip(rounds["gate"], rounds["no auth"], strict=True)]
     print(f"gate / no auth per round: {', '.join(f'{x:.2f}' for x in per_round)} "
           f"(median {statistics.median(per_round):.2f})")

@@ -67,7 +67,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         gate = start_gate(workdir / "gate.toml", key, workdir)
         try:
             nginx = start_nginx(proxy_configs.Layout(
-                gate=gate.address, portal_hosts=("auth.one.localhost",), port=port, address="127.0.0.1", tls=None,
+                gate=gate.address, authz=gate.authz_address, portal_hosts=("auth.one.localhost",), port=port,
+                address="127.0.0.1", tls=None,
                 sites=(proxy_configs.Site("app.one.localhost", address),)), workdir)
             try:
                 yield Site(port, verifier, filler_secret, keyholder_secret)

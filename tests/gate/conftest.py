@@ -123,8 +123,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     with upstream() as upstream_address:
         gate = start_gate(config, key, workdir)
         layout = proxy_configs.Layout(
-            gate=gate.address, portal_hosts=("auth.one.localhost", "auth.two.localhost"), port=port,
-            address="127.0.0.1", tls=None,
+            gate=gate.address, authz=gate.authz_address, portal_hosts=("auth.one.localhost", "auth.two.localhost"),
+            port=port, address="127.0.0.1", tls=None,
             sites=(proxy_configs.Site("app.one.localhost", upstream_address),
                    proxy_configs.Site("app.two.localhost", upstream_address)))
         try:

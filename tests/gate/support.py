@@ -257,12 +257,17 @@ def asgi_sender(app: object) -> Send:
 @dataclass
 class GateProcess:
     proc: subprocess.Popen
-    port: int
+    port: int  # the portal
+    authz_port: int  # the forward-auth listener
     log: Path
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def authz_address(self) -> str:
+        return f"127.0.0.1:{self.authz_port}"
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -272,17 +277,19 @@ def start_gate(config: Path, key: bytes, workdir: Path, *, workers: int = 1, por
                extra_env: dict[str, str] | None = None) -> GateProcess:
     """``tracker2fa gate serve`` on its own loopback port; returns once it answers."""
     port = port or free_port()
+    authz_port = free_port()
     log = workdir / f"gate-{port}.log"
     env = {**os.environ, "PYTHONPATH": str(REPO), "TRACKER2FA_VERIFIER_KEY": base64.b64encode(key).decode(),
            **(extra_env or {})}
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "native_host", "gate", "serve", "--config", str(config),
-                                 "--workers", str(workers), "--port", str(port)],
+                                 "--workers", str(workers), "--port", str(port), "--authz-port", str(authz_port)],
                                 env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True, cwd=REPO)
-    gate = GateProcess(proc, port, log)
+    gate = GateProcess(proc, port, authz_port, log)
     try:
         wait_for_port(port, proc, "tracker2fa gate serve", log)
+        wait_for_port(authz_port, proc, "tracker2fa gate serve (forward auth)", log)
         _wait_healthy(port, proc, log)
     except BaseException:
         stop(proc)

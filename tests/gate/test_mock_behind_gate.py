@@ -86,8 +86,9 @@ def behind_gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BehindGate
         config.write_text(CONFIG.format(db=db, port=port))
         gate = start_gate(config, key, workdir)
         try:
-            layout = proxy_configs.Layout(gate=gate.address, portal_hosts=("auth.one.localhost",), port=port,
-                                          address="127.0.0.1", tls=None,
+            layout = proxy_configs.Layout(gate=gate.address, authz=gate.authz_address,
+                                          portal_hosts=("auth.one.localhost",), port=port, address="127.0.0.1",
+                                          tls=None,
                                           sites=(proxy_configs.Site("app.one.localhost", f"127.0.0.1:{mock_port}"),))
             nginx = start_nginx(layout, workdir)
             try:

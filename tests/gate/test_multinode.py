@@ -47,9 +47,9 @@ class Cluster:
 
     def check(self, node: int, browser: Browser) -> tuple[int, str | None]:
         """The forward-auth check for ``browser``'s cookies, asked of ``node`` as a proxy asks."""
-        on = Browser(self.nodes[node].port, source="127.0.0.1")
+        on = Browser(self.nodes[node].authz_port, source="127.0.0.1")
         headers = {"X-Original-URL": APP, "Cookie": browser.cookie_header("app.one.localhost")}
-        reply = on.get(f"http://127.0.0.1:{self.nodes[node].port}/api/authz/auth-request", headers=headers,
+        reply = on.get(f"http://127.0.0.1:{self.nodes[node].authz_port}/api/authz/auth-request", headers=headers,
                        follow=False)
         return reply.status, reply.header("remote-user")
 

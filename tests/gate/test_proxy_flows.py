@@ -239,13 +239,15 @@ def test_forwarding_headers_from_an_untrusted_address_are_refused(stack: Stack) 
     claims = {"X-Original-URL": stack.url("app.one.localhost", "/x"), "Cookie": cookie,
               "X-Forwarded-For": "127.0.0.1"}
     answers = {}
-    for source in ("127.0.0.1", "127.0.0.2"):
-        conn = http.client.HTTPConnection("127.0.0.1", stack.gate.port, timeout=30, source_address=(source, 0))
-        conn.request("GET", "/api/authz/auth-request", headers=claims)
-        response = conn.getresponse()
-        answers[source] = (response.status, response.getheader("remote-user"))
-        conn.close()
-    assert answers == {"127.0.0.1": (200, name), "127.0.0.2": (403, None)}
+    for port in (stack.gate.authz_port, stack.gate.port):  # the check's own listener, and through ASGI
+        for source in ("127.0.0.1", "127.0.0.2"):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(source, 0))
+            conn.request("GET", "/api/authz/auth-request", headers=claims)
+            response = conn.getresponse()
+            answers[port, source] = (response.status, response.getheader("remote-user"))
+            conn.close()
+    assert answers == {(p, s): ((200, name) if s == "127.0.0.1" else (403, None))
+                       for p in (stack.gate.authz_port, stack.gate.port) for s in ("127.0.0.1", "127.0.0.2")}
 
 
 def test_the_session_cookie_is_domain_wide_httponly_lax_and_not_secure_on_localhost(stack: Stack) -> None:

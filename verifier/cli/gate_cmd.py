@@ -1,6 +1,6 @@
 """``tracker2fa gate``: the forward-auth gate in front of a self-hosted tracker.
 
-    tracker2fa gate serve --config gate.toml [--workers N] [--host H] [--port N]
+    tracker2fa gate serve --config gate.toml [--workers N] [--host H] [--port N] [--authz-port N]
     tracker2fa gate check-config gate.toml
 
 Registered by the ``gate`` entry point of the ``tracker2fa.commands`` group (the ``verifier`` extra). Like
@@ -12,7 +12,9 @@ processes on one port under uvicorn's process manager. See docs/gate.md.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -33,7 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
                        help="worker processes on the port (default: the number of cores, here %(default)s)")
     serve.add_argument("--host", help="listen address (default: server.host of the configuration)")
-    serve.add_argument("--port", type=int, help="TCP port (default: server.port of the configuration)")
+    serve.add_argument("--port", type=int, help="the portal's TCP port (default: server.port of the configuration)")
+    serve.add_argument("--authz-port", type=int, metavar="PORT",
+                       help="the forward-auth check's own TCP port (default: server.authz_port; 0: none, the "
+                       "check is then served on --port only)")
     serve.set_defaults(handler=reporting_errors(run_serve))
     check = sub.add_parser("check-config", help="check a configuration and say what it sets up")
     check.add_argument("config", metavar="FILE")
@@ -59,6 +64,17 @@ def _summary(config) -> str:
             f"{', '.join(str(n) for n in config.trusted.networks) or 'none'}")
 
 
+def _check_free(host: str, port: int) -> None:
+    """Refuse a port another program holds now, rather than have every worker fail at startup."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise BadRequest(f"cannot listen on {host}:{port} for forward auth: {exc.strerror}") from None
+
+
 def run_check(args: argparse.Namespace) -> int:
     """Check the file; print what it sets up."""
     config = _read(args.config)
@@ -70,7 +86,7 @@ def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted, with ``--workers`` processes on one port."""
     import uvicorn  # the extra's packages, imported only to serve
 
-    from ..gate.worker import CONFIG_ENV, DB_ENV, SOURCE_ENV
+    from ..gate.worker import CONFIG_ENV, DB_ENV, LISTEN_ENV, SOURCE_ENV
     from ..service import Verifier
     from ..store import open_store
 
@@ -79,8 +95,14 @@ def run_serve(args: argparse.Namespace) -> int:
     config = _read(args.config)
     host = args.host or config.host
     port = config.port if args.port is None else args.port
-    if not 0 <= port <= 65535:
-        raise BadRequest(f"--port must be 0-65535, got {port}")
+    authz_port = config.authz_port if args.authz_port is None else args.authz_port
+    for flag, value in (("--port", port), ("--authz-port", authz_port)):
+        if not 0 <= value <= 65535:
+            raise BadRequest(f"{flag} must be 0-65535, got {value}")
+    if authz_port:
+        if authz_port == port:
+            raise BadRequest("the forward-auth port must differ from the portal's port")
+        _check_free(host, authz_port)
     db_url = config.database_url or default_verifier_db_url()
     store = open_store(db_url)  # migrations run here, once
     Verifier(store)  # resolves the server key: a SQLite database's key file is created now, not by racing workers
@@ -88,7 +110,12 @@ def run_serve(args: argparse.Namespace) -> int:
     os.environ[CONFIG_ENV] = config.text
     os.environ[SOURCE_ENV] = config.source
     os.environ[DB_ENV] = store.url
-    print(f"tracker2fa gate on http://{host}:{port} with {args.workers} worker(s) (database "
+    if authz_port:
+        os.environ[LISTEN_ENV] = json.dumps({"host": host, "port": authz_port})
+    else:
+        os.environ.pop(LISTEN_ENV, None)
+    authz = f"forward auth on http://{host}:{authz_port}/api/authz/*; " if authz_port else ""
+    print(f"tracker2fa gate: portal on http://{host}:{port}, {authz}{args.workers} worker(s) (database "
           f"{store.url.split('@')[-1]}; {_summary(config)})", file=sys.stderr)
     # proxy_headers off: the gate reads X-Forwarded-For itself, and only from server.trusted_proxies.
     uvicorn.run("verifier.gate.worker:create_gate_worker_app", factory=True, workers=args.workers, host=host,

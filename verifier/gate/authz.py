@@ -40,10 +40,11 @@ log = logging.getLogger("tracker2fa.gate")
 AUTH_REQUEST_PATH = "/api/authz/auth-request"
 FORWARD_AUTH_PATH = "/api/authz/forward-auth"
 AUTHZ_PATHS = frozenset({AUTH_REQUEST_PATH, FORWARD_AUTH_PATH})
-_WANTED = frozenset({b"x-original-url", b"x-original-method", b"x-forwarded-proto", b"x-forwarded-host",
+WANTED = frozenset({b"x-original-url", b"x-original-method", b"x-forwarded-proto", b"x-forwarded-host",
                      b"x-forwarded-uri", b"x-forwarded-method", b"x-forwarded-for", b"cookie", b"accept",
                      b"x-requested-with"})
 _BASE_HEADERS = [(b"cache-control", b"no-store"), (b"content-length", b"0")]
+BASE_HEADERS = _BASE_HEADERS
 # Sent empty on bypass: Caddy 2.6's copy_headers writes its placeholder text ("{http.reverse_proxy.header
 # .Remote-User}") into a header the reply lacks; with an empty value it sets nothing (nginx removes it too).
 _NO_IDENTITY = [(b"remote-user", b""), (b"remote-groups", b""), (b"remote-name", b""), (b"remote-email", b"")]
@@ -70,8 +71,13 @@ def identity_headers(row: SessionRow) -> list[tuple[bytes, bytes]]:
             (b"remote-email", header_value(row.email))]
 
 
+Answer = tuple[int, list[tuple[bytes, bytes]]]  # status and the headers beyond the base ones
+
+
 class Authz:
-    """The forward-auth check as an ASGI app (mounted by :func:`verifier.gate.app.create_gate_app`)."""
+    """The forward-auth check: :meth:`check` decides (synchronously: it reads the database), and this object
+    is also its ASGI edge on the portal's port (mounted by :func:`verifier.gate.app.create_gate_app`). The
+    dedicated port's edge is :mod:`.authz_server`."""
 
     def __init__(self, config: GateConfig, sessions: Sessions, *, inline: bool) -> None:
         self.config = config
@@ -81,49 +87,50 @@ class Authz:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         peer = scope["client"][0] if scope.get("client") else None
+        headers: dict[bytes, str] = {}
+        for name, value in scope["headers"]:
+            if name in WANTED and name not in headers:
+                headers[name] = value.decode("latin-1")
+        args = (scope["path"], scope["method"], peer, headers)
+        status, extra = self.check(*args) if self.inline else await to_thread.run_sync(self.check, *args)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*_BASE_HEADERS, *extra] if extra else _BASE_HEADERS})
+        await send({"type": "http.response.body", "body": b""})
+
+    def check(self, path: str, request_method: str, peer: str | None, headers: dict[bytes, str]) -> Answer:
+        """The answer to one forward-auth request: ``headers`` holds the :data:`WANTED` ones (lower-case
+        names, latin-1 values). Blocking: on PostgreSQL, call it off the event loop."""
         proxies = self.config.trusted
         if not proxies.trusts_peer(peer):
             self._log_untrusted(peer)
-            await _reply(send, 403)
-            return
-        headers: dict[bytes, str] = {}
-        for name, value in scope["headers"]:
-            if name in _WANTED and name not in headers:
-                headers[name] = value.decode("latin-1")
-        nginx = scope["path"] == AUTH_REQUEST_PATH
+            return 403, []
+        nginx = path == AUTH_REQUEST_PATH
         try:
             if nginx:
                 target = target_url(headers.get(b"x-original-url", ""))
-                method = headers.get(b"x-original-method") or scope["method"]
+                method = headers.get(b"x-original-method") or request_method
             else:
                 target = forwarded_target(headers.get(b"x-forwarded-proto", ""),
                                           headers.get(b"x-forwarded-host", ""), headers.get(b"x-forwarded-uri", "/"))
-                method = headers.get(b"x-forwarded-method") or scope["method"]
+                method = headers.get(b"x-forwarded-method") or request_method
         except BadUrl as exc:
             log.warning("forward-auth request with an unreadable target (%s) from %s", exc, peer)
-            await _reply(send, 400)
-            return
+            return 400, []
         method = method.strip().upper()[:20]
         client = proxies.client(peer, headers.get(b"x-forwarded-for"))
         domain = self.config.domain_of(target.host)
         tokens = cookie_values(headers.get(b"cookie"), self.config.cookie_name) if domain else []
-        if tokens:
-            found = self.find_session(tokens, domain) if self.inline else \
-                await to_thread.run_sync(self.find_session, tokens, domain)
-        else:
-            found = None
-        row = found
+        row = self.find_session(tokens, domain) if tokens and domain else None
         subject = Subject(row.username, frozenset(row.groups)) if row else ANONYMOUS
         request = Request(target.host, target.resource, method, client)
         verdict, _rule = self.config.access.verdict(subject, row.level if row else 0, request)
         if verdict is Verdict.ALLOW and row is not None:
-            await _reply(send, 200, identity_headers(row))
-        elif verdict is Verdict.BYPASS:
-            await _reply(send, 200, _NO_IDENTITY)
-        elif verdict is Verdict.DENY or domain is None:
-            await _reply(send, 403)
-        else:
-            await self._login(send, nginx, domain, target, method, headers)
+            return 200, identity_headers(row)
+        if verdict is Verdict.BYPASS:
+            return 200, _NO_IDENTITY
+        if verdict is Verdict.DENY or domain is None:
+            return 403, []
+        return self._login(nginx, domain, target, method, headers)
 
     def find_session(self, tokens: list[str], domain: DomainConfig) -> SessionRow | None:
         """The first cookie value that is a live session of ``domain`` (a cookie of another domain is not),
@@ -140,24 +147,17 @@ class Authz:
                 return row
         return None
 
-    async def _login(self, send: Send, nginx: bool, domain: DomainConfig, target: Target, method: str,
-                     headers: dict[bytes, str]) -> None:
+    @staticmethod
+    def _login(nginx: bool, domain: DomainConfig, target: Target, method: str, headers: dict[bytes, str]) -> Answer:
         location = portal_url(domain.portal, "/", target.url).encode("ascii")
         script = headers.get(b"x-requested-with", "").lower() == "xmlhttprequest" or \
             "text/html" not in headers.get(b"accept", "text/html")
         # nginx makes the redirect itself (error_page); a script cannot follow one.
         redirect = 302 if method in _REDIRECT_METHODS else 303
-        status = 401 if nginx or script else redirect
-        await _reply(send, status, [(b"location", location)])
+        return (401 if nginx or script else redirect), [(b"location", location)]
 
     def _log_untrusted(self, peer: str | None) -> None:
         if peer not in self._logged_peers and len(self._logged_peers) < _MAX_LOGGED_PEERS:
             self._logged_peers.add(str(peer))
             log.warning("forward-auth request from %s refused: not in server.trusted_proxies (its forwarding "
                         "headers would name any URL and any client)", peer)
-
-
-async def _reply(send: Send, status: int, extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [*_BASE_HEADERS, *extra] if extra else _BASE_HEADERS})
-    await send({"type": "http.response.body", "body": b""})

@@ -83,7 +83,8 @@ class GateConfig:
     source: str
     text: str
     host: str
-    port: int
+    port: int  # the portal (and the forward-auth paths through ASGI)
+    authz_port: int  # the forward-auth check's own listener (verifier/gate/authz_server.py)
     trusted: TrustedProxies
     database_url: str | None
     cookie_name: str
@@ -209,11 +210,15 @@ def load_config(text: str, source: str = "gate.toml") -> GateConfig:
                               source=source) from None
     r = _Reader(data, LineIndex.of(text), source)
     r.table((), data, TOP_KEYS)
-    server = r.table(("server",), data.get("server", {}), ("host", "port", "trusted_proxies"))
+    server = r.table(("server",), data.get("server", {}), ("host", "port", "authz_port", "trusted_proxies"))
     host = r.get(server, ("server",), "host", str, "a listen address", "127.0.0.1")
     port = r.get(server, ("server",), "port", int, "a TCP port", 9091)
-    if not 0 <= port <= 65535:
-        r.fail(("server", "port"), "must be 0-65535")
+    authz_port = r.get(server, ("server",), "authz_port", int, "a TCP port", 9092)
+    for key, value in (("port", port), ("authz_port", authz_port)):
+        if not 0 <= value <= 65535:
+            r.fail(("server", key), "must be 0-65535")
+    if authz_port == port and port:
+        r.fail(("server", "authz_port"), "must differ from port (the portal's)")
     proxies = r.strings(server, ("server",), "trusted_proxies", "addresses or networks",
                         default=["127.0.0.1", "::1"])
     networks: list[IPNetwork] = r.each(("server", "trusted_proxies"), proxies,
@@ -226,7 +231,7 @@ def load_config(text: str, source: str = "gate.toml") -> GateConfig:
     domains = _domains(r, data)
     backend, ldap = _authentication(r, data)
     access = _access_control(r, data)
-    return GateConfig(source, text, host, port, TrustedProxies(networks), database_url, cookie_name,
+    return GateConfig(source, text, host, port, authz_port, TrustedProxies(networks), database_url, cookie_name,
                       device_cookie_name, timeouts, domains, backend, ldap, access)
 
 
