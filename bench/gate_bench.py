@@ -2,7 +2,7 @@
 """The gate's forward-auth check under load: wrk through nginx, three ways in one run, side by side.
 
     .venv/bin/python -u bench/gate_bench.py [--seconds 10] [--connections 64] [--rounds 3]
-        [--gate-workers 2] [--upstream python|nginx] [--paced-rate 1000] [--db sqlite|postgres]
+        [--gate-workers 2] [--upstream python|nginx] [--paced-rate 1000] [--db sqlite|postgres] [--listener own|asgi]
 
 One nginx (Debian's, ``worker_processes`` 1) serves the same small upstream page three ways:
 
@@ -201,6 +201,8 @@ def main() -> int:
     parser.add_argument("--upstream", choices=("python", "nginx"), default="python")
     parser.add_argument("--paced-rate", type=float, default=1000, help="requests per second of the paced run")
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--listener", choices=("own", "asgi"), default="own",
+                        help="ask the gate's own forward-auth port (default), or its ASGI path on the portal's port")
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
@@ -215,7 +217,7 @@ def main() -> int:
     pg_db = None
     try:
         key = secrets.token_bytes(32)
-        port, noauth_port, floor_port, static_port, gate_port, page_port = (free_port() for _ in range(6))
+        port, noauth_port, floor_port, static_port, gate_port, authz_port, page_port = (free_port() for _ in range(7))
         if args.db == "postgres":
             import psycopg
 
@@ -241,7 +243,8 @@ def main() -> int:
         with open(work / "gate.log", "w") as log:
             gate = subprocess.Popen([sys.executable, "-m", "native_host", "gate", "serve", "--config",
                                      str(work / "gate.toml"), "--workers", str(args.gate_workers), "--port",
-                                     str(gate_port)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log,
+                                     str(gate_port), "--authz-port", str(authz_port if args.listener == "own" else 0)],
+                                    env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log,
                                     start_new_session=True)
         procs.append(gate)
         wait_port(gate_port, gate, "the gate")
@@ -262,8 +265,9 @@ def main() -> int:
             upstream = f"127.0.0.1:{page_port}"
         runtime = work / "nginx"
         runtime.mkdir()
-        layout = proxy_configs.Layout(gate=f"127.0.0.1:{gate_port}", portal_hosts=("auth.bench.localhost",),
-                                      port=port, address="127.0.0.1", tls=None,
+        authz = f"127.0.0.1:{authz_port}" if args.listener == "own" else None
+        layout = proxy_configs.Layout(gate=f"127.0.0.1:{gate_port}", authz=authz,
+                                      portal_hosts=("auth.bench.localhost",), port=port, address="127.0.0.1", tls=None,
                                       sites=(proxy_configs.Site("app.bench.localhost", upstream or "unused:1"),))
         conf = runtime / "nginx.conf"
         conf.write_text(nginx_config(layout, runtime, noauth_port=noauth_port, floor_port=floor_port,
@@ -280,7 +284,8 @@ def main() -> int:
             "floor": dict(port=floor_port, host="app.bench.localhost", path="/board"),
             "gate": dict(port=port, host="app.bench.localhost", path="/board", cookie=cookie),
         }
-        print(f"# gate bench: upstream {args.upstream}, database {args.db}, gate workers {args.gate_workers}, "
+        print(f"# gate bench: upstream {args.upstream}, database {args.db}, listener {args.listener}, "
+              f"gate workers {args.gate_workers}, "
               f"{args.connections} connections, {args.seconds:.0f} s per row, {args.rounds} rounds, "
               f"{os.cpu_count()} cores", flush=True)
         for label, way in ways.items():  # warm-up: connections, caches, the gate's workers
