@@ -9,6 +9,8 @@ sessions live in the verifier's database, so several gate nodes share them.
 The rules core is free of I/O: ``config`` (the TOML file, errors naming their line, with ``toml_lines``),
 ``rules`` (access control), ``urls`` (the proxied target, the path rules see, the redirect back),
 ``addresses`` (trusted proxies), ``cookies`` and :mod:`verifier.core.sessions` (tokens and lifetimes).
-The edge is thin: ``authz`` (the forward-auth endpoints, one indexed read per request), ``portal/`` (the
-login pages), ``directory`` (local users or LDAP), ``app`` and ``worker`` (the process). See docs/gate.md.
+The edge is thin: ``authz`` (the forward-auth check, one indexed read per request, and its ASGI edge),
+``authz_server`` (the same check on a port of its own, without ASGI), ``portal/`` (the login pages),
+``directory`` and ``ldap`` (local users or LDAP), ``proxy_configs`` (the nginx, Caddy and Traefik
+templates), ``app`` and ``worker`` (the process). See docs/gate.md.
 """
