@@ -168,7 +168,9 @@ def nginx_config(layout: proxy_configs.Layout, runtime: Path, *, noauth_port: in
                  static_port: int, upstream: str | None, page: Path) -> str:
     """The manifests' template (the gate) plus the baselines' servers, in one nginx. All three reach the page
     the same way: ``proxy_pass`` as the template writes it, or the static file (``--upstream nginx``)."""
-    to_page = f"proxy_pass http://{upstream};" if upstream else f"root {page.parent}; try_files /page.html =404;"
+    # The baselines reach the page exactly as the template's sites do.
+    http = " ".join(line.strip() for line in proxy_configs.UPSTREAM_HTTP)
+    to_page = f"{http} proxy_pass http://{upstream};" if upstream else f"root {page.parent}; try_files /page.html =404;"
     extra = f"""
     upstream floor_auth {{ server 127.0.0.1:{static_port}; keepalive 64; }}
     server {{ listen 127.0.0.1:{static_port}; location = /auth {{ return 200; }} }}
@@ -188,7 +190,8 @@ def nginx_config(layout: proxy_configs.Layout, runtime: Path, *, noauth_port: in
 """
     main = proxy_configs.nginx_main(layout, str(runtime))
     if upstream is None:
-        main = main.replace(f"proxy_pass http://{layout.sites[0].upstream};", to_page)
+        main = main.replace(f"proxy_pass http://{layout.sites[0].upstream};", f"root {page.parent}; "
+                            "try_files /page.html =404;")
     return main.rstrip().removesuffix("}") + extra + "}\n"
 
 

@@ -73,6 +73,11 @@ _GATE_HEADERS = ["        proxy_http_version 1.1;", '        proxy_set_header Co
                  "        proxy_set_header X-Forwarded-Proto $scheme;"]
 
 
+# To the tracker: HTTP/1.1, WebSocket upgrades passed on (the map above).
+UPSTREAM_HTTP = ["        proxy_http_version 1.1;", "        proxy_set_header Upgrade $http_upgrade;",
+                 "        proxy_set_header Connection $tracker2fa_connection;"]
+
+
 def _variable(header: str) -> str:
     return "$gate_" + header.split("-")[1].lower()
 
@@ -89,6 +94,12 @@ def nginx_sites(layout: Layout) -> str:
         "upstream tracker2fa_gate_authz {  # the forward-auth check",
         f"    server {layout.check};",
         "    keepalive 64;  # the check runs on every request: no new connection per check",
+        "}",
+        "",
+        "# WebSocket upgrades pass through to the trackers (GitLab, Gitea); other requests keep Connection empty.",
+        "map $http_upgrade $tracker2fa_connection {",
+        "    default upgrade;",
+        "    '' '';",
         "}",
         "",
         "# Rules are chosen by host name: a request for a name served by no block below is refused.",
@@ -139,6 +150,7 @@ def nginx_sites(layout: Layout) -> str:
             "        proxy_set_header Host $http_host;",
             "        proxy_set_header X-Forwarded-For $remote_addr;",
             "        proxy_set_header X-Forwarded-Proto $scheme;",
+            *UPSTREAM_HTTP,
             f"        proxy_pass http://{site.upstream};",
             "    }",
             "}",
