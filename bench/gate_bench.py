@@ -197,9 +197,9 @@ def nginx_config(layout: proxy_configs.Layout, runtime: Path, *, noauth_port: in
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--gate-workers", type=int, default=2)
     parser.add_argument("--upstream", choices=("python", "nginx"), default="python")
     parser.add_argument("--paced-rate", type=float, default=1000, help="requests per second of the paced run")
@@ -294,16 +294,20 @@ def main() -> int:
         for label, way in ways.items():  # warm-up: connections, caches, the gate's workers
             wrk(f"warm {label}", seconds=2, connections=args.connections, **way)
         rounds: dict[str, list[Result]] = {label: [] for label in ways}
+        labels = list(ways)
         for n in range(args.rounds):
             print(f"# round {n + 1}", flush=True)
-            for label, way in ways.items():
-                rounds[label].append(wrk(label, seconds=args.seconds, connections=args.connections, **way))
+            for label in labels[n % 3:] + labels[:n % 3]:  # each way first in turn: slow drifts even out
+                rounds[label].append(wrk(label, seconds=args.seconds, connections=args.connections, **ways[label]))
         median = {label: sorted(results, key=lambda r: r.rate)[len(results) // 2] for label, results in rounds.items()}
         delay = args.connections / args.paced_rate * 1000
         print(f"# paced: each connection waits {delay:.0f} ms between requests ({args.paced_rate:.0f}/s in all)",
               flush=True)
-        paced = {label: wrk(f"paced {label}", seconds=args.seconds, connections=args.connections, delay_ms=delay,
-                            **way) for label, way in ways.items()}
+        paced: dict[str, list[Result]] = {label: [] for label in ways}
+        for n in range(3):
+            for label in labels[n:] + labels[:n]:
+                paced[label].append(wrk(f"paced {label}", seconds=args.seconds, connections=args.connections,
+                                        delay_ms=delay, **ways[label]))
         report(median, paced, rounds)
     finally:
         for proc in reversed(procs):
@@ -322,26 +326,33 @@ def main() -> int:
     return 0
 
 
-def report(median: dict[str, Result], paced: dict[str, Result], rounds: dict[str, list[Result]]) -> None:
-    base, floor, gate = median["no auth"], median["floor"], median["gate"]
-    print("\n| way | req/s (median round) | all rounds | p50 / p99 at saturation | p50 / p99 paced |")
-    print("|---|---|---|---|---|")
+def report(median: dict[str, Result], paced: dict[str, list[Result]], rounds: dict[str, list[Result]]) -> None:
+    def mid(values: list[float]) -> float:
+        return statistics.median(values)
+
+    print("\n| way | req/s (median round) | all rounds | p50 / p99 at saturation | p50 / p99 paced (median of 3) |"
+          " CPU ms per request (nginx + gate + upstream + wrk) |")
+    print("|---|---|---|---|---|---|")
     for label, result in median.items():
         all_rounds = ", ".join(f"{r.rate:,.0f}" for r in rounds[label])
+        cpu = " + ".join(f"{v:.3f}" for v in (result.cpu_ms or {}).values())
         print(f"| {label} | {result.rate:,.0f} | {all_rounds} | {result.p50_ms:.2f} / {result.p99_ms:.2f} ms | "
-              f"{paced[label].p50_ms:.2f} / {paced[label].p99_ms:.2f} ms |")
-    print(f"\ngate / no auth: {gate.rate / base.rate:.2f} (aim >= 0.50); gate / floor: {gate.rate / floor.rate:.2f} "
-          f"(aim >= 0.80); p99 the gate adds, paced: {paced['gate'].p99_ms - paced['no auth'].p99_ms:.2f} ms "
-          f"(aim <= 2 ms); over the floor: {paced['gate'].p99_ms - paced['floor'].p99_ms:.2f} ms; at saturation: "
-          f"{gate.p99_ms - base.p99_ms:.2f} ms")
-    print("\nCPU per request (ms, median round): " + "; ".join(
-        f"{label}: " + ", ".join(f"{k} {v:.3f}" for k, v in (r.cpu_ms or {}).items()) + f" = {r.cpu_total:.3f}"
-        for label, r in median.items()))
-    print(f"CPU-bound rate ratios (inverse CPU per request): gate / no auth {base.cpu_total / gate.cpu_total:.2f}, "
-          f"gate / floor {floor.cpu_total / gate.cpu_total:.2f}")
-    per_round = [g.rate / b.rate for g, b in zip(rounds["gate"], rounds["no auth"], strict=True)]
-    print(f"gate / no auth per round: {', '.join(f'{x:.2f}' for x in per_round)} "
-          f"(median {statistics.median(per_round):.2f})")
+              f"{mid([r.p50_ms for r in paced[label]]):.2f} / {mid([r.p99_ms for r in paced[label]]):.2f} ms | "
+              f"{cpu} = {result.cpu_total:.3f} |")
+    vs_base = [g.rate / b.rate for g, b in zip(rounds["gate"], rounds["no auth"], strict=True)]
+    vs_floor = [g.rate / f.rate for g, f in zip(rounds["gate"], rounds["floor"], strict=True)]
+    added = [g.p99_ms - b.p99_ms for g, b in zip(paced["gate"], paced["no auth"], strict=True)]
+    added50 = [g.p50_ms - b.p50_ms for g, b in zip(paced["gate"], paced["no auth"], strict=True)]
+    print(f"\ngate / no auth, per round: {', '.join(f'{x:.2f}' for x in vs_base)} -> median {mid(vs_base):.2f} "
+          "(aim >= 0.50)")
+    print(f"gate / floor, per round: {', '.join(f'{x:.2f}' for x in vs_floor)} -> median {mid(vs_floor):.2f} "
+          "(aim >= 0.80)")
+    print("latency the gate adds, paced: p99 "
+          f"{', '.join(f'{x:+.2f}' for x in added)} ms -> median {mid(added):+.2f} ms (aim <= 2 ms); p50 median "
+          f"{mid(added50):+.2f} ms")
+    base, floor, gate = median["no auth"], median["floor"], median["gate"]
+    print(f"CPU-bound ratios (inverse CPU per request, median rounds): gate / no auth "
+          f"{base.cpu_total / gate.cpu_total:.2f}, gate / floor {floor.cpu_total / gate.cpu_total:.2f}")
 
 
 if __name__ == "__main__":
