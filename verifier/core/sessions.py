@@ -13,6 +13,7 @@ last request; never later.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -48,6 +49,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
+@functools.lru_cache(maxsize=4096)  # a session's token comes back with every request of its browser
 def token_hash(token: str) -> str | None:
     """What the database keeps of ``token``; None for a value that cannot be a token."""
     if not isinstance(token, str) or TOKEN_RE.fullmatch(token) is None:

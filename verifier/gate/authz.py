@@ -21,6 +21,7 @@ next request by every node.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -65,10 +66,17 @@ def header_value(text: str | None) -> bytes:
 def identity_headers(row: SessionRow) -> list[tuple[bytes, bytes]]:
     """``Remote-User``, ``Remote-Groups`` (comma-separated; a group whose name has a comma is left out rather
     than split), ``Remote-Name`` and ``Remote-Email`` of a session."""
+    return list(_identity(row.username, row.groups, row.display_name, row.email))
+
+
+@functools.lru_cache(maxsize=4096)  # a user's identity is the same on every one of their requests
+def _identity(username: str, groups_of: tuple[str, ...], display_name: str | None,
+              email: str | None) -> tuple[tuple[bytes, bytes], ...]:
+    row = SessionRow(username, "", 0, display_name, email, 0.0, 0.0, None, groups_of)
     groups = ",".join(sorted(g for g in row.groups if "," not in g))
-    return [(b"remote-user", header_value(row.username)), (b"remote-groups", header_value(groups)),
+    return ((b"remote-user", header_value(row.username)), (b"remote-groups", header_value(groups)),
             (b"remote-name", header_value(row.display_name or row.username)),
-            (b"remote-email", header_value(row.email))]
+            (b"remote-email", header_value(row.email)))
 
 
 Answer = tuple[int, list[tuple[bytes, bytes]]]  # status and the headers beyond the base ones
