@@ -257,6 +257,8 @@ def main() -> int:
         from bench.gate_upstream import PAGE
 
         page.write_bytes(PAGE.replace(b"{user}", b"someone"))
+        for path, mode in ((work, 0o755), (page.parent, 0o755), (page, 0o644)):  # nginx's workers are not root
+            path.chmod(mode)
         if args.upstream == "python":
             up = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.gate_upstream:app", "--port",
                                    str(page_port), "--workers", "1", "--http", "httptools", "--loop", "uvloop",

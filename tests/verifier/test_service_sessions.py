@@ -133,3 +133,27 @@ def test_deleting_a_user_deletes_their_sessions(verifier) -> None:
     with verifier.store.tx() as tx:
         tx.run("DELETE FROM users WHERE username = ?", ("alice",))
     assert verifier.sessions.lookup(token) is None
+
+
+@pytest.mark.postgres
+def test_the_checks_reader_connection_is_replaced_when_the_database_drops_it(pg_database, server_key, clock) -> None:
+    import psycopg
+
+    from tests.verifier.conftest import fast_settings, new_pg_schema_url
+    from verifier.service import Verifier
+    from verifier.store import open_store
+
+    url, schema = new_pg_schema_url(pg_database)
+    store = open_store(url)
+    try:
+        verifier = Verifier(store, fast_settings(server_key), clock=clock)
+        token = start(verifier)
+        assert verifier.sessions.lookup(token) is not None
+        (pid,) = store._readers.cursor.connection.execute("SELECT pg_backend_pid()").fetchone()
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        assert verifier.sessions.lookup(token).username == "alice"
+    finally:
+        store.close()
+        with psycopg.connect(pg_database, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

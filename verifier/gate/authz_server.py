@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
+import functools
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -24,8 +26,16 @@ from .authz import AUTHZ_PATHS, BASE_HEADERS, WANTED, Answer, Authz
 
 log = logging.getLogger("tracker2fa.gate")
 MAX_REQUEST_BYTES = 64 * 1024  # a forward-auth request is headers only; anything bigger is refused (431)
+CHECK_THREADS = 4  # per worker process: enough to overlap PostgreSQL round trips on a few cores
 _HEAD = b"".join(b"%s: %s\r\n" % pair for pair in BASE_HEADERS)
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
+
+
+@functools.cache
+def _checkers() -> concurrent.futures.ThreadPoolExecutor:
+    """The threads that run checks against PostgreSQL: few, so each keeps one database connection
+    (verifier/store/postgres.py, ``read_row``) whatever the machine's size."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=CHECK_THREADS, thread_name_prefix="gate-authz")
 
 
 def response_bytes(status: int, extra: list[tuple[bytes, bytes]], keep_alive: bool) -> bytes:
@@ -104,8 +114,8 @@ class AuthzProtocol(asyncio.Protocol):
             else:
                 self.busy = True
                 self.transport.pause_reading()
-                future = asyncio.get_running_loop().run_in_executor(None, self.authz.check, path, method, self.peer,
-                                                                    headers)
+                future = asyncio.get_running_loop().run_in_executor(_checkers(), self.authz.check, path, method,
+                                                                    self.peer, headers)
                 future.add_done_callback(lambda done, keep=keep_alive: self._checked(done, keep))
 
     def _checked(self, done: asyncio.Future[Answer], keep_alive: bool) -> None:
