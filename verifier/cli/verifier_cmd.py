@@ -11,6 +11,7 @@
     tracker2fa verifier admin [--db URL] reset-user NAME | reset-group GROUP | unlock NAME [--ip IP]
     tracker2fa verifier admin [--db URL] audit [--user NAME] [--event E] [--limit N] [--json]
     tracker2fa verifier admin [--db URL] show-policy | list-users | status NAME
+    tracker2fa verifier admin [--db URL] sessions NAME | revoke-sessions NAME [--sid SID]
     tracker2fa verifier admin [--db URL] import FILE [--format pskc|csv|jsonl] [--password-stdin] [--skip-invalid]
                               [--map-serial]
 
@@ -116,6 +117,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions.add_parser("list-users", help="list usernames")
     p = actions.add_parser("status", help="print a user's status as JSON")
     p.add_argument("username")
+    p = actions.add_parser("sessions", help="list a user's forward-auth gate sessions as JSON")
+    p.add_argument("username")
+    p = actions.add_parser("revoke-sessions", help="end a user's gate sessions (all, or one with --sid)")
+    p.add_argument("username")
+    p.add_argument("--sid", help="only the session with this public id (from `sessions`)")
     p = actions.add_parser("audit", help="print audit events, oldest first")
     p.add_argument("--user")
     p.add_argument("--event")
@@ -287,6 +293,10 @@ def run_admin(args: argparse.Namespace) -> int:
         out = {"users": v.list_users()}
     elif cmd == "status":
         out = v.user_status(args.username)
+    elif cmd == "sessions":
+        out = {"sessions": v.list_sessions(args.username)}
+    elif cmd == "revoke-sessions":
+        out = {"revoked": v.revoke_sessions(args.username, args.sid, actor=actor)}
     else:  # audit
         events = v.audit(username=args.user, event=args.event, limit=args.limit)
         for e in events:

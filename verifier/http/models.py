@@ -227,6 +227,25 @@ class GroupReset(BaseModel):
     users: list[str]
 
 
+class GateSession(BaseModel):
+    """One login session of the forward-auth gate (its public id; the token is never shown)."""
+
+    sid: str
+    username: str
+    domain: str
+    level: int
+    method: str
+    ip: str | None
+    user_agent: str | None
+    created: float
+    last_seen: float
+    expires: float
+
+
+class GateSessions(BaseModel):
+    sessions: list[GateSession]
+
+
 class AuditEventModel(BaseModel):
     id: int
     ts: float

@@ -12,8 +12,10 @@ from .deps import VerifierDep
 from .errors import AUTH_RESPONSES, ERROR_RESPONSES
 from .models import (
     AuditReply,
+    Count,
     CreateUser,
     Exclude,
+    GateSessions,
     GroupReset,
     Groups,
     PolicyModel,
@@ -68,6 +70,21 @@ def unlock(body: Unlock, username: NameP, actor: AdminActor, v: VerifierDep) -> 
     """Lift the user's lockout (and, with ``ip``, that client IP's)."""
     v.unlock(username, body.ip, actor=actor)
     return v.user_status(username)
+
+
+@router.get("/users/{username}/sessions", response_model=GateSessions)
+def list_sessions(username: NameP, actor: AdminActor, v: VerifierDep) -> dict[str, list[results.SessionInfo]]:
+    """The user's forward-auth gate sessions, oldest first (public ids; tokens are never shown)."""
+    return {"sessions": v.list_sessions(username)}
+
+
+@router.delete("/users/{username}/sessions", response_model=Count)
+def revoke_sessions(username: NameP, actor: AdminActor, v: VerifierDep,
+                    sid: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")] = None,
+                    ) -> dict[str, int]:
+    """End the user's gate sessions (or the one with public id ``sid``): every gate node refuses them at
+    their next request."""
+    return {"count": v.revoke_sessions(username, sid, actor=actor)}
 
 
 @router.post("/groups/{group}/reset", response_model=GroupReset)

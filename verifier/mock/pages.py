@@ -179,6 +179,15 @@ address: browsers refuse security keys (WebAuthn) on IP origins, and the login c
     return layout("Use localhost", body, page="use-localhost")
 
 
+def behind_gate_page() -> str:
+    """A request that did not come through the gate (this mock runs with ``--behind-gate``)."""
+    body = f"""<section class="card"><h1 {tid("behind-gate-title")}>Open this tracker through the gate</h1>
+<p {tid("behind-gate-message")}>This {PRODUCT} runs behind the tracker2fa gate: it signs people in from the
+<code>Remote-User</code> header that the proxy sets after the gate's login, and this request did not come through
+that proxy.</p></section>"""
+    return layout("Open through the gate", body, page="behind-gate")
+
+
 ISSUES = [
     ("JIB-101", "Login page times out behind the corporate proxy", "In Progress", "alice"),
     ("JIB-102", "Export board as CSV", "To Do", "bob"),
@@ -340,7 +349,11 @@ def _user_row(csrf: str, user: UserStatus) -> str:
 <button type="submit" class="user-unlock" data-testid="user-unlock">Unlock</button></form>
 <form method="post" action="/admin/revoke-devices" class="inline">{csrf_field(csrf)}
 <input type="hidden" name="username" value="{e(name)}">
-<button type="submit" class="user-revoke" data-testid="user-revoke-devices">Forget devices</button></form></td></tr>"""
+<button type="submit" class="user-revoke" data-testid="user-revoke-devices">Forget devices</button></form>
+<form method="post" action="/admin/revoke-sessions" class="inline">{csrf_field(csrf)}
+<input type="hidden" name="username" value="{e(name)}">
+<button type="submit" class="user-revoke-sessions" data-testid="user-revoke-sessions">End gate sessions</button></form>
+</td></tr>"""
 
 
 def event_item(event: AuditEvent) -> str:

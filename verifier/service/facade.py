@@ -18,6 +18,8 @@ Public methods, by concern (results are the frozen dataclasses of :mod:`verifier
 - devices: ``remember_device``, ``check_device``, ``revoke_devices``
 - policy and admin: ``get_policy``, ``set_policy``, ``update_policy``, ``second_factor_required``, ``reset_user``,
   ``reset_group``, ``unlock``
+- gate sessions: ``list_sessions``, ``revoke_sessions`` (the forward-auth gate's logins; ``sessions`` is
+  the service the gate itself drives)
 - audit: ``audit`` (query), ``subscribe_audit`` (live feed of JSON-ready dicts)
 
 Code that needs only part of this can type against :class:`Verifier` itself: its signatures are the
@@ -41,7 +43,16 @@ from .backup_codes import BackupCodes
 from .devices import Devices
 from .gate import AuditListener, Gate
 from .policy import Policies
-from .results import CeremonyStart, CredentialInfo, PolicySettings, TotpEnrolment, UserStatus, VerifyResult
+from .results import (
+    CeremonyStart,
+    CredentialInfo,
+    PolicySettings,
+    SessionInfo,
+    TotpEnrolment,
+    UserStatus,
+    VerifyResult,
+)
+from .sessions import Sessions
 from .totp import Totp
 from .users import Users
 from .webauthn import DEFAULT_CREDENTIAL_NAME, WebAuthn
@@ -65,6 +76,7 @@ class Verifier:
         self.webauthn = WebAuthn(store, self.settings, clock, self.gate)
         self.devices = Devices(store, clock, self.gate)
         self.policy = Policies(store, self.settings, clock, self.gate)
+        self.sessions = Sessions(store, clock, self.gate)
 
     # ---- users ----------------------------------------------------------------------------------------
     def create_user(self, username: str, password: str | None = None, groups: Iterable[str] = (),
@@ -214,6 +226,15 @@ class Verifier:
     def unlock(self, username: str, ip: str | None = None, actor: str | None = None) -> None:
         """Lift a lockout of the user (and of an IP)."""
         self.policy.unlock(username, ip, actor)
+
+    # ---- gate sessions ---------------------------------------------------------------------------------
+    def list_sessions(self, username: str) -> list[SessionInfo]:
+        """The user's forward-auth gate sessions, oldest first (public ids, never tokens)."""
+        return self.sessions.list(username)
+
+    def revoke_sessions(self, username: str, sid: str | None = None, actor: str | None = None) -> int:
+        """End the user's gate sessions (or the one with public id ``sid``): refused at their next request."""
+        return self.sessions.revoke(username, sid, actor)
 
     # ---- audit ----------------------------------------------------------------------------------------
     def audit(self, username: str | None = None, event: str | None = None, since: float | None = None,

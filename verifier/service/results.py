@@ -81,6 +81,22 @@ class PolicySettings(Record):
     issuer: str
 
 
+@dataclass(frozen=True)
+class SessionInfo(Record):
+    """One login session of the forward-auth gate as an admin sees it (its public id, never its token)."""
+
+    sid: str
+    username: str
+    domain: str
+    level: int  # 1: first factor only; 2: both factors
+    method: str  # how its last factor was met: password, ldap, totp, backup_code, webauthn, device, policy
+    ip: str | None
+    user_agent: str | None
+    created: float
+    last_seen: float
+    expires: float  # the sooner of its absolute and idle ends, as of its last recorded activity
+
+
 class CeremonyStart(NamedTuple):
     """WebAuthn options (the standard JSON form, for the browser) and the id of their single-use state."""
 

@@ -79,6 +79,13 @@ class Store(ABC):
     def close(self) -> None:
         """Release connections."""
 
+    def read_row(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """The first row of one read statement as a tuple, or None: the cheapest read there is, for the
+        gate's forward-auth check (verifier/store/sessions.py), which runs on every proxied request."""
+        with self.tx(write=False) as tx:
+            rows = tx.run(sql, params)
+        return tuple(rows[0].values()) if rows else None
+
     def _is_unique_violation(self, exc: Exception) -> bool:
         return "unique" in str(exc).lower() or "duplicate" in str(exc).lower()
 
@@ -529,4 +536,4 @@ class Store(ABC):
     def iter_tables(self) -> Iterator[str]:
         """Names of the verifier's tables (for tests and docs)."""
         yield from ("users", "totp", "totp_pending", "backup_codes", "credentials", "challenges", "failures",
-                    "devices", "settings", "audit", "schema_version")
+                    "devices", "settings", "audit", "gate_sessions", "schema_version")

@@ -99,6 +99,29 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "ALTER TABLE totp_pending ADD COLUMN period INTEGER",
         "ALTER TABLE totp_pending ADD COLUMN algorithm TEXT",
     ]),
+    (5, [
+        # Sessions of the forward-auth gate (verifier/gate/), shared by every gate node on the database.
+        # Only a hash of the cookie's token is stored; ``sid`` is the public id admins see and revoke by.
+        # ``expires`` is when the row is certainly dead (the sooner of the absolute and the idle end, as of
+        # the last touch): what the sweep deletes by. ``pending`` holds the portal's WebAuthn state id.
+        """CREATE TABLE gate_sessions (
+            token_hash TEXT PRIMARY KEY,
+            sid TEXT NOT NULL UNIQUE,
+            username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+            domain TEXT NOT NULL,
+            level INTEGER NOT NULL,
+            method TEXT NOT NULL,
+            display_name TEXT,
+            email TEXT,
+            ip TEXT,
+            user_agent TEXT,
+            created DOUBLE PRECISION NOT NULL,
+            last_seen DOUBLE PRECISION NOT NULL,
+            expires DOUBLE PRECISION NOT NULL,
+            pending TEXT)""",
+        "CREATE INDEX gate_sessions_user ON gate_sessions(username)",
+        "CREATE INDEX gate_sessions_expires ON gate_sessions(expires)",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

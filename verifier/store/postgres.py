@@ -17,6 +17,8 @@ only if it won, clearing the counters and the audit insert), atomic without BEGI
 from __future__ import annotations
 
 import contextlib
+import functools
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -34,6 +36,7 @@ _TOTP_CONTEXT = (
     "FROM (SELECT 1) AS one LEFT JOIN users u ON u.username = ? LEFT JOIN totp t ON t.username = u.username")
 
 
+@functools.lru_cache(maxsize=256)
 def _rewrite(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
@@ -44,9 +47,14 @@ class PostgresStore(Store):
     pk_sql = "BIGSERIAL PRIMARY KEY"
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16) -> None:
+        import psycopg
         from psycopg_pool import ConnectionPool  # lazily, like psycopg: a SQLite deployment never loads libpq
 
         self.url = url
+        self._psycopg = psycopg
+        self._readers = threading.local()  # read_row's connection per thread (the gate's check threads)
+        self._readers_lock = threading.Lock()
+        self._reader_connections: list[Any] = []
         self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=True,
                                     kwargs={"autocommit": True})
         self._pool.wait(timeout=30)
@@ -60,6 +68,36 @@ class PostgresStore(Store):
                 stack.enter_context(conn.transaction())
             with conn.cursor() as cur:
                 yield Tx(cur, _rewrite)
+
+    def read_row(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """As :meth:`Store.read_row`, on a connection of the calling thread's own with a prepared statement.
+
+        The gate's forward-auth check runs it on every proxied request from a few threads of its own
+        (verifier/gate/authz_server.py), and the pool's check-out and check-in cost more CPU than the read
+        (51 against 24 µs measured here). A broken connection (a database restart) is replaced once.
+        """
+        statement = _rewrite(sql)
+        for attempt in (1, 2):
+            cursor = getattr(self._readers, "cursor", None)
+            if cursor is None or cursor.closed or cursor.connection.closed:
+                cursor = self._open_reader()
+            try:
+                cursor.execute(statement, tuple(params), prepare=True)
+                return cursor.fetchone()
+            except self._psycopg.OperationalError:
+                with contextlib.suppress(Exception):
+                    cursor.connection.close()
+                self._readers.cursor = None
+                if attempt == 2:
+                    raise
+        return None
+
+    def _open_reader(self) -> Any:
+        conn = self._psycopg.connect(self.url, autocommit=True)
+        with self._readers_lock:
+            self._reader_connections.append(conn)
+        self._readers.cursor = conn.cursor()
+        return self._readers.cursor
 
     def totp_context(self, username: str, counter_keys: Sequence[str]) -> dict[str, Any]:
         """As :meth:`Store.totp_context`, in one statement."""
@@ -95,5 +133,10 @@ class PostgresStore(Store):
         return isinstance(exc, psycopg.errors.UniqueViolation)
 
     def close(self) -> None:
-        """Close the pool."""
+        """Close the pool and the readers' connections."""
         self._pool.close()
+        with self._readers_lock:
+            for conn in self._reader_connections:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            self._reader_connections.clear()

@@ -93,6 +93,13 @@ def admin_revoke_devices(visit: AdminForm, username: Annotated[str, Form()] = ""
     return visit.redirect("/admin")
 
 
+@router.post("/revoke-sessions")
+def admin_revoke_sessions(visit: AdminForm, username: Annotated[str, Form()] = "") -> Response:
+    count = visit.verifier.revoke_sessions(username, actor=visit.username)  # unknown user: verifier_refused
+    visit.session.flash = f"{count} gate sessions of {username} ended: the gate refuses them at their next request."
+    return visit.redirect("/admin")
+
+
 @router.post("/reset-group")
 def admin_reset_group(visit: AdminForm, group: Annotated[str, Form()] = "") -> Response:
     group = group.strip()
