@@ -37,9 +37,11 @@ class HostKey:
         """The key's state: ``store.counter`` (set it back to play a clone), ``store.attestation_root`` (DER)."""
         return self.authenticator.store
 
-    def create(self, origin: str, options: Any) -> dict[str, Any]:
-        """navigator.credentials.create on ``origin`` through the host → RegistrationResponseJSON."""
-        return webauthn.create(origin, options, [self.handle])
+    def create(self, origin: str, options: Any, *, attestation_allowed: bool = True) -> dict[str, Any]:
+        """navigator.credentials.create on ``origin`` through the host → RegistrationResponseJSON. The user
+        agrees to send the key's attestation when the site asks for it (the verifier's attestation tests
+        need it); ``attestation_allowed=False`` plays the user who did not."""
+        return webauthn.create(origin, options, [self.handle], attestation_allowed=attestation_allowed)
 
     def get(self, origin: str, options: Any) -> dict[str, Any]:
         """navigator.credentials.get on ``origin`` through the host → AuthenticationResponseJSON (with the

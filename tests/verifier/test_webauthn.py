@@ -200,6 +200,21 @@ def test_attestation_is_accepted_when_it_chains_to_a_configured_root(store, serv
     assert register(verifier, key)["name"] == "Key"
 
 
+def test_a_registration_whose_user_withheld_attestation_is_refused_where_attestation_is_verified(
+    store, server_key, clock, key
+):
+    # The extension sends fmt "none" unless the user agreed in its consent window: a verifier that requires
+    # attestation refuses such a registration instead of storing a key it cannot vouch for.
+    root = key.store.attestation_root
+    verifier = Verifier(store, fast_settings(server_key, attestation="verify", attestation_roots=(root,)), clock)
+    verifier.create_user("alice")
+    options, state_id = verifier.webauthn_register_begin("alice", ORIGIN)
+    with pytest.raises(WebAuthnRejected):
+        verifier.webauthn_register_complete("alice", state_id, key.create(ORIGIN, options, attestation_allowed=False),
+                                            "Key")
+    assert verifier.list_credentials("alice") == []
+
+
 def test_attestation_from_an_unknown_root_is_refused(store, server_key, clock, key):
     other_root = HostKey().store.attestation_root
     verifier = Verifier(store, fast_settings(server_key, attestation="verify", attestation_roots=(other_root,)),

@@ -384,7 +384,7 @@ def _wait_for_a_touch(key: KeyHandle, origin: str, interaction: HostInteraction,
 
 
 def _assert_under_app_id(key: KeyHandle, origin: str, app_id: str, options: PublicKeyCredentialRequestOptions,
-                         stop: threading.Event, on_event: EventSink, top_origin: str | None) -> dict[str, Any]:
+                         stop: threading.Event, on_event: EventSink, top_origin: str | None = None) -> dict[str, Any]:
     """The assertion a browser makes for the ``appid`` extension: rpIdHash = SHA-256(appId)."""
     framed = {} if top_origin is None else {"cross_origin": True, "topOrigin": top_origin}
     client_data = CollectedClientData.create(type=CollectedClientData.TYPE.GET, challenge=options.challenge,
