@@ -165,7 +165,10 @@ class Side:
             confirmed = float(sw["confirmed"])
             before, after = self.shown_at - m["call"], m["resolved"] - confirmed
             points = [("call", m["call"]), *((k, float(sw[k])) for k in STEPS), ("shown", self.shown_at)]
-            self.steps.append({f"{a}→{b}": tb - ta for (a, ta), (b, tb) in itertools.pairwise(points)})
+            steps = {f"{a}→{b}": tb - ta for (a, ta), (b, tb) in itertools.pairwise(points)}
+            steps["confirmed→answered"] = float(sw["answered"]) - confirmed  # the host's fido.get, seen by the worker
+            steps["answered→resolved"] = m["resolved"] - float(sw["answered"])  # back through both worlds to the page
+            self.steps.append(steps)
             return before + after, before, after
         return float(m["resolved"] - m["call"]), 0.0, 0.0
 
@@ -341,7 +344,7 @@ def run(args: argparse.Namespace, x_display: str | None) -> int:
         print(f"{name:58} {len(samples):4d} {median:10.1f} {p90:8.1f}{parts}")
     if bridge.steps:
         warm_steps = bridge.steps[-len(ours):]
-        print("\ncall → window shown, step by step (warm medians, ms): " + ", ".join(
+        print("\nstep by step (warm medians, ms): " + ", ".join(
             f"{name} {statistics.median(s[name] for s in warm_steps):.1f}" for name in warm_steps[0]))
     chromium_warm = summary([s[0] for s in theirs])[0]
     shown, p90_shown = summary([s[1] for s in ours])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 
 from tests.support.shared import Shared
 
-from .conftest import Chromium, MockTracker, PageServer, shared_chromium
+from .conftest import Chromium, MockTracker, PageServer, screenshot, shared_chromium
 from .fido_support import (
     CONSENT,
     OURS_IN_THE_PAGE,
@@ -82,6 +83,9 @@ def test_mock_tracker_key_registration_and_login_through_the_host(browser: Chrom
     page.locator("#use-security-key").click()
     consent = consent_window(browser)
     consent_state(consent, "armed")
+    if os.environ.get("TRACKER2FA_DOCS_SCREENSHOTS") == "1":
+        consent.set_viewport_size({"width": 460, "height": 260})  # the window's own size (background/consent.js)
+    screenshot(consent.locator("main"), "consent-window")
     shown = consent_text(consent)
     assert mock.url in shown  # which site asks (http: shown with its scheme)
     assert "virtual key" in shown and "not a security key" in shown and "(virtual)" not in shown  # which key
