@@ -6,19 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from native_host.devtools import browsers
-from native_host.devtools.try_cmd import _virtual_key_env
+from native_host.devtools.try_cmd import _virtual_key
 
 
 def test_the_virtual_key_reaches_the_browsers_environment(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("TRACKER2FA_VIRTUAL_KEY", "~/vkey.json")
     monkeypatch.setenv("TRACKER2FA_SERVICE_TOKEN", "not-for-the-browser")
-    env = browsers.profile_env(tmp_path / "throwaway", extra=_virtual_key_env())
+    env = browsers.profile_env(tmp_path / "throwaway", extra=browsers.virtual_key_extra(_virtual_key()))
     assert env["TRACKER2FA_VIRTUAL_KEY"] == str(tmp_path / "vkey.json")
     assert "TRACKER2FA_SERVICE_TOKEN" not in env
 
 
 def test_without_a_virtual_key_none_is_invented(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.delenv("TRACKER2FA_VIRTUAL_KEY", raising=False)
-    env = browsers.profile_env(tmp_path, extra=_virtual_key_env())
-    assert "TRACKER2FA_VIRTUAL_KEY" not in env
+    assert _virtual_key() is None

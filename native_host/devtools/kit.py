@@ -87,6 +87,7 @@ class Session:
     security_key_origins: tuple[str, ...]
     context: Any = None
     bidi: browsers.FirefoxBidi | None = None
+    extension_id: str = ""
     _bridges_seen: set[str] = field(default_factory=set)
     _first_context: str | None = None
 
@@ -175,12 +176,13 @@ def launch(
     browser: str = "chromium",
     *,
     accounts: Sequence[Account] = (),
-    virtual_key: bool = False,
+    virtual_key: bool | Path = False,
     auto_confirm: bool = True,
     security_key_origins: Sequence[str] = (),
     headless: bool = True,
     playwright: Any = None,
     root: Path | None = None,
+    vault: Path | None = None,
 ) -> Iterator[Session]:
     """Start ``browser`` (``chromium`` or ``firefox``) with the extension and the host on a throwaway profile.
 
@@ -188,9 +190,11 @@ def launch(
     confirms by itself, no consent window); ``security_key_origins`` are the trackers where the extension answers
     WebAuthn and ``window.u2f`` with the host's keys (Chromium: the user's option, set through the extension;
     Firefox: the admin's list, through per-user managed storage, since BiDi cannot reach the extension).
+    ``virtual_key`` may also be the path of a key file to use (kept, with its registrations, across runs).
     ``playwright``: a running sync Playwright to use (else one is started for this session); ``root``: the folder
-    to use instead of a new temporary one (kept afterwards). Everything is stopped, and a temporary folder
-    removed, when the block ends.
+    to use instead of a new temporary one (kept afterwards); ``vault``: an existing vault to use instead of a new
+    one (then ``accounts`` must be empty, and its password is yours). Everything is stopped, and a temporary
+    folder removed, when the block ends.
     """
     if browser not in BROWSERS:
         raise KitError(f"browser must be one of {', '.join(BROWSERS)}, not {browser!r}")
@@ -200,9 +204,13 @@ def launch(
             root = stack.enter_context(browsers.throwaway_dir("tracker2fa-kit-"))
         home = root / "home"
         home.mkdir(parents=True, exist_ok=True)
-        vault = root / "vault.json"
-        make_vault(vault, accounts)
-        extra = browsers.virtual_key_extra(root / "vkey.json", auto_confirm=auto_confirm) if virtual_key else {}
+        if vault is None:
+            vault = root / "vault.json"
+            make_vault(vault, accounts)
+        elif accounts:
+            raise KitError("give accounts for a new vault, or an existing vault, not both")
+        key_file = virtual_key if isinstance(virtual_key, Path) else root / "vkey.json"
+        extra = browsers.virtual_key_extra(key_file, auto_confirm=auto_confirm) if virtual_key else {}
         env = browsers.profile_env(home, vault=vault, extra=extra)
         session = Session(browser, root, home, vault, KIT_PASSWORD, origins)
         stack.callback(browsers.kill_hosts, home)
@@ -217,6 +225,7 @@ def launch(
             session.context = browsers.launch_chromium(playwright, profile, env, headless=headless)
             stack.callback(session.context.close)
             worker = browsers.chromium_service_worker(session.context)
+            session.extension_id = worker.url.split("/")[2]
             if origins:
                 browsers.chromium_enable_security_keys(worker, list(origins))
         else:
@@ -225,7 +234,7 @@ def launch(
                 browsers.firefox_managed_storage(home, {"securityKeyTrackers": list(origins)})
             session.bidi = browsers.FirefoxBidi.start(root / "profile", env, headless=headless)
             stack.callback(session.bidi.close)
-            session.bidi.install_extension()
+            session.extension_id = session.bidi.install_extension()
             session._first_context = str(session.bidi.call("browsingContext.getTree", {})["contexts"][0]["context"])
         yield session
 

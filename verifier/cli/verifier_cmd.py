@@ -172,6 +172,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn  # the extra's packages, imported only to serve
 
     from ..settings import check_token, resolve_service_token, service_token_path
+    from ..store import check_url
     from .worker_app import CONFIG_ENV, WorkerConfig
 
     if args.workers < 1:
@@ -185,7 +186,7 @@ def run_serve(args: argparse.Namespace) -> int:
         admin_token = None
     service_from_stdin = _read_secret_line("service token") if args.service_token_stdin else None
     origins = tuple(args.origin) or ("http://localhost",)
-    db_url = args.db or default_db_url()
+    db_url = check_url(args.db or default_db_url())  # before the token rules, which depend on the kind of store
     # Without a token file to create (PostgreSQL), a missing token is refused before any migration runs.
     early = service_token_path(db_url) is None
     if early:
