@@ -205,6 +205,10 @@ def _run(args: argparse.Namespace, url: str, vault: Path, headless: bool, login:
                        submit=args.submit)
             tab.wait_until(f"location.href !== {before!r} && document.readyState === 'complete'", timeout=15)
             _say(f"logged in as {login[0]}; now at {tab.url}")
+        if origins and _origin(tab.url) == origins[0]:
+            bridged = tab.evaluate("typeof window.u2f === 'object'")  # the bridge's U2F polyfill: ours, or absent
+            _say("this page's security-key requests go to tracker2fa" if bridged
+                 else "the security-key bridge is not in this page (yet): reload it")
         found = _wait_for_control(tab)
         if found:
             _say("second-factor field detected (inline fill control shown)")

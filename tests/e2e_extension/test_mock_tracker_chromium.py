@@ -3,17 +3,13 @@ code and the filled backup code are accepted and the user is logged in."""
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from native_host.devtools.mock import MockTracker, run_mock
 
 from .conftest import Chromium, fill_control, make_vault, screenshot, wait_filled
 
@@ -21,49 +17,12 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
 
 
-@dataclass
-class MockTracker:
-    url: str
-    alice_uri: str
-    alice_backup_codes: list[str]
-
-
 @pytest.fixture(scope="module")
 def mock(tmp_path_factory: Any) -> Iterator[MockTracker]:
-    root = tmp_path_factory.mktemp("mock")
-    env = {**os.environ, "HOME": str(root), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "native_host", "mock", "--port", "0", "--db", f"sqlite:///{root / 'mock.db'}"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
-    )
-    assert proc.stdout is not None
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if "backup codes:" in line:
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        if not ready.wait(60) or not any("backup codes:" in line for line in lines):
-            pytest.fail("tracker2fa mock did not start:\n" + "".join(lines))
-        text = "".join(lines)
-        url = re.search(r"Jibra mock tracker: (http://localhost:\d+)/", text).group(1)  # type: ignore[union-attr]
-        uri = re.search(r"add to your authenticator: (otpauth://\S+)", text).group(1)  # type: ignore[union-attr]
-        codes = re.search(r"backup codes: (.+)", text).group(1).split()  # type: ignore[union-attr]
-        yield MockTracker(url, uri, codes)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    """`tracker2fa mock` on a free port with a database of its own (native_host.devtools.mock, shared with the
+    test kit)."""
+    with run_mock(tmp_path_factory.mktemp("mock")) as tracker:
+        yield tracker
 
 
 @pytest.fixture(scope="module")
