@@ -49,12 +49,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import itertools
+
 from fido2.server import Fido2Server
 from fido2.webauthn import AttestedCredentialData
 
 from native_host.devtools import browsers
 
 RP = {"id": "localhost", "name": "fido page bench"}
+# The service worker's marks between the page's call and the window shown (background/fido.js, consent.js).
+STEPS = ("begun", "listed", "asked", "windowCreated", "windowConnected")
 CONSENT = "/consent/consent.html"
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>fido page bench</title><body><script>
@@ -118,6 +122,7 @@ class Side:
         self.server = Fido2Server(RP, verify_origin=lambda o: o == origin)
         self.credential: AttestedCredentialData | None = None
         self.shown_at = 0.0
+        self.steps: list[dict[str, float]] = []  # call → shown, step by step (the service worker's marks)
 
     def _consent_window(self) -> Any:
         context = self.page.context
@@ -156,8 +161,11 @@ class Side:
         self.server.authenticate_complete(state, [self.credential], reply["credential"])  # raises if not signed
         m = reply["marks"]
         if self.consent:
-            confirmed = float(self.worker.evaluate("globalThis.tracker2fa.fido.lastMarks.confirmed"))
+            sw = self.worker.evaluate("globalThis.tracker2fa.fido.lastMarks")
+            confirmed = float(sw["confirmed"])
             before, after = self.shown_at - m["call"], m["resolved"] - confirmed
+            points = [("call", m["call"]), *((k, float(sw[k])) for k in STEPS), ("shown", self.shown_at)]
+            self.steps.append({f"{a}→{b}": tb - ta for (a, ta), (b, tb) in itertools.pairwise(points)})
             return before + after, before, after
         return float(m["resolved"] - m["call"]), 0.0, 0.0
 
@@ -331,6 +339,10 @@ def run(args: argparse.Namespace, x_display: str | None) -> int:
         median, p90 = summary([s[0] for s in samples])
         parts = f" {summary([s[1] for s in samples])[0]:12.1f} {summary([s[2] for s in samples])[0]:9.1f}"
         print(f"{name:58} {len(samples):4d} {median:10.1f} {p90:8.1f}{parts}")
+    if bridge.steps:
+        warm_steps = bridge.steps[-len(ours):]
+        print("\ncall → window shown, step by step (warm medians, ms): " + ", ".join(
+            f"{name} {statistics.median(s[name] for s in warm_steps):.1f}" for name in warm_steps[0]))
     chromium_warm = summary([s[0] for s in theirs])[0]
     shown, p90_shown = summary([s[1] for s in ours])
     confirmed = summary([s[2] for s in ours])[0]

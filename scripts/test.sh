@@ -8,6 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 APT_PACKAGES=(chromium chromium-l10n firefox-esr pcscd vsmartcard-vpcd libpcsclite-dev swig)
 APT_PACKAGES+=(lintian python3-venv)  # the Debian package (lintian) and the wheel in a fresh venv of Debian's Python (issue 18)
+APT_PACKAGES+=(nginx caddy slapd ldap-utils wrk)  # gate tests and bench (issue 20): real proxies, a throwaway LDAP directory
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

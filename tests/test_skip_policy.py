@@ -41,6 +41,7 @@ def _inner_session(tmp_path: Path, test_source: str, *, ci: str | None) -> subpr
     (tmp_path / "conftest.py").write_text(CONFTEST.read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "test_inner.py").write_text(textwrap.dedent(test_source), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["PYTHONPATH"] = str(CONFTEST.parent.parent)  # the conftest imports tests.support.shared
     if ci is not None:
         env["CI"] = ci
     return subprocess.run(

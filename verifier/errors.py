@@ -49,9 +49,15 @@ class CredentialNotFound(VerifierError):
 
 
 class InvalidPolicy(BadRequest):
-    """The policy is invalid (unknown mode, bad CIDR, or an out-of-range number of days)."""
+    """The policy is invalid (unknown mode, bad CIDR, or a number out of its range)."""
 
     code = "invalid_policy"
+
+
+class PolicyConflict(VerifierError):
+    """The policy kept changing (other admins) while this change was being made: try again."""
+
+    code = "policy_conflict"
 
 
 class WebAuthnRejected(BadRequest):

@@ -31,10 +31,11 @@ async function placement(api, windowId) {
 }
 
 class ConsentSession {
-  constructor(manager, token, details, handlers) {
+  constructor(manager, token, details, marks, handlers) {
     this.manager = manager;
     this.token = token;
     this.details = details;
+    this.marks = marks; // the request's timing marks (background/fido.js)
     this.handlers = handlers; // {confirm({allowAttestation}), browser(), cancel(), pin(pin)}
     this.windowId = null;
     this.port = null;
@@ -56,6 +57,7 @@ class ConsentSession {
       return;
     }
     this.windowId = win.id;
+    this.marks.windowCreated = performance.timeOrigin + performance.now();
     if (this.state === "closed") {
       api.windows.remove(win.id).catch(() => {});
       return;
@@ -70,6 +72,7 @@ class ConsentSession {
 
   attach(port) {
     this.port = port;
+    this.marks.windowConnected = performance.timeOrigin + performance.now();
     port.onMessage.addListener((msg) => this.fromWindow(msg));
     port.onDisconnect.addListener(() => this.closedByUser());
     port.postMessage({ type: "request", details: this.details });
@@ -136,10 +139,11 @@ export class ConsentWindows {
     api.windows?.onRemoved?.addListener((windowId) => this.byWindow.get(windowId)?.closedByUser());
   }
 
-  /** Open a consent window for a request from `tab`; `handlers` get the user's answers. */
-  open(tab, details, handlers) {
+  /** Open a consent window for a request from `tab`; `handlers` get the user's answers; `marks` gets the
+   * window's timing (windowCreated, windowConnected). */
+  open(tab, details, marks, handlers) {
     this.byTab.get(tab?.id)?.close();
-    const session = new ConsentSession(this, randomToken(), details, handlers);
+    const session = new ConsentSession(this, randomToken(), details, marks, handlers);
     this.byToken.set(session.token, session);
     if (tab?.id !== undefined) this.byTab.set(tab.id, session);
     session.create(tab);

@@ -114,7 +114,8 @@ class Ceremony {
     this.hostId = null;
     this.consent = null; // the consent window's session
     // Wall-clock marks (performance.timeOrigin + now(): comparable with the page's and the window's) of the
-    // last request, for bench/fido_page_bench.py: asked (window opened), confirmed, answered.
+    // last request, for bench/fido_page_bench.py: begun, listed (fido.devices answered), asked (the window
+    // is being opened), windowCreated, windowConnected, confirmed, answered.
     this.marks = {};
     this.state = "new"; // new → beginning → consent → running → done
     port.onMessage.addListener((msg) => this.receive(msg).catch((err) => this.fail(pageError(err))));
@@ -154,6 +155,7 @@ class Ceremony {
   }
 
   async begin(msg) {
+    this.marks.begun = wallClock();
     this.state = "beginning";
     const kind = msg.kind;
     if (!(kind in HOST_METHODS) || msg.request === null || typeof msg.request !== "object") {
@@ -200,6 +202,7 @@ class Ceremony {
       return this.fail(pageError(err));
     }
     if (this.state === "done") return undefined;
+    this.marks.listed = wallClock();
     this.keys = (Array.isArray(listing?.keys) ? listing.keys : []).map((k) => ({
       id: String(k.id), name: String(k.name ?? k.id), transport: String(k.transport ?? ""), virtual: Boolean(k.virtual),
     }));
@@ -212,7 +215,7 @@ class Ceremony {
     }
     this.state = "consent";
     this.marks.asked = wallClock();
-    this.consent = this.bridge.consent.open(this.port.sender?.tab, this.details(rpId, autoConfirm), {
+    this.consent = this.bridge.consent.open(this.port.sender?.tab, this.details(rpId, autoConfirm), this.marks, {
       confirm: (answer) => {
         if (this.state !== "consent") return;
         this.marks.confirmed = wallClock();

@@ -33,12 +33,19 @@ class MockTracker:
     alice_uri: str
     alice_backup_codes: list[str]
     db_url: str
+    env: dict[str, str] = field(default_factory=dict)  # the mock's environment (its HOME), for admin()
     passwords: dict[str, str] = field(default_factory=lambda: dict(DEMO_PASSWORDS))
     output: list[str] = field(default_factory=list)  # what the mock printed (its log)
 
     @property
     def origin(self) -> str:
         return self.url
+
+    def admin(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``tracker2fa verifier admin --db <the mock's database> ARGS`` as another process (as an admin would),
+        e.g. ``admin("set-policy", "--mode", "none")`` while the mock runs."""
+        return subprocess.run([sys.executable, "-m", "native_host", "verifier", "admin", "--db", self.db_url, *args],
+                              capture_output=True, text=True, env=self.env, timeout=120)
 
 
 @contextmanager
@@ -78,7 +85,7 @@ def run_mock(root: Path, *, extra_users: dict[str, str] | None = None, timeout: 
         if not url or not uri or not codes:
             raise BrowserError("tracker2fa mock started on a database where alice already existed, or printed "
                                "something unexpected (give it a fresh folder):\n" + text)
-        mock = MockTracker(url.group(1), uri.group(1), codes.group(1).split(), db_url, output=lines)
+        mock = MockTracker(url.group(1), uri.group(1), codes.group(1).split(), db_url, env=env, output=lines)
         mock.passwords.update(extra_users or {})
         yield mock
     finally:

@@ -111,6 +111,9 @@ def test_any_text_is_an_origin_in_canonical_form_or_invalid_origin(text):
 JIRA = "https://jira.example.com"
 LOCAL = "http://127.0.0.1:8080"
 IDN = "https://straße.example"
+# One entry bound to two origins: a match against the list joined into one string would find parts of both.
+TWO = "two origins"
+TWO_ORIGINS = ["https://wiki.example.com", "http://localhost:8090"]
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +123,7 @@ def vault(tmp_path_factory):
 
     unlocked = VaultFile(tmp_path_factory.mktemp("origins") / "vault.json").create(PASSWORD, kdf_cost="minimum")
     ids = {bound: unlocked.add(Entry(secret=SECRET, issuer=bound, origins=[bound])).id for bound in (JIRA, LOCAL, IDN)}
+    ids[TWO] = unlocked.add(Entry(secret=SECRET, issuer=TWO, origins=TWO_ORIGINS)).id
     yield unlocked, ids
     unlocked.lock()
 
@@ -133,6 +137,8 @@ def vault(tmp_path_factory):
         (LOCAL, "http://127.1:8080"),
         (IDN, "https://xn--strae-oqa.example"),
         (IDN, "https://Straße.example/login"),
+        (TWO, "https://wiki.example.com/login"),
+        (TWO, "http://localhost:8090/"),
     ],
 )
 def test_an_entry_answers_its_own_origin_in_any_spelling(vault, bound, requesting):
@@ -155,6 +161,17 @@ def test_an_entry_answers_its_own_origin_in_any_spelling(vault, bound, requestin
         (LOCAL, "http://localhost:8080"),  # IP vs localhost
         (LOCAL, "https://127.0.0.1:8080"),  # scheme
         (IDN, "https://strasse.example"),  # what IDNA 2003 made of it: another site
+        # Parts of a bound origin's text (a substring match would take them):
+        (LOCAL, "http://127.0.0.1:808"),  # prefix: port cut short
+        (LOCAL, "http://127.0.0.1"),  # prefix: no port
+        (LOCAL, "http://127.0.0.1:80"),  # prefix once the default port is dropped
+        (JIRA, "https://jira.example.co"),  # prefix: host cut short
+        (JIRA, "https://jira.example.comm"),  # the bound origin with a suffix
+        (JIRA, "https://ira.example.com"),  # a suffix of the bound host
+        (TWO, "https://wiki.example.co"),  # prefix of the first of two bound origins
+        (TWO, "http://localhost:809"),  # prefix of the second
+        (TWO, "http://localhost"),  # the second without its port
+        (TWO, "https://wiki.example.com:8090"),  # the first's host with the second's port
     ],
 )
 def test_an_entry_never_answers_another_origin(vault, bound, requesting):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from native_host import DEV_EXTENSION_ID, HOST_NAME
+from native_host import DEV_EXTENSION_ID, GECKO_EXTENSION_ID, HOST_NAME
 from native_host.cli import main as cli_main
 from native_host.deploy.doctor import doctor
 from native_host.deploy.registration import install, uninstall
@@ -129,6 +129,14 @@ def test_a_wrong_extension_id_is_reported_with_the_id_to_install(root, tmp_path)
     text = problems(run_doctor(root, tmp_path, probe=False))
     assert f"allowed_origins lacks chrome-extension://{DEV_EXTENSION_ID}/" in text
     assert f"--extension-id {DEV_EXTENSION_ID}" in text
+
+
+def test_a_wrong_firefox_add_on_id_is_reported_with_the_id_to_install(root, tmp_path):
+    installed(root)
+    edit_manifest(root, FIREFOX_USER, allowed_extensions=["someone-else@example.org"])
+    text = problems(run_doctor(root, tmp_path, probe=False))
+    assert f"firefox (user) /{FIREFOX_USER}: allowed_extensions lacks {GECKO_EXTENSION_ID}," in text
+    assert f"--extension-id {GECKO_EXTENSION_ID}" in text
 
 
 def test_broken_json_is_reported(root, tmp_path):

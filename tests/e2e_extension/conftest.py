@@ -18,6 +18,9 @@ import pytest
 
 from native_host.devtools import browsers
 from native_host.devtools.browsers import host_pids_for_home, kill_pid
+from tests.support.shared import Shared
+
+from .mock_tracker import MockTracker, running_mock
 
 PAGES = Path(__file__).parent / "pages"
 REPO = Path(__file__).resolve().parents[2]
@@ -219,11 +222,34 @@ def start_chromium(playwright: Any, root: Path, *, register: bool = True, vault:
     return browser
 
 
+def stop_chromium(browser: Chromium) -> None:
+    """Close the browser and kill the hosts it started (a host may outlive its port for a moment)."""
+    with contextlib.suppress(Exception):
+        browser.context.close()
+    for pid in host_pids_for_home(browser.home):
+        kill_pid(pid)
+
+
+def shared_chromium(start: Callable[..., Chromium]) -> Shared[Chromium]:
+    """The browsers ``start`` starts, shared by a module's tests until one fails (tests/support/shared.py);
+    a discarded one is closed with its hosts."""
+
+    @contextlib.contextmanager
+    def running(*made_from: Any) -> Iterator[Chromium]:
+        browser = start(*made_from)
+        try:
+            yield browser
+        finally:
+            stop_chromium(browser)
+
+    return Shared(running)
+
+
 @pytest.fixture(scope="module")
 def chromium_factory(
     playwright_instance: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., Chromium]]:
-    """Start Chromiums for this module (closed at its end)."""
+    """Start Chromiums for this module (closed at its end, if not before)."""
     started: list[Chromium] = []
 
     def factory(**kwargs: Any) -> Chromium:
@@ -234,10 +260,24 @@ def chromium_factory(
 
     yield factory
     for browser in started:
-        with contextlib.suppress(Exception):
-            browser.context.close()
-        for pid in host_pids_for_home(browser.home):
-            kill_pid(pid)
+        stop_chromium(browser)
+
+
+# ---- the mock tracker (`tracker2fa mock`: demo users alice and bob, the real verifier behind it) -----------
+# The process itself: tests/e2e_extension/mock_tracker.py.
+
+
+@pytest.fixture(scope="module")
+def shared_mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared[MockTracker]]:
+    with Shared(lambda: running_mock(tmp_path_factory.mktemp("mock"))) as shared:
+        yield shared
+
+
+@pytest.fixture
+def mock(shared_mock: Shared[MockTracker], request: pytest.FixtureRequest) -> Iterator[MockTracker]:
+    """The mock tracker, shared by the module's tests until one fails: its demo users are enrolled, log in
+    and spend codes, so a rerun (and the tests after a failure) get a fresh one."""
+    yield from shared_mock.for_test(request)
 
 
 @pytest.fixture(autouse=True)

@@ -12,9 +12,19 @@ from typing import Any
 import pytest
 
 from native_host.devtools import browsers
+from tests.support.shared import Shared
 
-from .conftest import SECRET, Chromium, PageServer, fill_control, make_vault, valid_codes, wait_filled
-from .test_mock_tracker_chromium import MockTracker, mock  # noqa: F401 - the mock tracker fixture
+from .conftest import (
+    SECRET,
+    Chromium,
+    MockTracker,
+    PageServer,
+    fill_control,
+    make_vault,
+    shared_chromium,
+    valid_codes,
+    wait_filled,
+)
 
 pytestmark = pytest.mark.browser
 AXE = Path(__file__).resolve().parents[2] / ".tools" / "node_modules" / "axe-core" / "axe.min.js"
@@ -39,12 +49,21 @@ def assert_accessible(page: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def browser(chromium_factory: Any, tmp_path_factory: Any) -> Iterator[Chromium]:
-    vault = tmp_path_factory.mktemp("vault") / "vault.json"
-    make_vault(vault, [])  # starts empty: the popup's empty state is checked first
-    b = chromium_factory(vault=vault)
-    b.unlock()
-    yield b
+def shared_browser(chromium_factory: Any, tmp_path_factory: Any) -> Iterator[Shared[Chromium]]:
+    def new_browser() -> Chromium:
+        vault = tmp_path_factory.mktemp("vault") / "vault.json"
+        make_vault(vault, [])  # starts empty: the popup's empty state is checked first
+        b = chromium_factory(vault=vault)
+        b.unlock()
+        return b
+
+    with shared_chromium(new_browser) as shared:
+        yield shared
+
+
+@pytest.fixture
+def browser(shared_browser: Shared[Chromium], request: pytest.FixtureRequest) -> Iterator[Chromium]:
+    yield from shared_browser.for_test(request)
 
 
 def test_popup_empty_state_has_no_serious_violation(browser: Chromium) -> None:
@@ -54,8 +73,15 @@ def test_popup_empty_state_has_no_serious_violation(browser: Chromium) -> None:
     popup.close()
 
 
+def bind_an_account(browser: Chromium, pages: PageServer) -> None:
+    """An account bound to the test pages (the vault starts empty, for the empty state's test)."""
+    if not browser.host_request("vault.entries", {"origin": pages.origin()})["entries"]:
+        browser.host_request("vault.add", {"uri": f"otpauth://totp/A11y:ann?secret={SECRET}",
+                                           "origins": [pages.origin()]})
+
+
 def test_popup_with_accounts_has_no_serious_violation(browser: Chromium, pages: PageServer) -> None:
-    browser.host_request("vault.add", {"uri": f"otpauth://totp/A11y:ann?secret={SECRET}", "origins": [pages.origin()]})
+    bind_an_account(browser, pages)
     page = browser.open(pages.url("/pages/atlassian.html"))
     popup = browser.popup(page)
     popup.wait_for_selector("#site-entries li")
@@ -94,6 +120,7 @@ def test_inline_control_and_its_messages_have_no_serious_violation(browser: Chro
 
 
 def test_inline_control_is_reached_with_tab_and_fills_on_enter(browser: Chromium, pages: PageServer) -> None:
+    bind_an_account(browser, pages)
     page = browser.open(pages.url("/pages/atlassian.html"))
     fill_control(page)
     page.locator("#two-step-verification-otp-code-input").focus()
@@ -119,7 +146,7 @@ def test_the_fill_command_is_registered_with_its_documented_shortcut(browser: Ch
 
 @pytest.mark.parametrize("path", ["/login", "/2fa", "/enrol"])
 def test_mock_tracker_pages_have_no_serious_violation(
-    browser: Chromium, mock: MockTracker, path: str,  # noqa: F811 - the fixture
+    browser: Chromium, mock: MockTracker, path: str
 ) -> None:
     browser.context.clear_cookies()
     page = browser.open(f"{mock.url}/login")

@@ -2,8 +2,6 @@
 script → service worker → the real host (its virtual key, TRACKER2FA_VIRTUAL_KEY) → back, with the mock
 tracker's real verifier checking what the key signed."""
 
-# ruff: noqa: F811 (test functions take the imported `mock` fixture by its name)
-
 from __future__ import annotations
 
 import base64
@@ -15,7 +13,9 @@ from typing import Any
 import pyotp
 import pytest
 
-from .conftest import Chromium, PageServer
+from tests.support.shared import Shared
+
+from .conftest import Chromium, MockTracker, PageServer, shared_chromium
 from .fido_support import (
     CONSENT,
     OURS_IN_THE_PAGE,
@@ -29,27 +29,28 @@ from .fido_support import (
     verify_u2f_registration,
     verify_u2f_signature,
 )
-from .test_mock_tracker_chromium import MockTracker, log_in_as_alice, mock  # noqa: F401 (the mock fixture)
+from .test_mock_tracker_chromium import log_in_as_alice
 
 pytestmark = pytest.mark.browser
 CHALLENGE = base64.urlsafe_b64encode(b"legacy u2f challenge 0123456789").rstrip(b"=").decode()
 
 
 @pytest.fixture(scope="module")
-def browser(
-    playwright_instance: Any,
-    tmp_path_factory: Any,
-    mock: MockTracker,
-    pages: PageServer,
-) -> Iterator[Chromium]:
-    b = start_chromium_with_virtual_key(playwright_instance, tmp_path_factory.mktemp("fido-chromium"))
-    enable_security_keys(b, mock.url, pages.origin("localhost"))
-    yield b
-    b.context.close()
-    from .conftest import host_pids_for_home, kill_pid
+def shared_browser(playwright_instance: Any, tmp_path_factory: Any, pages: PageServer) -> Iterator[Shared[Chromium]]:
+    def new_browser(mock: MockTracker) -> Chromium:
+        b = start_chromium_with_virtual_key(playwright_instance, tmp_path_factory.mktemp("fido-chromium"))
+        enable_security_keys(b, mock.url, pages.origin("localhost"))
+        return b
 
-    for pid in host_pids_for_home(b.home):
-        kill_pid(pid)
+    with shared_chromium(new_browser) as shared:
+        yield shared
+
+
+@pytest.fixture
+def browser(shared_browser: Shared[Chromium], mock: MockTracker, request: pytest.FixtureRequest) -> Iterator[Chromium]:
+    """A browser with the virtual key, its bridge on for ``mock`` and the test pages; a test that fails leaves
+    it (and the key's credentials, a request holding the key, a prompt) behind for a fresh one."""
+    yield from shared_browser.for_test(request, mock)
 
 
 def pass_totp(page: Any, mock: MockTracker) -> None:

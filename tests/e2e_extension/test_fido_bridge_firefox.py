@@ -1,14 +1,13 @@
 """The security-key bridge in Firefox ESR (headless, WebDriver BiDi): the mock tracker's key registration
 and login, and a legacy window.u2f page, through the real host and its virtual key."""
 
-# ruff: noqa: F811 (test functions take the imported `mock` fixture by its name)
-
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,12 @@ import pyotp
 import pytest
 
 from native_host.devtools import browsers
+from tests.support.shared import Shared
 
 from .conftest import PageServer, host_pids_for_home, kill_pid
 from .fido_support import firefox_confirm, verify_u2f_registration, verify_u2f_signature, virtual_key_env
+from .mock_tracker import MockTracker
 from .test_firefox import Firefox
-from .test_mock_tracker_chromium import MockTracker, mock  # noqa: F401 (the mock fixture)
 
 pytestmark = pytest.mark.browser
 CHALLENGE = base64.urlsafe_b64encode(b"legacy u2f challenge in firefox").rstrip(b"=").decode()
@@ -42,24 +42,44 @@ def wait_for_bridge(firefox: Firefox, url: str) -> None:
         time.sleep(0.5)
 
 
-@pytest.fixture(scope="module")
-def firefox(tmp_path_factory: Any, mock: MockTracker, pages: PageServer) -> Iterator[Firefox]:
-    root = tmp_path_factory.mktemp("fido-firefox")
-    home = root / "home"
-    home.mkdir()
-    env = virtual_key_env(home, root / "vkey.json", root / "vault.json")
-    admin_enables_security_keys(home, mock.url, pages.origin("localhost"))
+@contextlib.contextmanager
+def firefox_with_the_bridge(root: Path, env: dict[str, str], pages: PageServer, origins: list[str],
+                            make: Callable[[browsers.FirefoxBidi, Path], Firefox] = Firefox) -> Iterator[Firefox]:
+    """Firefox with the host registered for ``env`` (HOME under ``root``), security keys on for ``origins``
+    (the admin's list) and the bridge in the pages; stopped, with its hosts, at the end."""
+    home = Path(env["HOME"])
+    admin_enables_security_keys(home, *origins)
     browsers.register_host("firefox", env)
     bidi = browsers.FirefoxBidi.start(root / "profile", env)
     try:
         bidi.install_extension()
-        ff = Firefox(bidi, home)
+        ff = make(bidi, home)
         wait_for_bridge(ff, pages.url("/pages/fido_legacy.html", host="localhost"))
         yield ff
     finally:
         bidi.close()
         for pid in host_pids_for_home(home):
             kill_pid(pid)
+
+
+@pytest.fixture(scope="module")
+def shared_firefox(tmp_path_factory: Any, pages: PageServer) -> Iterator[Shared[Firefox]]:
+    @contextlib.contextmanager
+    def running(mock: MockTracker) -> Iterator[Firefox]:
+        root = tmp_path_factory.mktemp("fido-firefox")
+        (root / "home").mkdir()
+        env = virtual_key_env(root / "home", root / "vkey.json", root / "vault.json")
+        with firefox_with_the_bridge(root, env, pages, [mock.url, pages.origin("localhost")]) as ff:
+            yield ff
+
+    with Shared(running) as shared:
+        yield shared
+
+
+@pytest.fixture
+def firefox(shared_firefox: Shared[Firefox], mock: MockTracker, request: pytest.FixtureRequest) -> Iterator[Firefox]:
+    """Firefox with the virtual key and the bridge on for ``mock``; fresh after a failed test."""
+    yield from shared_firefox.for_test(request, mock)
 
 
 def outcome_of(success: str) -> str:
@@ -147,21 +167,10 @@ def test_firefox_legacy_u2f_page_registers_then_signs_with_an_app_id(firefox: Fi
 def auto_firefox(tmp_path_factory: Any, pages: PageServer) -> Iterator[Firefox]:
     """Firefox whose host's virtual key confirms by itself: a request that reached the host is answered."""
     root = tmp_path_factory.mktemp("fido-firefox-auto")
-    home = root / "home"
-    home.mkdir()
-    env = virtual_key_env(home, root / "vkey.json", root / "vault.json", auto_confirm=True)
-    admin_enables_security_keys(home, pages.origin("localhost"))
-    browsers.register_host("firefox", env)
-    bidi = browsers.FirefoxBidi.start(root / "profile", env)
-    try:
-        bidi.install_extension()
-        ff = Firefox(bidi, home)
-        wait_for_bridge(ff, pages.url("/pages/fido_legacy.html", host="localhost"))
+    (root / "home").mkdir()
+    env = virtual_key_env(root / "home", root / "vkey.json", root / "vault.json", auto_confirm=True)
+    with firefox_with_the_bridge(root, env, pages, [pages.origin("localhost")]) as ff:
         yield ff
-    finally:
-        bidi.close()
-        for pid in host_pids_for_home(home):
-            kill_pid(pid)
 
 
 def test_firefox_a_cross_site_parent_frame_never_gets_the_trackers_channel(auto_firefox: Firefox,

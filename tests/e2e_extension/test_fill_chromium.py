@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.shared import Shared
+
 from .conftest import (
     SECRET,
     Chromium,
@@ -18,6 +20,7 @@ from .conftest import (
     make_vault,
     screenshot,
     serve_pages,
+    shared_chromium,
     valid_codes,
     wait_filled,
 )
@@ -36,30 +39,39 @@ def unlisted_pages() -> Iterator[PageServer]:
 
 
 @pytest.fixture(scope="module")
-def browser(
+def shared_browser(
     chromium_factory: Any, pages: PageServer, other_pages: PageServer, unlisted_pages: PageServer,
     tmp_path_factory: Any,
-) -> Iterator[Chromium]:
-    vault = tmp_path_factory.mktemp("vault") / "vault.json"
-    make_vault(
-        vault,
-        [
-            {
-                "secret": SECRET,
-                "issuer": "Tracker",
-                "account": "alice",
-                "origins": [pages.origin()],
-                "backup_codes": [{"code": "11111111", "used": False}, {"code": "22222222", "used": False}],
-            },
-            # Two accounts on the other origin: the user picks one.
-            {"secret": SECRET, "issuer": "Jira", "account": "alice", "origins": [other_pages.origin()]},
-            {"secret": OTHER_SECRET, "issuer": "Jira", "account": "admin", "origins": [other_pages.origin()]},
-            {"secret": SECRET, "issuer": "Unlisted", "account": "alice", "origins": [unlisted_pages.origin()]},
-        ],
-    )
-    b = chromium_factory(vault=vault)
-    b.unlock()
-    yield b
+) -> Iterator[Shared[Chromium]]:
+    def new_browser() -> Chromium:
+        vault = tmp_path_factory.mktemp("vault") / "vault.json"
+        make_vault(
+            vault,
+            [
+                {
+                    "secret": SECRET,
+                    "issuer": "Tracker",
+                    "account": "alice",
+                    "origins": [pages.origin()],
+                    "backup_codes": [{"code": "11111111", "used": False}, {"code": "22222222", "used": False}],
+                },
+                # Two accounts on the other origin: the user picks one.
+                {"secret": SECRET, "issuer": "Jira", "account": "alice", "origins": [other_pages.origin()]},
+                {"secret": OTHER_SECRET, "issuer": "Jira", "account": "admin", "origins": [other_pages.origin()]},
+                {"secret": SECRET, "issuer": "Unlisted", "account": "alice", "origins": [unlisted_pages.origin()]},
+            ],
+        )
+        b = chromium_factory(vault=vault)
+        b.unlock()
+        return b
+
+    with shared_chromium(new_browser) as shared:
+        yield shared
+
+
+@pytest.fixture
+def browser(shared_browser: Shared[Chromium], request: pytest.FixtureRequest) -> Iterator[Chromium]:
+    yield from shared_browser.for_test(request)
 
 
 @pytest.fixture

@@ -10,22 +10,43 @@ from typing import Any
 
 import pytest
 
-from .conftest import Chromium, control_message, control_state, fill_control, make_vault, screenshot, wait_filled
-from .test_mock_tracker_chromium import MockTracker, mock  # noqa: F401 - the mock tracker fixture
+from tests.support.shared import Shared
+
+from .conftest import (
+    Chromium,
+    MockTracker,
+    control_message,
+    control_state,
+    fill_control,
+    make_vault,
+    screenshot,
+    shared_chromium,
+    wait_filled,
+)
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def browser(chromium_factory: Any, tmp_path_factory: Any) -> Iterator[Chromium]:
-    vault = tmp_path_factory.mktemp("vault") / "vault.json"
-    make_vault(vault, [])
-    b = chromium_factory(vault=vault)
-    b.unlock()
-    yield b
+def shared_browser(chromium_factory: Any, tmp_path_factory: Any) -> Iterator[Shared[Chromium]]:
+    def new_browser() -> Chromium:
+        vault = tmp_path_factory.mktemp("vault") / "vault.json"
+        make_vault(vault, [])
+        b = chromium_factory(vault=vault)
+        b.unlock()
+        return b
+
+    with shared_chromium(new_browser) as shared:
+        yield shared
 
 
-def log_in(browser: Chromium, mock: MockTracker, user: str) -> Any:  # noqa: F811 - the fixture's type
+@pytest.fixture
+def browser(shared_browser: Shared[Chromium], request: pytest.FixtureRequest) -> Iterator[Chromium]:
+    """The test adds the mock's enrolment to the vault: a rerun starts from an empty vault again."""
+    yield from shared_browser.for_test(request)
+
+
+def log_in(browser: Chromium, mock: MockTracker, user: str) -> Any:
     page = browser.open(f"{mock.url}/login")
     page.locator("#login-username").fill(user)
     page.locator("#login-password").fill(f"{user}-demo-pass")
@@ -34,7 +55,7 @@ def log_in(browser: Chromium, mock: MockTracker, user: str) -> Any:  # noqa: F81
 
 
 def test_a_second_login_within_the_step_waits_for_the_next_code_and_is_accepted(
-    browser: Chromium, mock: MockTracker,  # noqa: F811 - the fixture
+    browser: Chromium, mock: MockTracker
 ) -> None:
     page = log_in(browser, mock, "bob")
     page.wait_for_selector("body[data-page=enrol]")

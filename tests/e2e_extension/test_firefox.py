@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from native_host.devtools import browsers
+from tests.support.shared import Shared
 
 from . import opaque_pages
 from .conftest import PASSWORD, SECRET, PageServer, host_pids_for_home, kill_pid, make_vault, valid_codes
@@ -72,9 +73,8 @@ class Firefox:
         raise AssertionError(f"the extension did not open {path}")
 
 
-@pytest.fixture(scope="module")
-def firefox(pages: PageServer, tmp_path_factory: Any) -> Iterator[Firefox]:
-    root = tmp_path_factory.mktemp("firefox")
+@contextlib.contextmanager
+def running_firefox(pages: PageServer, root: Path) -> Iterator[Firefox]:
     home = root / "home"
     home.mkdir()
     vault = root / "vault.json"
@@ -89,6 +89,18 @@ def firefox(pages: PageServer, tmp_path_factory: Any) -> Iterator[Firefox]:
         bidi.close()
         for pid in host_pids_for_home(home):
             kill_pid(pid)
+
+
+@pytest.fixture(scope="module")
+def shared_firefox(pages: PageServer, tmp_path_factory: Any) -> Iterator[Shared[Firefox]]:
+    with Shared(lambda: running_firefox(pages, tmp_path_factory.mktemp("firefox"))) as shared:
+        yield shared
+
+
+@pytest.fixture
+def firefox(shared_firefox: Shared[Firefox], request: pytest.FixtureRequest) -> Iterator[Firefox]:
+    """Firefox with the extension and a vault bound to the test pages; shared until a test fails."""
+    yield from shared_firefox.for_test(request)
 
 
 def unlock_from_the_page(firefox: Firefox, tab: str) -> None:
@@ -158,10 +170,11 @@ def test_firefox_fills_a_react_controlled_input(firefox: Firefox, pages: PageSer
     assert code in valid_codes()
 
 
-@pytest.fixture(scope="module")
-def admin_policy(firefox: Firefox, pages: PageServer) -> Iterator[dict[str, Any]]:
+@pytest.fixture
+def admin_policy(firefox: Firefox, pages: PageServer) -> dict[str, Any]:
     """Admin settings through Firefox's per-user managed storage (~/.mozilla/managed-storage/<add-on id>.json,
-    here in the throwaway HOME). Written once: Firefox keeps what it read for the add-on's lifetime."""
+    here in the throwaway HOME). Written once per Firefox (the tests using it come last): Firefox keeps what it
+    read for the add-on's lifetime."""
     data = {
         "trackerOrigins": [pages.origin()],
         "autoFill": True,
@@ -172,11 +185,10 @@ def admin_policy(firefox: Firefox, pages: PageServer) -> Iterator[dict[str, Any]
     managed = firefox.home / ".mozilla" / "managed-storage"
     managed.mkdir(parents=True, exist_ok=True)
     policy = managed / "tracker2fa@tracker2fa.dev.json"
-    policy.write_text(
-        json.dumps({"name": "tracker2fa@tracker2fa.dev", "description": "test policy", "type": "storage", "data": data})
-    )
-    yield data
-    policy.unlink()
+    if not policy.exists():
+        policy.write_text(json.dumps(
+            {"name": "tracker2fa@tracker2fa.dev", "description": "test policy", "type": "storage", "data": data}))
+    return data
 
 
 def test_firefox_admin_auto_fill_policy_fills_on_load(

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.shared import Shared
+
 from .conftest import (
     SECRET,
     Chromium,
@@ -17,6 +19,7 @@ from .conftest import (
     kill_pid,
     make_vault,
     screenshot,
+    shared_chromium,
     valid_codes,
     wait_filled,
 )
@@ -25,15 +28,33 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def browser(chromium_factory: Any, pages: PageServer, tmp_path_factory: Any) -> Iterator[Chromium]:
-    vault = tmp_path_factory.mktemp("vault") / "vault.json"
-    make_vault(vault, [{"secret": SECRET, "issuer": "Tracker", "account": "alice", "origins": [pages.origin()]}])
-    yield chromium_factory(vault=vault)
+def shared_browser(chromium_factory: Any, pages: PageServer, tmp_path_factory: Any) -> Iterator[Shared[Chromium]]:
+    def new_browser() -> Chromium:
+        vault = tmp_path_factory.mktemp("vault") / "vault.json"
+        make_vault(vault, [{"secret": SECRET, "issuer": "Tracker", "account": "alice", "origins": [pages.origin()]}])
+        return chromium_factory(vault=vault)
+
+    with shared_chromium(new_browser) as shared:
+        yield shared
+
+
+@pytest.fixture
+def browser(shared_browser: Shared[Chromium], request: pytest.FixtureRequest) -> Iterator[Chromium]:
+    yield from shared_browser.for_test(request)
 
 
 @pytest.fixture(scope="module")
-def no_host_browser(chromium_factory: Any) -> Chromium:
-    return chromium_factory(register=False)
+def shared_no_host_browser(chromium_factory: Any) -> Iterator[Shared[Chromium]]:
+    def new_browser() -> Chromium:
+        return chromium_factory(register=False)
+
+    with shared_chromium(new_browser) as shared:
+        yield shared
+
+
+@pytest.fixture
+def no_host_browser(shared_no_host_browser: Shared[Chromium], request: pytest.FixtureRequest) -> Iterator[Chromium]:
+    yield from shared_no_host_browser.for_test(request)
 
 
 def test_host_killed_while_in_use_is_restarted_and_fills(browser: Chromium, pages: PageServer) -> None:

@@ -4,51 +4,52 @@ code and the filled backup code are accepted and the user is logged in."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from native_host.devtools.mock import MockTracker, run_mock
+from tests.support.shared import Shared
 
-from .conftest import Chromium, fill_control, make_vault, screenshot, wait_filled
+from .conftest import Chromium, fill_control, make_vault, screenshot, shared_chromium, wait_filled
+from .mock_tracker import MockTracker
 
 pytestmark = pytest.mark.browser
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def mock(tmp_path_factory: Any) -> Iterator[MockTracker]:
-    """`tracker2fa mock` on a free port with a database of its own (native_host.devtools.mock, shared with the
-    test kit)."""
-    with run_mock(tmp_path_factory.mktemp("mock")) as tracker:
-        yield tracker
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_factory: Any, mock: MockTracker, tmp_path_factory: Any) -> Iterator[Chromium]:
+def shared_browser(chromium_factory: Any, tmp_path_factory: Any) -> Iterator[Shared[Chromium]]:
     from native_host.vault.otpauth import parse_otpauth_uri
 
-    entry = parse_otpauth_uri(mock.alice_uri)
-    vault = tmp_path_factory.mktemp("vault") / "vault.json"
-    make_vault(
-        vault,
-        [
-            {
-                "secret": entry.secret,
-                "issuer": entry.issuer,
-                "account": entry.account,
-                "digits": entry.digits,
-                "period": entry.period,
-                "algorithm": entry.algorithm,
-                "origins": [mock.url],
-                "backup_codes": [{"code": c, "used": False} for c in mock.alice_backup_codes],
-            }
-        ],
-    )
-    b = chromium_factory(vault=vault)
-    b.unlock()
-    yield b
+    def new_browser(mock: MockTracker) -> Chromium:
+        entry = parse_otpauth_uri(mock.alice_uri)
+        vault = tmp_path_factory.mktemp("vault") / "vault.json"
+        make_vault(
+            vault,
+            [
+                {
+                    "secret": entry.secret,
+                    "issuer": entry.issuer,
+                    "account": entry.account,
+                    "digits": entry.digits,
+                    "period": entry.period,
+                    "algorithm": entry.algorithm,
+                    "origins": [mock.url],
+                    "backup_codes": [{"code": c, "used": False} for c in mock.alice_backup_codes],
+                }
+            ],
+        )
+        b = chromium_factory(vault=vault)
+        b.unlock()
+        return b
+
+    with shared_chromium(new_browser) as shared:
+        yield shared
+
+
+@pytest.fixture
+def browser(shared_browser: Shared[Chromium], mock: MockTracker, request: pytest.FixtureRequest) -> Iterator[Chromium]:
+    """A browser whose vault holds alice's secret and backup codes of ``mock`` (a new mock, a new browser)."""
+    yield from shared_browser.for_test(request, mock)
 
 
 def log_in_as_alice(browser: Chromium, mock: MockTracker) -> Any:

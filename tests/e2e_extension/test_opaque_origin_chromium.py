@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.shared import Shared
+
 from . import opaque_pages
 from .conftest import (
     SECRET,
@@ -19,6 +21,7 @@ from .conftest import (
     control_state,
     fill_control,
     make_vault,
+    shared_chromium,
     valid_codes,
     wait_filled,
 )
@@ -42,13 +45,22 @@ COUNT_CODE_REQUESTS = """(() => {
 
 
 @pytest.fixture(scope="module")
-def browser(chromium_factory: Any, pages: PageServer, tmp_path_factory: Any) -> Iterator[Chromium]:
-    vault = tmp_path_factory.mktemp("vault") / "vault.json"
-    make_vault(vault, [{"secret": SECRET, "issuer": "Tracker", "account": "alice", "origins": [pages.origin()]}])
-    b = chromium_factory(vault=vault)
-    b.unlock()
-    b.background(f"chrome.storage.local.set({{settings: {{autoFillOrigins: ['{pages.origin()}']}}}})")
-    yield b
+def shared_browser(chromium_factory: Any, pages: PageServer, tmp_path_factory: Any) -> Iterator[Shared[Chromium]]:
+    def new_browser() -> Chromium:
+        vault = tmp_path_factory.mktemp("vault") / "vault.json"
+        make_vault(vault, [{"secret": SECRET, "issuer": "Tracker", "account": "alice", "origins": [pages.origin()]}])
+        b = chromium_factory(vault=vault)
+        b.unlock()
+        b.background(f"chrome.storage.local.set({{settings: {{autoFillOrigins: ['{pages.origin()}']}}}})")
+        return b
+
+    with shared_chromium(new_browser) as shared:
+        yield shared
+
+
+@pytest.fixture
+def browser(shared_browser: Shared[Chromium], request: pytest.FixtureRequest) -> Iterator[Chromium]:
+    yield from shared_browser.for_test(request)
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,19 @@ from typing import Any
 import pytest
 
 from native_host.devtools import browsers
+from tests.support.shared import Shared
 
-from .conftest import SECRET, Chromium, PageServer, fill_control, make_vault, screenshot, valid_codes, wait_filled
+from .conftest import (
+    SECRET,
+    Chromium,
+    PageServer,
+    fill_control,
+    make_vault,
+    screenshot,
+    shared_chromium,
+    valid_codes,
+    wait_filled,
+)
 
 pytestmark = pytest.mark.browser
 CUSTOM_PAGE = """<!doctype html><title>Custom tracker</title>
@@ -17,12 +28,21 @@ CUSTOM_PAGE = """<!doctype html><title>Custom tracker</title>
 
 
 @pytest.fixture(scope="module")
-def browser(chromium_factory: Any, pages: PageServer, tmp_path_factory: Any) -> Iterator[Chromium]:
-    vault = tmp_path_factory.mktemp("vault") / "vault.json"
-    make_vault(vault, [{"secret": SECRET, "issuer": "Custom", "account": "c", "origins": [pages.origin()]}])
-    b = chromium_factory(vault=vault)
-    b.unlock()
-    yield b
+def shared_browser(chromium_factory: Any, pages: PageServer, tmp_path_factory: Any) -> Iterator[Shared[Chromium]]:
+    def new_browser() -> Chromium:
+        vault = tmp_path_factory.mktemp("vault") / "vault.json"
+        make_vault(vault, [{"secret": SECRET, "issuer": "Custom", "account": "c", "origins": [pages.origin()]}])
+        b = chromium_factory(vault=vault)
+        b.unlock()
+        return b
+
+    with shared_chromium(new_browser) as shared:
+        yield shared
+
+
+@pytest.fixture
+def browser(shared_browser: Shared[Chromium], request: pytest.FixtureRequest) -> Iterator[Chromium]:
+    yield from shared_browser.for_test(request)
 
 
 def open_options(browser: Chromium) -> Any:

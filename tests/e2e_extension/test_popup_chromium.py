@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from native_host.devtools import browsers
+from tests.support.shared import Shared
 
 from .conftest import (
     PASSWORD,
@@ -20,6 +21,7 @@ from .conftest import (
     fill_control,
     make_vault,
     screenshot,
+    shared_chromium,
     valid_codes,
     wait_filled,
 )
@@ -29,16 +31,25 @@ QR_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 
 
 @pytest.fixture(scope="module")
-def browser(chromium_factory: Any, pages: PageServer, tmp_path_factory: Any) -> Iterator[Chromium]:
-    vault = tmp_path_factory.mktemp("vault") / "vault.json"
-    make_vault(
-        vault,
-        [
-            {"secret": SECRET, "issuer": "Tracker", "account": "alice", "origins": [pages.origin()]},
-            {"secret": QR_SECRET, "issuer": "Elsewhere", "account": "bob", "origins": ["https://wiki.example.com"]},
-        ],
-    )
-    yield chromium_factory(vault=vault)
+def shared_browser(chromium_factory: Any, pages: PageServer, tmp_path_factory: Any) -> Iterator[Shared[Chromium]]:
+    def new_browser() -> Chromium:
+        vault = tmp_path_factory.mktemp("vault") / "vault.json"
+        make_vault(
+            vault,
+            [
+                {"secret": SECRET, "issuer": "Tracker", "account": "alice", "origins": [pages.origin()]},
+                {"secret": QR_SECRET, "issuer": "Elsewhere", "account": "bob", "origins": ["https://wiki.example.com"]},
+            ],
+        )
+        return chromium_factory(vault=vault)
+
+    with shared_chromium(new_browser) as shared:
+        yield shared
+
+
+@pytest.fixture
+def browser(shared_browser: Shared[Chromium], request: pytest.FixtureRequest) -> Iterator[Chromium]:
+    yield from shared_browser.for_test(request)
 
 
 @pytest.fixture

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import SECRET, Chromium, PageServer, make_vault
+from tests.support.shared import Shared
+
+from .conftest import SECRET, Chromium, PageServer, make_vault, shared_chromium
 from .fido_support import consent_window, enable_security_keys, hold_key_with_a_registration
 from .test_i18n import catalog
 from .test_popup_key_unlock import enrol_virtual_key, locked_popup, start  # noqa: F401 (the start fixture)
@@ -32,21 +34,32 @@ RECORD_STATUSES = """() => { window.statuses = [];
 
 
 @pytest.fixture(scope="module")
-def browser(start: Callable[..., Chromium], tmp_path_factory: pytest.TempPathFactory, pages: PageServer) -> Chromium:
+def shared_browser(
+    start: Callable[..., Chromium], tmp_path_factory: pytest.TempPathFactory, pages: PageServer
+) -> Iterator[Shared[Chromium]]:
+    def new_browser() -> Chromium:
+        from native_host.fido.softkey.store import KeyStore
+
+        root = tmp_path_factory.mktemp("key-busy")
+        vault, vkey = root / "vault.json", root / "vkey.json"
+        store = KeyStore()
+        store.pin_hash = hashlib.sha256(b"4711-pin").digest()[:16]
+        store.save(vkey)
+        make_vault(vault, [{"secret": SECRET, "issuer": "Jira", "account": "ann"}])
+        enrol_virtual_key(vault, vkey)
+        b = start(vault, vkey)
+        enable_security_keys(b, pages.origin("localhost"))
+        return b
+
+    with shared_chromium(new_browser) as shared:
+        yield shared
+
+
+@pytest.fixture
+def browser(shared_browser: Shared[Chromium], request: pytest.FixtureRequest) -> Iterator[Chromium]:
     """A browser whose enrolled virtual key has a PIN (a page's registration asking for user verification
     waits for it, holding the key) and the bridge on for the test pages."""
-    from native_host.fido.softkey.store import KeyStore
-
-    root = tmp_path_factory.mktemp("key-busy")
-    vault, vkey = root / "vault.json", root / "vkey.json"
-    store = KeyStore()
-    store.pin_hash = hashlib.sha256(b"4711-pin").digest()[:16]
-    store.save(vkey)
-    make_vault(vault, [{"secret": SECRET, "issuer": "Jira", "account": "ann"}])
-    enrol_virtual_key(vault, vkey)
-    b = start(vault, vkey)
-    enable_security_keys(b, pages.origin("localhost"))
-    return b
+    yield from shared_browser.for_test(request)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ page: the page's inline control says the vault is locked and its Unlock button o
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from native_host.devtools import browsers
+from tests.support.shared import Shared
 
 from .conftest import PAGES, SECRET, PageServer, host_pids_for_home, kill_pid, make_vault, valid_codes
 from .fido_support import (
@@ -26,7 +28,7 @@ from .fido_support import (
     firefox_consent_state,
     virtual_key_env,
 )
-from .test_fido_bridge_firefox import admin_enables_security_keys, wait_for_bridge
+from .test_fido_bridge_firefox import firefox_with_the_bridge
 from .test_firefox import CONTROL, Firefox
 from .test_i18n import catalog
 from .test_popup_key_unlock import enrol_virtual_key
@@ -65,13 +67,10 @@ class KeyFirefox(Firefox):
         self.bidi.click(context, x, y)
 
 
-@pytest.fixture(scope="module")
-def firefox(pages: PageServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyFirefox]:
-    """A Firefox whose host has the virtual key (with a PIN set), a vault with a key slot for that key and an
-    entry bound to the test pages' origin, and security keys on for the pages on localhost (the admin's list)."""
+@contextlib.contextmanager
+def running_firefox(pages: PageServer, root: Path) -> Iterator[KeyFirefox]:
     from native_host.fido.softkey.store import KeyStore
 
-    root = tmp_path_factory.mktemp("firefox-key")
     home = root / "home"
     home.mkdir()
     vault, vkey = root / "vault.json", root / "vkey.json"
@@ -81,18 +80,23 @@ def firefox(pages: PageServer, tmp_path_factory: pytest.TempPathFactory) -> Iter
     make_vault(vault, [{"secret": SECRET, "issuer": "Tracker", "account": "alice", "origins": [pages.origin()]}])
     enrol_virtual_key(vault, vkey)
     env = virtual_key_env(home, vkey, vault)
-    admin_enables_security_keys(home, pages.origin("localhost"))
-    browsers.register_host("firefox", env)
-    bidi = browsers.FirefoxBidi.start(root / "profile", env)
-    try:
-        bidi.install_extension()
-        ff = KeyFirefox(bidi, home, vkey)
-        wait_for_bridge(ff, pages.url("/pages/fido_legacy.html", host="localhost"))
+    made = functools.partial(KeyFirefox, vkey=vkey)
+    with firefox_with_the_bridge(root, env, pages, [pages.origin("localhost")], make=made) as ff:
         yield ff
-    finally:
-        bidi.close()
-        for pid in host_pids_for_home(home):
-            kill_pid(pid)
+
+
+@pytest.fixture(scope="module")
+def shared_firefox(pages: PageServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared[KeyFirefox]]:
+    with Shared(lambda: running_firefox(pages, tmp_path_factory.mktemp("firefox-key"))) as shared:
+        yield shared
+
+
+@pytest.fixture
+def firefox(shared_firefox: Shared[KeyFirefox], request: pytest.FixtureRequest) -> Iterator[KeyFirefox]:
+    """A Firefox whose host has the virtual key (with a PIN set), a vault with a key slot for that key and an
+    entry bound to the test pages' origin, and security keys on for the pages on localhost (the admin's list).
+    Shared until a test fails (a request left holding the key, a PIN try counted): then a fresh one."""
+    yield from shared_firefox.for_test(request)
 
 
 def test_firefox_popup_unlocks_the_vault_with_the_security_key(firefox: KeyFirefox, pages: PageServer) -> None:

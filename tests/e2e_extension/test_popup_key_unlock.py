@@ -16,8 +16,19 @@ from typing import Any
 import pytest
 
 from native_host.devtools import browsers
+from tests.support.shared import Shared
 
-from .conftest import PASSWORD, SECRET, Chromium, PageServer, host_pids_for_home, kill_pid, make_vault
+from .conftest import (
+    PASSWORD,
+    SECRET,
+    Chromium,
+    PageServer,
+    host_pids_for_home,
+    kill_pid,
+    make_vault,
+    shared_chromium,
+    stop_chromium,
+)
 from .fido_support import enable_security_keys, hold_key_with_a_registration, virtual_key_env
 
 pytestmark = pytest.mark.browser
@@ -79,8 +90,14 @@ def enrolled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def browser(start: Callable[..., Chromium], enrolled: tuple[Path, Path]) -> Chromium:
-    return start(*enrolled)
+def shared_browser(start: Callable[..., Chromium], enrolled: tuple[Path, Path]) -> Iterator[Shared[Chromium]]:
+    with shared_chromium(lambda: start(*enrolled)) as shared:
+        yield shared
+
+
+@pytest.fixture
+def browser(shared_browser: Shared[Chromium], request: pytest.FixtureRequest) -> Iterator[Chromium]:
+    yield from shared_browser.for_test(request)
 
 
 def locked_popup(browser: Chromium) -> Any:
@@ -135,31 +152,42 @@ def test_a_vault_with_a_key_slot_offers_the_key_unlock(browser: Chromium) -> Non
 
 
 @pytest.fixture(scope="module")
-def held_key(
+def shared_held_key(
     start: Callable[..., Chromium], tmp_path_factory: pytest.TempPathFactory, pages: PageServer
-) -> Iterator[Chromium]:
+) -> Iterator[Shared[Chromium]]:
+    import hashlib
+
+    from native_host.fido.softkey.store import KeyStore
+
+    @contextlib.contextmanager
+    def running() -> Iterator[Chromium]:
+        root = tmp_path_factory.mktemp("busy")
+        vault, vkey = root / "vault.json", root / "vkey.json"
+        store = KeyStore()
+        store.pin_hash = hashlib.sha256(b"4711-pin").digest()[:16]
+        store.save(vkey)
+        make_vault(vault, [{"secret": SECRET, "issuer": "Jira", "account": "ann"}])
+        enrol_virtual_key(vault, vkey)
+        busy = start(vault, vkey)
+        try:
+            enable_security_keys(busy, pages.origin("localhost"))
+            hold_key_with_a_registration(busy, pages.url("/pages/fido_legacy.html", host="localhost"))
+            yield busy
+        finally:
+            stop_chromium(busy)  # the page's request goes with it
+
+    with Shared(running) as shared:
+        yield shared
+
+
+@pytest.fixture
+def held_key(shared_held_key: Shared[Chromium], request: pytest.FixtureRequest) -> Iterator[Chromium]:
     """A browser whose enrolled virtual key is held by a page's registration waiting for the key's PIN.
 
     The virtual key answers presence by itself, so a key unlock is made to wait the way it does with a
     real key that another request holds (fido.key_busy): long enough to cancel it.
     """
-    import hashlib
-
-    from native_host.fido.softkey.store import KeyStore
-
-    root = tmp_path_factory.mktemp("busy")
-    vault, vkey = root / "vault.json", root / "vkey.json"
-    store = KeyStore()
-    store.pin_hash = hashlib.sha256(b"4711-pin").digest()[:16]
-    store.save(vkey)
-    make_vault(vault, [{"secret": SECRET, "issuer": "Jira", "account": "ann"}])
-    enrol_virtual_key(vault, vkey)
-    busy = start(vault, vkey)
-    enable_security_keys(busy, pages.origin("localhost"))
-    page = hold_key_with_a_registration(busy, pages.url("/pages/fido_legacy.html", host="localhost"))
-    yield busy
-    page.keyboard.press("Escape")  # let the page's request go too
-    page.close()
+    yield from shared_held_key.for_test(request)
 
 
 def waiting_unlock(browser: Chromium) -> Any:

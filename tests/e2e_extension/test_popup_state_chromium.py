@@ -10,19 +10,30 @@ from typing import Any
 
 import pytest
 
-from .conftest import SECRET, Chromium, PageServer, add_entry, make_vault, screenshot
+from tests.support.shared import Shared
+
+from .conftest import SECRET, Chromium, PageServer, add_entry, make_vault, screenshot, shared_chromium
 
 pytestmark = pytest.mark.browser
 POPUP_SIZE = {"width": 360, "height": 600}
 
 
 @pytest.fixture(scope="module")
-def browser(chromium_factory: Any, tmp_path_factory: Any) -> Iterator[Chromium]:
-    vault = tmp_path_factory.mktemp("vault") / "vault.json"
-    make_vault(vault, [])
-    b = chromium_factory(vault=vault)
-    b.unlock()
-    yield b
+def shared_browser(chromium_factory: Any, tmp_path_factory: Any) -> Iterator[Shared[Chromium]]:
+    def new_browser() -> Chromium:
+        vault = tmp_path_factory.mktemp("vault") / "vault.json"
+        make_vault(vault, [])
+        b = chromium_factory(vault=vault)
+        b.unlock()
+        return b
+
+    with shared_chromium(new_browser) as shared:
+        yield shared
+
+
+@pytest.fixture
+def browser(shared_browser: Shared[Chromium], request: pytest.FixtureRequest) -> Iterator[Chromium]:
+    yield from shared_browser.for_test(request)
 
 
 def open_popup(browser: Chromium, tab_page: Any = None) -> Any:
@@ -70,6 +81,9 @@ def test_adding_the_first_account_updates_the_count_and_confirms_beside_the_form
 
 
 def test_a_copy_confirmation_appears_on_the_entry_copied(browser: Chromium, pages: PageServer) -> None:
+    if not browser.host_request("vault.entries", {"origin": pages.origin()})["entries"]:  # the vault starts empty
+        uri = f"otpauth://totp/Copy:ann?secret={SECRET}"
+        browser.host_request("vault.add", {"uri": uri, "origins": [pages.origin()]})
     page = browser.open(pages.url("/pages/atlassian.html"))
     popup = open_popup(browser, page)
     browser.context.grant_permissions(["clipboard-read", "clipboard-write"])

@@ -92,6 +92,29 @@ def test_cred_protect_uv_required_hides_the_credential_without_uv(make_key):
     assert caught.value.code == CtapError.ERR.NO_CREDENTIALS
 
 
+def test_without_a_pin_the_key_reports_user_present_but_never_user_verified(make_key):
+    key, _ = make_key()
+    ctap2 = Ctap2(key.device())
+    for resident in (False, True):
+        made = ctap2.make_credential(CDH, RP, _user(2 if resident else 1), ES256, options={"rk": resident})
+        allow = [{"type": "public-key", "id": made.auth_data.credential_data.credential_id}]
+        asserted = ctap2.get_assertion("example.com", CDH, allow)
+        for what, auth_data in (("makeCredential", made.auth_data), ("getAssertion", asserted.auth_data)):
+            assert (auth_data.is_user_present(), auth_data.is_user_verified()) == (True, False), \
+                f"{what} (resident: {resident}): UP/UV flags {auth_data.flags:#04x}"
+
+
+def test_a_silent_assertion_asks_for_no_touch_and_has_user_presence_clear(make_key):
+    key, auth = make_key()
+    ctap2 = Ctap2(key.device())
+    made = ctap2.make_credential(CDH, RP, _user(), ES256)
+    auth.presence = RefusePresence()  # any touch asked for from here on is refused
+    allow = [{"type": "public-key", "id": made.auth_data.credential_data.credential_id}]
+    silent = ctap2.get_assertion("example.com", CDH, allow, options={"up": False})
+    assert (silent.auth_data.is_user_present(), silent.auth_data.is_user_verified()) == (False, False), \
+        f"flags {silent.auth_data.flags:#04x}"
+
+
 def test_user_refusing_presence_is_operation_denied(make_key):
     key, _ = make_key(presence=RefusePresence())
     with pytest.raises(CtapError) as caught:

@@ -40,7 +40,7 @@ def test_sign_answers_signature_data_that_verifies(make_key):
     handle = websafe_encode(registration.key_handle)
     response = u2f.sign(ORIGIN, APP_ID, "c2lnbg", [{"version": "U2F_V2", "keyHandle": handle}], [key])
     client_data = websafe_decode(response["clientData"])
-    assert json.loads(client_data)["typ"] == "navigator.id.getAssertion"
+    assert json.loads(client_data) == {"typ": "navigator.id.getAssertion", "challenge": "c2lnbg", "origin": ORIGIN}
     signature = SignatureData(websafe_decode(response["signatureData"]))
     signed = (hashlib.sha256(APP_ID.encode()).digest() + websafe_decode(response["signatureData"])[:5]
               + hashlib.sha256(client_data).digest())

@@ -142,6 +142,18 @@ def test_pin_protected_key_registers_with_the_pin_from_the_extension(make_key, s
     assert AuthenticatorData(_auth_data(response)).is_user_verified()
 
 
+def test_an_assertion_without_the_pin_fails_a_relying_party_that_requires_user_verification(make_key, server):
+    """A client that drops the site's userVerification: "required" gets a signature from a key without a PIN;
+    its UV flag is clear, so the relying party (python-fido2's server, as the verifier runs it) refuses it."""
+    key, _auth = make_key()
+    credential, _ = register(server, key)
+    options, state = server.authenticate_begin([credential], user_verification="required")
+    asked = {**dict(options.public_key), "userVerification": "discouraged"}
+    assertion = webauthn.get(ORIGIN, asked, [key])
+    with pytest.raises(ValueError, match="User verification required"):
+        server.authenticate_complete(state, [credential], assertion)
+
+
 def _auth_data(response: dict) -> bytes:
     from fido2.webauthn import AttestationObject
 

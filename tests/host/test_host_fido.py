@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fido2.ctap1 import RegistrationData
+from fido2.ctap1 import RegistrationData, SignatureData
 from fido2.server import Fido2Server
 from fido2.utils import websafe_decode, websafe_encode
 
@@ -96,11 +96,18 @@ def test_u2f_register_then_sign(fido_host):
     app_id = f"{ORIGIN}/app-id.json"
     registration = fido_host.result("u2f.register", {
         "origin": ORIGIN, "appId": app_id, "registerRequests": [{"version": "U2F_V2", "challenge": "Y2hhbA"}]})
-    handle = websafe_encode(RegistrationData(websafe_decode(registration["registrationData"])).key_handle)
+    registered = RegistrationData(websafe_decode(registration["registrationData"]))
+    assert json.loads(websafe_decode(registration["clientData"])) == {
+        "typ": "navigator.id.finishEnrollment", "challenge": "Y2hhbA", "origin": ORIGIN}
+    handle = websafe_encode(registered.key_handle)
     signed = fido_host.result("u2f.sign", {"origin": ORIGIN, "appId": app_id, "challenge": "c2lnbg",
                                            "registeredKeys": [{"version": "U2F_V2", "keyHandle": handle}]})
     assert signed["keyHandle"] == handle
-    assert json.loads(websafe_decode(signed["clientData"]))["typ"] == "navigator.id.getAssertion"
+    client_data = websafe_decode(signed["clientData"])
+    # The page's origin as the browser reported it, never the appId (which the key signs as its own parameter).
+    assert json.loads(client_data) == {"typ": "navigator.id.getAssertion", "challenge": "c2lnbg", "origin": ORIGIN}
+    SignatureData(websafe_decode(signed["signatureData"])).verify(
+        hashlib.sha256(app_id.encode()).digest(), hashlib.sha256(client_data).digest(), registered.public_key)
 
 
 def _uv_required_options() -> dict:

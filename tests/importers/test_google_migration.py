@@ -106,6 +106,22 @@ def test_a_missing_batch_is_reported():
         import_bytes("\n".join(lines).encode())
 
 
+DOCUMENTED_BATCH_CAP = 1000  # docs/import-formats.md: "≤ 1,000 QR codes"
+
+
+def test_an_export_of_exactly_the_most_qr_codes_allowed_is_imported_whole():
+    lines = [uri(payload(otp(name=f"user{i}"), batch_size=DOCUMENTED_BATCH_CAP, batch_index=i))
+             for i in range(DOCUMENTED_BATCH_CAP)]
+    entries = import_bytes("\n".join(lines).encode())
+    assert [e.account for e in entries] == [f"user{i}" for i in range(DOCUMENTED_BATCH_CAP)]
+
+
+@pytest.mark.parametrize("claimed", [DOCUMENTED_BATCH_CAP + 1, DOCUMENTED_BATCH_CAP * 1000])
+def test_a_qr_code_of_an_export_claiming_more_qr_codes_than_allowed_is_refused(claimed):
+    with pytest.raises(ImportFailed, match=f"the export claims {claimed} QR codes; at most {DOCUMENTED_BATCH_CAP} "):
+        import_bytes(uri(payload(otp(), batch_size=claimed, batch_index=0)).encode())
+
+
 def test_raw_plus_in_data_is_base64_not_a_space():
     # 0xFBEFBE is "++++" in Base64 at some alignment; try the three alignments.
     candidates = (payload(otp(secret=b"\0" * shift + b"\xfb\xef\xbe" * 4)) for shift in range(3))

@@ -3,6 +3,7 @@ on 127.0.0.1 (reached as http://localhost:PORT), and one headless Chromium per t
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import time
@@ -13,6 +14,8 @@ from typing import Any
 
 import pyotp
 import pytest
+
+from tests.support.shared import Shared
 
 CHROMIUM = "/usr/bin/chromium"
 _counter = itertools.count(1)
@@ -68,6 +71,7 @@ class MockServer:
         return totp.at(self.clock() + 30 * steps)
 
 
+@contextlib.contextmanager
 def _serve_mock(db_url: str, server_key: bytes | None = None) -> Iterator[MockServer]:
     from tests.mock.support import free_port, start_server, verifier_settings
     from verifier.mock import create_mock_app
@@ -85,32 +89,56 @@ def _serve_mock(db_url: str, server_key: bytes | None = None) -> Iterator[MockSe
 
 
 @pytest.fixture(scope="module")
-def mock_server(tmp_path_factory) -> Iterator[MockServer]:
-    """The mock tracker on a fresh SQLite verifier database."""
-    db = Path(tmp_path_factory.mktemp("mockdb")) / "verifier.db"
-    yield from _serve_mock(f"sqlite:///{db}")
+def shared_mock_server(tmp_path_factory) -> Iterator[Shared[MockServer]]:
+    def start() -> contextlib.AbstractContextManager[MockServer]:
+        db = Path(tmp_path_factory.mktemp("mockdb")) / "verifier.db"
+        return _serve_mock(f"sqlite:///{db}")
+
+    with Shared(start) as shared:
+        yield shared
+
+
+@pytest.fixture
+def mock_server(shared_mock_server: Shared[MockServer], request: pytest.FixtureRequest) -> Iterator[MockServer]:
+    """The mock tracker on a fresh SQLite verifier database, shared by the module's tests until one fails
+    (tests/support/shared.py): each test makes its own users, but a failed one may leave its clock moved,
+    its policy or its lockouts behind, and its rerun starts on a fresh server."""
+    yield from shared_mock_server.for_test(request)
 
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_MOCK_DB = "tracker2fa_mock_tests"
 
 
-@pytest.fixture(scope="module")
-def mock_server_pg() -> Iterator[MockServer]:
+@contextlib.contextmanager
+def _serve_mock_on_postgres(psycopg: Any) -> Iterator[MockServer]:
     """The mock tracker on a fresh PostgreSQL database (its own, dropped afterwards)."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432: {exc}")
-    with admin:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {PG_MOCK_DB} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {PG_MOCK_DB}")
     try:
-        yield from _serve_mock(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_MOCK_DB, server_key=os.urandom(32))
+        with _serve_mock(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_MOCK_DB, server_key=os.urandom(32)) as server:
+            yield server
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {PG_MOCK_DB} WITH (FORCE)")
+
+
+@pytest.fixture(scope="module")
+def shared_mock_server_pg() -> Iterator[Shared[MockServer]]:
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432: {exc}")
+    with Shared(lambda: _serve_mock_on_postgres(psycopg)) as shared:
+        yield shared
+
+
+@pytest.fixture
+def mock_server_pg(shared_mock_server_pg: Shared[MockServer], request: pytest.FixtureRequest) -> Iterator[MockServer]:
+    """The mock tracker on PostgreSQL, shared like :func:`mock_server`."""
+    yield from shared_mock_server_pg.for_test(request)
 
 
 @pytest.fixture(scope="session")
@@ -142,9 +170,7 @@ def policy(mock_server) -> Iterator[Any]:
     original = v.get_policy().to_dict()
 
     def set_policy(**changes: Any) -> None:
-        merged = {**original, **changes}
-        v.set_policy(merged["mode"], list(merged.get("groups") or ()), list(merged.get("ip_allowlist") or ()),
-                     int(merged.get("remember_days") or 0), actor="pytest")
+        v.update_policy(actor="pytest", **{**original, **changes})  # the TOTP settings too
 
     yield set_policy
     set_policy()

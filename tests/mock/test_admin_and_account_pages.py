@@ -90,6 +90,28 @@ def test_admin_saves_the_policy_from_the_admin_page(mock_server, page, policy):
     assert saved["remember_days"] == 7
 
 
+def test_admin_page_shows_and_saves_the_totp_settings(mock_server, page, policy):
+    policy(issuer="Jibra")
+    admin, password = mock_server.new_user("admin", groups=("jira-administrators",))
+    sign_in(mock_server, page, admin, password, mock_server.enrol_totp(admin))
+    page.goto(f"{mock_server.url}/admin")
+    shown = [page.input_value(f"#policy-{name}") for name in ("totp-digits", "totp-period", "totp-algorithm",
+                                                               "totp-window", "issuer")]
+    assert shown == ["6", "30", "SHA1", "1", "Jibra"]
+    page.fill("#policy-totp-digits", "8")
+    page.fill("#policy-totp-period", "60")
+    page.select_option("#policy-totp-algorithm", "SHA256")
+    page.fill("#policy-totp-window", "2")
+    page.fill("#policy-issuer", "Acme Jira")
+    page.click("#policy-save")
+    page.wait_for_url(re.compile(r"/admin$"))
+    assert page.text_content("#flash") == "Policy saved."
+    saved = mock_server.verifier.get_policy()
+    assert (saved.totp_digits, saved.totp_period, saved.totp_algorithm, saved.totp_window, saved.issuer) == \
+        (8, 60, "SHA256", 2, "Acme Jira")
+    assert page.input_value("#policy-totp-digits") == "8" and page.input_value("#policy-issuer") == "Acme Jira"
+
+
 def test_admin_activity_feed_shows_a_login_live(mock_server, browser, page):
     admin, password = mock_server.new_user("watcher", groups=("jira-administrators",))
     sign_in(mock_server, page, admin, password, mock_server.enrol_totp(admin))

@@ -6,6 +6,7 @@ import json
 import os
 import random
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -142,3 +143,57 @@ def test_a_save_after_one_killed_between_backup_and_rename_leaves_no_stray_link(
     assert not [p for p in vault_path.parent.iterdir() if p.name.endswith(".tmp")]
     assert [e.issuer for e in VaultFile(backup).unlock(PASSWORD).entries()] == ["Jira"]
     assert [e.issuer for e in VaultFile(vault_path).unlock(PASSWORD).entries()] == ["Jira", "next"]
+
+
+class DurabilitySpy:
+    """Records the steps of a save as the kernel sees them: each fsync (of a file, or of a folder and which)
+    and each rename (and onto what)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.steps: list[tuple[str, tuple[int, int]]] = []
+        real_fsync, real_replace = os.fsync, os.replace
+
+        def fsync(fd: int) -> None:
+            info = os.fstat(fd)
+            kind = "fsync folder" if stat.S_ISDIR(info.st_mode) else "fsync file"
+            self.steps.append((kind, (info.st_dev, info.st_ino)))
+            real_fsync(fd)
+
+        def replace(source, target) -> None:
+            real_replace(source, target)
+            info = os.stat(target)
+            self.steps.append(("rename", (info.st_dev, info.st_ino)))
+
+        monkeypatch.setattr(os, "fsync", fsync)
+        monkeypatch.setattr(os, "replace", replace)
+
+    def around_the_rename_onto(self, path: Path) -> tuple[list[tuple[str, tuple[int, int]]], ...]:
+        """The steps before and after the last rename that put ``path`` in place."""
+        last = max(i for i, step in enumerate(self.steps) if step == ("rename", _identity(path)))
+        return self.steps[:last], self.steps[last + 1:]
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
+
+
+SAVES = {
+    "create": lambda path: VaultFile(path).create(PASSWORD, kdf_cost="minimum"),
+    "add": lambda path: VaultFile(path).unlock(PASSWORD).add(Entry(secret=SECRET_160, issuer="GitLab")),
+    "change the password": lambda path: VaultFile(path).unlock(PASSWORD).change_password(PASSWORD, "a new passphrase!"),
+}
+
+
+@pytest.mark.parametrize("save", SAVES)
+def test_each_vault_save_fsyncs_the_vaults_folder_after_renaming_the_new_file_into_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, save: str
+) -> None:
+    vault_path = tmp_path / "vault" / "vault.json"
+    if save != "create":
+        SAVES["create"](vault_path)
+    spy = DurabilitySpy(monkeypatch)
+    SAVES[save](vault_path)
+    before, after = spy.around_the_rename_onto(vault_path)
+    assert ("fsync file", _identity(vault_path)) in before, f"the new file was not fsynced first: {spy.steps}"
+    assert ("fsync folder", _identity(vault_path.parent)) in after, f"no fsync of the folder after: {spy.steps}"

@@ -74,6 +74,37 @@ def test_another_key_is_a_wrong_security_key_and_changes_nothing(enrolled, vault
     assert vault_path.read_bytes() == before
 
 
+def _wrong_secrets(right: bytes, slot: dict) -> dict[str, bytes]:
+    """Secrets a thief without the key could try: what the file holds, nothing, a guess, a near miss."""
+    return {"the slot's own salt": _unb64(slot["salt"]), "zeros": bytes(32), "random": os.urandom(32),
+            "one bit off": bytes([right[0] ^ 1]) + right[1:]}
+
+
+def test_a_key_slot_opens_only_with_the_secret_of_its_own_credential():
+    from native_host.vault.key_slot import make_key_slot, unwrap_key_slot
+
+    master, right = os.urandom(32), os.urandom(32)
+    slot = make_key_slot(master, credential_id=os.urandom(32), rp_id="tracker2fa-vault.invalid",
+                         salt=os.urandom(32), prf_output=right, name="desk key")
+    assert unwrap_key_slot(slot, right) == master
+    for what, secret in _wrong_secrets(right, slot).items():
+        with pytest.raises(VaultTampered):  # a wrap that does not open: never a master key
+            unwrap_key_slot(slot, secret)
+            pytest.fail(f"the slot opened with {what} as the key's secret")
+
+
+def test_a_key_holding_the_credential_but_answering_another_secret_does_not_open_the_vault(enrolled, key,
+                                                                                           vault_path):
+    """The slot's own credential on the key, but another hmac-secret behind it (a copy of the credential id
+    on another key): the touch succeeds, the secret is wrong, the wrap does not open and nothing changes."""
+    (credential,) = key.store.credentials.values()
+    credential.cred_random = os.urandom(32)
+    before = vault_path.read_bytes()
+    with pytest.raises(VaultTampered):
+        vault_key.unlock_vault(VaultFile(vault_path), [key.handle])
+    assert vault_path.read_bytes() == before
+
+
 def test_a_key_slot_edited_without_its_checksum_is_tampering(enrolled, key, vault_path):
     doc = json.loads(vault_path.read_bytes())
     doc["header"]["slots"][1]["name"] = "renamed"

@@ -60,7 +60,8 @@ def test_add_to_group_and_set_policy(db, capsys):
     code, out, _ = admin(db, "set-policy", "--mode", "groups", "--group", "dev", "--allow", "10.0.0.0/8",
                          "--remember-days", "7", capsys=capsys)
     assert code == 0 and json.loads(out) == {"mode": "groups", "groups": ["dev"], "ip_allowlist": ["10.0.0.0/8"],
-                                             "remember_days": 7}
+                                             "remember_days": 7, "totp_digits": 6, "totp_period": 30,
+                                             "totp_algorithm": "SHA1", "totp_window": 1, "issuer": ""}
 
 
 def test_a_bad_policy_fails_with_a_message_and_changes_nothing(db, capsys):
@@ -68,6 +69,51 @@ def test_a_bad_policy_fails_with_a_message_and_changes_nothing(db, capsys):
     assert code == 1 and "network" in err
     _, out, _ = admin(db, "show-policy", capsys=capsys)
     assert json.loads(out)["ip_allowlist"] == []
+
+
+def test_set_policy_sets_the_totp_settings_and_show_policy_shows_them(db, capsys):
+    code, _, _ = admin(db, "set-policy", "--totp-digits", "8", "--totp-period", "60", "--totp-algorithm", "sha256",
+                       "--totp-window", "2", "--issuer", "Acme Jira", capsys=capsys)
+    assert code == 0
+    _, out, _ = admin(db, "show-policy", capsys=capsys)
+    assert json.loads(out) == {"mode": "all", "groups": [], "ip_allowlist": [], "remember_days": 0,
+                               "totp_digits": 8, "totp_period": 60, "totp_algorithm": "SHA256", "totp_window": 2,
+                               "issuer": "Acme Jira"}
+
+
+def test_each_set_policy_option_changes_its_setting_and_keeps_the_others(db, capsys):
+    admin(db, "set-policy", "--mode", "groups", "--group", "dev", "--remember-days", "7", "--totp-digits", "8",
+          capsys=capsys)
+    admin(db, "set-policy", "--totp-window", "3", capsys=capsys)
+    _, out, _ = admin(db, "set-policy", "--mode", "all", capsys=capsys)
+    policy = json.loads(out)
+    assert (policy["mode"], policy["groups"], policy["remember_days"], policy["totp_digits"],
+            policy["totp_window"]) == ("all", [], 7, 8, 3)
+
+
+@pytest.mark.parametrize(("option", "value", "range_text"), [
+    ("--totp-digits", "9", "totp_digits must be a whole number from 6 to 8, got 9"),
+    ("--totp-period", "10", "totp_period must be a whole number from 15 to 300 seconds, got 10"),
+    ("--totp-algorithm", "MD5", "totp_algorithm must be one of SHA1, SHA256, SHA512, got 'MD5'"),
+    ("--totp-window", "11", "totp_window must be a whole number from 0 to 10 steps, got 11"),
+    ("--issuer", "Acme:Jira", "issuer must be at most 100 printable characters without ':'"),
+])
+def test_set_policy_refuses_an_out_of_range_totp_setting_with_its_range_and_stores_nothing(db, capsys, option,
+                                                                                          value, range_text):
+    _, before, _ = admin(db, "show-policy", capsys=capsys)
+    code, out, err = admin(db, "set-policy", "--remember-days", "5", option, value, capsys=capsys)
+    assert code == 1 and out == "" and range_text in err
+    assert admin(db, "show-policy", capsys=capsys)[1] == before
+
+
+def test_set_policy_with_nothing_to_change_says_so(db, capsys):
+    code, _, err = admin(db, "set-policy", capsys=capsys)
+    assert code == 1 and "nothing to change" in err
+
+
+def test_set_policy_refuses_groups_without_a_mode(db, capsys):
+    code, _, err = admin(db, "set-policy", "--group", "dev", capsys=capsys)
+    assert code == 1 and "--group and --allow go with --mode" in err
 
 
 def test_exclude_until_a_date(db, capsys):

@@ -72,6 +72,50 @@ def test_admin_endpoints_refuse_a_missing_or_wrong_token(api):
         "unauthorized"
 
 
+ADMIN_TOKEN = "admin-secret-token"
+# (the token, a request only that token opens): the tracker's service token, and the admin's.
+ROLES = {"service": (SERVICE_TOKEN, ("GET", "/v1/users/alice/credentials")),
+         "admin": (ADMIN_TOKEN, ("GET", "/v1/admin/users"))}
+
+
+def near_misses(token: str) -> dict[str, str]:
+    """Tokens a check that is not an exact comparison would let through."""
+    last = "x" if token[-1] != "x" else "y"
+    return {"a prefix": token[:-1], "its first character": token[:1], "one character longer": token + "x",
+            "the token twice": token * 2, "right prefix, last character changed": token[:-1] + last,
+            "right prefix, first character changed": ("x" if token[0] != "x" else "y") + token[1:]}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_token_that_only_resembles_the_configured_one_is_refused(api, role):
+    token, (method, path) = ROLES[role]
+    make_user(api)
+    assert api.request(method, path, headers={"authorization": f"Bearer {token}"}).status_code == 200
+    for what, presented in near_misses(token).items():
+        reply = api.request(method, path, headers={"authorization": f"Bearer {presented}"})
+        assert reply.status_code == 401, f"the {role} endpoint accepted {what} of its token: {reply.text}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_tokens_are_compared_in_constant_time_by_hmac_compare_digest(api, role, monkeypatch):
+    import hmac
+
+    token, (method, path) = ROLES[role]
+    make_user(api)
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    for presented, status in ((token, 200), (token[:-1], 401), ("wrong-token-of-the-right-length"[:len(token)], 401)):
+        compared.clear()
+        assert api.request(method, path, headers={"authorization": f"Bearer {presented}"}).status_code == status
+        assert compared == [(presented.encode(), token.encode())], f"{presented!r}: compared {compared}"
+
+
 def test_creating_a_user_twice_is_a_conflict(api):
     make_user(api)
     reply = api.post("/v1/admin/users", json={"username": "alice"}, headers=ADMIN)
@@ -129,6 +173,47 @@ def test_backup_codes_work_once_over_http(api):
 def test_an_invalid_policy_is_400_with_its_reason(api):
     reply = api.put("/v1/admin/policy", json={"mode": "all", "ip_allowlist": ["10.0.0.0/99"]}, headers=ADMIN)
     assert reply.status_code == 400 and "network" in reply.json()["error"]["message"]
+
+
+ACME_TOTP = {"totp_digits": 8, "totp_period": 60, "totp_algorithm": "SHA256", "totp_window": 2, "issuer": "Acme Jira"}
+
+
+def test_the_policy_endpoints_carry_the_totp_settings_and_enrolment_begins_with_them(api, clock):
+    import pyotp
+
+    reply = api.put("/v1/admin/policy", json={"mode": "all", **ACME_TOTP}, headers=ADMIN)
+    assert reply.status_code == 200 and {k: reply.json()[k] for k in ACME_TOTP} == ACME_TOTP
+    assert {k: api.get("/v1/admin/policy", headers=ADMIN).json()[k] for k in ACME_TOTP} == ACME_TOTP
+    make_user(api, "bob")
+    enrolment = api.post("/v1/totp/enrol/begin", json={"username": "bob"}).json()
+    assert (enrolment["digits"], enrolment["period"], enrolment["algorithm"], enrolment["issuer"]) == \
+        (8, 60, "SHA256", "Acme Jira")
+    app = pyotp.parse_uri(enrolment["uri"])
+    assert (app.digits, app.interval, app.issuer) == (8, 60, "Acme Jira")
+    confirm = {"username": "bob", "code": app.at(clock()), "ip": "192.0.2.1"}
+    assert api.post("/v1/totp/enrol/confirm", json=confirm).json()["ok"] is True
+    clock.advance(60)
+    verify = {"username": "bob", "code": app.at(clock()), "ip": "192.0.2.1"}
+    assert api.post("/v1/totp/verify", json=verify).json()["ok"] is True
+
+
+def test_a_put_without_totp_settings_keeps_them(api):
+    api.put("/v1/admin/policy", json={"mode": "all", **ACME_TOTP}, headers=ADMIN)
+    reply = api.put("/v1/admin/policy", json={"mode": "none"}, headers=ADMIN)
+    assert reply.json()["mode"] == "none" and {k: reply.json()[k] for k in ACME_TOTP} == ACME_TOTP
+
+
+@pytest.mark.parametrize(("field", "value", "range_text"), [
+    ("totp_digits", 5, "from 6 to 8"), ("totp_period", 600, "from 15 to 300 seconds"),
+    ("totp_algorithm", "MD5", "one of SHA1, SHA256, SHA512"), ("totp_window", 11, "from 0 to 10 steps"),
+    ("issuer", "a\tb", "printable characters"),
+])
+def test_an_out_of_range_totp_setting_is_400_with_its_range_and_changes_nothing(api, field, value, range_text):
+    before = api.get("/v1/admin/policy", headers=ADMIN).json()
+    reply = api.put("/v1/admin/policy", json={"mode": "none", field: value}, headers=ADMIN)
+    assert reply.status_code == 400 and reply.json()["error"]["code"] == "invalid_policy"
+    assert range_text in reply.json()["error"]["message"]
+    assert api.get("/v1/admin/policy", headers=ADMIN).json() == before
 
 
 def test_the_ip_allowlist_is_applied_to_the_second_factor_decision(api):

@@ -166,6 +166,23 @@ def test_a_json_lines_file_creates_users(verifier):
     assert (report.format, report.imported) == ("jsonl", 1) and accepts(verifier, "carol", secret)
 
 
+def test_a_window_column_is_stored_with_the_factor_and_an_empty_one_leaves_the_policys(verifier):
+    data = (f"username,secret,window\nalice,{b32(os.urandom(20))},0\nbob,{b32(os.urandom(20))},\n").encode()
+    assert run_import(verifier, data, name="seeds.csv").imported == 2
+    assert verifier.store.get_totp("alice")["window_steps"] == 0
+    assert verifier.store.get_totp("bob")["window_steps"] is None
+
+
+@pytest.mark.parametrize("window", ["11", "-1", "one"])
+def test_a_window_out_of_range_is_refused_with_the_range_and_nothing_is_imported(verifier, window):
+    data = f"username,secret,window\nalice,{b32(os.urandom(20))},{window}\n".encode()
+    report = run_import(verifier, data, name="seeds.csv")
+    assert report.imported == 0 and verifier.store.list_users() == []
+    (rejected,) = report.rejected
+    assert ("window must be a whole number of steps from 0 to 10" in rejected.reason
+            or "window must be a whole number, got" in rejected.reason)
+
+
 def test_one_bad_row_imports_nothing_and_each_bad_row_is_reported_with_its_line(verifier):
     data = (f"username,secret\nalice,{b32(os.urandom(20))}\nbob,{b32(os.urandom(10))}\n"
             f"carol,not base32!\nalice,{b32(os.urandom(20))}\n").encode()

@@ -72,6 +72,23 @@ def test_a_failing_subscriber_does_not_break_verification(verifier, clock):
     assert [e["result"] for e in verifier.audit(username="alice", event="verify")] == ["ok"]
 
 
+def test_a_failing_subscriber_does_not_keep_the_event_from_the_subscribers_after_it(verifier):
+    calls: list[str] = []
+
+    def broken(event):
+        calls.append("broken")
+        raise RuntimeError("listener bug")
+
+    def healthy(event):
+        calls.append(f"healthy saw {event['username']}")
+
+    verifier.subscribe_audit(broken)
+    verifier.subscribe_audit(healthy)
+    verifier.create_user("alice")
+    verifier.create_user("bob")
+    assert calls == ["broken", "healthy saw alice", "broken", "healthy saw bob"]
+
+
 def test_audit_queries_filter_and_page(verifier):
     for name in ("a1", "a2", "a3"):
         verifier.create_user(name)

@@ -7,23 +7,48 @@ between tries. A reader never takes the lock.
 from __future__ import annotations
 
 import fcntl
+import os
 import subprocess
 import sys
 import threading
+import time
+
+import pytest
 
 from verifier.store.sqlite import SqliteStore
 
 HOLD = ("import fcntl, sys\n"
-        "f = open(sys.argv[1], 'rb'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+        "f = open(sys.argv[1], 'rb'); fcntl.flock(f, getattr(fcntl, sys.argv[2]))\n"
         "print('held', flush=True); sys.stdin.readline()\n")
+WAIT_SECONDS = 20.0  # a bound for a hung thread, never a timing assertion
 
 
-def _holder(lock_path) -> subprocess.Popen:
-    """Another process holding the writer lock until its stdin is closed."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(lock_path)], stdin=subprocess.PIPE,
+def _holder(lock_path, mode: str = "LOCK_EX") -> subprocess.Popen:
+    """Another process holding the writer lock (``LOCK_EX`` as a writer does, or ``LOCK_SH``) until its
+    stdin is closed."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(lock_path), mode], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"
     return proc
+
+
+def _blocked_on(lock_path) -> bool:
+    """True while some process waits in flock() for ``lock_path`` (a "->" line of /proc/locks)."""
+    inode = f":{os.stat(lock_path).st_ino} "
+    with open("/proc/locks") as locks:
+        return any("->" in line and "FLOCK" in line and inode in line for line in locks)
+
+
+def _queued_or_done(lock_path, done: threading.Event) -> str:
+    """Wait until the write is queued on the lock ("queued") or has finished anyway ("written")."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if done.is_set():
+            return "written"
+        if _blocked_on(lock_path):
+            return "queued"
+        time.sleep(0.01)
+    return "neither"
 
 
 def _in_thread(call) -> threading.Event:
@@ -45,15 +70,19 @@ def test_the_writer_lock_file_is_private_and_beside_the_database(tmp_path) -> No
         store.close()
 
 
-def test_a_write_waits_while_another_process_holds_the_writer_lock(tmp_path) -> None:
+@pytest.mark.parametrize("held", ["LOCK_EX", "LOCK_SH"], ids=["held exclusive", "held shared"])
+def test_a_write_waits_while_another_process_holds_the_writer_lock(tmp_path, held) -> None:
+    """Held shared too: a writer that took the lock shared would pass an exclusive holder's test."""
     store = SqliteStore(tmp_path / "verifier.db")
-    holder = _holder(tmp_path / "verifier.db-writer")
+    lock_path = tmp_path / "verifier.db-writer"
+    holder = _holder(lock_path, held)
     try:
         done = _in_thread(lambda: store.add_audit({"ts": 1.0, "event": "test", "result": "ok"}))
-        assert not done.wait(1.0)  # queued behind the other process, not inside SQLite
+        # queued behind the other process in the kernel, not inside SQLite, and not written past it
+        assert _queued_or_done(lock_path, done) == "queued", f"the write did not wait for a lock held {held}"
         holder.stdin.close()
         holder.wait(timeout=10)
-        assert done.wait(10)
+        assert done.wait(WAIT_SECONDS)
         assert [e["event"] for e in store.query_audit()] == ["test"]
     finally:
         holder.kill()

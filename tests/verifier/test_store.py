@@ -136,3 +136,49 @@ def test_backup_codes_stored_before_lookup_tags_survive_the_upgrade_and_still_ve
         assert verifier.verify_backup_code("alice", fresh[0], "192.0.2.1", "pytest").ok
     finally:
         upgraded.close()
+
+
+def test_totp_factors_and_enrolments_stored_before_schema_4_keep_working_after_the_upgrade(store_url, server_key):
+    """Schema 3 had no ``totp.window_steps`` and no parameters on ``totp_pending``: a factor enrolled then
+    still verifies (with the policy's window), and a pending enrolment is confirmed with the defaults it
+    was shown with, even after an admin chose other settings for new enrolments."""
+    import time
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    import verifier.store.base as base
+    from verifier.core import sealing
+    from verifier.core import totp as rules
+    from verifier.service import Verifier
+    from verifier.store import migrations
+
+    from .conftest import fast_settings
+
+    now = time.time()
+    aead = AESGCM(server_key)
+    enrolled, pending = rules.new_secret(), rules.new_secret()
+    original = migrations.MIGRATIONS
+    before = [m for m in original if m[0] < 4]
+    try:
+        base.MIGRATIONS, base.LATEST = before, before[-1][0]
+        old = open_store(store_url)
+        for name in ("alice", "bob"):
+            old.create_user(name, None, [], now)
+        with old.tx() as tx:  # the shape of schema 3
+            tx.run("INSERT INTO totp (username, secret_enc, digits, period, algorithm, last_step, drift, created) "
+                   "VALUES (?, ?, 6, 30, 'SHA1', 0, 0, ?)", ("alice", sealing.seal(aead, "alice", enrolled), now))
+            tx.run("INSERT INTO totp_pending (username, secret_enc, created) VALUES (?, ?, ?)",
+                   ("bob", sealing.seal(aead, "bob", pending), now))
+        old.close()
+    finally:
+        base.MIGRATIONS, base.LATEST = original, LATEST
+    upgraded = open_store(store_url)
+    try:
+        assert upgraded.schema_version() == LATEST >= 4
+        verifier = Verifier(upgraded, fast_settings(server_key))
+        verifier.update_policy(totp_digits=8, totp_period=60, totp_algorithm="SHA256")
+        assert verifier.verify_totp("alice", rules.totp(enrolled, time.time()), "192.0.2.1", "t").ok
+        assert verifier.totp_enroll_confirm("bob", rules.totp(pending, time.time()), "192.0.2.1", "t").ok
+        assert (upgraded.get_totp("bob")["digits"], upgraded.get_totp("bob")["period"]) == (6, 30)
+    finally:
+        upgraded.close()

@@ -119,6 +119,23 @@ def test_the_otpauth_uri_round_trips_through_pyotp():
     assert parsed.issuer == "Jibra" and parsed.name == "alice@example.com"
 
 
+@given(issuer=st.text(max_size=100).filter(lambda t: ":" not in t and t.isprintable() and t.strip() == t and t),
+       digits=st.sampled_from([6, 7, 8]), period=st.integers(15, 300),
+       algorithm=st.sampled_from(["SHA1", "SHA256", "SHA512"]))
+def test_any_issuer_and_parameters_the_policy_allows_survive_the_otpauth_uri(issuer, digits, period, algorithm):
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    from verifier.core.policy import Policy
+
+    Policy.validated("all", issuer=issuer)  # an issuer an admin may choose
+    uri = totp.otpauth_uri(b"s" * 20, "bob", issuer, TotpParams(digits, period, algorithm))
+    parts = urlsplit(uri)
+    query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    assert unquote(parts.path.lstrip("/")) == f"{issuer}:bob"
+    assert (query["issuer"], query["digits"], query["period"], query["algorithm"]) == (issuer, str(digits),
+                                                                                       str(period), algorithm)
+
+
 def test_the_qr_code_is_an_svg():
     assert totp.qr_svg("otpauth://totp/x?secret=AAAA").lstrip().startswith("<svg")
 

@@ -64,6 +64,25 @@ def test_a_counter_regression_is_refused_as_a_possible_clone(verifier, key):
     assert any("clone" in (e["detail"] or "") for e in verifier.audit(username="alice", event="verify"))
 
 
+# How a clone's counter relates to the count the verifier stored: the clone answers with that count.
+CLONED_COUNTERS = {"equal": lambda stored: stored, "lower": lambda stored: stored - 1, "zero": lambda stored: 0}
+
+
+@pytest.mark.parametrize("clone", CLONED_COUNTERS)
+def test_a_counter_not_above_the_stored_non_zero_one_is_refused_as_a_possible_clone(verifier, key, clone):
+    register(verifier, key)
+    state_id, response = assertion(verifier, key)
+    assert verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA).ok
+    stored = verifier.list_credentials("alice")[0]["sign_count"]
+    assert stored > 1
+    presented = CLONED_COUNTERS[clone](stored)
+    key.store.next_counter = lambda: presented  # the clone signs with this count
+    state_id, response = assertion(verifier, key)
+    result = verifier.webauthn_authenticate_complete("alice", state_id, response, IP, UA)
+    assert (result.ok, result.reason) == (False, "counter_regression"), f"counter {presented} after {stored}"
+    assert verifier.list_credentials("alice")[0]["sign_count"] == stored
+
+
 def test_a_challenge_works_only_once(verifier, key):
     register(verifier, key)
     state_id, response = assertion(verifier, key)

@@ -1,4 +1,4 @@
-"""The verifier's sub-commands of ``tracker2fa`` (``verifier``, ``mock``), plugged in by entry point.
+"""The verifier's sub-commands of ``tracker2fa`` (``verifier``, ``mock``, ``gate``), plugged in by entry point.
 
 pyproject.toml declares them in the ``tracker2fa.commands`` group with the ``verifier`` extra, so the CLI
 core (which never imports this package) can name the extra when FastAPI or uvicorn is missing. Modules here

@@ -5,11 +5,14 @@
     tracker2fa verifier admin [--db URL] init
     tracker2fa verifier admin [--db URL] create-user NAME [--group G]... [--password-stdin]
     tracker2fa verifier admin [--db URL] add-to-group NAME GROUP
-    tracker2fa verifier admin [--db URL] set-policy --mode MODE [--group G]... [--allow CIDR]... [--remember-days N]
+    tracker2fa verifier admin [--db URL] set-policy [--mode MODE [--group G]... [--allow CIDR]...] [--remember-days N]
+                              [--totp-digits N] [--totp-period S] [--totp-algorithm ALG] [--totp-window N]
+                              [--issuer NAME]
     tracker2fa verifier admin [--db URL] exclude NAME --until YYYY-MM-DD|none
     tracker2fa verifier admin [--db URL] reset-user NAME | reset-group GROUP | unlock NAME [--ip IP]
     tracker2fa verifier admin [--db URL] audit [--user NAME] [--event E] [--limit N] [--json]
     tracker2fa verifier admin [--db URL] show-policy | list-users | status NAME
+    tracker2fa verifier admin [--db URL] sessions NAME | revoke-sessions NAME [--sid SID]
     tracker2fa verifier admin [--db URL] import FILE [--format pskc|csv|jsonl] [--password-stdin] [--skip-invalid]
                               [--map-serial]
 
@@ -90,12 +93,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = actions.add_parser("add-to-group", help="add a user to a group")
     p.add_argument("username")
     p.add_argument("group")
-    p = actions.add_parser("set-policy", help="set who must use a second factor")
-    p.add_argument("--mode", required=True, choices=("none", "all", "groups", "all_except_groups"))
+    p = actions.add_parser("set-policy", help="set who must use a second factor, and the TOTP settings",
+                           description="Each option changes one setting and keeps the others; --mode replaces "
+                           "the mode, its groups and the allowlist together. The TOTP settings apply to new "
+                           "enrolments (existing factors keep theirs); the window to every verification.")
+    p.add_argument("--mode", choices=("none", "all", "groups", "all_except_groups"))
     p.add_argument("--group", action="append", default=[], help="group for the groups modes (repeatable)")
     p.add_argument("--allow", action="append", default=[], metavar="CIDR",
                    help="network that skips the second factor, IPv4 or IPv6 (repeatable)")
-    p.add_argument("--remember-days", type=int, default=0, help="remember a device for N days (0 = never)")
+    p.add_argument("--remember-days", type=int, metavar="N", help="remember a device for N days (0 = never)")
+    p.add_argument("--totp-digits", type=int, metavar="N", help="digits of new enrolments' codes (6-8)")
+    p.add_argument("--totp-period", type=int, metavar="S", help="seconds per code of new enrolments (15-300)")
+    p.add_argument("--totp-algorithm", metavar="ALG", help="HMAC of new enrolments: SHA1, SHA256 or SHA512")
+    p.add_argument("--totp-window", type=int, metavar="N",
+                   help="steps accepted either side of now, for every verification (0-10; default 1)")
+    p.add_argument("--issuer", metavar="NAME",
+                   help="issuer label authenticator apps show for new enrolments ('' = the relying party's name)")
     actions.add_parser("show-policy", help="print the policy as JSON")
     p = actions.add_parser("exclude", help="skip a user's second factor until a date")
     p.add_argument("username")
@@ -110,6 +123,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions.add_parser("list-users", help="list usernames")
     p = actions.add_parser("status", help="print a user's status as JSON")
     p.add_argument("username")
+    p = actions.add_parser("sessions", help="list a user's forward-auth gate sessions as JSON")
+    p.add_argument("username")
+    p = actions.add_parser("revoke-sessions", help="end a user's gate sessions (all, or one with --sid)")
+    p.add_argument("username")
+    p.add_argument("--sid", help="only the session with this public id (from `sessions`)")
     p = actions.add_parser("audit", help="print audit events, oldest first")
     p.add_argument("--user")
     p.add_argument("--event")
@@ -298,7 +316,7 @@ def run_admin(args: argparse.Namespace) -> int:
     elif cmd == "add-to-group":
         out = v.add_to_group(args.username, args.group, actor=actor)
     elif cmd == "set-policy":
-        out = v.set_policy(args.mode, args.group, args.allow, args.remember_days, actor=actor)
+        out = v.update_policy(actor=actor, **policy_changes(args))
     elif cmd == "show-policy":
         out = v.get_policy()
     elif cmd == "exclude":
@@ -315,6 +333,10 @@ def run_admin(args: argparse.Namespace) -> int:
         out = {"users": v.list_users()}
     elif cmd == "status":
         out = v.user_status(args.username)
+    elif cmd == "sessions":
+        out = {"sessions": v.list_sessions(args.username)}
+    elif cmd == "revoke-sessions":
+        out = {"revoked": v.revoke_sessions(args.username, args.sid, actor=actor)}
     else:  # audit
         events = v.audit(username=args.user, event=args.event, limit=args.limit)
         for e in events:
@@ -344,6 +366,21 @@ def run_init(db: str | None) -> int:
     _open(url).store.close()  # applies pending migrations, as serve would
     print(f"the verifier database {url.split('@')[-1]} exists already; nothing to do")
     return 0
+
+
+def policy_changes(args: argparse.Namespace) -> dict:
+    """The policy fields ``set-policy`` was asked to change (the others are kept); raises BadRequest."""
+    changes: dict = {}
+    if args.mode is not None:
+        changes.update(mode=args.mode, groups=args.group, ip_allowlist=args.allow)
+    elif args.group or args.allow:
+        raise BadRequest("--group and --allow go with --mode (which they replace together)")
+    for name in ("remember_days", "totp_digits", "totp_period", "totp_algorithm", "totp_window", "issuer"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    if not changes:
+        raise BadRequest("set-policy: nothing to change (see tracker2fa verifier admin set-policy --help)")
+    return changes
 
 
 def run_import(args: argparse.Namespace, verifier, actor: str) -> int:

@@ -11,6 +11,8 @@ EVENTS = (
     "webauthn_registered", "webauthn_renamed", "webauthn_removed", "verify", "lockout", "throttled",
     "device_remembered", "devices_revoked", "policy_changed", "user_excluded", "user_reset", "group_reset",
     "groups_changed",
+    # the forward-auth gate's sessions (verifier/gate/)
+    "session_started", "session_upgraded", "session_ended", "sessions_revoked",
 )
 MAX_USER_AGENT = 300
 

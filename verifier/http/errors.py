@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from ..errors import (
     BadRequest,
     CredentialNotFound,
+    PolicyConflict,
     UserExists,
     UserNotFound,
     VerifierError,
@@ -25,7 +26,8 @@ class Unauthorized(VerifierError):
     code = "unauthorized"
 
 
-STATUS = ((Unauthorized, 401), (UserNotFound, 404), (CredentialNotFound, 404), (UserExists, 409), (BadRequest, 400))
+STATUS = ((Unauthorized, 401), (UserNotFound, 404), (CredentialNotFound, 404), (UserExists, 409),
+          (PolicyConflict, 409), (BadRequest, 400))
 ERROR_RESPONSES = {400: {"model": ErrorReply}, 404: {"model": ErrorReply}, 409: {"model": ErrorReply}}
 AUTH_RESPONSES = {401: {"model": ErrorReply}, 403: {"model": ErrorReply}}
 

@@ -85,6 +85,7 @@ class TotpEnrolment(BaseModel):
     digits: int
     period: int
     algorithm: str
+    issuer: str
 
 
 class BackupCodes(BaseModel):
@@ -179,10 +180,34 @@ class Groups(Strict):
 
 
 class PolicyModel(Strict):
+    """PUT body: who is asked replaces the stored one; a TOTP setting left out (or null) is kept. The TOTP
+    settings are range-checked by the verifier (400 ``invalid_policy`` naming the range), not here."""
+
     mode: Literal["none", "all", "groups", "all_except_groups"]
     groups: Annotated[list[GroupName], Field(max_length=100)] = []
     ip_allowlist: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=1000)] = []
     remember_days: Annotated[int, Field(ge=0, le=365)] = 0
+    totp_digits: int | None = Field(None, description="digits of new enrolments' codes, 6-8")
+    totp_period: int | None = Field(None, description="seconds per code of new enrolments, 15-300")
+    totp_algorithm: Annotated[str, Field(max_length=16)] | None = Field(
+        None, description="HMAC of new enrolments: SHA1, SHA256 or SHA512")
+    totp_window: int | None = Field(None, description="steps accepted either side of now, every verification, 0-10")
+    issuer: Annotated[str, Field(max_length=200)] | None = Field(
+        None, description="the issuer label of new enrolments (\"\": the relying party's name)")
+
+
+class PolicyReply(BaseModel):
+    """The policy in force."""
+
+    mode: str
+    groups: list[str]
+    ip_allowlist: list[str]
+    remember_days: int
+    totp_digits: int
+    totp_period: int
+    totp_algorithm: str
+    totp_window: int
+    issuer: str
 
 
 class Exclude(Strict):
@@ -200,6 +225,25 @@ class UserList(BaseModel):
 
 class GroupReset(BaseModel):
     users: list[str]
+
+
+class GateSession(BaseModel):
+    """One login session of the forward-auth gate (its public id; the token is never shown)."""
+
+    sid: str
+    username: str
+    domain: str
+    level: int
+    method: str
+    ip: str | None
+    user_agent: str | None
+    created: float
+    last_seen: float
+    expires: float
+
+
+class GateSessions(BaseModel):
+    sessions: list[GateSession]
 
 
 class AuditEventModel(BaseModel):

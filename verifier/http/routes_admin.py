@@ -10,7 +10,20 @@ from ..core.audit import AuditEvent
 from ..service import results
 from .deps import VerifierDep
 from .errors import AUTH_RESPONSES, ERROR_RESPONSES
-from .models import AuditReply, CreateUser, Exclude, GroupReset, Groups, PolicyModel, Unlock, UserList, UserStatus
+from .models import (
+    AuditReply,
+    Count,
+    CreateUser,
+    Exclude,
+    GateSessions,
+    GroupReset,
+    Groups,
+    PolicyModel,
+    PolicyReply,
+    Unlock,
+    UserList,
+    UserStatus,
+)
 from .security import require_admin
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
@@ -59,6 +72,21 @@ def unlock(body: Unlock, username: NameP, actor: AdminActor, v: VerifierDep) -> 
     return v.user_status(username)
 
 
+@router.get("/users/{username}/sessions", response_model=GateSessions)
+def list_sessions(username: NameP, actor: AdminActor, v: VerifierDep) -> dict[str, list[results.SessionInfo]]:
+    """The user's forward-auth gate sessions, oldest first (public ids; tokens are never shown)."""
+    return {"sessions": v.list_sessions(username)}
+
+
+@router.delete("/users/{username}/sessions", response_model=Count)
+def revoke_sessions(username: NameP, actor: AdminActor, v: VerifierDep,
+                    sid: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")] = None,
+                    ) -> dict[str, int]:
+    """End the user's gate sessions (or the one with public id ``sid``): every gate node refuses them at
+    their next request."""
+    return {"count": v.revoke_sessions(username, sid, actor=actor)}
+
+
 @router.post("/groups/{group}/reset", response_model=GroupReset)
 def reset_group(group: NameP, actor: AdminActor,
                 v: VerifierDep) -> dict[str, list[str]]:
@@ -66,16 +94,19 @@ def reset_group(group: NameP, actor: AdminActor,
     return {"users": v.reset_group(group, actor=actor)}
 
 
-@router.get("/policy", response_model=PolicyModel)
+@router.get("/policy", response_model=PolicyReply)
 def get_policy(actor: AdminActor, v: VerifierDep) -> results.PolicySettings:
-    """The enforcement policy."""
+    """The policy: who is asked, and the TOTP settings of new enrolments with the accepted window."""
     return v.get_policy()
 
 
-@router.put("/policy", response_model=PolicyModel)
+@router.put("/policy", response_model=PolicyReply)
 def set_policy(body: PolicyModel, actor: AdminActor, v: VerifierDep) -> results.PolicySettings:
-    """Replace the policy (400 with a reason for a bad CIDR or a mode without groups)."""
-    return v.set_policy(body.mode, body.groups, body.ip_allowlist, body.remember_days, actor=actor)
+    """Replace who is asked and change the TOTP settings given, keeping the others (400 ``invalid_policy``
+    with the reason: a bad CIDR, a mode without groups, a TOTP setting out of its range)."""
+    return v.set_policy(body.mode, body.groups, body.ip_allowlist, body.remember_days, actor=actor,
+                        totp_digits=body.totp_digits, totp_period=body.totp_period,
+                        totp_algorithm=body.totp_algorithm, totp_window=body.totp_window, issuer=body.issuer)
 
 
 @router.get("/audit", response_model=AuditReply)

@@ -20,7 +20,7 @@ from ..service import Verifier
 from .routes import ROUTERS
 from .security import MockSecurityMiddleware
 from .sessions import LoginState, SessionStore
-from .visit import Detour, MockContext, current_visit
+from .visit import BehindGate, Detour, MockContext, current_visit
 
 ADMIN_GROUPS = ("jira-administrators",)
 STATIC_DIR = Path(__file__).with_name("static")
@@ -28,7 +28,8 @@ STATIC_DIR = Path(__file__).with_name("static")
 
 def create_mock_app(verifier: Verifier, *, admin_groups: tuple[str, ...] = ADMIN_GROUPS,
                     api_app: FastAPI | None = None, session_idle_seconds: float = 8 * 3600,
-                    pending_login_seconds: float = 600, allowed_hosts: tuple[str, ...] = ("localhost",)) -> FastAPI:
+                    pending_login_seconds: float = 600, allowed_hosts: tuple[str, ...] = ("localhost",),
+                    behind_gate: BehindGate | None = None) -> FastAPI:
     """Build the mock tracker around ``verifier``.
 
     The mock calls the verifier in process and holds no service token. ``api_app``, when given (the
@@ -36,11 +37,13 @@ def create_mock_app(verifier: Verifier, *, admin_groups: tuple[str, ...] = ADMIN
     ``allowed_hosts``: the host names served (any other ``Host`` is refused: DNS rebinding); IP
     addresses get the page that says to use localhost.
     ``pending_login_seconds`` bounds the time between the password and the second factor (or enrolment).
+    ``behind_gate``: run as an upstream of the tracker2fa gate, signed in by the proxy's ``Remote-User``.
     """
     app = FastAPI(title="Jibra mock tracker", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.verifier = verifier
     app.state.sessions = SessionStore(idle_seconds=session_idle_seconds)
-    app.state.mock = MockContext(verifier, app.state.sessions, tuple(admin_groups), pending_login_seconds)
+    app.state.mock = MockContext(verifier, app.state.sessions, tuple(admin_groups), pending_login_seconds,
+                                 behind_gate)
     app.add_middleware(MockSecurityMiddleware, allowed_hosts=allowed_hosts)
     app.add_exception_handler(Detour, answer_detour)
     app.add_exception_handler(VerifierError, verifier_refused)

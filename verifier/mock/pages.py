@@ -179,6 +179,15 @@ address: browsers refuse security keys (WebAuthn) on IP origins, and the login c
     return layout("Use localhost", body, page="use-localhost")
 
 
+def behind_gate_page() -> str:
+    """A request that did not come through the gate (this mock runs with ``--behind-gate``)."""
+    body = f"""<section class="card"><h1 {tid("behind-gate-title")}>Open this tracker through the gate</h1>
+<p {tid("behind-gate-message")}>This {PRODUCT} runs behind the tracker2fa gate: it signs people in from the
+<code>Remote-User</code> header that the proxy sets after the gate's login, and this request did not come through
+that proxy.</p></section>"""
+    return layout("Open through the gate", body, page="behind-gate")
+
+
 ISSUES = [
     ("JIB-101", "Login page times out behind the corporate proxy", "In Progress", "alice"),
     ("JIB-102", "Export board as CSV", "To Do", "bob"),
@@ -277,6 +286,8 @@ def admin_page(csrf: str, username: str, policy: PolicySettings, users: list[Use
         for m, label in (("none", "Not required"), ("all", "Required for everyone"),
                          ("groups", "Required for these groups"), ("all_except_groups", "Everyone except these groups"))
     )
+    algorithms = "".join(f'<option value="{a}"{" selected" if a == policy.totp_algorithm else ""}>{a}</option>'
+                         for a in ("SHA1", "SHA256", "SHA512"))
     groups = ", ".join(policy.groups)
     allow = "\n".join(policy.ip_allowlist)
     rows = "".join(_user_row(csrf, u) for u in users)
@@ -292,6 +303,19 @@ def admin_page(csrf: str, username: str, policy: PolicySettings, users: list[Use
 <label for="policy-remember-days">Remember a device for (days, 0 = never)</label>
 <input name="remember_days" type="number" min="0" max="365" value="{e(policy.remember_days)}"
  {tid("policy-remember-days")}>
+<fieldset {tid("policy-totp")}><legend>Authenticator app codes</legend>
+<p class="hint">Digits, period, algorithm and issuer apply to new enrolments; users enrolled before keep theirs.
+The accepted window applies to every code.</p>
+<label for="policy-totp-digits">Code digits (6–8)</label>
+<input name="totp_digits" type="number" min="6" max="8" value="{e(policy.totp_digits)}" {tid("policy-totp-digits")}>
+<label for="policy-totp-period">Code period (seconds, 15–300)</label>
+<input name="totp_period" type="number" min="15" max="300" value="{e(policy.totp_period)}" {tid("policy-totp-period")}>
+<label for="policy-totp-algorithm">Algorithm</label>
+<select name="totp_algorithm" {tid("policy-totp-algorithm")}>{algorithms}</select>
+<label for="policy-totp-window">Accepted window (periods either side of now, 0–10)</label>
+<input name="totp_window" type="number" min="0" max="10" value="{e(policy.totp_window)}" {tid("policy-totp-window")}>
+<label for="policy-issuer">Issuer shown in authenticator apps (empty: the tracker's name)</label>
+<input name="issuer" maxlength="100" value="{e(policy.issuer)}" {tid("policy-issuer")}></fieldset>
 {error_line("policy-error", None)}
 <button type="submit" class="primary" {tid("policy-save")}>Save policy</button></form></section>
 <section class="card wide"><h2>Users</h2>
@@ -325,7 +349,11 @@ def _user_row(csrf: str, user: UserStatus) -> str:
 <button type="submit" class="user-unlock" data-testid="user-unlock">Unlock</button></form>
 <form method="post" action="/admin/revoke-devices" class="inline">{csrf_field(csrf)}
 <input type="hidden" name="username" value="{e(name)}">
-<button type="submit" class="user-revoke" data-testid="user-revoke-devices">Forget devices</button></form></td></tr>"""
+<button type="submit" class="user-revoke" data-testid="user-revoke-devices">Forget devices</button></form>
+<form method="post" action="/admin/revoke-sessions" class="inline">{csrf_field(csrf)}
+<input type="hidden" name="username" value="{e(name)}">
+<button type="submit" class="user-revoke-sessions" data-testid="user-revoke-sessions">End gate sessions</button></form>
+</td></tr>"""
 
 
 def event_item(event: AuditEvent) -> str:

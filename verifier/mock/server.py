@@ -15,6 +15,7 @@ from ..store import open_store
 from .app import create_mock_app
 from .config import mock_settings
 from .demo import SeededUser, seed
+from .visit import BehindGate
 
 
 def default_db_url() -> str:
@@ -56,8 +57,9 @@ def describe(url: str, db_url: str, users: list[SeededUser], out: TextIO, policy
     out.flush()
 
 
-def serve(*, db_url: str | None, port: int, extra_users: list[tuple[str, str]], out: TextIO = sys.stdout) -> None:
-    """Run the mock tracker until interrupted."""
+def serve(*, db_url: str | None, port: int, extra_users: list[tuple[str, str]], out: TextIO = sys.stdout,
+          behind_gate: BehindGate | None = None, allowed_hosts: tuple[str, ...] = ()) -> None:
+    """Run the mock tracker until interrupted (``behind_gate``: as an upstream of the tracker2fa gate)."""
     db_url = db_url or default_db_url()
     sock = bind_loopback(port)
     port = sock.getsockname()[1]
@@ -66,8 +68,13 @@ def serve(*, db_url: str | None, port: int, extra_users: list[tuple[str, str]], 
     users = seed(verifier, extra_users)
     # The mock calls the verifier in process, so it needs no service token; the verifier's JSON API is not
     # mounted (run `tracker2fa verifier serve --db` on the same database for it, with its own token).
-    app = create_mock_app(verifier)
+    app = create_mock_app(verifier, behind_gate=behind_gate, allowed_hosts=("localhost", *allowed_hosts))
     describe(url, db_url, users, out, policy_mode=verifier.get_policy().mode)
+    if behind_gate is not None:
+        proxies = ", ".join(str(n) for n in behind_gate.proxies)
+        print(f"behind the gate: signed in by Remote-User from {proxies}; hosts served: "
+              f"{', '.join(('localhost', *allowed_hosts))}; log out: {behind_gate.logout_url or '-'}", file=out)
+        out.flush()
     config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="off", proxy_headers=False)
     uvicorn.Server(config).run(sockets=[sock])
 

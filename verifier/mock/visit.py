@@ -8,6 +8,7 @@ by the dependency (:class:`Detour`) and never reaches the route.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -33,6 +34,30 @@ HOME_OF_STATE = {
 
 
 @dataclass(frozen=True)
+class BehindGate:
+    """The mock as an upstream of the tracker2fa gate: who is signed in is the proxy's ``Remote-User``.
+
+    The header is believed only on connections from ``proxies`` (the proxy that asked the gate); the mock's
+    own login pages then lead to the dashboard, and "Log out" leads to the gate's ``logout_url``.
+    """
+
+    proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
+        ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
+    logout_url: str | None = None
+
+    def remote_user(self, conn: HTTPConnection) -> str | None:
+        """The gate's user for this request, or None (no header, or not from a trusted proxy)."""
+        try:
+            peer = ipaddress.ip_address(conn.client.host) if conn.client else None
+        except ValueError:
+            return None
+        if peer is None or not any(peer in net for net in self.proxies if net.version == peer.version):
+            return None
+        user = conn.headers.get("remote-user", "").strip()
+        return user or None
+
+
+@dataclass(frozen=True)
 class MockContext:
     """What every route of one mock app shares: the verifier, the sessions and the app's settings."""
 
@@ -40,6 +65,7 @@ class MockContext:
     sessions: SessionStore
     admin_groups: tuple[str, ...]
     pending_login_seconds: float
+    behind_gate: BehindGate | None = None
 
     def session_for(self, sid: str | None) -> Session:
         """The live session behind a cookie value, or a new anonymous one."""
@@ -180,7 +206,22 @@ class Visit:
 async def current_visit(request: Request) -> Visit:
     """The visit of ``request`` without any check (async: a session lookup needs no worker thread)."""
     mock = mock_context(request)
+    if mock.behind_gate is not None:
+        return gate_visit(request, mock, mock.behind_gate)
     return Visit(request, mock.session_for(request.cookies.get(SESSION_COOKIE)), mock)
+
+
+def gate_visit(request: Request, mock: MockContext, gate: BehindGate) -> Visit:
+    """Behind the gate: a signed-in session for the proxy's ``Remote-User`` (a new one when the user changed);
+    a request without it never reaches a page."""
+    user = gate.remote_user(request)
+    if user is None:
+        raise Detour(HTMLResponse(pages.behind_gate_page(), status_code=401))
+    session = mock.sessions.get(request.cookies.get(SESSION_COOKIE))
+    if session is None or session.username != user or session.state is not LoginState.AUTHENTICATED:
+        session = mock.sessions.new()
+        session.username, session.state = user, LoginState.AUTHENTICATED
+    return Visit(request, session, mock)
 
 
 VisitDep = Annotated[Visit, Depends(current_visit)]

@@ -1,7 +1,7 @@
 """Bulk import of TOTP seeds: users with confirmed TOTP factors from PSKC, CSV or JSON-lines files.
 
 ``import_seeds`` reads the whole file, checks every row (name, secret length, digits, period, algorithm,
-duplicates in the file and in the database), then writes every accepted user, sealed secret and audit row
+window, duplicates in the file and in the database), then writes every accepted user, sealed secret and audit row
 in one transaction. Without ``skip_invalid`` a single rejected row imports nothing; with it the valid rows
 are imported and the rejected ones reported. The benchmarks seed their users through the same path.
 
@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..core import sealing
 from ..core.audit import make_event
+from ..core.policy import TOTP_WINDOW
 from ..core.totp import MIN_SECRET_BITS, TotpParams
 from ..errors import BadRequest
 from ..settings import resolve_server_key
@@ -80,6 +81,10 @@ def check_seed(seed: Seed) -> str | None:
         TotpParams(seed.digits, seed.period, seed.algorithm.upper())
     except (ValueError, TypeError) as exc:
         return str(exc)
+    if seed.window is not None and not (isinstance(seed.window, int) and not isinstance(seed.window, bool)
+                                        and TOTP_WINDOW[0] <= seed.window <= TOTP_WINDOW[1]):
+        return (f"window must be a whole number of steps from {TOTP_WINDOW[0]} to {TOTP_WINDOW[1]} (it narrows "
+                f"the policy's window for this user), got {str(seed.window)[:20]!r}")
     for group in seed.groups:
         if not 1 <= len(group) <= MAX_NAME or any(c.isspace() or not c.isprintable() for c in group):
             return f"group {group[:40]!r} must be 1-{MAX_NAME} printable characters without spaces"
@@ -119,7 +124,7 @@ def import_seeds(store: Store, data: bytes, *, name: str = "", fmt: str | None =
     for seed in accepted:
         users.append((seed.username, json.dumps(sorted(set(seed.groups)))))
         factors.append((seed.username, sealing.seal(aead, seed.username, seed.secret), seed.digits, seed.period,
-                        seed.algorithm.upper(), seed.drift))
+                        seed.algorithm.upper(), seed.drift, seed.window))
         detail = f"imported from {source} ({fmt}, {seed.where})"
         audit.append(make_event(now, "user_created", username=seed.username, method="import", actor=actor,
                                 result="ok", detail=detail).to_dict())

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FORMATS = ("pskc", "csv", "jsonl")
-COLUMNS = ("username", "secret", "digits", "period", "algorithm", "groups", "serial")
+COLUMNS = ("username", "secret", "digits", "period", "algorithm", "window", "groups", "serial")
 REQUIRED = ("username", "secret")
 TOTP_URI = "urn:ietf:params:xml:ns:keyprov:pskc:totp"
 MAX_SECRET_TEXT = 1024  # base32 characters: 640 bytes, far above any real seed
@@ -46,6 +46,7 @@ class Seed:
     algorithm: Any = "SHA1"
     groups: tuple[str, ...] = field(default=())
     drift: int = 0
+    window: Any = None  # steps either side this factor accepts at most (None: the policy's window)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def _seed_from_fields(where: str, fields: dict[str, Any]) -> Seed | Rejected:
     except ValueError as exc:
         return Rejected(where, str(exc))
     numbers = {}
-    for name, default in (("digits", 6), ("period", 30)):
+    for name, default in (("digits", 6), ("period", 30), ("window", None)):
         value = fields.get(name)
         if value in (None, ""):
             numbers[name] = default
@@ -125,7 +126,8 @@ def _seed_from_fields(where: str, fields: dict[str, Any]) -> Seed | Rejected:
         else:
             return Rejected(where, f"{name} must be a whole number, got {str(value)[:20]!r}")
     algorithm = fields.get("algorithm") or "SHA1"
-    return Seed(where, fields["username"], secret, numbers["digits"], numbers["period"], algorithm, groups)
+    return Seed(where, fields["username"], secret, numbers["digits"], numbers["period"], algorithm, groups,
+                window=numbers["window"])
 
 
 def read_csv(data: bytes) -> Iterator[Seed | Rejected]:

@@ -8,11 +8,19 @@ results.py holds the typed results. The rules themselves are pure functions in :
 from ..errors import BadRequest, CredentialNotFound, InvalidPolicy, UserExists, UserNotFound, WebAuthnRejected
 from ..settings import VerifierSettings
 from .facade import Verifier
-from .results import CeremonyStart, CredentialInfo, PolicySettings, TotpEnrolment, UserStatus, VerifyResult
+from .results import (
+    CeremonyStart,
+    CredentialInfo,
+    PolicySettings,
+    SessionInfo,
+    TotpEnrolment,
+    UserStatus,
+    VerifyResult,
+)
 from .users import check_name
 
 __all__ = [
     "BadRequest", "CeremonyStart", "CredentialInfo", "CredentialNotFound", "InvalidPolicy", "PolicySettings",
-    "TotpEnrolment", "UserExists", "UserNotFound", "UserStatus", "Verifier", "VerifierSettings", "VerifyResult",
-    "WebAuthnRejected", "check_name",
+    "SessionInfo", "TotpEnrolment", "UserExists", "UserNotFound", "UserStatus", "Verifier", "VerifierSettings",
+    "VerifyResult", "WebAuthnRejected", "check_name",
 ]

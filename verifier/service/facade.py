@@ -16,8 +16,10 @@ Public methods, by concern (results are the frozen dataclasses of :mod:`verifier
   ``webauthn_authenticate_begin``, ``webauthn_authenticate_complete``, ``list_credentials``,
   ``rename_credential``, ``remove_credential``
 - devices: ``remember_device``, ``check_device``, ``revoke_devices``
-- policy and admin: ``get_policy``, ``set_policy``, ``second_factor_required``, ``reset_user``,
+- policy and admin: ``get_policy``, ``set_policy``, ``update_policy``, ``second_factor_required``, ``reset_user``,
   ``reset_group``, ``unlock``
+- gate sessions: ``list_sessions``, ``revoke_sessions`` (the forward-auth gate's logins; ``sessions`` is
+  the service the gate itself drives)
 - audit: ``audit`` (query), ``subscribe_audit`` (live feed of JSON-ready dicts)
 
 Code that needs only part of this can type against :class:`Verifier` itself: its signatures are the
@@ -41,7 +43,16 @@ from .backup_codes import BackupCodes
 from .devices import Devices
 from .gate import AuditListener, Gate
 from .policy import Policies
-from .results import CeremonyStart, CredentialInfo, PolicySettings, TotpEnrolment, UserStatus, VerifyResult
+from .results import (
+    CeremonyStart,
+    CredentialInfo,
+    PolicySettings,
+    SessionInfo,
+    TotpEnrolment,
+    UserStatus,
+    VerifyResult,
+)
+from .sessions import Sessions
 from .totp import Totp
 from .users import Users
 from .webauthn import DEFAULT_CREDENTIAL_NAME, WebAuthn
@@ -64,7 +75,8 @@ class Verifier:
         self.backup_codes = BackupCodes(store, self.settings, self.gate, server_key)
         self.webauthn = WebAuthn(store, self.settings, clock, self.gate)
         self.devices = Devices(store, clock, self.gate)
-        self.policy = Policies(store, clock, self.gate)
+        self.policy = Policies(store, self.settings, clock, self.gate)
+        self.sessions = Sessions(store, clock, self.gate)
 
     # ---- users ----------------------------------------------------------------------------------------
     def create_user(self, username: str, password: str | None = None, groups: Iterable[str] = (),
@@ -183,9 +195,21 @@ class Verifier:
         return self.policy.get()
 
     def set_policy(self, mode: str, groups: Iterable[str] = (), ip_allowlist: Iterable[str] = (),
-                   remember_days: int = 0, actor: str | None = None) -> PolicySettings:
-        """Replace the policy; raises InvalidPolicy and changes nothing on bad input."""
-        return self.policy.set(mode, groups, ip_allowlist, remember_days, actor)
+                   remember_days: int = 0, actor: str | None = None, *, totp_digits: int | None = None,
+                   totp_period: int | None = None, totp_algorithm: str | None = None,
+                   totp_window: int | None = None, issuer: str | None = None) -> PolicySettings:
+        """Replace who is asked (mode, groups, allowlist, remember days) and change the TOTP settings given
+        (None keeps one); raises InvalidPolicy (naming the field and its range) and changes nothing on bad
+        input."""
+        return self.policy.set(mode, groups, ip_allowlist, remember_days, actor, totp_digits=totp_digits,
+                               totp_period=totp_period, totp_algorithm=totp_algorithm, totp_window=totp_window,
+                               issuer=issuer)
+
+    def update_policy(self, actor: str | None = None, **changes: Any) -> PolicySettings:
+        """Change only the named policy fields (``mode``, ``groups``, ``ip_allowlist``, ``remember_days``,
+        ``totp_digits``, ``totp_period``, ``totp_algorithm``, ``totp_window``, ``issuer``), keeping the
+        others; raises InvalidPolicy and changes nothing on bad input. Audited with the old and new values."""
+        return self.policy.update(changes, actor)
 
     def second_factor_required(self, username: str, ip: str) -> bool:
         """Policy, exclusion and IP allowlist together; unknown users are always asked."""
@@ -202,6 +226,15 @@ class Verifier:
     def unlock(self, username: str, ip: str | None = None, actor: str | None = None) -> None:
         """Lift a lockout of the user (and of an IP)."""
         self.policy.unlock(username, ip, actor)
+
+    # ---- gate sessions ---------------------------------------------------------------------------------
+    def list_sessions(self, username: str) -> list[SessionInfo]:
+        """The user's forward-auth gate sessions, oldest first (public ids, never tokens)."""
+        return self.sessions.list(username)
+
+    def revoke_sessions(self, username: str, sid: str | None = None, actor: str | None = None) -> int:
+        """End the user's gate sessions (or the one with public id ``sid``): refused at their next request."""
+        return self.sessions.revoke(username, sid, actor)
 
     # ---- audit ----------------------------------------------------------------------------------------
     def audit(self, username: str | None = None, event: str | None = None, since: float | None = None,

@@ -1,46 +1,81 @@
-"""Policy: who must present a second factor, and the admin's resets and unlocks."""
+"""Policy: who must present a second factor, the TOTP settings of new enrolments, and the admin's resets
+and unlocks."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from typing import Any
 
+from ..core.audit import make_event
 from ..core.policy import Policy
-from ..errors import InvalidPolicy
+from ..errors import InvalidPolicy, PolicyConflict
+from ..settings import VerifierSettings
 from ..store import Store
 from .gate import Gate
 from .results import PolicySettings
-from .users import POLICY_SETTING, check_name, load_policy, require_user
+from .users import POLICY_SETTING, check_name, initial_policy, load_policy, policy_of, require_user
+
+CHANGE_ATTEMPTS = 5  # compare-and-set rounds against other admins changing the policy at the same moment
 
 
 def _settings_of(policy: Policy) -> PolicySettings:
-    return PolicySettings(mode=policy.mode, groups=list(policy.groups), ip_allowlist=list(policy.ip_allowlist),
-                          remember_days=policy.remember_days)
+    return PolicySettings(**policy.to_dict())
 
 
 class Policies:
-    """Read and replace the enforcement policy; decide per login; reset and unlock users."""
+    """Read and change the policy; decide per login; reset and unlock users."""
 
-    def __init__(self, store: Store, clock: Callable[[], float], gate: Gate) -> None:
+    def __init__(self, store: Store, settings: VerifierSettings, clock: Callable[[], float], gate: Gate) -> None:
         self.store = store
         self.clock = clock
         self.gate = gate
+        self._defaults = initial_policy(settings)
 
     def get(self) -> PolicySettings:
         """The policy in force."""
-        return _settings_of(load_policy(self.store))
+        return _settings_of(load_policy(self.store, self._defaults))
+
+    def update(self, changes: dict[str, Any], actor: str | None = None) -> PolicySettings:
+        """Change the named fields of the policy (``mode``, ``groups``, ``ip_allowlist``, ``remember_days``,
+        ``totp_digits``, ``totp_period``, ``totp_algorithm``, ``totp_window``, ``issuer``), keeping the others
+        (and those given as None).
+
+        Raises InvalidPolicy naming the bad field (a number with its range) and changes nothing then. The
+        write is a compare-and-set against the policy it was built from, with the audit row (old and new
+        values) in the same transaction: of two admins changing different fields at once, neither loses.
+        """
+        changes = {name: value for name, value in changes.items() if value is not None}  # None keeps a field
+        unknown = sorted(set(changes) - set(Policy().to_dict()))
+        if unknown:
+            raise InvalidPolicy(f"unknown policy field(s): {', '.join(unknown)}")
+        for _ in range(CHANGE_ATTEMPTS):
+            raw = self.store.get_setting(POLICY_SETTING)
+            old = policy_of(raw, self._defaults)
+            merged = {**old.to_dict(), **changes}
+            try:
+                new = Policy.validated(merged.pop("mode"), merged.pop("groups"), merged.pop("ip_allowlist"),
+                                       merged.pop("remember_days"), **merged)
+            except (ValueError, TypeError) as exc:
+                raise InvalidPolicy(str(exc)) from None
+            record = make_event(self.clock(), "policy_changed", method="admin", actor=actor, result="ok",
+                                detail=new.changes_from(old)).to_dict()
+            audit_id = self.store.replace_setting(POLICY_SETTING, raw, json.dumps(new.to_dict()), record)
+            if audit_id is not None:
+                self.gate.accepted(record, audit_id)
+                return _settings_of(new)
+        raise PolicyConflict("the policy kept changing while this change was made: try again")
 
     def set(self, mode: str, groups: Iterable[str] = (), ip_allowlist: Iterable[str] = (), remember_days: int = 0,
-            actor: str | None = None) -> PolicySettings:
-        """Replace the policy; raises InvalidPolicy and changes nothing on bad input."""
+            actor: str | None = None, **totp: Any) -> PolicySettings:
+        """Replace who is asked (mode, groups, allowlist, remember days); the TOTP settings given in ``totp``
+        change, the others are kept. Raises InvalidPolicy and changes nothing on bad input."""
         try:
-            policy = Policy.validated(mode, list(groups), list(ip_allowlist), remember_days)
-        except (ValueError, TypeError) as exc:
+            changes = {"mode": mode, "groups": list(groups), "ip_allowlist": list(ip_allowlist),
+                       "remember_days": remember_days}
+        except TypeError as exc:
             raise InvalidPolicy(str(exc)) from None
-        stored = json.dumps(policy.to_dict())
-        self.store.set_setting(POLICY_SETTING, stored)
-        self.gate.audit("policy_changed", method="admin", actor=actor, result="ok", detail=stored)
-        return _settings_of(policy)
+        return self.update({**changes, **totp}, actor)
 
     def second_factor_required(self, username: str, ip: str) -> bool:
         """Policy, exclusion and IP allowlist together; unknown users are always asked."""

@@ -41,7 +41,8 @@ class UserStatus(Record):
 
 @dataclass(frozen=True)
 class TotpEnrolment(Record):
-    """A pending TOTP secret as an authenticator app takes it: base32, otpauth URI, QR code."""
+    """A pending TOTP secret as an authenticator app takes it: base32, otpauth URI, QR code, and the
+    parameters and issuer label the URI carries (the policy's, when the enrolment began)."""
 
     secret: str
     uri: str
@@ -49,6 +50,7 @@ class TotpEnrolment(Record):
     digits: int
     period: int
     algorithm: str
+    issuer: str
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,34 @@ class CredentialInfo(Record):
 
 @dataclass(frozen=True)
 class PolicySettings(Record):
-    """The enforcement policy as stored and shown (see verifier.core.policy.Policy for its rules)."""
+    """The policy as stored and shown (see verifier.core.policy.Policy for its rules): who is asked, and the
+    TOTP settings of new enrolments (``issuer`` "" = the relying party's name) with the accepted window."""
 
     mode: str
     groups: list[str]
     ip_allowlist: list[str]
     remember_days: int
+    totp_digits: int
+    totp_period: int
+    totp_algorithm: str
+    totp_window: int
+    issuer: str
+
+
+@dataclass(frozen=True)
+class SessionInfo(Record):
+    """One login session of the forward-auth gate as an admin sees it (its public id, never its token)."""
+
+    sid: str
+    username: str
+    domain: str
+    level: int  # 1: first factor only; 2: both factors
+    method: str  # how its last factor was met: password, ldap, totp, backup_code, webauthn, device, policy
+    ip: str | None
+    user_agent: str | None
+    created: float
+    last_seen: float
+    expires: float  # the sooner of its absolute and idle ends, as of its last recorded activity
 
 
 class CeremonyStart(NamedTuple):

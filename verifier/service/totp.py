@@ -1,7 +1,10 @@
 """TOTP as a factor: enrolment (pending secret, then a first code) and verification.
 
-The hot path of :meth:`Totp.verify` is one read transaction (user, factor and counters together) and, for
-an accepted code, one write transaction (the replay ledger's compare-and-set, the counters cleared and
+New enrolments take their digits, period, algorithm and issuer from the policy; a confirmed factor keeps
+the ones it was enrolled (or imported) with. The policy's accepted window applies to every verification.
+
+The hot path of :meth:`Totp.verify` is one read (user, factor, counters and the stored policy together)
+and, for an accepted code, one write transaction (the replay ledger's compare-and-set, the counters cleared and
 the audit row); everything in between is pure rules from :mod:`verifier.core`.
 """
 
@@ -17,7 +20,7 @@ from ..settings import VerifierSettings
 from ..store import Store
 from .gate import Gate
 from .results import OK, TotpEnrolment, VerifyResult
-from .users import require_user
+from .users import initial_policy, load_policy, policy_of, require_user
 
 
 class Totp:
@@ -30,27 +33,47 @@ class Totp:
         self.clock = clock
         self.gate = gate
         self._aead = aead
+        self._defaults = initial_policy(settings)  # the policy's TOTP settings until an admin sets them
         # Unknown users and users without TOTP get the same decryption and comparison, against this secret.
         self._dummy_sealed = sealing.seal(aead, "", rules.new_secret())
 
     def enrol_begin(self, username: str) -> TotpEnrolment:
-        """A pending TOTP secret (reused while unconfirmed and fresh) with its URI and QR code."""
+        """A pending TOTP secret with its URI and QR code, built with the policy's TOTP settings.
+
+        A pending secret is shown again while it is fresh and the policy's digits, period and algorithm are
+        still the ones it was shown with; after a change of those a new secret is made.
+        """
         require_user(self.store, username)
         now = self.clock()
+        policy = load_policy(self.store, self._defaults)
+        params = policy.totp_params()
         pending = self.store.get_totp_pending(username)
-        if pending and rules.enrolment_fresh(pending["created"], self.settings.enrol_ttl, now):
+        if pending and rules.enrolment_fresh(pending["created"], self.settings.enrol_ttl, now) and \
+                self._pending_params(pending) == (params.digits, params.period, params.algorithm):
             secret = sealing.unseal(self._aead, username, pending["secret_enc"])
         else:
             secret = rules.new_secret()
-            self.store.put_totp_pending(username, sealing.seal(self._aead, username, secret), now)
-            self.gate.audit("totp_enrol_begin", username=username, method="totp", result="ok")
-        params = self.settings.totp
-        uri = rules.otpauth_uri(secret, username, self.settings.issuer or self.settings.rp_name, params)
+            self.store.put_totp_pending(username, sealing.seal(self._aead, username, secret), now, params.digits,
+                                        params.period, params.algorithm)
+            self.gate.audit("totp_enrol_begin", username=username, method="totp", result="ok",
+                            detail=f"{params.digits} digits, {params.period} s, {params.algorithm}")
+        issuer = policy.issuer or self.settings.rp_name
+        uri = rules.otpauth_uri(secret, username, issuer, params)
         return TotpEnrolment(secret=rules.b32(secret), uri=uri, qr_svg=rules.qr_svg(uri), digits=params.digits,
-                             period=params.period, algorithm=params.algorithm)
+                             period=params.period, algorithm=params.algorithm, issuer=issuer)
+
+    def _pending_params(self, pending: dict) -> tuple[int, int, str]:
+        """The digits, period and algorithm a pending enrolment was shown with (a pending row from before
+        schema 4 has none: it was shown with the configured defaults)."""
+        if pending["digits"] is None:
+            return self.settings.totp.digits, self.settings.totp.period, self.settings.totp.algorithm
+        return pending["digits"], pending["period"], pending["algorithm"]
 
     def enrol_confirm(self, username: str, code: str, ip: str, user_agent: str) -> VerifyResult:
-        """Confirm the pending secret with a first valid code; it then replaces any older TOTP factor."""
+        """Confirm the pending secret with a first valid code; it then replaces any older TOTP factor.
+
+        The code is checked with the parameters the enrolment was shown with and the policy's window now.
+        """
         require_user(self.store, username)
         if (locked := self.gate.check(username, ip)) is not None:
             return locked
@@ -60,7 +83,8 @@ class Totp:
             return VerifyResult(False, "not_enrolled")
         if not rules.enrolment_fresh(pending["created"], self.settings.enrol_ttl, now):
             return VerifyResult(False, "expired")
-        params = self.settings.totp
+        window = load_policy(self.store, self._defaults).totp_window
+        params = rules.TotpParams(*self._pending_params(pending), window)
         secret = sealing.unseal(self._aead, username, pending["secret_enc"])
         step = rules.match_step(secret, code, now, params) if isinstance(code, str) else None
         if step is None:
@@ -71,14 +95,17 @@ class Totp:
             return VerifyResult(False, "replay")  # a concurrent confirm used this enrolment
         self.gate.clear(username)
         self.gate.audit("totp_enrolled", username=username, method="totp", ip=ip, user_agent=user_agent,
-                        result="ok", detail=f"drift {drift} steps")
+                        result="ok", detail=f"drift {drift} steps; {params.digits} digits, {params.period} s, "
+                        f"{params.algorithm}")
         return OK
 
     def verify(self, username: str, code: str, ip: str, user_agent: str) -> VerifyResult:
-        """Check a TOTP code: window ±N steps, each step accepted once (atomic ledger), rate-limited.
+        """Check a TOTP code: the policy's window (or a narrower one imported with the factor), each step
+        accepted once (atomic ledger), rate-limited.
 
         An unknown user, a user without TOTP and a wrong code get the same answer (``invalid``) after the
-        same work; the audit log records which it was.
+        same work; the audit log records which it was. The policy comes with the factor in the one read, so
+        a change of its window applies to the next verification on every worker and node.
         """
         name = username if isinstance(username, str) else ""
         keys = self.gate.counter_keys(name, ip)
@@ -86,13 +113,15 @@ class Totp:
         now = self.clock()
         if (locked := self.gate.locked(context["failures"], now)) is not None:
             return locked
+        policy = policy_of(context["policy"], self._defaults)
         row = context["totp"]
         if row is None:  # the same decryption and code comparison as a real check, against a throwaway secret
             if isinstance(code, str):
-                rules.match_step(sealing.unseal(self._aead, "", self._dummy_sealed), code, now, self.settings.totp)
+                rules.match_step(sealing.unseal(self._aead, "", self._dummy_sealed), code, now, policy.totp_params())
             return self.gate.fail(name, ip, user_agent, "totp", "invalid", audit_result="not_enrolled",
                                   detail="no TOTP factor" if context["user"] else "unknown user")
-        params = rules.TotpParams(row["digits"], row["period"], row["algorithm"], self.settings.totp.window)
+        window = policy.totp_window if row["window_steps"] is None else min(policy.totp_window, row["window_steps"])
+        params = rules.TotpParams(row["digits"], row["period"], row["algorithm"], window)
         secret = sealing.unseal(self._aead, name, row["secret_enc"])
         step = rules.match_step(secret, code, now, params) if isinstance(code, str) else None
         if step is None:

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..core import backup as backup_rules
 from ..core.policy import Policy
-from ..errors import BadRequest, UserNotFound
+from ..core.totp import TotpParams
+from ..errors import BadRequest, UserNotFound, VerifierConfigError
 from ..settings import VerifierSettings
 from ..store import Store
+from ..store.base import POLICY_SETTING
 from .gate import Gate
 from .results import OK, UserStatus, VerifyResult
 
 MAX_NAME = 150
-POLICY_SETTING = "policy"  # the settings row that holds the policy as JSON
+DEFAULT_POLICY = Policy()  # for readers that only ask who must use a second factor
 MAX_PASSWORD = 1024
 # Checked for users without a password so that every password check costs one scrypt hash.
 _DUMMY_PASSWORD_HASH = backup_rules.hash_password("timing-equalizer", backup_rules.HashParams(n=2**14))
@@ -38,10 +41,32 @@ def require_user(store: Store, username: str) -> dict[str, Any]:
     return user
 
 
-def load_policy(store: Store) -> Policy:
-    """The stored policy (the default, every user asked, when none was set)."""
-    raw = store.get_setting(POLICY_SETTING)
-    return Policy.from_dict(json.loads(raw)) if raw else Policy()
+def initial_policy(settings: VerifierSettings) -> Policy:
+    """The policy before an admin set one: every user asked, the TOTP settings from ``settings`` (``totp``,
+    ``issuer``); raises VerifierConfigError when those lie outside the policy's ranges."""
+    return _initial_policy(settings.totp, settings.issuer)
+
+
+@functools.lru_cache(maxsize=8)
+def _initial_policy(totp: TotpParams, issuer: str) -> Policy:
+    try:
+        return Policy.validated("all", totp_digits=totp.digits, totp_period=totp.period,
+                                totp_algorithm=totp.algorithm, totp_window=totp.window, issuer=issuer)
+    except ValueError as exc:
+        raise VerifierConfigError(f"VerifierSettings: {exc}") from None
+
+
+@functools.lru_cache(maxsize=16)
+def policy_of(raw: str | None, defaults: Policy) -> Policy:
+    """The policy stored as ``raw`` JSON, ``defaults`` filling what it lacks (``defaults`` itself when none
+    was stored). Parsed once per distinct text: every TOTP verification reads the stored text with its
+    factor, and parsing it (the allowlist's networks) would cost more than the read."""
+    return Policy.from_dict(json.loads(raw), defaults) if raw else defaults
+
+
+def load_policy(store: Store, defaults: Policy = DEFAULT_POLICY) -> Policy:
+    """The stored policy (``defaults``, every user asked, when none was set)."""
+    return policy_of(store.get_setting(POLICY_SETTING), defaults)
 
 
 def as_timestamp(value: float | dt.datetime | dt.date | None) -> float | None:

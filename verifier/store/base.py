@@ -23,6 +23,11 @@ CRED_COLUMNS = "credential_id, username, name, credential_data, sign_count, appi
 _JOINED_CRED_COLUMNS = ", ".join(f"c.{c.strip()}" for c in CRED_COLUMNS.split(","))
 AUDIT_COLUMNS = "id, ts, event, username, method, credential, ip, user_agent, result, actor, detail"
 AUDIT_FIELDS = tuple(c.strip() for c in AUDIT_COLUMNS.split(",")[1:])  # every column but the id
+POLICY_SETTING = "policy"  # the settings row that holds the policy as JSON (read with every TOTP check)
+TOTP_CONTEXT_SQL = (
+    "SELECT u.username IS NOT NULL AS user_exists, t.username AS factor_of, t.secret_enc, t.digits, t.period, "
+    "t.algorithm, t.last_step, t.drift, t.window_steps, (SELECT s.value FROM settings s WHERE s.name = ?) AS policy "
+    "FROM (SELECT 1) AS one LEFT JOIN users u ON u.username = ? LEFT JOIN totp t ON t.username = u.username")
 _INSERT_AUDIT = (f"INSERT INTO audit ({', '.join(AUDIT_FIELDS)}) VALUES ({', '.join('?' for _ in AUDIT_FIELDS)}) "
                  "RETURNING id")
 
@@ -73,6 +78,13 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections."""
+
+    def read_row(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """The first row of one read statement as a tuple, or None: the cheapest read there is, for the
+        gate's forward-auth check (verifier/store/sessions.py), which runs on every proxied request."""
+        with self.tx(write=False) as tx:
+            rows = tx.run(sql, params)
+        return tuple(rows[0].values()) if rows else None
 
     def _is_unique_violation(self, exc: Exception) -> bool:
         return "unique" in str(exc).lower() or "duplicate" in str(exc).lower()
@@ -153,17 +165,19 @@ class Store(ABC):
             return tx.change("UPDATE users SET excluded_until = ? WHERE username = ?", (until, username)) == 1
 
     # ---- TOTP -----------------------------------------------------------------------------------------
-    def put_totp_pending(self, username: str, secret_enc: str, now: float) -> None:
-        """Remember an enrolment secret until its first code confirms it."""
+    def put_totp_pending(self, username: str, secret_enc: str, now: float, digits: int | None = None,
+                         period: int | None = None, algorithm: str | None = None) -> None:
+        """Remember an enrolment secret, and the parameters its URI carries, until its first code confirms it."""
         with self.tx() as tx:
             tx.run("DELETE FROM totp_pending WHERE username = ?", (username,))
-            tx.run("INSERT INTO totp_pending (username, secret_enc, created) VALUES (?, ?, ?)",
-                   (username, secret_enc, now))
+            tx.run("INSERT INTO totp_pending (username, secret_enc, created, digits, period, algorithm) "
+                   "VALUES (?, ?, ?, ?, ?, ?)", (username, secret_enc, now, digits, period, algorithm))
 
     def get_totp_pending(self, username: str) -> dict[str, Any] | None:
-        """The pending enrolment, or None."""
+        """The pending enrolment (``secret_enc, created, digits, period, algorithm``), or None."""
         with self.tx(write=False) as tx:
-            rows = tx.run("SELECT secret_enc, created FROM totp_pending WHERE username = ?", (username,))
+            rows = tx.run("SELECT secret_enc, created, digits, period, algorithm FROM totp_pending "
+                          "WHERE username = ?", (username,))
         return rows[0] if rows else None
 
     def confirm_totp(self, username: str, pending_secret_enc: str, secret_enc: str, digits: int, period: int,
@@ -185,7 +199,7 @@ class Store(ABC):
     def get_totp(self, username: str) -> dict[str, Any] | None:
         """The user's confirmed TOTP factor, or None."""
         with self.tx(write=False) as tx:
-            rows = tx.run("SELECT secret_enc, digits, period, algorithm, last_step, drift FROM totp "
+            rows = tx.run("SELECT secret_enc, digits, period, algorithm, last_step, drift, window_steps FROM totp "
                           "WHERE username = ?", (username,))
         return rows[0] if rows else None
 
@@ -218,16 +232,18 @@ class Store(ABC):
 
     def totp_context(self, username: str, counter_keys: Sequence[str]) -> dict[str, Any]:
         """One read for the TOTP hot path: ``{"user": exists, "totp": row or None, "failures": {key: (count,
-        locked_until)}}``. The counters are read whether or not the user exists (unknown names have them too).
+        locked_until)}, "policy": the stored policy JSON or None}``. The counters and the policy are read
+        whether or not the user exists (unknown names have counters too, and get the policy's window).
         """
         with self.tx(write=False) as tx:
-            # The user and the factor in one statement: a user without a factor gives NULL factor columns.
-            rows = tx.run("SELECT t.username AS factor_of, t.secret_enc, t.digits, t.period, t.algorithm, "
-                          "t.last_step, t.drift FROM users u LEFT JOIN totp t ON t.username = u.username "
-                          "WHERE u.username = ?", (username,))
+            # The user, the factor and the policy in one statement: the one-row driver gives a row even for an
+            # unknown user, and a user without a factor gets NULL factor columns.
+            row = tx.run(TOTP_CONTEXT_SQL, (POLICY_SETTING, username))[0]
             failures = self._read_failures(tx, counter_keys)
-        factor = rows[0] if rows and rows[0].pop("factor_of") is not None else None
-        return {"user": bool(rows), "totp": factor, "failures": failures}
+        user_exists = bool(row.pop("user_exists"))
+        policy = row.pop("policy")
+        factor = row if row.pop("factor_of") is not None else None
+        return {"user": user_exists, "totp": factor, "failures": failures, "policy": policy}
 
     def accept_totp_step(self, username: str, new_step: int, drift: int, clear_keys: Sequence[str],
                          audit: dict[str, Any]) -> int | None:
@@ -454,11 +470,26 @@ class Store(ABC):
             tx.run("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = ?",
                    (name, value, value))
 
+    def replace_setting(self, name: str, expected: str | None, value: str, audit: dict[str, Any]) -> int | None:
+        """Compare-and-set a setting from ``expected`` (None: not stored yet) to ``value``, with its audit row
+        in the same transaction. Returns the audit id, or None when the stored value was not ``expected``
+        (another admin changed it meanwhile): nothing is written then."""
+        with self.tx() as tx:
+            if expected is None:
+                changed = tx.change("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                                    (name, value))
+            else:
+                changed = tx.change("UPDATE settings SET value = ? WHERE name = ? AND value = ?",
+                                    (value, name, expected))
+            if changed != 1:
+                return None
+            return self._insert_audit(tx, audit)
+
     # ---- bulk import --------------------------------------------------------------------------------------
     def import_totp_users(self, users: Sequence[tuple[str, str]], factors: Sequence[tuple[Any, ...]],
                           audit: Sequence[dict[str, Any]], now: float) -> None:
         """Create users (name, groups_json) with confirmed TOTP factors (name, sealed secret, digits, period,
-        algorithm, drift) and their audit rows, all in one transaction: every row or none.
+        algorithm, drift, window or None) and their audit rows, all in one transaction: every row or none.
 
         Raises UserExists when a name is taken (by a user created meanwhile): nothing is written then.
         """
@@ -468,7 +499,7 @@ class Store(ABC):
                 tx.run_many(f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, NULL, ?, NULL, ?)",
                             [(name, groups, now) for name, groups in users])
                 tx.run_many("INSERT INTO totp (username, secret_enc, digits, period, algorithm, last_step, drift, "
-                            "created) VALUES (?, ?, ?, ?, ?, 0, ?, ?)", [(*f, now) for f in factors])
+                            "window_steps, created) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)", [(*f, now) for f in factors])
                 tx.run_many(f"INSERT INTO audit ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
                             [[event.get(c) for c in cols] for event in audit])
         except Exception as exc:
@@ -505,4 +536,4 @@ class Store(ABC):
     def iter_tables(self) -> Iterator[str]:
         """Names of the verifier's tables (for tests and docs)."""
         yield from ("users", "totp", "totp_pending", "backup_codes", "credentials", "challenges", "failures",
-                    "devices", "settings", "audit", "schema_version")
+                    "devices", "settings", "audit", "gate_sessions", "schema_version")

@@ -88,6 +88,40 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # computed): they still verify, hash by hash, until the user generates a new set.
         "ALTER TABLE backup_codes ADD COLUMN lookup_tag TEXT",
     ]),
+    (4, [
+        # The TOTP settings an admin chooses (issue 23). An imported factor may narrow the policy's accepted
+        # window for itself (NULL: the policy's window). Window is a keyword in SQL, hence the name.
+        "ALTER TABLE totp ADD COLUMN window_steps INTEGER",
+        # A pending enrolment keeps the parameters its URI was shown with, so a policy change between the
+        # QR code and the first code cannot make them disagree. NULL (pending before this version): the
+        # verifier's configured defaults, what such an enrolment was shown with.
+        "ALTER TABLE totp_pending ADD COLUMN digits INTEGER",
+        "ALTER TABLE totp_pending ADD COLUMN period INTEGER",
+        "ALTER TABLE totp_pending ADD COLUMN algorithm TEXT",
+    ]),
+    (5, [
+        # Sessions of the forward-auth gate (verifier/gate/), shared by every gate node on the database.
+        # Only a hash of the cookie's token is stored; ``sid`` is the public id admins see and revoke by.
+        # ``expires`` is when the row is certainly dead (the sooner of the absolute and the idle end, as of
+        # the last touch): what the sweep deletes by. ``pending`` holds the portal's WebAuthn state id.
+        """CREATE TABLE gate_sessions (
+            token_hash TEXT PRIMARY KEY,
+            sid TEXT NOT NULL UNIQUE,
+            username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+            domain TEXT NOT NULL,
+            level INTEGER NOT NULL,
+            method TEXT NOT NULL,
+            display_name TEXT,
+            email TEXT,
+            ip TEXT,
+            user_agent TEXT,
+            created DOUBLE PRECISION NOT NULL,
+            last_seen DOUBLE PRECISION NOT NULL,
+            expires DOUBLE PRECISION NOT NULL,
+            pending TEXT)""",
+        "CREATE INDEX gate_sessions_user ON gate_sessions(username)",
+        "CREATE INDEX gate_sessions_expires ON gate_sessions(expires)",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

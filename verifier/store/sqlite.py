@@ -107,6 +107,12 @@ class SqliteStore(Store):
                 raise
             conn.execute("COMMIT")
 
+    def read_row(self, sql: str, params: tuple = ()) -> tuple | None:
+        """As :meth:`Store.read_row`: one statement on this thread's connection, no wrapper objects."""
+        # fetchall steps the statement to its end: no read transaction is left open on the connection.
+        rows = self._connection().execute(sql, params).fetchall()
+        return rows[0] if rows else None
+
     def _lock_for_migration(self, tx: Tx) -> None:
         pass  # BEGIN IMMEDIATE already excludes other writers
 

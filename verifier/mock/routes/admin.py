@@ -42,17 +42,34 @@ def admin(visit: Admin) -> Response:
 
 @router.post("/policy")
 def admin_policy(visit: AdminForm, mode: Annotated[str, Form()] = "all", groups: Annotated[str, Form()] = "",
-                 ip_allowlist: Annotated[str, Form()] = "", remember_days: Annotated[str, Form()] = "0") -> Response:
+                 ip_allowlist: Annotated[str, Form()] = "", remember_days: Annotated[str, Form()] = "0",
+                 totp_digits: Annotated[str, Form()] = "", totp_period: Annotated[str, Form()] = "",
+                 totp_algorithm: Annotated[str, Form()] = "", totp_window: Annotated[str, Form()] = "",
+                 issuer: Annotated[str, Form()] = "") -> Response:
     group_list = [g.strip() for g in groups.split(",") if g.strip()]
     nets = [n.strip() for n in ip_allowlist.split() if n.strip()]
     try:
-        days = int(remember_days)
+        days = whole_number("Remember a device for", remember_days)
+        # A number the form left empty is kept (the verifier checks the ranges and names them); an empty issuer
+        # is the tracker's name (FastAPI reads an empty field as a missing one, so the two cannot differ).
+        totp = {name: whole_number(label, text) if text.strip() else None for name, label, text in (
+            ("totp_digits", "Code digits", totp_digits), ("totp_period", "Code period", totp_period),
+            ("totp_window", "Accepted window", totp_window))}
     except ValueError as exc:
         visit.session.flash = f"Policy not saved: {exc}"
     else:  # a policy the verifier refuses (InvalidPolicy) is the app's verifier_refused flash
-        visit.verifier.set_policy(mode, group_list, nets, days, actor=visit.username)
+        visit.verifier.set_policy(mode, group_list, nets, days, actor=visit.username, **totp,
+                                  totp_algorithm=totp_algorithm or None, issuer=issuer)
         visit.session.flash = "Policy saved."
     return visit.redirect("/admin")
+
+
+def whole_number(label: str, text: str) -> int:
+    """A form's number field; raises ValueError naming the field."""
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ValueError(f"{label} must be a whole number, got {text.strip()[:20]!r}") from None
 
 
 @router.post("/reset-user")
@@ -73,6 +90,13 @@ def admin_unlock(visit: AdminForm, username: Annotated[str, Form()] = "") -> Res
 def admin_revoke_devices(visit: AdminForm, username: Annotated[str, Form()] = "") -> Response:
     visit.verifier.revoke_devices(username)
     visit.session.flash = f"Remembered devices of {username} forgotten."
+    return visit.redirect("/admin")
+
+
+@router.post("/revoke-sessions")
+def admin_revoke_sessions(visit: AdminForm, username: Annotated[str, Form()] = "") -> Response:
+    count = visit.verifier.revoke_sessions(username, actor=visit.username)  # unknown user: verifier_refused
+    visit.session.flash = f"{count} gate sessions of {username} ended: the gate refuses them at their next request."
     return visit.redirect("/admin")
 
 

@@ -85,6 +85,9 @@ def login_cancel(visit: FormVisit) -> Response:
 
 @router.post("/logout")
 def logout(visit: FormVisit) -> Response:
+    gate = visit.mock.behind_gate
+    if gate is not None:  # the login is the gate's: so is the logout
+        return visit.redirect(gate.logout_url or "/dashboard")
     visit.restart("You have been logged out.")
     return visit.redirect("/login")
 
