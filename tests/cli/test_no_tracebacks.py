@@ -118,6 +118,16 @@ FAILURES: dict[str, list[Case]] = {
              "--until wants", setup=("verifier_db",)),
         Case(("verifier", "admin", "list-users", "--bogus"), "unrecognized arguments: --bogus", exit=2),
     ],
+    "gate": [
+        Case(("gate", "check-config", "{TMP}/missing.toml"), "cannot read the gate configuration"),
+        Case(("gate", "check-config", "{TMP}/bad.toml"), "not valid TOML", setup=("bad_toml",)),
+        Case(("gate", "serve", "--config", "{TMP}/missing.toml"), "cannot read the gate configuration"),
+        Case(("gate", "serve", "--config", "{TMP}/gate.toml", "--port", "{TAKEN}", "--workers", "1"),
+             "cannot listen on 127.0.0.1:{TAKEN} for the portal: Address already in use", setup=("gate_toml",)),
+        Case(("gate", "serve", "--config", "{TMP}/gate.toml", "--port", "{FREE}", "--authz-port", "{TAKEN}"),
+             "cannot listen on 127.0.0.1:{TAKEN} for forward auth", setup=("gate_toml",)),
+        Case(("gate", "serve", "--bogus"), "the following arguments are required: --config", exit=2),
+    ],
     "mock": [
         Case(("mock", "--port", "{TAKEN}", "--db", "sqlite:///{TMP}/m.db"),
              "cannot listen on 127.0.0.1:{TAKEN}: Address already in use"),
@@ -161,7 +171,20 @@ def _verifier_db(world: World) -> None:
     assert done.returncode == 0, done.stderr
 
 
-SETUPS: dict[str, Callable[[World], None]] = {"vault": _vault, "corrupt": _corrupt, "verifier_db": _verifier_db}
+def _bad_toml(world: World) -> None:
+    (world.tmp / "bad.toml").write_text("x = [\n")
+
+
+def _gate_toml(world: World) -> None:
+    """The smallest gate configuration (docs/gate.md), its database in the case's folder."""
+    (world.tmp / "gate.toml").write_text(
+        f'[server]\nhost = "127.0.0.1"\nport = 9\nauthz_port = 0\n\n[database]\nurl = "sqlite:///{world.tmp}/g.db"\n\n'
+        '[[domains]]\ndomain = "example.com"\nportal = "https://auth.example.com"\n\n'
+        '[authentication]\nbackend = "local"\n\n[access_control]\ndefault_policy = "deny"\n')
+
+
+SETUPS: dict[str, Callable[[World], None]] = {"vault": _vault, "corrupt": _corrupt, "verifier_db": _verifier_db,
+                                              "bad_toml": _bad_toml, "gate_toml": _gate_toml}
 
 
 def _tracker2fa(world: World, argv: tuple[str, ...], stdin: str, env: dict[str, str] | None = None
@@ -234,6 +257,8 @@ def test_a_common_failure_ends_in_one_line_without_a_traceback(command, case, tm
     assert done.returncode == case.exit, (done.returncode, done.stdout, done.stderr)
     said = done.stderr + (done.stdout if case.exit in (0, 1) and command == "doctor" else "")
     assert world.fill(case.says) in said, said
+    if "nothing was created" in done.stderr:  # and indeed: no database, key or token file
+        assert not [p.name for p in tmp_path.iterdir() if p.name.endswith((".db", ".key", ".service-token"))]
     if case.exit not in (0, 2):  # argparse prints its usage first; ours is one line naming the problem
         errors = [line for line in done.stderr.splitlines() if line.startswith("tracker2fa: error:")]
         assert len(errors) == 1 or command == "doctor", done.stderr
