@@ -112,7 +112,7 @@ def test_every_curl_to_the_api_in_the_docs_carries_the_authorization_it_needs() 
                 if line.endswith("\\"):
                     continue
                 if "curl" in command and "/v1/" in command and "401" not in command:
-                    assert "Authorization: Bearer" in command, f"{path.name}: {command.strip()}"
+                    assert "authorization: bearer" in command.lower(), f"{path.name}: {command.strip()}"
                 command = ""
 
 
