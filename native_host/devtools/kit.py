@@ -28,7 +28,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from . import browsers, consent
 from .browsers import BrowserError
@@ -83,7 +82,7 @@ class Session:
     root: Path
     home: Path
     vault: Path
-    password: str
+    password: str | None  # the kit's vault's; None for a vault given to launch (its owner unlocks it)
     security_key_origins: tuple[str, ...]
     context: Any = None
     bidi: browsers.FirefoxBidi | None = None
@@ -131,6 +130,8 @@ class Session:
         Firefox :meth:`~.tabs.Tab.fill_code` unlocks through the page's *Unlock* button when it has to)."""
         if self.context is None:
             raise KitError("unlock() needs Chromium; in Firefox fill_code() unlocks through the page")
+        if self.password is None:
+            raise KitError("this vault is not the kit's: its owner unlocks it (the popup)")
         worker = browsers.chromium_service_worker(self.context)
         worker.evaluate("(password) => globalThis.tracker2fa.host.request('vault.unlock', {password})", self.password)
 
@@ -154,7 +155,7 @@ class Session:
     def _await_bridge(self, tab: FirefoxTab, url: str) -> None:
         """Firefox registers the security-key bridge's scripts when its background starts, maybe after the
         first page: the first page of an enabled origin is reloaded until the bridge is in it."""
-        origin = _origin(url)
+        origin = origin_of(url)
         if origin not in self.security_key_origins or origin in self._bridges_seen:
             return
         deadline = time.monotonic() + 30
@@ -166,9 +167,15 @@ class Session:
         self._bridges_seen.add(origin)
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+def origin_of(url: str) -> str:
+    """The origin of a URL as the browser writes it (what ``security_key_origins`` holds); "" for none."""
+    from ..errors import InvalidOrigin
+    from ..origins import normalize_origin
+
+    try:
+        return normalize_origin(url)
+    except InvalidOrigin:
+        return ""
 
 
 @contextmanager
@@ -204,15 +211,18 @@ def launch(
             root = stack.enter_context(browsers.throwaway_dir("tracker2fa-kit-"))
         home = root / "home"
         home.mkdir(parents=True, exist_ok=True)
+        password: str | None = KIT_PASSWORD  # None: an existing vault, whose password is its owner's
         if vault is None:
             vault = root / "vault.json"
             make_vault(vault, accounts)
         elif accounts:
             raise KitError("give accounts for a new vault, or an existing vault, not both")
+        else:
+            password = None
         key_file = virtual_key if isinstance(virtual_key, Path) else root / "vkey.json"
         extra = browsers.virtual_key_extra(key_file, auto_confirm=auto_confirm) if virtual_key else {}
         env = browsers.profile_env(home, vault=vault, extra=extra)
-        session = Session(browser, root, home, vault, KIT_PASSWORD, origins)
+        session = Session(browser, root, home, vault, password, origins)
         stack.callback(browsers.kill_hosts, home)
         if browser == "chromium":
             if playwright is None:

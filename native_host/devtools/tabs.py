@@ -170,6 +170,8 @@ class Tab:
     def _unlock_from_the_control(self, control: str) -> None:
         """The control's *Unlock the vault…* button opens the popup in a tab; type the password there, Enter.
         The popup returns to this tab and closes itself."""
+        if self.session.password is None:
+            raise KitError("the vault is locked and is not the kit's: its owner unlocks it (the popup)")
         x, y = self.wait_until(_center(f"{control}.shadowRoot.querySelector('[data-action=unlock]')"))
         self._click_at(x, y)
         popup = self.session.extension_tab("popup/popup.html")

@@ -154,11 +154,6 @@ def _virtual_key() -> Path | None:
     return Path(path).expanduser().resolve() if path else None
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
 def _how_it_ends(args: argparse.Namespace, headless: bool) -> str:
     """What ends the session, as the user should read it: a timer, Ctrl-C (no window), or closing the window."""
     if args.seconds is not None:
@@ -183,7 +178,7 @@ def _run(args: argparse.Namespace, url: str, vault: Path, headless: bool, login:
     from . import browsers, kit
 
     key = _virtual_key()
-    origins = [_origin(url)] if key else []
+    origins = [kit.origin_of(url)] if key else []
     auto = os.environ.get("TRACKER2FA_VIRTUAL_KEY_AUTO_CONFIRM") == "1"
     with browsers.throwaway_dir() as root, kit.launch(args.browser, vault=vault, virtual_key=key or False,
                                                       auto_confirm=auto, security_key_origins=origins,
@@ -205,7 +200,7 @@ def _run(args: argparse.Namespace, url: str, vault: Path, headless: bool, login:
                        submit=args.submit)
             tab.wait_until(f"location.href !== {before!r} && document.readyState === 'complete'", timeout=15)
             _say(f"logged in as {login[0]}; now at {tab.url}")
-        if origins and _origin(tab.url) == origins[0]:
+        if origins and kit.origin_of(tab.url) == origins[0]:
             bridged = tab.evaluate("typeof window.u2f === 'object'")  # the bridge's U2F polyfill: ours, or absent
             _say("this page's security-key requests go to tracker2fa" if bridged
                  else "the security-key bridge is not in this page (yet): reload it")
