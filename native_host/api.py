@@ -23,7 +23,7 @@ from . import __version__
 from .config import HostConfig, save_config, validate_auto_lock_seconds
 from .errors import BadRequest, Cancelled, Tracker2faError, VaultLocked
 from .pages import entries_page
-from .params import entry_from_params, optional_str, origin_list_param, origin_param, required_str
+from .params import bound_origin_param, entry_from_params, optional_str, origin_list_param, origin_param, required_str
 
 TYPE_CHECKING = False  # typing itself costs ~2 ms of cold start; type checkers know this idiom
 
@@ -317,7 +317,9 @@ class Session:
 
     def vault_add(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
         """``vault.add`` (see docs/protocol.md)."""
-        origins = origin_list_param(params) or []
+        from .origins import bindable_origin
+
+        origins = [bindable_origin(o) for o in origin_list_param(params) or []]  # all new bindings
         if params.get("uri") is not None:
             if params.get("entry") is not None:
                 raise BadRequest("give either 'uri' or 'entry', not both")
@@ -350,6 +352,13 @@ class Session:
         if not fields:
             raise BadRequest("nothing to change: give 'issuer', 'account', 'note' or 'origins'")
         vault = self._unlocked()
+        if origins is not None:  # a new binding must be one a site can have; those already there may stay
+            from .origins import bindable_origin
+
+            bound = set(vault.get(entry_id).origins)
+            for origin in origins:
+                if str(origin) not in bound:
+                    bindable_origin(origin)
         return {"entry": vault.update(entry_id, **fields).public_dict()}
 
     def vault_remove(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
@@ -361,7 +370,7 @@ class Session:
     def vault_bind(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:
         """``vault.bind`` (see docs/protocol.md)."""
         entry_id = required_str(params, "id", max_len=256)
-        origin = origin_param(params)
+        origin = bound_origin_param(params)
         return {"entry": self._unlocked().bind_origin(entry_id, origin).public_dict()}
 
     def vault_backup_code(self, params: Params, cancelled: threading.Event) -> dict[str, Any]:

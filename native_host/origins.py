@@ -15,6 +15,7 @@ and the label checks; ``idna.encode`` itself is not used because it adds IDNA 20
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from .errors import InvalidOrigin
@@ -99,17 +100,64 @@ def normalize_origin(value: str) -> str:
 
 
 def _scheme_problem(value: str, scheme: str) -> str:
-    """The message for a value without http(s); a bare host ("localhost:8080") gets the origin it meant."""
-    if "://" not in value:
+    """The message for a value without http(s); a bare host ("localhost:8080") gets the origin it meant, a
+    misspelt scheme or separator ("https//jira…", "htps://jira…") the spelling it meant."""
+    meant = _respelled_scheme(value)
+    if meant:
+        return f"{value!r} is not an origin: did you mean {meant}? (an origin is scheme://host[:port])"
+    if "://" not in value and not _looks_like_a_scheme(value):
         host = value.lstrip("[").split("]")[0] if value.startswith("[") else value.split(":")[0].split("/")[0]
         local = host.lower() in ("localhost", "::1") or host.lower().endswith(".localhost") or host.startswith("127.")
-        try:
-            meant = normalize_origin(("http://" if local else "https://") + value)
-        except InvalidOrigin:
-            meant = ""
+        meant = _suggestion(("http://" if local else "https://") + value)
         if meant:
             return f"{value!r} has no scheme: did you mean {meant}? (an origin is scheme://host[:port])"
     return f"only http and https origins are supported, not {scheme or 'none'!r}"
+
+
+# A scheme followed by a broken separator ("https//", "https:/", "https:", "https;//", "https:\\", "https:///").
+_SCHEME_TYPO = r"^([a-z]{2,8})([:;]?)([/\\]*)(.*)$"  # compiled on first use (re's cache): not at the host's start
+
+
+def _scheme_meant(value: str) -> tuple[str, str] | None:
+    """(``http`` or ``https``, what follows) when ``value`` starts with a slip of the finger on one of them or on
+    the ``://`` after it ("https//", "htps://", "https:/", "https:///"); None otherwise, also when both are
+    spelt right."""
+    match = re.match(_SCHEME_TYPO, value, re.IGNORECASE | re.DOTALL)
+    if not match:
+        return None
+    scheme, colon, slashes, rest = match.groups()
+    if not colon and not slashes:
+        return None  # "https.example.com", "httpbin.org": a host that starts with those letters
+    import difflib  # only on this error path
+
+    closest = difflib.get_close_matches(scheme.lower(), ("https", "http"), n=1, cutoff=0.7)
+    if not closest or (scheme.lower() == closest[0] and colon == ":" and slashes == "//"):
+        return None
+    return closest[0], rest
+
+
+def _looks_like_a_scheme(value: str) -> bool:
+    return _scheme_meant(value) is not None
+
+
+def _respelled_scheme(value: str) -> str | None:
+    """``value`` with its scheme and separator respelt as ``http://`` or ``https://`` (see :func:`_scheme_meant`),
+    when that gives an origin one can bind; None otherwise."""
+    found = _scheme_meant(value)
+    if found is None or not found[1]:
+        return None
+    return _suggestion(f"{found[0]}://{found[1]}")
+
+
+def _suggestion(text: str) -> str | None:
+    """The origin to suggest for ``text``: its canonical form if one can bind it, else the host it meant (one
+    typo more), else None. A suggestion is always an origin :func:`bindable_origin` accepts."""
+    try:
+        candidate = normalize_origin(text)
+    except InvalidOrigin:
+        return None
+    problem, meant = _unbindable(candidate)
+    return candidate if problem is None else meant
 
 
 def _split_host_port(netloc: str, value: str) -> tuple[str, int | None]:
@@ -124,7 +172,8 @@ def _split_host_port(netloc: str, value: str) -> tuple[str, int | None]:
     else:
         host, _, port_text = netloc.partition(":")
     if not host:
-        raise InvalidOrigin(f"no host in {value!r}")
+        meant = _respelled_scheme(value)
+        raise InvalidOrigin(f"no host in {value!r}" + (f": did you mean {meant}?" if meant else ""))
     if not port_text:
         return host, None  # "https://host:" has no port, as in the URL standard
     if not port_text.isascii() or not port_text.isdigit() or int(port_text) > 65535:
@@ -281,3 +330,74 @@ def _ipv6(text: str) -> str:
     if best_start < 0:
         return ":".join(hexes)
     return ":".join(hexes[:best_start]) + "::" + ":".join(hexes[best_start + best_length :])
+
+
+# ---- origins a user binds an entry to ------------------------------------------------------------------------
+
+_LDH = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")  # letters, digits, hyphen (and the "_" intranets use)
+
+
+def bindable_origin(value: object) -> Origin:
+    """The origin of ``value`` for binding an entry to it: parsed as the browser parses it (:meth:`Origin.parse`),
+    then held to what a site one logs in at can be, since a binding is exact and one that no page can have
+    is a typing mistake that would silently never fill: a host of letters, digits, hyphens and dots (after
+    IDNA), no empty label (``jira..example.com``), no trailing dot, no wildcard (``*.example.com``: bindings
+    never match by pattern), labels of at most 63 characters. IP addresses are kept as the browser writes them.
+
+    Raises :class:`InvalidOrigin` saying what is wrong and, where one respelling is the evident intent, the
+    origin meant ("did you mean https://jira.example.com?").
+    """
+    origin = Origin.parse(value)
+    problem, meant = _unbindable(origin.serialized)
+    if problem is None:
+        return origin
+    shown = value.serialized if isinstance(value, Origin) else value
+    hint = f"; did you mean {meant}?" if meant else ""
+    raise InvalidOrigin(f"{shown!r} cannot be bound: {problem}{hint}")
+
+
+def _unbindable(origin: str) -> tuple[str | None, str | None]:
+    """(what is wrong with a canonical origin as a binding, the origin meant) or (None, None)."""
+    scheme, _, netloc = origin.partition("://")
+    if netloc.startswith("["):
+        return None, None  # IPv6: canonical already
+    host, colon, port = netloc.rpartition(":") if netloc.count(":") == 1 else (netloc, "", "")
+    suffix = f"{colon}{port}"
+    if _ends_in_a_number(host):
+        return None, None  # IPv4, written as the browser writes it
+    if "*" in host:
+        rest = host.rsplit("*", 1)[1].lstrip(".")
+        example = f"{scheme}://jira.{rest}{suffix}" if rest and "*" not in rest else f"{scheme}://jira.example.com"
+        return (f"'*' is not a wildcard here: a binding matches one origin exactly (scheme, host and port). Bind "
+                f"each site you log in at by its own origin, e.g. {example}", None)
+    problem = None
+    labels = host.split(".")
+    if host.endswith("."):
+        problem = "the trailing dot makes another origin than the site's own (pages are not opened with it)"
+    elif "" in labels:
+        problem = "a host name has no empty labels (two dots in a row, or a dot at the start)"
+    elif any(c not in _LDH and c != "." for c in host):
+        bad = next(c for c in host if c not in _LDH and c != ".")
+        problem = f"a host name holds letters, digits, hyphens and dots only, not {bad!r}"
+    elif any(len(label) > 63 for label in labels) or len(host) > 253:
+        return "a host name has labels of at most 63 characters and at most 253 in all", None
+    elif any(label.startswith("-") or label.endswith("-") for label in labels):
+        problem = "a label of a host name neither starts nor ends with a hyphen"
+    if problem is None:
+        return None, None
+    return problem, _meant_host(scheme, host, suffix)
+
+
+def _meant_host(scheme: str, host: str, suffix: str) -> str | None:
+    """The origin a mistyped host most likely meant: commas and semicolons for dots, runs of dots as one, no
+    dot or hyphen at a label's ends. None when that does not give a bindable origin."""
+    fixed = re.sub(r"[,;]", ".", host)
+    fixed = re.sub(r"\.{2,}", ".", fixed).strip(".")
+    fixed = ".".join(label.strip("-") for label in fixed.split("."))
+    if not fixed or fixed == host:
+        return None
+    try:
+        candidate = normalize_origin(f"{scheme}://{fixed}{suffix}")
+    except InvalidOrigin:
+        return None
+    return candidate if _unbindable(candidate)[0] is None else None

@@ -45,6 +45,13 @@ def origin_param(params: Params, name: str = "origin") -> Origin:
     return Origin.parse(required_str(params, name, max_len=2048))
 
 
+def bound_origin_param(params: Params, name: str = "origin") -> Origin:
+    """An origin to bind an entry to: the browser's rules, and what a site can be (``origins.bindable_origin``)."""
+    from .origins import bindable_origin
+
+    return bindable_origin(required_str(params, name, max_len=2048))
+
+
 def origin_list_param(params: Params, name: str = "origins") -> list[Origin] | None:
     from .origins import Origin
 

@@ -73,10 +73,16 @@ def test_try_works_right_after_the_readmes_first_command(tmp_path: Path) -> None
     root = fresh_copy()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKER2FA_", "VIRTUAL_ENV", "PYTHON"))}
     env["HOME"] = str(tmp_path / "home")
+    # A login shell's PATH on Debian: ~/.local/bin first (where pipx puts commands), then the system's.
+    env["PATH"] = f"{tmp_path / 'home' / '.local' / 'bin'}:/usr/local/bin:/usr/bin:/bin"
     python3 = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin") or sys.executable
     setup = subprocess.run([python3, "install.py", "--no-run", "--no-vault"], cwd=root, env=env,
                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=1100)
     assert setup.returncode == 0, setup.stdout + setup.stderr
+    # The README's everyday commands use the bare name: it works right after the first command.
+    bare = subprocess.run(["/bin/sh", "-c", "tracker2fa --version"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert bare.stdout.strip() == f"tracker2fa {__version__}", setup.stdout + bare.stderr
     with page_server() as url:
         done = subprocess.run([str(root / ".venv" / "bin" / "tracker2fa"), "try", url, "--headless", "--seconds", "0"],
                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 # Third-party packages (top-level module names) each part of the user's machine may import.
 BASE = {"fido2", "cryptography", "platformdirs", "idna", "zxcvbn"}  # pyproject's [project] dependencies
 OPTIONAL_TRANSPORTS = {"smartcard", "bleak"}  # the nfc and ble extras, imported only when that transport is used
-DEVTOOLS = {"playwright", "websockets"}  # the devtools extra (`tracker2fa try`)
+DEVTOOLS = {"playwright", "websockets", "pytest"}  # the devtools extra (`tracker2fa try`, the test kit)
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ def test_a_handler_that_needs_a_missing_package_names_its_parts_extra(extra_part
            "no_such_package_tracker2fa)" in capsys.readouterr().err
 
 
-def test_a_missing_module_of_our_own_packages_is_a_bug_not_a_missing_extra(extra_part) -> None:
+def test_a_missing_module_of_our_own_packages_is_a_bug_not_a_missing_extra(extra_part, capsys, monkeypatch) -> None:
     extra_part("""
         def register(subparsers):
             subparsers.add_parser("extra").set_defaults(handler=run)
@@ -218,5 +218,10 @@ def test_a_missing_module_of_our_own_packages_is_a_bug_not_a_missing_extra(extra
         def run(args):
             import native_host.no_such_module
     """, extras=" [verifier]")
+    assert cli.main(["extra"]) == 1
+    said = capsys.readouterr().err
+    assert "unexpected ModuleNotFoundError" in said and "native_host.no_such_module" in said
+    assert "pip install" not in said and "needs the" not in said  # not a missing extra
+    monkeypatch.setenv("TRACKER2FA_DEBUG", "1")  # the traceback, for the bug report
     with pytest.raises(ModuleNotFoundError, match=r"native_host\.no_such_module"):
         cli.main(["extra"])

@@ -117,10 +117,15 @@ def resolve_service_token(configured: str | None, store_url: str) -> tuple[str, 
     return check_token(token, "service token"), path
 
 
+MAKE_A_TOKEN = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
 def check_token(token: str, what: str) -> str:
-    """A bearer token must be printable ASCII without spaces (it travels in an HTTP header)."""
+    """A bearer token must be printable ASCII without spaces (it travels in an HTTP header), and long enough
+    not to be guessed (16 characters at least). The admin and the service token are held to the same rule."""
     if not 16 <= len(token) <= 512 or not all(33 <= ord(c) < 127 for c in token):
-        raise VerifierConfigError(f"the {what} must be 16-512 printable ASCII characters without spaces")
+        raise VerifierConfigError(f"the {what} must be 16-512 printable ASCII characters without spaces "
+                                  f"(make one with: {MAKE_A_TOKEN}); nothing was created")
     return token
 
 

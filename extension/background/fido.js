@@ -180,6 +180,7 @@ class Ceremony {
     if (this.state === "done") return undefined; // the page went away meanwhile
     const webauthn = kind.startsWith("webauthn.");
     if (!settings.securityKeyOrigins.includes(this.origin)) {
+      this.bridge.declined?.note(this.tabId, this.origin); // said on the toolbar button and in the popup
       if (webauthn) return this.fallback();
       return this.fail({ name: "NotAllowedError", message: "tracker2fa security keys are not enabled for this site.", u2fErrorCode: 3 });
     }
@@ -311,9 +312,10 @@ class Ceremony {
 
 /** Wires the bridge into the service worker: runtime ports from the content script, host events. */
 export class FidoBridge {
-  constructor(api, host) {
+  constructor(api, host, declined = null) {
     this.api = api;
     this.host = host;
+    this.declined = declined; // background/declined.js: requests refused because keys are off for the site
     this.consent = new ConsentWindows(api);
     this.byHostId = new Map();
     this.ceremonies = new Set();

@@ -3,13 +3,15 @@
 import { api } from "../common/api.js";
 import { userMessage } from "../common/messages.js";
 import { effectiveSettings } from "../common/settings.js";
+import { DeclinedRequests } from "./declined.js";
 import { FidoBridge } from "./fido.js";
 import { syncBridgeScripts } from "./fido_scripts.js";
 import { HostConnection, HostError } from "./host.js";
 import { senderOriginDecision, urlOrigin } from "./origin.js";
 
 const host = new HostConnection((name) => api.runtime.connectNative(name));
-const fido = new FidoBridge(api, host);
+const declined = new DeclinedRequests(api);
+const fido = new FidoBridge(api, host, declined);
 // tabId -> Set of frameIds whose content script found a code field (where "fill" requests go).
 const fieldFrames = new Map();
 
@@ -235,6 +237,10 @@ async function handle(msg, sender) {
     }
     case "ext.applyManagedAutoLock":
       return applyManagedAutoLock();
+    case "ext.fidoDeclined":
+      return { origin: declined.forTab(Number(msg.tabId)) };
+    case "ext.enableSecurityKeys":
+      return declined.enable(Number(msg.tabId));
     default:
       fail("unknown_method", `unknown message ${String(msg.type)}`);
   }

@@ -26,7 +26,7 @@ const MESSAGES = {
   invalid_origin: "This page has no web origin an account can be bound to (only http and https pages).",
   opaque_origin: globalThis.__tracker2fa.OPAQUE_ORIGIN_MESSAGE,
   invalid_uri: "That is not a valid otpauth:// URI.",
-  invalid_secret: "The secret is not valid Base32 (letters A–Z and digits 2–7).",
+  invalid_secret: "The secret must be Base32 (letters A–Z and digits 2–7), at least 16 characters: check that it was copied in full.",
   bad_request: "The request was malformed.",
   no_entry_for_origin: "No account in your vault is bound to this site. Open the tracker2fa popup to add or bind one.",
   no_backup_codes: "This account has no unused backup codes left.",

@@ -20,6 +20,10 @@ const state = {
   // null, or the security-key unlock's phase: "waiting" (asked the host), "busy" (the key serves another
   // request; this unlock waits for it) or "touch" (a key waits for a touch)
   keyUnlock: null,
+  // The origin whose security-key request was declined in this tab because keys are off for it (or null), and
+  // after the button: the origin they were turned on for.
+  fidoDeclined: null,
+  fidoEnabled: null,
 };
 const KEY_STATUS = { waiting: "popup_key_waiting", busy: "popup_key_busy", touch: "popup_key_touch" };
 const items = new Map(); // entry id -> its <li>, kept across renders (focus stays where it was)
@@ -58,6 +62,9 @@ async function allEntries() {
 
 async function refresh() {
   state.status = await callBackground("ext.status");
+  if (state.tabId !== null) {
+    state.fidoDeclined = (await callBackground("ext.fidoDeclined", { tabId: state.tabId }).catch(() => null))?.origin ?? null;
+  }
   if (state.status.vault?.unlocked) {
     state.entries = await allEntries();
     const settings = await request("settings.get").catch(() => null);
@@ -89,6 +96,11 @@ function render() {
   $("problem").textContent = status?.error?.message ?? "";
   $("problem").dataset.code = status?.error?.code ?? "";
   show($("auto-confirm"), (status?.autoConfirmed ?? 0) > 0);
+  show($("fido-declined"), Boolean(state.fidoDeclined || state.fidoEnabled));
+  show($("fido-enable"), Boolean(state.fidoDeclined));
+  $("fido-declined-text").textContent = state.fidoDeclined
+    ? t("popup_fido_declined", state.fidoDeclined)
+    : state.fidoEnabled ? t("popup_fido_enabled", state.fidoEnabled) : "";
   $("host-status").textContent = status
     ? status.host
       ? t("popup_host_connected", status.host.version)
@@ -353,6 +365,12 @@ async function main() {
     }
   });
   $("unlock-key").addEventListener("click", unlockWithKey);
+  $("fido-enable").addEventListener("click", async () => {
+    const { origin } = await callBackground("ext.enableSecurityKeys", { tabId: state.tabId });
+    state.fidoDeclined = null;
+    state.fidoEnabled = origin;
+    render();
+  });
   $("cancel-key").addEventListener("click", () => callBackground("ext.cancelKeyUnlock").catch(() => {}));
   $("lock").addEventListener("click", async () => {
     await request("vault.lock");

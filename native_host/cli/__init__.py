@@ -26,6 +26,7 @@ from .entry_points import GROUP as ENTRY_POINT_GROUP
 from .entry_points import CommandPoint, command_points
 
 UNAVAILABLE_EXIT = 1
+DEBUG_ENV = "TRACKER2FA_DEBUG"  # =1: an unexpected error shows its traceback instead of one line
 
 EXIT_CODES = {
     "wrong_password": 3,
@@ -157,6 +158,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("tracker2fa: error: out of memory (the input is too large or damaged, or the machine is short of "
               "memory); vault files are only ever replaced whole, so none was left half-written", file=sys.stderr)
         return OUT_OF_MEMORY_EXIT
+    except Exception as exc:
+        # The last resort: an error no part turned into a message is a bug of ours. One line saying so and where
+        # (never a traceback a user must read, which may quote their data); TRACKER2FA_DEBUG=1 shows it all.
+        if os.environ.get(DEBUG_ENV) == "1":
+            raise
+        print(f"tracker2fa: error: {unexpected(exc)}", file=sys.stderr)
+        return 1
+
+
+def unexpected(exc: BaseException) -> str:
+    """The one line for an exception nothing handled: its type, the innermost place, and what to do."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    return (f"unexpected {type(exc).__name__}{where}: {str(exc).splitlines()[0] if str(exc) else ''} — a bug in "
+            f"tracker2fa; run the command again with {DEBUG_ENV}=1 for the details to report")
 
 
 if __name__ == "__main__":

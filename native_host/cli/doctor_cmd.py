@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..deploy.doctor import doctor
+    from ..deploy.doctor import SHELL_SOURCE, doctor
 
     report = doctor(
         user_data_dir=args.user_data_dir,
@@ -59,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
         keys = f" (registry: {', '.join(check.registry)})" if check.registry else ""
         print(f"  {check.browser:11} {check.scope:6} {check.path}{keys}: {state}")
     vault = report.vault
-    print(f"vault (browser):    {vault.get('browser_path')} — from {vault.get('browser_env_source')}")
+    source = vault.get("browser_env_source")
+    whose = ("this shell's environment: no running browser or desktop session to ask" if source == SHELL_SOURCE
+             else f"the environment of {source}")
+    print(f"vault (browser):    {vault.get('browser_path')}  ({whose})")
     print(f"vault (this shell): {vault.get('shell_path')}")
     answers = {True: "yes", False: "no", None: "not checked"}[report.host_answers]
     print(f"host answers hello: {answers}")
@@ -70,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     for problem in report.problems:
         print(f"PROBLEM: {problem.subject}: {problem.problem}")
         print(f"    fix: {problem.fix}")
-    if not report.problems:
+    if report.problems:
+        return 1
+    if report.next_step:
+        print(f"the host is set up; one step left: {report.next_step}")
+    else:
         print("everything needed is in place")
-    return 1 if report.problems else 0
+    return 0

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EntryNotFound, ExportRefused, ImportNeedsPassword, VaultExists, VaultNotFound
-from ..origins import normalize_origin
+from ..origins import bindable_origin, normalize_origin
 from ..vault import default_vault_path
 
 USAGE_EXIT = 2
@@ -212,7 +212,7 @@ def _entry_from_args(args: argparse.Namespace) -> Any:
 def cmd_add(args: argparse.Namespace) -> int:
     """Add one entry from a URI or from --secret. Password: line 1."""
     entry = _entry_from_args(args)
-    entry.origins = [normalize_origin(o) for o in args.origin]  # as the browser writes them; before the password
+    entry.origins = [str(bindable_origin(o)) for o in args.origin]  # as the browser writes them; before the password
     entry.backup_codes = [{"code": c, "used": False} for c in args.backup_code]
     vault = _unlock(args, Passwords(args.password_stdin))
     try:
@@ -237,7 +237,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     """Import a file from another app. Passwords: line 1 the vault, line 2 the file (only if encrypted)."""
     from ..vault.importers import detect_format, import_result, read_import_file
 
-    origins = [normalize_origin(o) for o in args.origin]  # bad input fails before the password is asked
+    origins = [str(bindable_origin(o)) for o in args.origin]  # bad input fails before the password is asked
     restore = args.format == "tracker2fa" or (args.format == "auto" and _is_tracker2fa_vault(args.file))
     if not restore:
         # Read and recognise the file first: one that is not an export fails before any password is asked.
@@ -367,7 +367,8 @@ def cmd_rename(args: argparse.Namespace) -> int:
 
 def cmd_bind(args: argparse.Namespace) -> int:
     """Bind origins to an entry, or with --unbind remove them. Password: line 1."""
-    wanted = [normalize_origin(o) for o in args.origins]  # bad input fails before the password is asked
+    # Bad input fails before the password is asked; an origin to unbind need only parse (it may predate the rules).
+    wanted = [normalize_origin(o) if args.unbind else str(bindable_origin(o)) for o in args.origins]
     vault = _unlock(args, Passwords(args.password_stdin))
     try:
         entry = _find(vault, args.name)

@@ -33,6 +33,9 @@ from .probe import browser_environment, probe_argv, probe_host, vault_path_for
 from .registration import detect_browsers
 from .registry import Registry
 
+# Where the browser's host environment came from when no browser or desktop session could be asked.
+SHELL_SOURCE = "this shell"
+
 
 @dataclass
 class Problem:
@@ -75,6 +78,8 @@ class DoctorReport:
     not_started: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # What is left to do when nothing is broken (a first run: no vault yet); None when there is nothing.
+    next_step: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in vars(self).items() if k not in ("manifests", "problems")}
@@ -401,15 +406,13 @@ def _check_vault(
     report.vault = {"shell_path": shell_vault, "browser_env_source": source, "browser_path": None, "exists": None}
     env_for_host = dict(browser_env) if browser_env is not None else dict(shell_env)
     if browser_env is None:
-        report.notes.append(
-            "could not read the environment browsers start the host with (no running browser, no systemd user "
-            "session): the check below uses this shell's environment"
-            + (
-                ", where TRACKER2FA_VAULT is set — a browser started from the desktop may not see it"
-                if shell_env.get("TRACKER2FA_VAULT")
-                else ""
+        # Said where the vault line is read (its source), not in a note three lines further down.
+        report.vault["browser_env_source"] = SHELL_SOURCE
+        if shell_env.get("TRACKER2FA_VAULT"):
+            report.notes.append(
+                "TRACKER2FA_VAULT is set in this shell: a browser started from the desktop may not see it, and "
+                "its host would then open the default vault"
             )
-        )
     expected_vault = vault_path_for(env_for_host, target.name)
     report.vault["browser_path"] = expected_vault
     if not probe:
@@ -466,7 +469,7 @@ def _check_vault(
             )
         )
     elif report.vault["exists"] is False:
-        report.notes.append(f"no vault at {expected_vault} yet: create one with `tracker2fa vault init`")
+        report.next_step = f"create your vault with `tracker2fa vault init` (none at {expected_vault} yet)"
 
 
 # What a host started by doctor for another user (or by root) keeps of the browser's environment: where the

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -58,6 +59,23 @@ def chromium_extension_url(path: str = "") -> str:
 def firefox_extension_url(path: str = "") -> str:
     """``moz-extension://<fixed uuid>/<path>`` (the uuid is pinned by :func:`prepare_firefox_profile`)."""
     return f"moz-extension://{FIREFOX_EXTENSION_UUID}/{path}"
+
+
+def virtual_key_extra(vkey: Path, *, auto_confirm: bool = False) -> dict[str, str]:
+    """The variables that give the host the developer's virtual key (``vkey``: its file, created on first use),
+    confirming requests by itself without the consent window when ``auto_confirm`` (docs/security-keys.md)."""
+    extra = {"TRACKER2FA_VIRTUAL_KEY": str(vkey)}
+    if auto_confirm:
+        extra["TRACKER2FA_VIRTUAL_KEY_AUTO_CONFIRM"] = "1"
+    return extra
+
+
+def has_display(env: dict[str, str] | None = None) -> bool:
+    """Whether a browser window can be shown: always on macOS and Windows; on Linux, an X or Wayland display."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    env = os.environ if env is None else env
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
 
 def profile_env(home: Path, *, vault: Path | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -149,6 +167,64 @@ def chromium_service_worker(context: Any, timeout_ms: float = 15000) -> Any:
     return context.wait_for_event(
         "serviceworker", predicate=lambda w: DEV_EXTENSION_ID in w.url, timeout=timeout_ms
     )
+
+
+def chromium_enable_security_keys(worker: Any, origins: list[str]) -> None:
+    """Add ``origins`` to the user's "Security keys on these trackers" (Options) from the service worker, and
+    wait until the bridge's scripts are registered for them (a page loaded afterwards has the bridge)."""
+    worker.evaluate(
+        """async (origins) => {
+             const settings = (await chrome.storage.local.get("settings")).settings ?? {};
+             settings.securityKeyOrigins = [...new Set([...(settings.securityKeyOrigins ?? []), ...origins])];
+             await chrome.storage.local.set({ settings });
+             await globalThis.tracker2fa.syncFidoScripts();
+           }""",
+        list(origins),
+    )
+
+
+def firefox_managed_storage(home: Path, settings: dict[str, Any]) -> Path:
+    """Write the extension's managed settings (as an admin's policy would) into Firefox's per-user managed
+    storage under ``home``: the one way to set them before Firefox starts, since WebDriver BiDi cannot reach
+    the extension's background page. Firefox reads it at start; the options page shows them as the admin's."""
+    folder = home / ".mozilla" / "managed-storage"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{GECKO_EXTENSION_ID}.json"
+    manifest = {"name": GECKO_EXTENSION_ID, "description": "tracker2fa dev tools", "type": "storage", "data": settings}
+    target.write_text(json.dumps(manifest))
+    return target
+
+
+def host_pids_for_home(home: Path) -> list[int]:
+    """Pids of tracker2fa-host processes started by a browser running with this HOME (Linux /proc)."""
+    pids = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return pids
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            if b"tracker2fa-host" not in cmdline:
+                continue
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"HOME={home}".encode() in environ:
+            pids.append(int(entry.name))
+    return pids
+
+
+def kill_pid(pid: int) -> None:
+    with suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def kill_hosts(home: Path) -> None:
+    """Stop the hosts a closed browser with this HOME left behind (a browser normally ends them itself)."""
+    for pid in host_pids_for_home(home):
+        kill_pid(pid)
 
 
 # ---- Firefox over WebDriver BiDi ---------------------------------------------------------------------
@@ -295,10 +371,13 @@ def _read_bidi_url(process: subprocess.Popen[bytes], timeout: float) -> str:
     ready = threading.Event()
     pattern = re.compile(rb"WebDriver BiDi listening on (ws://\S+)")
 
+    seen: list[bytes] = []  # what Firefox said before the endpoint (or instead of it), for the error
+
     def drain() -> None:
         assert process.stderr is not None
         for line in process.stderr:
             if not ready.is_set():
+                seen.append(line)
                 match = pattern.search(line)
                 if match:
                     found.append(match.group(1).decode())
@@ -308,7 +387,9 @@ def _read_bidi_url(process: subprocess.Popen[bytes], timeout: float) -> str:
     threading.Thread(target=drain, daemon=True, name="firefox-stderr").start()
     if not ready.wait(timeout) or not found:
         process.kill()
-        raise BrowserError("Firefox did not announce its WebDriver BiDi endpoint")
+        said = [line.decode(errors="replace").strip() for line in seen if line.strip()]
+        why = f": it said {said[-1]!r}" if said else ""
+        raise BrowserError(f"Firefox did not start{why}")
     return found[0]
 
 

@@ -40,15 +40,29 @@ def oversized_field(entry: Entry) -> str | None:
     return None
 
 
+# 80 bits: the shortest secret authenticator apps accept (Google Authenticator: "Key value is too short"), and
+# what many sites still issue; RFC 4226 asks for 128 and recommends 160. Anything shorter is a paste cut short.
+MIN_SECRET_CHARS = 16
+_BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+
 def normalize_secret(secret: str) -> str:
-    """Canonical Base32: upper case, no spaces, hyphens or padding. Raises InvalidSecret."""
+    """Canonical Base32: upper case, no spaces, hyphens or padding, at least :data:`MIN_SECRET_CHARS` characters.
+    Raises InvalidSecret saying which rule it breaks (a character, the length)."""
     cleaned = "".join(secret.split()).replace("-", "").rstrip("=").upper()
     if not cleaned:
         raise InvalidSecret("the secret is empty")
+    stray = next((c for c in cleaned if c not in _BASE32), None)
+    if stray is not None:
+        raise InvalidSecret(f"the secret is not valid Base32: {stray!r} is not one of its letters A–Z and digits 2–7")
+    if len(cleaned) < MIN_SECRET_CHARS:
+        raise InvalidSecret(f"the secret is too short: {len(cleaned)} characters; a TOTP secret has at least "
+                            f"{MIN_SECRET_CHARS} Base32 characters (80 bits). Was it copied in full?")
     try:
         base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
-    except (binascii.Error, ValueError):
-        raise InvalidSecret("the secret is not valid Base32 (letters A–Z and digits 2–7)") from None
+    except (binascii.Error, ValueError):  # 8n+1, 8n+3 and 8n+6 characters encode no whole number of bytes
+        raise InvalidSecret(f"the secret's {len(cleaned)} characters are not a length Base32 text has: one is "
+                            "missing or one too many. Was it copied in full?") from None
     return cleaned
 
 

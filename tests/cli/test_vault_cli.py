@@ -172,7 +172,7 @@ def test_encrypted_export_takes_the_backup_password_on_line_two(cli, initialised
 
 def test_import_an_otpauth_list_and_bind_it(cli, initialised, vault_path, tmp_path):
     listing = tmp_path / "list.txt"
-    listing.write_text("otpauth://totp/Wiki:bob?secret=JBSWY3DPEHPK3PXP\notpauth://hotp/C:d?secret=JBSWY3DP&counter=3\n")
+    listing.write_text("otpauth://totp/Wiki:bob?secret=JBSWY3DPEHPK3PXP\notpauth://hotp/C:d?secret=JBSWY3DPJBSWY3DP&counter=3\n")
     result = cli("import", str(listing), "--origin", "https://wiki.example.com", "--password-stdin", "--json")
     assert result.code == 0 and json.loads(result.out)["imported"] == 2
     vault = VaultFile(vault_path).unlock(PASSWORD)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import http.server
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ import pyotp
 import pytest
 
 from native_host.devtools import browsers
+from native_host.devtools.browsers import host_pids_for_home, kill_pid
 from tests.support.shared import Shared
 
 from .mock_tracker import MockTracker, running_mock
@@ -204,29 +204,6 @@ class Chromium:
 
     def host_pids(self) -> list[int]:
         return host_pids_for_home(self.home)
-
-
-def host_pids_for_home(home: Path) -> list[int]:
-    """Pids of tracker2fa-host processes started by the browser running with this HOME."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            if b"tracker2fa-host" not in cmdline:
-                continue
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if f"HOME={home}".encode() in environ:
-            pids.append(int(entry.name))
-    return pids
-
-
-def kill_pid(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
 
 
 def start_chromium(playwright: Any, root: Path, *, register: bool = True, vault: Path | None = None) -> Chromium:

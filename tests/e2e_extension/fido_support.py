@@ -4,20 +4,24 @@ where the bridge is on, and the extension's consent window (a window of its own,
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import time
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-from native_host.devtools import browsers
+from native_host.devtools import browsers, consent
+from native_host.devtools.consent import (  # noqa: F401 (the tests' names for them)
+    CONSENT,
+    consent_state,
+    enter_pin,
+    firefox_click,
+    firefox_confirm,
+    firefox_consent_state,
+    firefox_consent_window,
+)
 
 from .conftest import Chromium
 
-CONSENT = "/consent/consent.html"
 # Anything of ours a page could find in its DOM while a request is pending (the in-page prompt of old).
 OURS_IN_THE_PAGE = "[data-tracker2fa-prompt], [data-tracker2fa-consent]"
 
@@ -25,10 +29,7 @@ OURS_IN_THE_PAGE = "[data-tracker2fa-prompt], [data-tracker2fa-consent]"
 def virtual_key_env(home: Path, vkey: Path, vault: Path | None = None, *, auto_confirm: bool = False) -> dict[str, str]:
     """The browser's environment: throwaway HOME, and the virtual key for the host it launches (confirming
     requests by itself, without the consent window, when ``auto_confirm``)."""
-    extra = {"TRACKER2FA_VIRTUAL_KEY": str(vkey)}
-    if auto_confirm:
-        extra["TRACKER2FA_VIRTUAL_KEY_AUTO_CONFIRM"] = "1"
-    return browsers.profile_env(home, vault=vault, extra=extra)
+    return browsers.profile_env(home, vault=vault, extra=browsers.virtual_key_extra(vkey, auto_confirm=auto_confirm))
 
 
 def start_chromium_with_virtual_key(playwright: Any, root: Path, *, auto_confirm: bool = False) -> Chromium:
@@ -47,30 +48,13 @@ def start_chromium_with_virtual_key(playwright: Any, root: Path, *, auto_confirm
 
 def enable_security_keys(browser: Chromium, *origins: str) -> None:
     """Turn the bridge on for ``origins`` (the user's setting) and wait until its scripts are registered."""
-    settings = json.dumps({"securityKeyOrigins": list(origins)})
-    browser.background(
-        f"(await chrome.storage.local.set({{settings: {settings}}}), await globalThis.tracker2fa.syncFidoScripts())"
-    )
+    browsers.chromium_enable_security_keys(browser.worker, list(origins))
 
 
 def consent_window(browser: Chromium, timeout_ms: float = 20000, *, skip: tuple[Any, ...] = ()) -> Any:
     """The extension's consent window (a Playwright page of its own), once it is open; ``skip`` excludes
     windows already handled."""
-    deadline = time.monotonic() + timeout_ms / 1000
-    while True:
-        for page in browser.context.pages:
-            if CONSENT in page.url and page not in skip and not page.is_closed():
-                return page
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"no consent window opened; pages: {[p.url for p in browser.context.pages]}")
-        with contextlib.suppress(PlaywrightTimeout):
-            browser.context.wait_for_event("page", timeout=min(remaining, 0.5) * 1000)
-
-
-def consent_state(consent: Any, state: str, timeout_ms: float = 20000) -> None:
-    """Wait until the consent window is in ``state`` (asking, armed, running, pin, ended)."""
-    consent.locator(f"body[data-state={state}]").wait_for(state="attached", timeout=timeout_ms)
+    return consent.consent_window(browser.context, timeout_ms, skip=skip)
 
 
 def consent_text(consent: Any) -> str:
@@ -83,19 +67,7 @@ def consent_text(consent: Any) -> str:
 def confirm_prompt(browser: Chromium, *, allow_attestation: bool = False, skip: tuple[Any, ...] = ()) -> Any:
     """Confirm the request in the consent window with a real click, once its buttons are armed. Returns the
     window (it closes by itself when the request ends)."""
-    consent = consent_window(browser, skip=skip)
-    consent_state(consent, "armed")
-    if allow_attestation:
-        consent.locator("#allow-attestation").check()
-    consent.locator("#confirm").click()
-    return consent
-
-
-def enter_pin(consent: Any, pin: str) -> None:
-    """Type ``pin`` into the consent window's PIN form and send it."""
-    consent_state(consent, "pin")
-    consent.locator("#pin").fill(pin)
-    consent.locator("#pin-submit").click()
+    return consent.confirm(browser.context, allow_attestation=allow_attestation, skip=skip)
 
 
 def hold_key_with_a_registration(browser: Chromium, url: str) -> Any:
@@ -139,44 +111,4 @@ def verify_u2f_signature(app_id: str, public_key: bytes, response: dict[str, str
     return dict(json.loads(client_data))
 
 
-# ---- the consent window in Firefox, through WebDriver BiDi (a browsing context of its own) ----
-
-
-def firefox_consent_window(bidi: browsers.FirefoxBidi, timeout: float = 30, *, skip: tuple[str, ...] = ()) -> str:
-    """The BiDi context of the extension's consent window, once it is open."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for context in bidi.call("browsingContext.getTree", {})["contexts"]:
-            if CONSENT in context["url"] and context["context"] not in skip:
-                return str(context["context"])
-        if time.monotonic() > deadline:
-            raise AssertionError("no consent window opened in Firefox")
-        time.sleep(0.05)
-
-
-def firefox_consent_state(bidi: browsers.FirefoxBidi, context: str, state: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    seen = None
-    while True:
-        with contextlib.suppress(browsers.BrowserError):
-            seen = bidi.evaluate(context, "document.body?.dataset.state ?? null")
-        if seen == state:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the consent window stayed {seen!r}, never {state!r}")
-        time.sleep(0.05)
-
-
-def firefox_click(bidi: browsers.FirefoxBidi, context: str, selector: str) -> None:
-    """A trusted click on the middle of ``selector`` in ``context``."""
-    x, y = bidi.evaluate(context, f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
-                                  ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()")
-    bidi.click(context, x, y)
-
-
-def firefox_confirm(bidi: browsers.FirefoxBidi, *, skip: tuple[str, ...] = ()) -> str:
-    """Confirm the request in Firefox's consent window with a real click once it is armed; returns its context."""
-    context = firefox_consent_window(bidi, skip=skip)
-    firefox_consent_state(bidi, context, "armed")
-    firefox_click(bidi, context, "#confirm")
-    return context
+# ---- the consent window in Firefox, through WebDriver BiDi: native_host.devtools.consent (imported above) ----

@@ -28,12 +28,7 @@ CHALLENGE = base64.urlsafe_b64encode(b"legacy u2f challenge in firefox").rstrip(
 
 def admin_enables_security_keys(home: Path, *origins: str) -> None:
     """The admin's list of trackers (securityKeyTrackers) through Firefox's per-user managed storage."""
-    managed = home / ".mozilla" / "managed-storage"
-    managed.mkdir(parents=True, exist_ok=True)
-    data = {"securityKeyTrackers": list(origins)}
-    (managed / "tracker2fa@tracker2fa.dev.json").write_text(
-        json.dumps({"name": "tracker2fa@tracker2fa.dev", "description": "test policy", "type": "storage", "data": data})
-    )
+    browsers.firefox_managed_storage(home, {"securityKeyTrackers": list(origins)})
 
 
 def wait_for_bridge(firefox: Firefox, url: str) -> None:

@@ -54,3 +54,34 @@ def test_try_refuses_a_url_that_is_not_http(tmp_path: Path) -> None:
     done = run_try("file:///etc/passwd", "--headless", home=tmp_path)
     assert done.returncode != 0
     assert "not an http(s) URL" in done.stderr
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("browser", ["chromium", "firefox"])
+def test_try_logs_in_to_the_mock_and_turns_security_keys_on_for_its_origin(
+    browser: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from native_host.devtools.mock import run_mock
+
+    env_key = str(tmp_path / "vkey.json")
+    monkeypatch.setenv("TRACKER2FA_VIRTUAL_KEY", env_key)
+    with run_mock(tmp_path / "mock") as mock:
+        done = run_try(f"{mock.url}/login", "--browser", browser, "--headless", "--seconds", "0",
+                       "--login", "alice:alice-demo-pass", "--vault", str(tmp_path / "vault.json"), home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"tracker2fa try: security keys on for {mock.url} (the virtual key {env_key})" in done.stderr
+    assert f"tracker2fa try: logged in as alice; now at {mock.url}/2fa" in done.stderr
+    assert "tracker2fa try: this page's security-key requests go to tracker2fa" in done.stderr
+    assert "second-factor field detected" in done.stderr
+
+
+def test_try_where_nothing_listens_says_so_in_one_line_before_starting_a_browser(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    done = run_try(f"http://localhost:{port}/login", home=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == (f"tracker2fa: error: nothing answers at http://localhost:{port} (Connection refused) — "
+                           f"is `tracker2fa mock` running? Start it with `tracker2fa mock --port {port}`\n")

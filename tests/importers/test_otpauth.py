@@ -155,7 +155,7 @@ def test_uri_list_names_the_bad_line():
 _label_text = st.text(
     alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=30
 ).map(str.strip)
-_secrets = st.binary(min_size=1, max_size=64)
+_secrets = st.binary(min_size=10, max_size=64)  # 80 bits at least (MIN_SECRET_CHARS)
 
 
 @st.composite
@@ -213,3 +213,20 @@ def test_uri_list_round_trip_keeps_order_and_ignores_comments(items, noise):
     lines = [*noise, *(entry_to_otpauth_uri(e) for e in items), *noise]
     back = parse_uri_list("\n".join(lines))
     assert [(e.secret, e.issuer, e.account) for e in back] == [(e.secret, e.issuer, e.account) for e in items]
+
+
+@pytest.mark.parametrize("short", ["JBSWY3DP", "ABC", "JBSWY3DPEHPK3PX"])
+def test_a_secret_too_short_says_so_with_the_minimum_not_that_it_is_not_base32(short):
+    with pytest.raises(InvalidSecret, match=r"too short: \d+ characters; a TOTP secret has at least 16") as refused:
+        parse_otpauth_uri(f"otpauth://totp/x?secret={short}")
+    assert "not valid Base32" not in str(refused.value)
+
+
+def test_a_stray_character_is_named():
+    with pytest.raises(InvalidSecret, match=r"not valid Base32: '1' is not one of its letters"):
+        parse_otpauth_uri("otpauth://totp/x?secret=JBSWY3DPEHPK3PX1")
+
+
+def test_a_length_base32_never_has_says_a_character_is_missing_or_extra():
+    with pytest.raises(InvalidSecret, match="17 characters are not a length Base32 text has"):
+        parse_otpauth_uri("otpauth://totp/x?secret=JBSWY3DPEHPK3PXPA")

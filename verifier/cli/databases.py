@@ -1,8 +1,9 @@
 """Where the verifier's and the mock's databases live, and the check that admin commands never create one.
 
 ``tracker2fa verifier admin`` without ``--db`` used to create an empty ``verifier.db`` (and a new key) and
-list no users, while the mock tracker keeps its users in ``mock-verifier.db``. Only ``verifier serve`` and
-``mock`` create a database; an admin command names the one that is missing and where the mock's is.
+list no users, while the mock tracker keeps its users in ``mock-verifier.db``. Only ``verifier serve``,
+``mock`` and ``verifier admin init`` create a database; any other admin command names the one that is missing,
+how to create it and where the mock's is.
 
 Standard library and platformdirs only: ``tracker2fa --help`` loads this module.
 """
@@ -19,6 +20,12 @@ VERIFIER_DB_FILE = "verifier.db"
 MOCK_DB_FILE = "mock-verifier.db"
 KEY_ENV = "TRACKER2FA_VERIFIER_KEY"  # as in verifier/settings.py, which this module must not import (FastAPI-free)
 SQLITE = "sqlite:///"
+
+
+class DatabaseMissing(VerifierConfigError):
+    """No verifier database (or no verifier tables) where an admin command looked: ``admin init`` creates it."""
+
+    code = "database_missing"
 
 
 def _data_dir() -> Path:
@@ -49,6 +56,11 @@ def _mock_hint() -> str:
     return f"The mock tracker's database is {path} ({state}): {admin_command(mock)}"
 
 
+def _create_hint(url: str) -> str:
+    return (f"A verifier database is created by `{admin_command(url, 'init')}` (then import or create users) "
+            "or by the first `tracker2fa verifier serve --db URL`")
+
+
 def existing_database(db: str | None) -> str:
     """The URL of the database an admin command may open: it must exist already, with its key.
 
@@ -66,9 +78,9 @@ def existing_database(db: str | None) -> str:
 def _check_sqlite(path: Path, *, defaulted: bool) -> None:
     if not path.is_file():
         which = " (the default without --db)" if defaulted else ""
-        raise VerifierConfigError(
-            f"no verifier database at {path.absolute()}{which}; admin commands never create one. "
-            f"{_mock_hint()}. A verifier creates its database at its first `tracker2fa verifier serve --db URL`."
+        raise DatabaseMissing(
+            f"no verifier database at {path.absolute()}{which}; admin commands other than init never create one. "
+            f"{_mock_hint()}. {_create_hint(f'{SQLITE}{path.absolute()}')}."
         )
     key = Path(f"{path}.key")
     if not os.environ.get(KEY_ENV) and not key.is_file():
@@ -89,7 +101,7 @@ def _check_postgres(url: str) -> None:
     except psycopg.Error as exc:
         raise VerifierConfigError(f"cannot open the database {where}: {str(exc).strip().splitlines()[0]}") from None
     if not found or not found[0]:
-        raise VerifierConfigError(
-            f"the database {where} holds no verifier tables; admin commands never create them. A verifier "
-            f"creates them at its first `tracker2fa verifier serve --db URL`. {_mock_hint()}."
+        raise DatabaseMissing(
+            f"the database {where} holds no verifier tables; admin commands other than init never create them. "
+            f"{_create_hint('URL')}. {_mock_hint()}."
         )

@@ -64,15 +64,17 @@ def _summary(config) -> str:
             f"{', '.join(str(n) for n in config.trusted.networks) or 'none'}")
 
 
-def _check_free(host: str, port: int) -> None:
-    """Refuse a port another program holds now, rather than have every worker fail at startup."""
+def _check_free(host: str, port: int, what: str) -> None:
+    """Refuse a port another program holds now, rather than have every worker fail at startup (and before the
+    database is created: a gate that cannot listen leaves nothing behind)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise BadRequest(f"cannot listen on {host}:{port} for forward auth: {exc.strerror}") from None
+            raise BadRequest(f"cannot listen on {host}:{port} for {what}: {exc.strerror}; choose another port "
+                             "(nothing was created)") from None
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -99,10 +101,11 @@ def run_serve(args: argparse.Namespace) -> int:
     for flag, value in (("--port", port), ("--authz-port", authz_port)):
         if not 0 <= value <= 65535:
             raise BadRequest(f"{flag} must be 0-65535, got {value}")
+    if authz_port and authz_port == port:
+        raise BadRequest("the forward-auth port must differ from the portal's port")
+    _check_free(host, port, "the portal")
     if authz_port:
-        if authz_port == port:
-            raise BadRequest("the forward-auth port must differ from the portal's port")
-        _check_free(host, authz_port)
+        _check_free(host, authz_port, "forward auth")
     db_url = config.database_url or default_verifier_db_url()
     store = open_store(db_url)  # migrations run here, once
     Verifier(store)  # resolves the server key: a SQLite database's key file is created now, not by racing workers

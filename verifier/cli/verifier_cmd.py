@@ -2,6 +2,7 @@
 
     tracker2fa verifier serve [--db URL] [--host H] [--port N] [--workers N] [--admin-token-stdin]
                               [--service-token-stdin] [--allowed-host NAME]... [--rp-id ID] [--origin O]...
+    tracker2fa verifier admin [--db URL] init
     tracker2fa verifier admin [--db URL] create-user NAME [--group G]... [--password-stdin]
     tracker2fa verifier admin [--db URL] add-to-group NAME GROUP
     tracker2fa verifier admin [--db URL] set-policy [--mode MODE [--group G]... [--allow CIDR]...] [--remember-days N]
@@ -15,9 +16,11 @@
     tracker2fa verifier admin [--db URL] import FILE [--format pskc|csv|jsonl] [--password-stdin] [--skip-invalid]
                               [--map-serial]
 
-Admin commands open the database directly (like the server does) and never create one: a missing database
-(or its key) is an error naming it and the mock's (see ``databases.py``). Secrets at rest use the server key
-from $TRACKER2FA_VERIFIER_KEY, or for SQLite the ``<db>.key`` file created beside the database.
+Admin commands open the database directly (like the server does) and never create one, except ``init``,
+which exists for that (an admin may import users before any server ran): a missing database (or its key) is
+an error naming it, ``init`` and the mock's database (see ``databases.py``). ``--db`` is accepted before or
+after the action's name. Secrets at rest use the server key from $TRACKER2FA_VERIFIER_KEY, or for SQLite the
+``<db>.key`` file created beside the database.
 
 Registered by the ``verifier`` entry point of the ``tracker2fa.commands`` group; ``tracker2fa mock`` is its
 sibling in ``mock_cmd.py``. This module is loaded to build ``tracker2fa --help``, so its handlers import what
@@ -35,7 +38,7 @@ import sys
 
 from ..errors import BadRequest
 from . import reporting_errors
-from .databases import default_verifier_db_url, existing_database
+from .databases import DatabaseMissing, admin_command, default_verifier_db_url, existing_database
 
 DEFAULT_PORT = 8400
 ADMIN_TOKEN_ENV = "TRACKER2FA_ADMIN_TOKEN"
@@ -58,7 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="serve the HTTP API (uvicorn)")
     serve.add_argument("--db", metavar="URL", help=db_help)
     serve.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help=f"TCP port (default {DEFAULT_PORT}; 0 = a free one, printed)")
     serve.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
                        help="worker processes on the port (default: the number of cores, here %(default)s)")
     serve.add_argument("--admin-token-stdin", action="store_true",
@@ -80,6 +84,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     admin = sub.add_parser("admin", help="administer users, groups and policy")
     admin.add_argument("--db", metavar="URL", help=db_help)
     actions = admin.add_subparsers(dest="admin_command", metavar="COMMAND", required=True)
+    actions.add_parser("init", help="create the database (and its key file beside a SQLite one) before any "
+                       "server ran, e.g. to import users first; an existing one is left as it is")
     p = actions.add_parser("create-user", help="create a user")
     p.add_argument("username")
     p.add_argument("--group", action="append", default=[], help="group membership (repeatable)")
@@ -137,6 +143,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-invalid", action="store_true", help="import the valid rows, report the others")
     p.add_argument("--map-serial", action="store_true",
                    help="PSKC: name each user by the token's serial number instead of the key's UserId")
+    for action in actions.choices.values():
+        # `admin import FILE --db URL` as well as `admin --db URL import FILE`: SUPPRESS keeps an action that
+        # was not given --db from overwriting the value given before its name (argparse copies sub-defaults).
+        action.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=db_help)
     admin.set_defaults(handler=reporting_errors(run_admin))
 
 
@@ -179,15 +189,22 @@ def run_serve(args: argparse.Namespace) -> int:
     """
     import uvicorn  # the extra's packages, imported only to serve
 
-    from ..settings import resolve_service_token, service_token_path
+    from ..settings import check_token, resolve_service_token, service_token_path
+    from ..store import check_url
     from .worker_app import CONFIG_ENV, WorkerConfig
 
     if args.workers < 1:
         raise BadRequest(f"--workers wants at least 1, got {args.workers}")
+    # The port first: a server that cannot listen must not have created a database, key or token file.
+    port = free_port(args.host, args.port)
     admin_token = _read_secret_line("admin token") if args.admin_token_stdin else os.environ.get(ADMIN_TOKEN_ENV)
+    if admin_token is not None and admin_token.strip():
+        admin_token = check_token(admin_token.strip(), "admin token")
+    else:
+        admin_token = None
     service_from_stdin = _read_secret_line("service token") if args.service_token_stdin else None
     origins = tuple(args.origin) or ("http://localhost",)
-    db_url = args.db or default_db_url()
+    db_url = check_url(args.db or default_db_url())  # before the token rules, which depend on the kind of store
     # Without a token file to create (PostgreSQL), a missing token is refused before any migration runs.
     early = service_token_path(db_url) is None
     if early:
@@ -207,7 +224,7 @@ def run_serve(args: argparse.Namespace) -> int:
     else:
         os.environ.pop(ADMIN_TOKEN_ENV, None)
     where = f"in {token_file}" if token_file else ("from stdin" if service_from_stdin else f"from ${SERVICE_TOKEN_ENV}")
-    print(f"tracker2fa verifier on http://{_netloc(args.host)}:{args.port} with {args.workers} worker(s) "
+    print(f"tracker2fa verifier on http://{_netloc(args.host)}:{port} with {args.workers} worker(s) "
           f"(database {db_url.split('@')[-1]}; admin API {'on' if admin_token else 'off'}; "
           f"service token {where}; hosts served: {', '.join(allowed)})", file=sys.stderr)
     if not _is_loopback(args.host):
@@ -217,9 +234,30 @@ def run_serve(args: argparse.Namespace) -> int:
     # uvicorn's process manager: one listening socket, N workers, a dead worker replaced, SIGTERM/SIGINT
     # passed on so each worker finishes its in-flight requests and closes its store.
     uvicorn.run("verifier.cli.worker_app:create_worker_app", factory=True, workers=args.workers, host=args.host,
-                port=args.port, log_level="warning", ws="websockets-sansio", lifespan="on",
+                port=port, log_level="warning", ws="websockets-sansio", lifespan="on",
                 http="httptools", loop="uvloop", timeout_graceful_shutdown=10)
     return 0
+
+
+def free_port(host: str, port: int) -> int:
+    """``port`` (a free one for 0) once a listening socket could be bound to ``host:port``; else a one-line
+    error naming them. The socket is closed again: uvicorn binds its own (with the same SO_REUSEADDR)."""
+    import socket
+
+    if not 0 <= port <= 65535:
+        raise BadRequest(f"--port must be 0-65535, got {port}")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise BadRequest(f"cannot listen on {host!r}: not an address of this machine ({exc})") from None
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise BadRequest(f"cannot listen on {_netloc(host)}:{port}: {exc.strerror}; choose another --port "
+                             "(nothing was created)") from None
+        return int(sock.getsockname()[1])
 
 
 def _netloc(host: str) -> str:
@@ -264,7 +302,9 @@ def allowed_hosts(listen: str, extra: list[str]) -> tuple[str, ...]:
 
 
 def run_admin(args: argparse.Namespace) -> int:
-    """Run one admin command against an existing database (never a new one)."""
+    """Run one admin command against an existing database (never a new one; ``init`` creates it)."""
+    if args.admin_command == "init":
+        return run_init(args.db)
     v = _open(args.db, must_exist=True)
     actor = f"cli:{os.environ.get('USER', 'admin')}"
     cmd = args.admin_command
@@ -308,6 +348,23 @@ def run_admin(args: argparse.Namespace) -> int:
                       f"{e['result'] or '-':<12} {e['ip'] or '-':<16} {e['detail'] or ''}")
         return 0
     print(json.dumps(out, indent=2, default=lambda result: result.to_dict()))  # the service's typed results
+    return 0
+
+
+def run_init(db: str | None) -> int:
+    """``admin init``: create the database and its key, or say that it exists (an existing database is checked
+    as any admin command checks it: without its key it is refused, since a new key would orphan its secrets)."""
+    url = db or default_db_url()
+    try:
+        existing_database(url)
+    except DatabaseMissing:
+        verifier = _open(url)
+        verifier.store.close()
+        print(f"created the verifier database {url.split('@')[-1]}; next: "
+              f"{admin_command(url, 'import FILE')} or {admin_command(url, 'create-user NAME')}")
+        return 0
+    _open(url).store.close()  # applies pending migrations, as serve would
+    print(f"the verifier database {url.split('@')[-1]} exists already; nothing to do")
     return 0
 
 

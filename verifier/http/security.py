@@ -13,6 +13,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import Unauthorized
 
 log = logging.getLogger("tracker2fa.verifier")
+# Where the token is, without naming any path of the server to a client that has not proven anything.
+SERVICE_TOKEN_NEEDED = ("a valid service bearer token is needed (Authorization: Bearer TOKEN): on SQLite the server "
+                        "keeps it in the file <database>.service-token beside its database (its start-up line names "
+                        "it), else it is the $TRACKER2FA_SERVICE_TOKEN or --service-token-stdin it was started with")
 TOO_LARGE = b'{"error":{"code":"too_large","message":"request body too large"}}'
 INTERNAL_ERROR = b'{"error":{"code":"internal_error","message":"internal error; the server log says where"}}'
 NON_FINITE = json.dumps({"detail": [{"type": "json_invalid", "loc": ["body"], "input": None,
@@ -156,7 +160,8 @@ async def require_admin(request: Request) -> str:
     if not settings.admin_token:
         raise Unauthorized("the admin API is disabled: start the verifier with an admin token")
     if not token_ok(bearer(request.headers.get("authorization")), settings.admin_token):
-        raise Unauthorized("a valid admin bearer token is needed (Authorization: Bearer TOKEN)")
+        raise Unauthorized("a valid admin bearer token is needed (Authorization: Bearer TOKEN), the one the server "
+                           "was started with ($TRACKER2FA_ADMIN_TOKEN or --admin-token-stdin)")
     return "admin-api"
 
 
@@ -166,4 +171,4 @@ async def require_service(request: Request) -> None:
     if not settings.service_token:
         raise Unauthorized("the tracker API is disabled: start the verifier with a service token")
     if not token_ok(bearer(request.headers.get("authorization")), settings.service_token):
-        raise Unauthorized("a valid service bearer token is needed (Authorization: Bearer TOKEN)")
+        raise Unauthorized(SERVICE_TOKEN_NEEDED)
