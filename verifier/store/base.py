@@ -738,6 +738,15 @@ class Store(ABC):
                              f"lease_owner = NULL, lease_until = NULL WHERE id IN ({marks}) AND lease_owner = ?",
                              (next_attempt, error[:500], *mail_ids, owner))
 
+    def release_mail(self, mail_ids: Sequence[int], owner: str) -> int:
+        """Give claimed mails back untried (their sender ran out of its lease's time): due again at once."""
+        if not mail_ids:
+            return 0
+        marks = ", ".join("?" for _ in mail_ids)
+        with self.tx() as tx:
+            return tx.change(f"UPDATE outbox SET lease_owner = NULL, lease_until = NULL WHERE id IN ({marks}) AND "
+                             "lease_owner = ?", (*mail_ids, owner))
+
     def mail_closed(self, mail_id: int, owner: str, status: str, reason: str, recipient: str | None = None) -> bool:
         """End a mail without sending it: ``failed`` (the relay refused it for good, or it was too old to send)
         or ``dropped`` (switched off, or its user has no address). False when the lease was not ``owner``'s."""
