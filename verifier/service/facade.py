@@ -206,18 +206,20 @@ class Verifier:
     def set_policy(self, mode: str, groups: Iterable[str] = (), ip_allowlist: Iterable[str] = (),
                    remember_days: int = 0, actor: str | None = None, *, totp_digits: int | None = None,
                    totp_period: int | None = None, totp_algorithm: str | None = None,
-                   totp_window: int | None = None, issuer: str | None = None) -> PolicySettings:
-        """Replace who is asked (mode, groups, allowlist, remember days) and change the TOTP settings given
-        (None keeps one); raises InvalidPolicy (naming the field and its range) and changes nothing on bad
-        input."""
+                   totp_window: int | None = None, issuer: str | None = None,
+                   enrol_deadline: float | None = None) -> PolicySettings:
+        """Replace who is asked (mode, groups, allowlist, remember days) and change the TOTP settings and the
+        enrolment deadline given (None keeps one; a deadline of 0 removes it); raises InvalidPolicy (naming the
+        field and its range) and changes nothing on bad input. Users it newly asks are mailed."""
         return self.policy.set(mode, groups, ip_allowlist, remember_days, actor, totp_digits=totp_digits,
                                totp_period=totp_period, totp_algorithm=totp_algorithm, totp_window=totp_window,
-                               issuer=issuer)
+                               issuer=issuer, enrol_deadline=enrol_deadline)
 
     def update_policy(self, actor: str | None = None, **changes: Any) -> PolicySettings:
         """Change only the named policy fields (``mode``, ``groups``, ``ip_allowlist``, ``remember_days``,
-        ``totp_digits``, ``totp_period``, ``totp_algorithm``, ``totp_window``, ``issuer``), keeping the
-        others; raises InvalidPolicy and changes nothing on bad input. Audited with the old and new values."""
+        ``totp_digits``, ``totp_period``, ``totp_algorithm``, ``totp_window``, ``issuer``, ``enrol_deadline``),
+        keeping the others; raises InvalidPolicy and changes nothing on bad input. Audited with the old and new
+        values; users the change newly asks are mailed."""
         return self.policy.update(changes, actor)
 
     def second_factor_required(self, username: str, ip: str) -> bool:

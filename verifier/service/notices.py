@@ -8,17 +8,19 @@ the sender (verifier/mail/sender.py) delivers them. See docs/verifier.md, "Mail 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..core import notices
 from ..core.policy import Policy
 from ..errors import BadRequest, PolicyConflict
+from ..settings import VerifierSettings
 from ..store import Store
 from ..store.base import NOTICES_SETTING, OUTBOX_STATUSES, POLICY_SETTING
 from .gate import Gate
 from .results import MailPrefs, OutboxMail
-from .users import mail_address, policy_of, require_user
+from .users import initial_policy, mail_address, policy_of, require_user
 
 REMINDER_SETTING = "enrol_reminder"  # the deadline whose reminders were written (JSON), so each goes once
 CHANGE_ATTEMPTS = 5
@@ -145,3 +147,10 @@ def outbox_mail(row: dict[str, Any]) -> OutboxMail:
                       params=json.loads(row["params"]), status=row["status"], attempts=row["attempts"],
                       next_attempt=row["next_attempt"], sent=row["sent"], recipient=row["recipient"],
                       last_error=row["last_error"])
+
+
+def reminder_writer(store: Store, clock: Callable[[], float] = time.time) -> Callable[[float], int]:
+    """What a mail sender runs between passes (``Sender.after_pass``): the enrolment reminders, without a whole
+    Verifier (a sender needs no server key)."""
+    settings = VerifierSettings()
+    return Notices(store, clock, Gate(store, settings, clock), initial_policy(settings)).queue_due_reminders
