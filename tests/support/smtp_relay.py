@@ -77,7 +77,7 @@ class _Handler:
     def __init__(self, relay: TestRelay) -> None:
         self.relay = relay
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_DATA(self, server, session, envelope) -> str:
         if self.relay.before_accept is not None:
             self.relay.before_accept(envelope)
         if self.relay.refuse_with is not None:

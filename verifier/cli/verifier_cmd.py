@@ -208,6 +208,14 @@ def add_mail_options(parser: argparse.ArgumentParser, *, required: bool) -> None
                        help="the From name, also the site named in every mail (default tracker2fa)")
     group.add_argument("--mail-poll", type=float, default=5.0, metavar="S",
                        help="seconds between looks at the outbox (default 5)")
+    group.add_argument("--mail-retry", type=float, nargs=2, default=(60.0, 3600.0), metavar=("FIRST", "MOST"),
+                       help="seconds before the first retry of a mail the relay did not take, doubling up to MOST "
+                       "(default 60 3600)")
+    group.add_argument("--mail-lease", type=float, default=300.0, metavar="S",
+                       help="seconds a claimed mail is its sender's (at least ten SMTP timeouts; default 300): a "
+                       "sender that dies leaves its mails to another after this")
+    group.add_argument("--smtp-timeout", type=float, default=30.0, metavar="S",
+                       help="seconds the relay has to answer each SMTP command (default 30)")
 
 
 def mail_settings(args: argparse.Namespace):
@@ -222,7 +230,8 @@ def mail_settings(args: argparse.Namespace):
     return MailSettings(host=args.smtp_host, port=args.smtp_port, security=args.smtp_security,
                         username=args.smtp_user or None, password=password if args.smtp_user else None,
                         from_address=args.mail_from or "", from_name=args.mail_from_name, cafile=args.smtp_cafile,
-                        poll_seconds=args.mail_poll).validated()
+                        poll_seconds=args.mail_poll, retry_base=args.mail_retry[0], retry_max=args.mail_retry[1],
+                        lease_seconds=args.mail_lease, timeout=args.smtp_timeout).validated()
 
 
 def describe_mail(mail) -> str:
@@ -343,6 +352,8 @@ def run_mailer(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     mail = mail_settings(args)
+    if mail is None:
+        raise BadRequest(f"the mailer needs a relay: --smtp-host HOST (or ${SMTP_HOST_ENV})")
     db_url = existing_database(args.db)
     thread, stop, store = start_sender(db_url, mail)
     print(f"tracker2fa verifier mailer (database {db_url.split('@')[-1]}; {describe_mail(mail)})", file=sys.stderr,
