@@ -1,5 +1,5 @@
 """A real SMTP relay for the tests: aiosmtpd on 127.0.0.1, with STARTTLS (or implicit TLS) under a throwaway
-self-signed certificate made with ``cryptography``, and AUTH (LOGIN/PLAIN) required.
+self-signed certificate made with ``cryptography``, and AUTH (PLAIN, LOGIN) required.
 
 It keeps every message it accepted (``received``), with the envelope, whether the session was encrypted and
 who logged in. ``before_accept`` runs in the relay's thread when a message's data has arrived, before the relay
@@ -84,8 +84,9 @@ class _Handler:
             return self.relay.refuse_with
         login = session.auth_data if isinstance(session.auth_data, str) else None
         with self.relay.lock:
+            encrypted = server.transport.get_extra_info("ssl_object") is not None  # STARTTLS or implicit TLS
             self.relay.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content
-                                                or envelope.content, session.ssl is not None, login))
+                                                or envelope.content, encrypted, login))
         return "250 OK: queued"
 
 
@@ -118,7 +119,8 @@ class TestRelay:
         ok = isinstance(auth_data, LoginPassword) and auth_data.login == RELAY_USER.encode() and \
             auth_data.password == RELAY_PASSWORD.encode()
         self.logins.append((auth_data.login.decode() if isinstance(auth_data, LoginPassword) else "?", ok))
-        return AuthResult(success=ok, auth_data=RELAY_USER if ok else None)
+        # handled=False: aiosmtpd answers a refusal with 535 itself (its default leaves the client waiting)
+        return AuthResult(success=ok, handled=False, auth_data=RELAY_USER if ok else None)
 
     def start(self) -> TestRelay:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -128,8 +130,8 @@ class TestRelay:
             kwargs.update(authenticator=self._authenticate, auth_required=True)
         if self.mode == "starttls":
             kwargs.update(tls_context=context, require_starttls=True)
-        elif self.mode == "tls":
-            kwargs.update(ssl_context=context)
+        elif self.mode == "tls":  # aiosmtpd knows TLS only from STARTTLS: AUTH must not wait for one here
+            kwargs.update(ssl_context=context, auth_require_tls=False)
         else:
             kwargs.update(auth_require_tls=False)
         self._controller = _Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **kwargs)
