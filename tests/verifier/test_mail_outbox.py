@@ -199,3 +199,14 @@ def test_an_address_that_is_not_one_plain_address_is_refused_and_nothing_changes
             verifier.create_user("mallory", email=bad)
     assert verifier.mail_prefs("alice").email == "alice@example.com" and "mallory" not in verifier.list_users()
     assert verifier.set_email("alice", None).email is None
+
+
+def test_a_user_a_new_group_brings_under_the_policy_is_told_like_a_policy_change_tells(verifier):
+    turn_mail_on(verifier)
+    verifier.set_policy("groups", ["finance"])
+    verifier.create_user("alice", groups=["dev"], email="alice@example.com")
+    verifier.add_to_group("alice", "ops")  # still not asked
+    assert kinds(verifier) == []
+    verifier.add_to_group("alice", "finance")
+    verifier.add_to_group("alice", "hr")  # asked already: not again
+    assert kinds(verifier) == ["policy_enforced"] and verifier.outbox()[0].params["enrolled"] is False

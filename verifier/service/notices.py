@@ -133,6 +133,8 @@ class Notices:
             raise BadRequest(f"status must be one of {', '.join(OUTBOX_STATUSES)}")
         if not 1 <= int(limit) <= MAX_OUTBOX_PAGE:
             raise BadRequest(f"limit must be between 1 and {MAX_OUTBOX_PAGE}")
+        if isinstance(username, str) and "\x00" in username:  # PostgreSQL text cannot hold NUL (its driver fails)
+            raise BadRequest("a user name cannot contain a NUL character")
         return [outbox_mail(row) for row in self.store.list_outbox(status=status, username=username,
                                                                    limit=int(limit))]
 

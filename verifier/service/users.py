@@ -144,12 +144,20 @@ class Users:
         return self.gate.fail(username, ip, user_agent, "password", "invalid")
 
     def set_groups(self, username: str, groups: Iterable[str], actor: str | None = None) -> UserStatus:
-        """Replace a user's groups."""
-        require_user(self.store, username)
+        """Replace a user's groups; a user the policy asks only from now on (a new group) is told, as a policy
+        change tells the users it newly asks."""
+        user = require_user(self.store, username)
         group_list = sorted({check_name("group", g) for g in groups})
-        self.store.set_groups(username, group_list)
-        self.gate.audit("groups_changed", username=username, method="admin", actor=actor, result="ok",
-                        detail=f"groups: {', '.join(group_list) or '-'}")
+        now = self.clock()
+        policy = load_policy(self.store)
+        asked = policy.requires(group_list, user["excluded_until"], "", now)
+        mails = self.gate.mails("policy_enforced", username, now, deadline=policy.enrol_deadline, enrolled=bool(
+            self.store.get_totp(username) or self.store.list_credentials(username))) \
+            if asked and not policy.requires(user["groups"], user["excluded_until"], "", now) else []
+        effects = Effects([self.gate.record("groups_changed", now, username=username, method="admin", actor=actor,
+                                            result="ok", detail=f"groups: {', '.join(group_list) or '-'}")], mails)
+        self.store.set_groups(username, group_list, effects)
+        self.gate.published(effects)
         return self.status(username)
 
     def add_to_group(self, username: str, group: str, actor: str | None = None) -> UserStatus:

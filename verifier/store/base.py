@@ -192,11 +192,14 @@ class Store(ABC):
             rows = tx.run("SELECT username, groups_json FROM users ORDER BY username")
         return [r["username"] for r in rows if group in json.loads(r["groups_json"])]
 
-    def set_groups(self, username: str, groups: Sequence[str]) -> bool:
-        """Replace the user's groups; False when there is no such user."""
+    def set_groups(self, username: str, groups: Sequence[str], effects: Effects = NO_EFFECTS) -> bool:
+        """Replace the user's groups (with ``effects``); False (nothing written) when there is no such user."""
         with self.tx() as tx:
-            return tx.change("UPDATE users SET groups_json = ? WHERE username = ?",
-                             (json.dumps(sorted(set(groups))), username)) == 1
+            if tx.change("UPDATE users SET groups_json = ? WHERE username = ?",
+                         (json.dumps(sorted(set(groups))), username)) != 1:
+                return False
+            self._write_effects(tx, effects)
+            return True
 
     def set_password_hash(self, username: str, password_hash: str | None) -> bool:
         """Replace the user's password hash."""
