@@ -157,4 +157,8 @@ class _AdvisoryLock:
 
     def release(self) -> None:
         with contextlib.suppress(Exception):
-            self._conn.close()  # ending the session releases its advisory locks
+            # Unlocked before the close: a closed session's locks are freed only when its server process has
+            # ended, a moment after the client let go (a standby asking at once would still find it held).
+            self._conn.execute("SELECT pg_advisory_unlock(%s, hashtext(current_schema()))", (MAILER_LOCK_CLASS,))
+        with contextlib.suppress(Exception):
+            self._conn.close()
