@@ -2,8 +2,8 @@
 """Verifier throughput side by side with its baselines, in one run on this machine, driven by ``wrk``.
 
     .venv/bin/python -u bench/verifier_bench.py [--seconds S] [--connections C] [--workers N]
-        [--only minimal|tracker2fa|privacyidea|nodes|same-code|webauthn|soak]... [--skip-postgres]
-        [--soak-seconds S]
+        [--only minimal|tracker2fa|privacyidea|nodes|same-code|webauthn|soak|notifications]... [--skip-postgres]
+        [--soak-seconds S] [--rounds N]
 
 ``wrk`` (Debian's package, C) sends the requests with ``bench/totp_fresh.lua``: every request is the next
 line of a file of pre-computed bodies, each a fresh valid TOTP code of a distinct user, so each request
@@ -24,7 +24,12 @@ processes (``--workers``, default 2) on one port:
   assertions signed by bench/fast_signer.py) against server CPU per TOTP verification, same server and
   same client;
 - soak: ``--soak-seconds`` at 80 % of the measured capacity (wrk with a per-connection delay), RSS of the
-  workers sampled, audit rows counted against accepted requests.
+  workers sampled, audit rows counted against accepted requests;
+- notifications: tracker2fa's TOTP verifications with mail to users off (the default) against mail on (the
+  admin's switch in the database, and ``serve --smtp-host`` running the sender against a local sink), in
+  alternating rounds (``--rounds``): users who signed in from their network before (the usual sign-in, the
+  ≥ 95 % aim), users' first recorded sign-in (the network is written, no mail), and a sign-in from a new
+  network (the network and an outbox mail written, the mail delivered meanwhile).
 
 Ratios are against baselines measured in the same run; each figure is printed as soon as it is measured.
 """
@@ -288,10 +293,11 @@ def seed_tracker2fa(db_url: str, key: str, users: Sequence[tuple[str, bytes]]) -
     return took
 
 
-def start_tracker2fa(servers: Servers, db_url: str, key: str, workers: int) -> tuple[str, subprocess.Popen]:
+def start_tracker2fa(servers: Servers, db_url: str, key: str, workers: int,
+                     extra: Sequence[str] = ()) -> tuple[str, subprocess.Popen]:
     port = free_port()
     proc = servers.start([PY, "-m", "native_host", "verifier", "serve", "--db", db_url, "--port", str(port),
-                          "--workers", str(workers), "--origin", "http://localhost"],
+                          "--workers", str(workers), "--origin", "http://localhost", *extra],
                          f"http://127.0.0.1:{port}/healthz",
                          env={"TRACKER2FA_VERIFIER_KEY": key, "TRACKER2FA_SERVICE_TOKEN": SERVICE_TOKEN,
                               "PYTHONPATH": str(ROOT)}, cwd=ROOT)
@@ -338,6 +344,107 @@ def bench_tracker2fa(tmp: Path, db_url: str, label: str, args: argparse.Namespac
         print(f"# tracker2fa {label}: {result.server_cpu_ms:.3f} ms server CPU per accepted verification "
               "(manager and workers)", flush=True)
         return result
+
+
+def _record_networks(db_url: str, rows: Sequence[tuple[str, str]]) -> None:
+    """Write users' earlier sign-in networks straight into the database (what their earlier sign-ins wrote)."""
+    from verifier.store import open_store
+
+    store = open_store(db_url)
+    try:
+        with store.tx() as tx:
+            tx.run_many("INSERT INTO sign_in_networks (username, network, first_seen) VALUES (?, ?, 0)", rows)
+    finally:
+        store.close()
+
+
+def _outbox_counts(db_url: str) -> dict[str, int]:
+    from verifier.store import open_store
+
+    store = open_store(db_url)
+    try:
+        return store.outbox_counts()
+    finally:
+        store.close()
+
+
+def _mail_on(db_url: str) -> None:
+    """The admin's switch on, and every user an address (so a new network's mail is delivered, not dropped)."""
+    from verifier.store import open_store
+
+    store = open_store(db_url)
+    try:
+        store.set_setting("notices", json.dumps({"enabled": True}))
+        with store.tx() as tx:
+            tx.run("UPDATE users SET email = username || '@example.com'")
+    finally:
+        store.close()
+
+
+def bench_notifications(tmp: Path, db_url_of, label: str, args: argparse.Namespace) -> dict:
+    """TOTP verifications per second and server CPU per verification, mail off against mail on, alternately.
+
+    Each run has fresh users on a fresh database (``db_url_of()``); ``on`` turns the admin's mail switch on
+    and runs ``serve`` with a relay (a local aiosmtpd sink), so the sender thread lives in the manager process
+    as in a deployment. Cases with mail on: ``known`` (each user's network recorded before: the usual
+    sign-in), ``first`` (nothing recorded: each verification records its network), ``new`` (another network
+    recorded: each verification records this one and writes a mail, which the sender delivers).
+    """
+    from verifier.core.notices import network_of
+    from verifier.mail.sink import Sink
+
+    sink = Sink(tmp / f"bench-mail-{label}").start()
+    cases = ("off", "known", "first", "new")
+    results: dict[str, list[Result]] = {case: [] for case in cases}
+    try:
+        for round_no in range(1, args.rounds + 1):
+            order = cases if round_no % 2 else tuple(reversed(cases))
+            for case in order:
+                with db_url_of() as db_url:
+                    key = base64.b64encode(os.urandom(32)).decode()
+                    users = new_users(f"n{round_no}{case[0]}", args.users)
+                    seed_tracker2fa(db_url, key, users)
+                    bodies = totp_bodies(users, ip=None)
+                    if case != "off":
+                        _mail_on(db_url)
+                    if case == "known":
+                        _record_networks(db_url, [(u, network_of(json.loads(b)["ip"])) for (u, _s), b in
+                                                  zip(users, bodies, strict=True)])
+                    elif case == "new":
+                        _record_networks(db_url, [(u, "192.0.0.0/16") for u, _s in users])
+                    with Servers() as servers:
+                        extra = [] if case == "off" else [
+                            "--smtp-host", sink.host, "--smtp-port", str(sink.port), "--smtp-security", "none",
+                            "--mail-from", "bench@example.com", "--mail-poll", "1"]
+                        base, proc = start_tracker2fa(servers, db_url, key, args.workers, extra)
+                        path = write_bodies(tmp / f"notify-{case}.bodies", bodies)
+                        cpu0 = cpu_seconds(proc.pid)
+                        result = wrk(f"{base}/v1/totp/verify", path, connections=args.connections,
+                                     seconds=args.seconds, label=f"tracker2fa {label}, mail {case}, round {round_no}",
+                                     auth=SERVICE_AUTH)
+                        result.server_cpu_ms = (cpu_seconds(proc.pid) - cpu0) / max(result.ok, 1) * 1000
+                        print(f"# mail {case} {label} round {round_no}: {result.server_cpu_ms:.3f} ms server CPU per "
+                              "accepted verification", flush=True)
+                        results[case].append(result)
+                    if case != "off":
+                        print(f"# mail {case} {label} round {round_no}: outbox {_outbox_counts(db_url)}", flush=True)
+    finally:
+        sink.stop()
+    import statistics
+
+    summary = {}
+    for case in cases:
+        summary[case] = {"ok_per_s": statistics.median(r.ok_rate for r in results[case]),
+                         "cpu_ms": statistics.median(r.server_cpu_ms for r in results[case])}
+    for case in cases[1:]:
+        summary[case]["ok_ratio"] = summary[case]["ok_per_s"] / summary["off"]["ok_per_s"]
+        summary[case]["cpu_ratio"] = summary[case]["cpu_ms"] / summary["off"]["cpu_ms"]
+        print(f"mail {case} vs off ({label}, medians of {args.rounds}): {summary[case]['ok_per_s']:.0f} vs "
+              f"{summary['off']['ok_per_s']:.0f} ok/s = {summary[case]['ok_ratio']:.3f}; server CPU "
+              f"{summary[case]['cpu_ms']:.3f} vs {summary['off']['cpu_ms']:.3f} ms = {summary[case]['cpu_ratio']:.3f}",
+              flush=True)
+    summary["mails_delivered"] = sink.count()
+    return summary
 
 
 def _pi_post(port: int, path: str, data: dict[str, str], token: str | None = None) -> dict:
@@ -649,8 +756,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--soak-seconds", type=float, default=600)
     parser.add_argument("--capacity", type=float, help="soak: measured ok/s to take 80 %% of (default: this run's)")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3, help="notifications: rounds of off/on runs (alternating)")
     parser.add_argument("--only", action="append",
-                        choices=["minimal", "tracker2fa", "privacyidea", "nodes", "same-code", "webauthn", "soak"])
+                        choices=["minimal", "tracker2fa", "privacyidea", "nodes", "same-code", "webauthn", "soak",
+                                 "notifications"])
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (apt-get install wrk)")
@@ -685,6 +794,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             if "webauthn" in only:
                 figures["webauthn"] = bench_webauthn(tmp, args)
                 figures["raw_p256_per_s"] = raw_p256_rate()
+            if "notifications" in only:
+                counter = iter(range(1_000_000))
+
+                @contextlib.contextmanager
+                def sqlite_db() -> Iterator[str]:
+                    yield f"sqlite:///{tmp}/notify-{next(counter)}.db"
+
+                figures["notifications_sqlite"] = bench_notifications(tmp, sqlite_db, "sqlite", args)
+                if not args.skip_postgres:
+                    figures["notifications_postgres"] = bench_notifications(tmp, postgres_database, "postgresql",
+                                                                            args)
             if "soak" in only:
                 measured = figures.get("tracker2fa_sqlite", {}).get("ok", 0) / args.seconds
                 capacity = args.capacity or measured or 800.0

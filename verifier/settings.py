@@ -16,7 +16,9 @@ from .errors import VerifierConfigError
 KEY_ENV = "TRACKER2FA_VERIFIER_KEY"
 ADMIN_TOKEN_ENV = "TRACKER2FA_ADMIN_TOKEN"
 SERVICE_TOKEN_ENV = "TRACKER2FA_SERVICE_TOKEN"
+SMTP_PASSWORD_ENV = "TRACKER2FA_SMTP_PASSWORD"
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+SMTP_SECURITY = {"starttls": 587, "tls": 465, "none": 25}  # how the sender talks to the relay, and its usual port
 
 
 @dataclass(frozen=True)
@@ -137,3 +139,70 @@ class ApiSettings:
     service_token: str | None = None  # bearer token the tracker presents; None disables those endpoints
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS  # Host header values served (DNS rebinding); "*" = any
     max_body_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """The relay the mail sender delivers to, and how it paces itself (see docs/verifier.md, "Mail to users").
+
+    ``host`` None: no sender runs in this process (another process or node may run it: the outbox is shared).
+    ``security``: ``starttls`` (port 587), ``tls`` (implicit TLS, port 465) or ``none`` (plain SMTP: only to a
+    relay on this machine when authenticating). The relay's certificate is checked against the system's CAs, or
+    ``cafile``. Times are seconds.
+    """
+
+    host: str | None = None
+    port: int | None = None  # None: the usual port of ``security``
+    security: str = "starttls"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    from_address: str = ""
+    from_name: str = "tracker2fa"  # the sender's display name; also the site named in every mail
+    cafile: str | None = None
+    timeout: float = 30.0  # per SMTP command
+    poll_seconds: float = 5.0  # how often the sender looks for due mail (and a standby sender for the lock)
+    lease_seconds: float = 300.0  # how long a claimed mail is its sender's (no send starts in the second half)
+    batch: int = 50  # mails claimed (and sent over one connection) at a time
+    retry_base: float = 60.0  # first wait after a failed try, doubling per try
+    retry_max: float = 3600.0
+    give_up_after: float = 3 * 86400.0  # a mail not delivered by then is marked failed
+    keep_days: float = 30.0  # sent, failed and dropped mails stay visible this long, then are deleted
+
+    @property
+    def relay_port(self) -> int:
+        return self.port if self.port is not None else SMTP_SECURITY.get(self.security, 587)
+
+    def validated(self) -> MailSettings:
+        """These settings, checked; raises VerifierConfigError naming what is wrong."""
+        from .core.addresses import check_address
+
+        if not self.host or not isinstance(self.host, str) or any(c.isspace() for c in self.host):
+            raise VerifierConfigError("the SMTP relay needs a host name (--smtp-host)")
+        if self.security not in SMTP_SECURITY:
+            raise VerifierConfigError(f"SMTP security must be one of {', '.join(SMTP_SECURITY)}, got {self.security!r}")
+        if not 1 <= self.relay_port <= 65535:
+            raise VerifierConfigError(f"the SMTP port must be 1-65535, got {self.relay_port}")
+        try:
+            check_address(self.from_address)
+        except ValueError as exc:
+            raise VerifierConfigError(f"the mail from address (--mail-from) is not usable: {exc}") from None
+        if not self.from_name or len(self.from_name) > 100 or not self.from_name.isprintable():
+            raise VerifierConfigError("the mail sender's name must be 1-100 printable characters")
+        if (self.username is None) != (self.password is None):
+            raise VerifierConfigError(f"SMTP authentication needs both a user (--smtp-user) and a password "
+                                      f"(${SMTP_PASSWORD_ENV} or --smtp-password-stdin)")
+        if self.username is not None and self.security == "none" and self.host not in ("localhost", "127.0.0.1", "::1"):
+            raise VerifierConfigError("SMTP authentication over plain SMTP would send the password in clear: use "
+                                      "--smtp-security starttls or tls")
+        if self.cafile is not None and not Path(self.cafile).is_file():
+            raise VerifierConfigError(f"the CA file {self.cafile} does not exist")
+        for name in ("timeout", "poll_seconds", "lease_seconds", "retry_base", "retry_max", "give_up_after"):
+            if not getattr(self, name) > 0:
+                raise VerifierConfigError(f"mail setting {name} must be positive")
+        if self.retry_max < self.retry_base or self.lease_seconds < 10 * self.timeout:
+            raise VerifierConfigError("mail settings: retry_max must be at least retry_base, and lease_seconds at "
+                                      "least ten SMTP timeouts (a send starts in the first half of a lease and takes "
+                                      "at most four timeouts, so it ends inside the lease)")
+        if not 1 <= self.batch <= 1000:
+            raise VerifierConfigError("mail setting batch must be 1-1000")
+        return self

@@ -158,6 +158,7 @@ def test_the_right_directory_password_logs_a_group_member_in_with_their_groups_a
     assert headers == {"remote-user": "alice", "remote-groups": "trackers", "remote-name": "Alice Example",
                        "remote-email": "alice@example.org"}
     assert gate.verifier.user_status("alice").groups == ["trackers"]  # copied for the verifier's policy
+    assert gate.verifier.mail_prefs("alice").email == "alice@example.org"  # where the verifier's notices go
 
 
 def test_a_wrong_directory_password_is_refused_and_counted(gate: Gate) -> None:

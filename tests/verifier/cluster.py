@@ -104,15 +104,16 @@ class Node:
 
 
 def start_node(db_url: str, workdir: Path, *, workers: int, key: bytes, admin_token: str,
-               service_token: str) -> Node:
+               service_token: str, extra_args: tuple[str, ...] = (), extra_env: dict[str, str] | None = None) -> Node:
     """Start ``serve --workers N`` and wait until every worker is up and /healthz answers."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO), "TRACKER2FA_ADMIN_TOKEN": admin_token,
-           "TRACKER2FA_SERVICE_TOKEN": service_token, "TRACKER2FA_VERIFIER_KEY": base64.b64encode(key).decode()}
+           "TRACKER2FA_SERVICE_TOKEN": service_token, "TRACKER2FA_VERIFIER_KEY": base64.b64encode(key).decode(),
+           **(extra_env or {})}
     stderr_path = workdir / f"serve-{port}.stderr"
     with open(stderr_path, "w") as stderr:
         proc = subprocess.Popen([sys.executable, "-m", "native_host", "verifier", "serve", "--db", db_url,
-                                 "--port", str(port), "--workers", str(workers)],
+                                 "--port", str(port), "--workers", str(workers), *extra_args],
                                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
                                 start_new_session=True)
     node = Node(proc, f"http://127.0.0.1:{port}", admin_token, service_token, stderr_path)

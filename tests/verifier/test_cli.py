@@ -61,7 +61,8 @@ def test_add_to_group_and_set_policy(db, capsys):
                          "--remember-days", "7", capsys=capsys)
     assert code == 0 and json.loads(out) == {"mode": "groups", "groups": ["dev"], "ip_allowlist": ["10.0.0.0/8"],
                                              "remember_days": 7, "totp_digits": 6, "totp_period": 30,
-                                             "totp_algorithm": "SHA1", "totp_window": 1, "issuer": ""}
+                                             "totp_algorithm": "SHA1", "totp_window": 1, "issuer": "",
+                                             "enrol_deadline": None}
 
 
 def test_a_bad_policy_fails_with_a_message_and_changes_nothing(db, capsys):
@@ -78,7 +79,7 @@ def test_set_policy_sets_the_totp_settings_and_show_policy_shows_them(db, capsys
     _, out, _ = admin(db, "show-policy", capsys=capsys)
     assert json.loads(out) == {"mode": "all", "groups": [], "ip_allowlist": [], "remember_days": 0,
                                "totp_digits": 8, "totp_period": 60, "totp_algorithm": "SHA256", "totp_window": 2,
-                               "issuer": "Acme Jira"}
+                               "issuer": "Acme Jira", "enrol_deadline": None}
 
 
 def test_each_set_policy_option_changes_its_setting_and_keeps_the_others(db, capsys):

@@ -79,6 +79,15 @@ def test_without_a_configured_key_sqlite_gets_a_private_key_file(tmp_path, monke
         store.close()
 
 
+def insert_user_of_schema_1(store, name: str, groups: list[str], now: float) -> None:
+    """A user row as schema 1 has it (the store's create_user writes the columns of the latest schema)."""
+    import json
+
+    with store.tx() as tx:
+        tx.run("INSERT INTO users (username, password_hash, groups_json, excluded_until, created) "
+               "VALUES (?, NULL, ?, NULL, ?)", (name, json.dumps(groups), now))
+
+
 def test_an_older_database_is_upgraded_in_place(store_url):
     from verifier.store import migrations
 
@@ -89,7 +98,7 @@ def test_an_older_database_is_upgraded_in_place(store_url):
 
         base.MIGRATIONS, base.LATEST = original[:1], 1
         old = open_store(store_url)
-        old.create_user("alice", None, ["dev"], 0.0)
+        insert_user_of_schema_1(old, "alice", ["dev"], 0.0)
         old.close()
     finally:
         migrations.MIGRATIONS = original
@@ -115,7 +124,7 @@ def test_backup_codes_stored_before_lookup_tags_survive_the_upgrade_and_still_ve
     try:
         base.MIGRATIONS, base.LATEST = before, before[-1][0]
         old = open_store(store_url)
-        old.create_user("alice", None, [], 0.0)
+        insert_user_of_schema_1(old, "alice", [], 0.0)
         with old.tx() as tx:  # the shape of schema 2: no lookup_tag column
             for code in codes:
                 tx.run("INSERT INTO backup_codes (username, code_hash, used) VALUES (?, ?, 0)",
@@ -163,7 +172,7 @@ def test_totp_factors_and_enrolments_stored_before_schema_4_keep_working_after_t
         base.MIGRATIONS, base.LATEST = before, before[-1][0]
         old = open_store(store_url)
         for name in ("alice", "bob"):
-            old.create_user(name, None, [], now)
+            insert_user_of_schema_1(old, name, [], now)
         with old.tx() as tx:  # the shape of schema 3
             tx.run("INSERT INTO totp (username, secret_enc, digits, period, algorithm, last_step, drift, created) "
                    "VALUES (?, ?, 6, 30, 'SHA1', 0, 0, ?)", ("alice", sealing.seal(aead, "alice", enrolled), now))

@@ -2,12 +2,22 @@
 
     tracker2fa verifier serve [--db URL] [--host H] [--port N] [--workers N] [--admin-token-stdin]
                               [--service-token-stdin] [--allowed-host NAME]... [--rp-id ID] [--origin O]...
+                              [MAIL OPTIONS]
+    tracker2fa verifier mailer [--db URL] MAIL OPTIONS
+        MAIL OPTIONS: --smtp-host H [--smtp-port N] [--smtp-security starttls|tls|none] [--smtp-user U
+                      [--smtp-password-stdin]] [--smtp-cafile FILE] --mail-from ADDRESS [--mail-from-name NAME]
+                      [--mail-poll S]
     tracker2fa verifier admin [--db URL] init
-    tracker2fa verifier admin [--db URL] create-user NAME [--group G]... [--password-stdin]
+    tracker2fa verifier admin [--db URL] create-user NAME [--group G]... [--password-stdin] [--email ADDRESS]
+    tracker2fa verifier admin [--db URL] set-email NAME ADDRESS|none
+    tracker2fa verifier admin [--db URL] set-notifications [--on|--off] [--disable KIND]... [--enable KIND]...
+                              [--language en|de] [--timezone TZ] [--reminder-days N] [--account-url URL]
+                              [--contact TEXT]
+    tracker2fa verifier admin [--db URL] show-notifications | outbox [--status S] [--user NAME] [--limit N] [--json]
     tracker2fa verifier admin [--db URL] add-to-group NAME GROUP
     tracker2fa verifier admin [--db URL] set-policy [--mode MODE [--group G]... [--allow CIDR]...] [--remember-days N]
                               [--totp-digits N] [--totp-period S] [--totp-algorithm ALG] [--totp-window N]
-                              [--issuer NAME]
+                              [--issuer NAME] [--enrol-deadline YYYY-MM-DD|none]
     tracker2fa verifier admin [--db URL] exclude NAME --until YYYY-MM-DD|none
     tracker2fa verifier admin [--db URL] reset-user NAME | reset-group GROUP | unlock NAME [--ip IP]
     tracker2fa verifier admin [--db URL] audit [--user NAME] [--event E] [--limit N] [--json]
@@ -43,6 +53,12 @@ from .databases import DatabaseMissing, admin_command, default_verifier_db_url, 
 DEFAULT_PORT = 8400
 ADMIN_TOKEN_ENV = "TRACKER2FA_ADMIN_TOKEN"
 SERVICE_TOKEN_ENV = "TRACKER2FA_SERVICE_TOKEN"
+SMTP_PASSWORD_ENV = "TRACKER2FA_SMTP_PASSWORD"
+SMTP_HOST_ENV = "TRACKER2FA_SMTP_HOST"
+SMTP_USER_ENV = "TRACKER2FA_SMTP_USER"
+MAIL_FROM_ENV = "TRACKER2FA_MAIL_FROM"
+NOTICE_KINDS = ("key_added", "key_removed", "backup_codes_regenerated", "account_locked", "devices_revoked",
+                "user_reset", "new_device", "new_network", "policy_enforced", "enrol_reminder", "backup_codes_low")
 
 
 def default_db_url() -> str:
@@ -79,7 +95,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--origin", action="append", default=[],
                        help="an allowed login-page origin (repeatable; default http://localhost)")
     serve.add_argument("--appid", help="legacy U2F app id URL, for keys registered with the old U2F API")
+    add_mail_options(serve, required=False)
     serve.set_defaults(handler=reporting_errors(run_serve))
+
+    mailer = sub.add_parser("mailer", help="deliver the outbox to an SMTP relay (a process of its own)",
+                            description="The mail sender alone, until SIGTERM or Ctrl-C. One sender per deployment "
+                            "sends (a lock in the database); others wait as standbys and take over when it dies. "
+                            "`verifier serve` with --smtp-host runs the same sender in its own process instead.")
+    mailer.add_argument("--db", metavar="URL", help=db_help)
+    add_mail_options(mailer, required=True)
+    mailer.set_defaults(handler=reporting_errors(run_mailer))
 
     admin = sub.add_parser("admin", help="administer users, groups and policy")
     admin.add_argument("--db", metavar="URL", help=db_help)
@@ -90,6 +115,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("username")
     p.add_argument("--group", action="append", default=[], help="group membership (repeatable)")
     p.add_argument("--password-stdin", action="store_true", help="read a login password from stdin")
+    p.add_argument("--email", metavar="ADDRESS", help="where the user's notices go")
+    p = actions.add_parser("set-email", help="set (or with 'none', remove) the address of a user's notices")
+    p.add_argument("username")
+    p.add_argument("email", metavar="ADDRESS|none")
+    p = actions.add_parser("set-notifications", help="mail to users: on or off, which notices, language, links",
+                           description="Each option changes one setting and keeps the others. Nothing is mailed "
+                           "until --on. Notices: " + ", ".join(NOTICE_KINDS) + ".")
+    onoff = p.add_mutually_exclusive_group()
+    onoff.add_argument("--on", dest="enabled", action="store_const", const=True, help="mail users")
+    onoff.add_argument("--off", dest="enabled", action="store_const", const=False, help="mail nobody")
+    p.add_argument("--disable", action="append", default=[], metavar="KIND", help="stop one notice (repeatable)")
+    p.add_argument("--enable", action="append", default=[], metavar="KIND", help="send one notice again (repeatable)")
+    p.add_argument("--language", choices=("en", "de"), help="the language of users who chose none")
+    p.add_argument("--timezone", metavar="TZ", help="the time zone of times in mails (IANA, e.g. Europe/Berlin)")
+    p.add_argument("--reminder-days", type=int, metavar="N",
+                   help="send the enrolment reminder N days before the policy's deadline (0: none)")
+    p.add_argument("--account-url", metavar="URL", help="where users manage their second factors (named in mails)")
+    p.add_argument("--contact", metavar="TEXT", help="whom users tell when it was not them (named in mails)")
+    actions.add_parser("show-notifications", help="print the mail settings as JSON")
+    p = actions.add_parser("outbox", help="print the mails of the outbox, newest first")
+    p.add_argument("--status", choices=("pending", "sent", "failed", "dropped"))
+    p.add_argument("--user")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
     p = actions.add_parser("add-to-group", help="add a user to a group")
     p.add_argument("username")
     p.add_argument("group")
@@ -109,6 +158,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="steps accepted either side of now, for every verification (0-10; default 1)")
     p.add_argument("--issuer", metavar="NAME",
                    help="issuer label authenticator apps show for new enrolments ('' = the relying party's name)")
+    p.add_argument("--enrol-deadline", metavar="DATE",
+                   help="YYYY-MM-DD (UTC midnight) or an ISO date-time by which users asked must have a second "
+                   "factor (told in mails; 'none' removes it)")
     actions.add_parser("show-policy", help="print the policy as JSON")
     p = actions.add_parser("exclude", help="skip a user's second factor until a date")
     p.add_argument("username")
@@ -148,6 +200,72 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         # was not given --db from overwriting the value given before its name (argparse copies sub-defaults).
         action.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=db_help)
     admin.set_defaults(handler=reporting_errors(run_admin))
+
+
+def add_mail_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """The relay options ``serve`` (optional: without --smtp-host it runs no sender) and ``mailer`` share."""
+    group = parser.add_argument_group("mail to users" + ("" if required else " (a sender in this process)"))
+    group.add_argument("--smtp-host", metavar="HOST", default=os.environ.get(SMTP_HOST_ENV),
+                       help=f"the SMTP relay (else ${SMTP_HOST_ENV})" + ("" if required else
+                       "; without one, mail waits in the outbox for a sender elsewhere"))
+    group.add_argument("--smtp-port", type=int, metavar="N", help="default: 587 starttls, 465 tls, 25 none")
+    group.add_argument("--smtp-security", choices=("starttls", "tls", "none"), default="starttls",
+                       help="STARTTLS (default), implicit TLS, or none (plain SMTP, for a relay on this machine)")
+    group.add_argument("--smtp-user", metavar="USER", default=os.environ.get(SMTP_USER_ENV),
+                       help=f"log in to the relay as USER (else ${SMTP_USER_ENV}); the password from "
+                       f"--smtp-password-stdin or ${SMTP_PASSWORD_ENV}")
+    group.add_argument("--smtp-password-stdin", action="store_true",
+                       help="read the relay password from stdin (after the admin and service tokens when those are "
+                       "read from stdin too)")
+    group.add_argument("--smtp-cafile", metavar="FILE", help="trust the relay's certificate from FILE (PEM)")
+    group.add_argument("--mail-from", metavar="ADDRESS", default=os.environ.get(MAIL_FROM_ENV),
+                       help=f"the From address of notices (else ${MAIL_FROM_ENV})")
+    group.add_argument("--mail-from-name", metavar="NAME", default="tracker2fa",
+                       help="the From name, also the site named in every mail (default tracker2fa)")
+    group.add_argument("--mail-poll", type=float, default=5.0, metavar="S",
+                       help="seconds between looks at the outbox (default 5)")
+    group.add_argument("--mail-retry", type=float, nargs=2, default=(60.0, 3600.0), metavar=("FIRST", "MOST"),
+                       help="seconds before the first retry of a mail the relay did not take, doubling up to MOST "
+                       "(default 60 3600)")
+    group.add_argument("--mail-lease", type=float, default=300.0, metavar="S",
+                       help="seconds a claimed mail is its sender's (at least ten SMTP timeouts; default 300): a "
+                       "sender that dies leaves its mails to another after this")
+    group.add_argument("--smtp-timeout", type=float, default=30.0, metavar="S",
+                       help="seconds the relay has to answer each SMTP command (default 30)")
+
+
+def mail_settings(args: argparse.Namespace):
+    """The relay settings of the command line (None without --smtp-host); raises VerifierConfigError."""
+    from ..settings import MailSettings  # dataclasses only; no server package
+
+    if not args.smtp_host:
+        if args.smtp_password_stdin:
+            raise BadRequest("--smtp-password-stdin goes with --smtp-host")
+        return None
+    password = _read_secret_line("SMTP password") if args.smtp_password_stdin else os.environ.get(SMTP_PASSWORD_ENV)
+    return MailSettings(host=args.smtp_host, port=args.smtp_port, security=args.smtp_security,
+                        username=args.smtp_user or None, password=password if args.smtp_user else None,
+                        from_address=args.mail_from or "", from_name=args.mail_from_name, cafile=args.smtp_cafile,
+                        poll_seconds=args.mail_poll, retry_base=args.mail_retry[0], retry_max=args.mail_retry[1],
+                        lease_seconds=args.mail_lease, timeout=args.smtp_timeout).validated()
+
+
+def describe_mail(mail) -> str:
+    if mail is None:
+        return "mail sender off here (no --smtp-host: mail waits in the outbox for a sender elsewhere)"
+    login = f", as {mail.username}" if mail.username else ""
+    return f"mail sender on (relay {mail.host}:{mail.relay_port}, {mail.security}{login}, from {mail.from_address})"
+
+
+def start_sender(db_url: str, mail):
+    """A sender thread with a store of its own; between passes it writes the enrolment reminders when due."""
+    from ..mail.sender import Sender, start_thread
+    from ..service.notices import reminder_writer
+    from ..store import open_store
+
+    store = open_store(db_url)
+    thread, stop = start_thread(Sender(store, mail, after_pass=reminder_writer(store)))
+    return thread, stop, store
 
 
 def _open(db: str | None, *, must_exist: bool = False, **settings):
@@ -203,6 +321,7 @@ def run_serve(args: argparse.Namespace) -> int:
     else:
         admin_token = None
     service_from_stdin = _read_secret_line("service token") if args.service_token_stdin else None
+    mail = mail_settings(args)
     origins = tuple(args.origin) or ("http://localhost",)
     db_url = check_url(args.db or default_db_url())  # before the token rules, which depend on the kind of store
     # Without a token file to create (PostgreSQL), a missing token is refused before any migration runs.
@@ -226,16 +345,51 @@ def run_serve(args: argparse.Namespace) -> int:
     where = f"in {token_file}" if token_file else ("from stdin" if service_from_stdin else f"from ${SERVICE_TOKEN_ENV}")
     print(f"tracker2fa verifier on http://{_netloc(args.host)}:{port} with {args.workers} worker(s) "
           f"(database {db_url.split('@')[-1]}; admin API {'on' if admin_token else 'off'}; "
-          f"service token {where}; hosts served: {', '.join(allowed)})", file=sys.stderr)
+          f"service token {where}; hosts served: {', '.join(allowed)}; {describe_mail(mail)})", file=sys.stderr)
     if not _is_loopback(args.host):
         print(f"warning: listening on {args.host} over plain HTTP: bearer tokens and codes cross the network "
               "in clear unless a TLS-terminating proxy is in front and this port is reachable only from it",
               file=sys.stderr)
+    # The mail sender runs here, in the manager process (not in a worker: the workers serve requests, and a
+    # thread per worker would mean N standbys per node). It sends while it holds the deployment's sender lock.
+    sender = start_sender(db_url, mail) if mail else None
     # uvicorn's process manager: one listening socket, N workers, a dead worker replaced, SIGTERM/SIGINT
     # passed on so each worker finishes its in-flight requests and closes its store.
-    uvicorn.run("verifier.cli.worker_app:create_worker_app", factory=True, workers=args.workers, host=args.host,
-                port=port, log_level="warning", ws="websockets-sansio", lifespan="on",
-                http="httptools", loop="uvloop", timeout_graceful_shutdown=10)
+    try:
+        uvicorn.run("verifier.cli.worker_app:create_worker_app", factory=True, workers=args.workers, host=args.host,
+                    port=port, log_level="warning", ws="websockets-sansio", lifespan="on",
+                    http="httptools", loop="uvloop", timeout_graceful_shutdown=10)
+    finally:
+        if sender is not None:
+            thread, stop, store = sender
+            stop.set()
+            thread.join(timeout=30)  # a send in progress finishes and is recorded
+            store.close()
+    return 0
+
+
+def run_mailer(args: argparse.Namespace) -> int:
+    """Deliver the outbox until SIGTERM or SIGINT (as a standby while another process holds the sender lock)."""
+    import logging
+    import signal
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    mail = mail_settings(args)
+    if mail is None:
+        raise BadRequest(f"the mailer needs a relay: --smtp-host HOST (or ${SMTP_HOST_ENV})")
+    db_url = existing_database(args.db)
+    thread, stop, store = start_sender(db_url, mail)
+    print(f"tracker2fa verifier mailer (database {db_url.split('@')[-1]}; {describe_mail(mail)})", file=sys.stderr,
+          flush=True)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        while thread.is_alive():
+            thread.join(timeout=1)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        store.close()
     return 0
 
 
@@ -312,7 +466,15 @@ def run_admin(args: argparse.Namespace) -> int:
         return run_import(args, v, actor)
     if cmd == "create-user":
         password = _read_secret_line("password") if args.password_stdin else None
-        out = v.create_user(args.username, password, args.group, actor=actor)
+        out = v.create_user(args.username, password, args.group, actor=actor, email=args.email)
+    elif cmd == "set-email":
+        out = v.set_email(args.username, None if args.email.strip().lower() == "none" else args.email, actor=actor)
+    elif cmd == "set-notifications":
+        out = v.update_notice_settings(actor=actor, **notice_changes(args, v.notice_settings())).to_dict()
+    elif cmd == "show-notifications":
+        out = {**v.notice_settings().to_dict(), "outbox": v.outbox_counts()}
+    elif cmd == "outbox":
+        return print_outbox(v, args)
     elif cmd == "add-to-group":
         out = v.add_to_group(args.username, args.group, actor=actor)
     elif cmd == "set-policy":
@@ -378,9 +540,38 @@ def policy_changes(args: argparse.Namespace) -> dict:
     for name in ("remember_days", "totp_digits", "totp_period", "totp_algorithm", "totp_window", "issuer"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
+    if args.enrol_deadline is not None:
+        changes["enrol_deadline"] = parse_until(args.enrol_deadline) or 0  # 0: remove the deadline
     if not changes:
         raise BadRequest("set-policy: nothing to change (see tracker2fa verifier admin set-policy --help)")
     return changes
+
+
+def notice_changes(args: argparse.Namespace, current) -> dict:
+    """The mail settings ``set-notifications`` was asked to change; raises BadRequest when none."""
+    names = ("enabled", "language", "timezone", "reminder_days", "account_url", "contact")
+    changes: dict = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if args.disable or args.enable:
+        unknown = sorted(set(args.disable + args.enable) - set(NOTICE_KINDS))
+        if unknown:
+            raise BadRequest(f"unknown notice(s) {', '.join(unknown)}: one of {', '.join(NOTICE_KINDS)}")
+        changes["off"] = sorted((set(current.off) | set(args.disable)) - set(args.enable))
+    if not changes:
+        raise BadRequest("set-notifications: nothing to change (see `tracker2fa verifier admin set-notifications "
+                         "--help`)")
+    return changes
+
+
+def print_outbox(v, args: argparse.Namespace) -> int:
+    """``admin outbox``: the mails, newest first, as a table or JSON lines (what each tells; never a secret)."""
+    for m in v.outbox(status=args.status, username=args.user, limit=args.limit):
+        if args.json:
+            print(json.dumps(m.to_dict()))
+        else:
+            when = dt.datetime.fromtimestamp(m.created, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+            print(f"{m.id:>6}  {when}  {m.kind:<25} {m.username:<16} {m.status:<8} tries {m.attempts:<3} "
+                  f"{m.recipient or '-':<28} {m.last_error or ''}")
+    return 0
 
 
 def run_import(args: argparse.Namespace, verifier, actor: str) -> int:

@@ -10,7 +10,8 @@ EVENTS = (
     "user_created", "totp_enrol_begin", "totp_enrolled", "totp_removed", "backup_codes_generated",
     "webauthn_registered", "webauthn_renamed", "webauthn_removed", "verify", "lockout", "throttled",
     "device_remembered", "devices_revoked", "policy_changed", "user_excluded", "user_reset", "group_reset",
-    "groups_changed",
+    "groups_changed", "email_changed", "mail_prefs_changed", "notices_changed",
+    "enrol_reminders",
     # the forward-auth gate's sessions (verifier/gate/)
     "session_started", "session_upgraded", "session_ended", "sessions_revoked",
 )

@@ -3,6 +3,7 @@ settings the admin chooses for new enrolments (digits, period, algorithm, accept
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,6 +20,16 @@ TOTP_PERIOD = (15, 300)
 TOTP_WINDOW = (0, 10)  # steps accepted either side of the verifier's clock, for every verification
 MAX_ISSUER = 100
 TOTP_FIELDS = ("totp_digits", "totp_period", "totp_algorithm", "totp_window", "issuer")
+MAX_TIME = 253402300799  # 9999-12-31, as exclusions
+
+
+def _deadline(value: Any) -> float | None:
+    """The enrolment deadline: a unix time, or None (0 also means none: what an admin sends to remove one)."""
+    if value is None or value == 0:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_TIME:
+        raise ValueError(f"enrol_deadline must be a unix time (0 or null: none), got {str(value)[:20]!r}")
+    return float(value)
 
 
 def _whole(name: str, value: Any, low: int, high: int, unit: str = "") -> int:
@@ -56,12 +67,16 @@ class Policy:
     totp_algorithm: str = "SHA1"
     totp_window: int = 1
     issuer: str = ""  # "" = the relying party's name
+    # When users the policy asks must have a second factor: told in the enforcement mail and reminded of before
+    # it. The verifier asks as the mode says, before and after it (see docs/verifier.md, "Mail to users").
+    enrol_deadline: float | None = None
     _networks: tuple = field(default=(), repr=False, compare=False)
 
     @classmethod
     def validated(cls, mode: str, groups: Iterable[str] = (), ip_allowlist: Iterable[str] = (),
                   remember_days: int = 0, *, totp_digits: int = 6, totp_period: int = 30,
-                  totp_algorithm: str = "SHA1", totp_window: int = 1, issuer: str = "") -> Policy:
+                  totp_algorithm: str = "SHA1", totp_window: int = 1, issuer: str = "",
+                  enrol_deadline: float | None = None) -> Policy:
         """A checked policy; raises ValueError naming the bad field (and for a number, its range)."""
         if mode not in MODES:
             raise ValueError(f"policy mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -82,14 +97,14 @@ class Policy:
                    _whole("totp_period", totp_period, *TOTP_PERIOD, " seconds"),
                    _algorithm(totp_algorithm),
                    _whole("totp_window", totp_window, *TOTP_WINDOW, " steps"),
-                   _issuer(issuer), tuple(networks))
+                   _issuer(issuer), _deadline(enrol_deadline), tuple(networks))
 
     def to_dict(self) -> dict:
         """JSON-ready form (what get_policy returns and the store keeps)."""
         return {"mode": self.mode, "groups": list(self.groups), "ip_allowlist": list(self.ip_allowlist),
                 "remember_days": self.remember_days, "totp_digits": self.totp_digits,
                 "totp_period": self.totp_period, "totp_algorithm": self.totp_algorithm,
-                "totp_window": self.totp_window, "issuer": self.issuer}
+                "totp_window": self.totp_window, "issuer": self.issuer, "enrol_deadline": self.enrol_deadline}
 
     @classmethod
     def from_dict(cls, data: dict, defaults: Policy | None = None) -> Policy:
@@ -97,7 +112,7 @@ class Policy:
         policy stored before the TOTP settings existed keeps the verifier's configured ones)."""
         base = defaults or cls()
         return cls.validated(data.get("mode", "all"), data.get("groups", ()), data.get("ip_allowlist", ()),
-                             int(data.get("remember_days", 0)),
+                             int(data.get("remember_days", 0)), enrol_deadline=data.get("enrol_deadline"),
                              **{name: data.get(name, getattr(base, name)) for name in TOTP_FIELDS})
 
     def totp_params(self) -> TotpParams:
@@ -106,13 +121,15 @@ class Policy:
 
     def changes_from(self, old: Policy) -> str:
         """``name: old → new`` for every field that differs (the audit row of a policy change)."""
-        def shown(value: Any) -> str:
+        def shown(value: Any, name: str = "") -> str:
+            if name == "enrol_deadline" and value is not None:
+                return dt.datetime.fromtimestamp(value, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
             if isinstance(value, list):
                 return ", ".join(value) or "-"
             return repr(value) if isinstance(value, str) else str(value)
 
         before, after = old.to_dict(), self.to_dict()
-        return "; ".join(f"{name}: {shown(before[name])} → {shown(after[name])}"
+        return "; ".join(f"{name}: {shown(before[name], name)} → {shown(after[name], name)}"
                          for name in after if before[name] != after[name]) or "no change"
 
     def ip_allowed(self, ip: str) -> bool:

@@ -9,9 +9,10 @@ so the verifier's policy (``mode = groups``) and the access rules see the direct
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
-from ..errors import UserExists
+from ..errors import BadRequest, UserExists
 from ..service import Verifier, VerifyResult
 from ..service.users import MAX_PASSWORD, check_name
 from .ldap import DirectoryUnavailable, LdapClient
@@ -83,19 +84,23 @@ class LdapDirectory:
             entry = self.client.authenticate(username, password)
         if entry is None or not _valid_name(entry.username):
             return Login(None, gate.fail(username, ip, user_agent, "password", "invalid", detail="ldap"))
-        self._sync(entry.username, entry.groups)
+        self._sync(entry.username, entry.groups, entry.email)
         return Login(Identity(entry.username, entry.groups, entry.display_name, entry.email, self.method),
                      VerifyResult(True, "ok"))
 
-    def _sync(self, username: str, groups: tuple[str, ...]) -> None:
-        """Create the verifier user on a first login; copy the directory's groups when they changed."""
+    def _sync(self, username: str, groups: tuple[str, ...], email: str | None) -> None:
+        """Create the verifier user on a first login; copy the directory's groups and mail address when they
+        changed (the address is where the verifier's notices to the user go: docs/verifier.md, "Mail to users")."""
         valid = [g for g in groups if _valid_name(g)]
         user = self.verifier.store.get_user(username)
         if user is None:
             try:
                 self.verifier.create_user(username, None, valid, actor="gate:ldap")
-                return
+                user = self.verifier.store.get_user(username) or {"groups": valid, "email": None}
             except UserExists:  # another node created it meanwhile
-                user = self.verifier.store.get_user(username) or {"groups": []}
+                user = self.verifier.store.get_user(username) or {"groups": [], "email": None}
         if sorted(set(user["groups"])) != sorted(set(valid)):
             self.verifier.set_groups(username, valid, actor="gate:ldap")
+        if email and email != user.get("email"):
+            with contextlib.suppress(BadRequest):  # an address the verifier refuses: the stored one is kept
+                self.verifier.set_email(username, email, actor="gate:ldap")

@@ -38,6 +38,11 @@ UserAgent = Annotated[str, Field(max_length=1000, description="the end user's br
 Origin = Annotated[str, Field(min_length=1, max_length=300, description="the origin of the login page")]
 StateId = Annotated[str, Field(min_length=1, max_length=128)]
 CredentialName = Annotated[str, Field(min_length=1, max_length=64)]
+MailAddress = Annotated[str, Field(min_length=3, max_length=254, description="a plain mail address, a@example.com "
+                                   "(checked by the verifier: 400 bad_request naming what is wrong)")]
+NoticeKind = Literal["key_added", "key_removed", "backup_codes_regenerated", "account_locked", "devices_revoked",
+                     "user_reset", "new_device", "new_network", "policy_enforced", "enrol_reminder",
+                     "backup_codes_low"]
 
 
 class Strict(BaseModel):
@@ -71,6 +76,12 @@ class UserRef(Strict):
     username: Username
 
 
+class BackupGenerate(Strict):
+    username: Username
+    ip: ClientIp | None = Field(None, description="the user's address, for the notice they get")
+    user_agent: UserAgent = ""
+
+
 class CodeRequest(Strict):
     username: Username
     code: Annotated[str, Field(min_length=1, max_length=64)]
@@ -102,6 +113,7 @@ class UserStatus(BaseModel):
     locked_until: float | None
     excluded_until: float | None
     remembered_devices: int
+    email: str | None = None
 
 
 class RequiredRequest(Strict):
@@ -127,6 +139,8 @@ class WebAuthnRegisterComplete(Strict):
     state_id: StateId
     credential: dict[str, Any] = Field(description="the PublicKeyCredential, WebAuthn JSON (toJSON())")
     name: CredentialName = "Security key"
+    ip: ClientIp | None = Field(None, description="the user's address, for the notice they get")
+    user_agent: UserAgent = ""
 
 
 class WebAuthnAuthenticateComplete(Strict):
@@ -173,6 +187,68 @@ class CreateUser(Strict):
     username: Username
     password: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
     groups: Annotated[list[GroupName], Field(max_length=100)] = []
+    email: MailAddress | None = None
+
+
+class SetEmail(Strict):
+    email: MailAddress | None = Field(description="where the user's notices go; null removes the address")
+
+
+class MailPrefsChange(Strict):
+    """A user's own mail choices; a field left out (or null) is kept."""
+
+    language: Literal["en", "de", ""] | None = Field(None, description="\"\": the deployment's language")
+    off: Annotated[list[NoticeKind], Field(max_length=20)] | None = Field(
+        None, description="the informational notices the user does not want (security notices: 400)")
+
+
+class MailPrefsReply(BaseModel):
+    email: str | None
+    language: str | None
+    off: list[str]
+    may_switch_off: list[str]
+    always_sent: list[str]
+
+
+class NoticeSettingsModel(Strict):
+    """PUT body of the mail settings; a field left out (or null) is kept."""
+
+    enabled: bool | None = None
+    off: Annotated[list[NoticeKind], Field(max_length=20)] | None = None
+    language: Literal["en", "de"] | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    reminder_days: Annotated[int, Field(ge=0, le=90)] | None = None
+    account_url: Annotated[str, Field(max_length=300)] | None = None
+    contact: Annotated[str, Field(max_length=200)] | None = None
+
+
+class NoticeSettingsReply(BaseModel):
+    enabled: bool
+    off: list[str]
+    language: str
+    timezone: str
+    reminder_days: int
+    account_url: str
+    contact: str
+
+
+class OutboxMailModel(BaseModel):
+    id: int
+    created: float
+    kind: str
+    username: str
+    params: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt: float
+    sent: float | None
+    recipient: str | None
+    last_error: str | None
+
+
+class OutboxReply(BaseModel):
+    mails: list[OutboxMailModel]
+    counts: dict[str, int]
 
 
 class Groups(Strict):
@@ -194,6 +270,8 @@ class PolicyModel(Strict):
     totp_window: int | None = Field(None, description="steps accepted either side of now, every verification, 0-10")
     issuer: Annotated[str, Field(max_length=200)] | None = Field(
         None, description="the issuer label of new enrolments (\"\": the relying party's name)")
+    enrol_deadline: Annotated[float, Field(ge=0, le=253402300799)] | None = Field(
+        None, description="unix time by which the users asked must have a second factor (told in mails; 0 removes it)")
 
 
 class PolicyReply(BaseModel):
@@ -208,6 +286,7 @@ class PolicyReply(BaseModel):
     totp_algorithm: str
     totp_window: int
     issuer: str
+    enrol_deadline: float | None = None
 
 
 class Exclude(Strict):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
@@ -18,8 +18,13 @@ from .models import (
     GateSessions,
     GroupReset,
     Groups,
+    MailPrefsReply,
+    NoticeSettingsModel,
+    NoticeSettingsReply,
+    OutboxReply,
     PolicyModel,
     PolicyReply,
+    SetEmail,
     Unlock,
     UserList,
     UserStatus,
@@ -39,8 +44,14 @@ def list_users(actor: AdminActor, v: VerifierDep) -> dict[str, list[str]]:
 
 @router.post("/users", response_model=UserStatus, status_code=201)
 def create_user(body: CreateUser, actor: AdminActor, v: VerifierDep) -> results.UserStatus:
-    """Create a user (409 when the name is taken)."""
-    return v.create_user(body.username, body.password, body.groups, actor=actor)
+    """Create a user (409 when the name is taken; 400 for an address that is not one plain mail address)."""
+    return v.create_user(body.username, body.password, body.groups, actor=actor, email=body.email)
+
+
+@router.put("/users/{username}/email", response_model=MailPrefsReply)
+def set_email(body: SetEmail, username: NameP, actor: AdminActor, v: VerifierDep) -> results.MailPrefs:
+    """Set (null: remove) where the user's notices go."""
+    return v.set_email(username, body.email, actor=actor)
 
 
 @router.put("/users/{username}/groups", response_model=UserStatus)
@@ -106,7 +117,29 @@ def set_policy(body: PolicyModel, actor: AdminActor, v: VerifierDep) -> results.
     with the reason: a bad CIDR, a mode without groups, a TOTP setting out of its range)."""
     return v.set_policy(body.mode, body.groups, body.ip_allowlist, body.remember_days, actor=actor,
                         totp_digits=body.totp_digits, totp_period=body.totp_period,
-                        totp_algorithm=body.totp_algorithm, totp_window=body.totp_window, issuer=body.issuer)
+                        totp_algorithm=body.totp_algorithm, totp_window=body.totp_window, issuer=body.issuer,
+                        enrol_deadline=body.enrol_deadline)
+
+
+@router.get("/notifications", response_model=NoticeSettingsReply)
+def notice_settings(actor: AdminActor, v: VerifierDep) -> dict:
+    """Mail to users: on or off, the notices switched off, language, time zone, reminder, account URL, contact."""
+    return v.notice_settings().to_dict()
+
+
+@router.put("/notifications", response_model=NoticeSettingsReply)
+def set_notice_settings(body: NoticeSettingsModel, actor: AdminActor, v: VerifierDep) -> dict:
+    """Change the mail settings given, keeping the others (400 naming a bad one)."""
+    return v.update_notice_settings(actor=actor, **body.model_dump()).to_dict()
+
+
+@router.get("/outbox", response_model=OutboxReply)
+def outbox(actor: AdminActor, v: VerifierDep,
+           status: Annotated[Literal["pending", "sent", "failed", "dropped"] | None, Query()] = None,
+           username: Annotated[str | None, Query(max_length=150)] = None,
+           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
+    """The outbox, newest first (what each mail tells, never a secret), and how many mails are in each state."""
+    return {"mails": v.outbox(status=status, username=username, limit=limit), "counts": v.outbox_counts()}
 
 
 @router.get("/audit", response_model=AuditReply)

@@ -16,6 +16,8 @@ from .models import (
     DeviceCheck,
     DeviceRemember,
     DeviceToken,
+    MailPrefsChange,
+    MailPrefsReply,
     RequiredReply,
     RequiredRequest,
     UserStatus,
@@ -60,6 +62,19 @@ def remove_credential(username: UsernameP, credential_id: CredentialP,
     """Remove a security key."""
     v.remove_credential(username, credential_id, actor=username)
     return Response(status_code=204)
+
+
+@router.get("/users/{username}/notifications", response_model=MailPrefsReply)
+def mail_prefs(username: UsernameP, v: VerifierDep) -> results.MailPrefs:
+    """Where the user's notices go, their language, and the informational ones they switched off."""
+    return v.mail_prefs(username)
+
+
+@router.put("/users/{username}/notifications", response_model=MailPrefsReply)
+def set_mail_prefs(body: MailPrefsChange, username: UsernameP, v: VerifierDep) -> results.MailPrefs:
+    """The user's own choices: the language of their mail, the informational notices they do not want (a
+    security notice cannot be switched off: 400)."""
+    return v.set_mail_prefs(username, body.language, body.off, actor=username)
 
 
 @router.post("/devices/remember", response_model=DeviceToken)

@@ -31,7 +31,8 @@ def register_begin(body: WebAuthnBegin, v: VerifierDep) -> results.CeremonyStart
 @router.post("/register/complete", response_model=Credential)
 def register_complete(body: WebAuthnRegisterComplete, v: VerifierDep) -> results.CredentialInfo:
     """Verify the new credential and store it under ``name``."""
-    return v.webauthn_register_complete(body.username, body.state_id, body.credential, body.name)
+    return v.webauthn_register_complete(body.username, body.state_id, body.credential, body.name, body.ip,
+                                        body.user_agent or None)
 
 
 @router.post("/authenticate/begin", response_model=WebAuthnOptions)

@@ -1,5 +1,7 @@
 """Seeded demo users of the mock tracker.
 
+Each gets the address NAME@example.com: their notices reach the mock's local mail sink.
+
 | user  | password        | groups              | factors at first start                      |
 |-------|-----------------|---------------------|---------------------------------------------|
 | admin | admin-demo-pass | jira-administrators | none: first login enrols TOTP               |
@@ -61,6 +63,17 @@ def parse_demo_user(text: str) -> tuple[str, str]:
     return name, password
 
 
+def demo_address(username: str) -> str | None:
+    """``NAME@example.com`` for a demo user (RFC 2606's domain: nothing leaves the machine), when that is an
+    address; the mock's sink receives everything anyway."""
+    from ..core.addresses import check_address
+
+    try:
+        return check_address(f"{username}@example.com")
+    except ValueError:
+        return None
+
+
 def seed(verifier: Verifier, extra: list[tuple[str, str]] = (), *, clock=time.time) -> list[SeededUser]:
     """Create the demo users (and ``extra`` ones, with no factor enrolled) unless they already exist."""
     seeded: list[SeededUser] = []
@@ -69,7 +82,7 @@ def seed(verifier: Verifier, extra: list[tuple[str, str]] = (), *, clock=time.ti
         if user_exists(verifier, username):
             seeded.append(SeededUser(username, password, tuple(groups), created=False))
             continue
-        verifier.create_user(username, password, groups=tuple(groups))
+        verifier.create_user(username, password, groups=tuple(groups), email=demo_address(username))
         user = SeededUser(username, password, tuple(groups), created=True)
         if with_totp:
             enrolment = verifier.totp_enroll_begin(username)

@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from html import escape
 
 from ..core.audit import AuditEvent
+from ..core.notices import INFORMATIONAL, KINDS, LANGUAGES, NoticeSettings
 from ..service import CredentialInfo, PolicySettings, TotpEnrolment, UserStatus
+from ..service.results import MailPrefs, OutboxMail
 
 # Audit fields shown in the activity feed, in order (never codes or secrets: the audit has none).
 FEED_FIELDS = ("event", "username", "method", "credential", "result", "ip", "actor")
@@ -209,9 +211,39 @@ def dashboard_page(csrf: str, username: str, *, flash: str | None = None, admin:
     return layout("Dashboard", body, csrf=csrf, user=username, flash=flash, page="dashboard", admin=admin)
 
 
+NOTICE_LABELS = {
+    "key_added": "A second factor was added", "key_removed": "A second factor was removed",
+    "backup_codes_regenerated": "New backup codes", "account_locked": "Sign-ins paused after failed attempts",
+    "devices_revoked": "Remembered devices forgotten", "user_reset": "Reset by an administrator",
+    "new_device": "A device was remembered", "new_network": "Sign-in from a new network",
+    "policy_enforced": "Two-step verification now required", "enrol_reminder": "Reminder before the deadline",
+    "backup_codes_low": "Backup codes running low",
+}
+LANGUAGE_LABELS = {"en": "English", "de": "Deutsch"}
+
+
+def _mail_section(csrf: str, prefs: MailPrefs) -> str:
+    """The user's own mail choices: language, and the informational notices (security ones always go)."""
+    address = e(prefs.email) if prefs.email else "none (ask an administrator to set one)"
+    languages = "".join(f'<option value="{code}"{" selected" if prefs.language == code else ""}>'
+                        f'{LANGUAGE_LABELS[code]}</option>' for code in LANGUAGES)
+    boxes = "".join(
+        f'<label class="check"><input type="checkbox" name="wanted" value="{kind}" data-testid="mail-wanted"'
+        f'{"" if kind in prefs.off else " checked"}> {e(NOTICE_LABELS[kind])}</label>' for kind in INFORMATIONAL)
+    always = ", ".join(NOTICE_LABELS[k].lower() for k in prefs.always_sent)
+    return f"""<section class="card wide"><h2>Email notifications</h2>
+<p>Notices go to <strong {tid("mail-address")}>{address}</strong>.</p>
+<form method="post" action="/account/notifications" {tid("mail-prefs-form")}>{csrf_field(csrf)}
+<label for="mail-language">Language</label><select name="language" {tid("mail-language")}>
+<option value=""{"" if prefs.language else " selected"}>The tracker's default</option>{languages}</select>
+<fieldset><legend>Informational notices</legend>{boxes}</fieldset>
+<p class="hint">Security notices always go: {e(always)}.</p>
+<button type="submit" {tid("mail-prefs-save")}>Save notifications</button></form></section>"""
+
+
 def account_page(csrf: str, username: str, status: UserStatus, credentials: list[CredentialInfo], *,
-                 flash: str | None = None, admin: bool = False) -> str:
-    """Account security: TOTP, security keys, backup codes, remembered devices."""
+                 flash: str | None = None, admin: bool = False, mail: MailPrefs | None = None) -> str:
+    """Account security: TOTP, security keys, backup codes, remembered devices, email notifications."""
     if status.totp:
         remove = (
             f'<form method="post" action="/account/totp/remove" class="inline">{csrf_field(csrf)}'
@@ -238,7 +270,8 @@ def account_page(csrf: str, username: str, status: UserStatus, credentials: list
 <button type="submit" {tid("regenerate-backup-codes")}>Generate new backup codes</button></form></section>
 <section class="card wide"><h2>Remembered devices</h2>
 <form method="post" action="/account/devices/revoke">{csrf_field(csrf)}
-<button type="submit" {tid("revoke-devices")}>Forget all remembered devices</button></form></section>"""
+<button type="submit" {tid("revoke-devices")}>Forget all remembered devices</button></form></section>
+{_mail_section(csrf, mail) if mail is not None else ""}"""
     return layout("Account security", body, csrf=csrf, user=username, flash=flash, page="account", admin=admin)
 
 
@@ -277,9 +310,65 @@ members of {groups}. You are signed in as <strong>{e(username)}</strong>, who is
     return layout("Administrators only", body, csrf=csrf, user=username, page="forbidden")
 
 
+def _deadline_value(policy: PolicySettings) -> str:
+    deadline = policy.enrol_deadline
+    return dt.datetime.fromtimestamp(deadline, dt.UTC).strftime("%Y-%m-%d") if deadline else ""
+
+
+def _notices_section(csrf: str, settings: NoticeSettings, outbox: list[OutboxMail], counts: dict[str, int],
+                     mail_note: str) -> str:
+    """Mail to users: the admin's switches, and the outbox (each mail with its state and a preview link)."""
+    kinds = "".join(
+        f'<label class="check"><input type="checkbox" name="sent" value="{kind}" data-testid="notice-kind"'
+        f'{"" if kind in settings.off else " checked"}> {e(NOTICE_LABELS[kind])}'
+        f'{" (informational)" if kind in INFORMATIONAL else ""}</label>' for kind in KINDS)
+    languages = "".join(f'<option value="{code}"{" selected" if settings.language == code else ""}>'
+                        f'{LANGUAGE_LABELS[code]}</option>' for code in LANGUAGES)
+    rows = "".join(
+        f'<tr data-testid="outbox-row" data-status="{e(m.status)}" data-kind="{e(m.kind)}" data-id="{m.id}">'
+        f'<td><a href="/admin/outbox/{m.id}" data-testid="outbox-preview">{m.id}</a></td>'
+        f'<td>{e(dt.datetime.fromtimestamp(m.created, dt.UTC).strftime("%Y-%m-%d %H:%M:%S"))}</td>'
+        f'<td>{e(m.kind)}</td><td>{e(m.username)}</td><td>{e(m.status)}</td><td>{m.attempts}</td>'
+        f'<td>{e(m.recipient or "")}</td><td>{e(m.last_error or "")}</td></tr>' for m in outbox)
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items())
+    return f"""<section class="card wide" id="notifications"><h2>Email notifications</h2>
+<form method="post" action="/admin/notifications" {tid("notices-form")}>{csrf_field(csrf)}
+<label class="check"><input type="checkbox" name="enabled" value="on" {tid("notices-enabled")}
+{" checked" if settings.enabled else ""}> Mail users</label>
+<fieldset><legend>Notices sent</legend>{kinds}</fieldset>
+<label for="notices-language">Language of users who chose none</label>
+<select name="language" {tid("notices-language")}>{languages}</select>
+<label for="notices-timezone">Time zone of times in mails</label>
+<input name="timezone" value="{e(settings.timezone)}" {tid("notices-timezone")}>
+<label for="notices-reminder-days">Enrolment reminder, days before the deadline (0: none)</label>
+<input name="reminder_days" type="number" min="0" max="90" value="{settings.reminder_days}"
+ {tid("notices-reminder-days")}>
+<label for="notices-account-url">Where users manage their factors (named in mails)</label>
+<input name="account_url" value="{e(settings.account_url)}" {tid("notices-account-url")}>
+<label for="notices-contact">Whom users tell when it was not them</label>
+<input name="contact" value="{e(settings.contact)}" {tid("notices-contact")}>
+<button type="submit" {tid("notices-save")}>Save notifications</button></form></section>
+<section class="card wide" id="outbox"><h2>Outbox <span class="hint" {tid("outbox-counts")}>({e(summary)})</span></h2>
+<p class="hint" {tid("outbox-note")}>{e(mail_note)}</p>
+<table class="grid" {tid("outbox")}><thead><tr><th>#</th><th>Created (UTC)</th><th>Notice</th><th>User</th>
+<th>State</th><th>Tries</th><th>Sent to</th><th>Last error</th></tr></thead><tbody>{rows}</tbody></table></section>"""
+
+
+def outbox_mail_page(csrf: str, username: str, mail: OutboxMail, subject: str, recipient: str, text: str) -> str:
+    """One outbox mail as its recipient reads it (the plain-text part)."""
+    body = f"""<section class="card wide"><h1 {tid("mail-subject")}>{e(subject)}</h1>
+<p>Notice <code>{e(mail.kind)}</code> to <strong {tid("mail-recipient")}>{e(recipient)}</strong>, {e(mail.status)}.</p>
+<pre class="mail" {tid("mail-text")}>{e(text)}</pre>
+<p><a href="/admin#outbox" {tid("mail-back")}>Back to the outbox</a></p></section>"""
+    return layout(subject, body, csrf=csrf, user=username, page="outbox-mail", admin=True)
+
+
 def admin_page(csrf: str, username: str, policy: PolicySettings, users: list[UserStatus], events: list[AuditEvent],
-               *, flash: str | None = None) -> str:
-    """Policy, users (reset, exclude, revoke devices), group reset and the live activity feed."""
+               *, flash: str | None = None, notices: NoticeSettings | None = None,
+               outbox: list[OutboxMail] = (), outbox_counts: dict[str, int] | None = None,
+               mail_note: str = "") -> str:
+    """Policy, users (reset, exclude, revoke devices, mail address), group reset, email notifications and the
+    outbox, and the live activity feed."""
     mode = policy.mode
     options = "".join(
         f'<option value="{m}"{" selected" if m == mode else ""}>{label}</option>'
@@ -316,11 +405,18 @@ The accepted window applies to every code.</p>
 <input name="totp_window" type="number" min="0" max="10" value="{e(policy.totp_window)}" {tid("policy-totp-window")}>
 <label for="policy-issuer">Issuer shown in authenticator apps (empty: the tracker's name)</label>
 <input name="issuer" maxlength="100" value="{e(policy.issuer)}" {tid("policy-issuer")}></fieldset>
+<label for="policy-enrol-deadline">Enrolment deadline (told in mails; empty: none)</label>
+<input name="enrol_deadline" type="date" value="{_deadline_value(policy)}" {tid("policy-enrol-deadline")}>
 {error_line("policy-error", None)}
 <button type="submit" class="primary" {tid("policy-save")}>Save policy</button></form></section>
 <section class="card wide"><h2>Users</h2>
-<table class="grid" {tid("users")}><thead><tr><th>User</th><th>Groups</th><th>App</th><th>Keys</th>
+<table class="grid" {tid("users")}><thead><tr><th>User</th><th>Groups</th><th>Email</th><th>App</th><th>Keys</th>
 <th>Backup codes</th><th>2FA required</th><th>Locked until</th><th></th></tr></thead><tbody>{rows}</tbody></table>
+<form method="post" action="/admin/email" {tid("email-form")}>{csrf_field(csrf)}
+<label for="email-username">Set a user's mail address (empty: none)</label>
+<input name="username" placeholder="username" {tid("email-username")}>
+<input name="email" type="email" placeholder="name@example.com" {tid("email-address")}>
+<button type="submit" {tid("email-submit")}>Set address</button></form>
 <form method="post" action="/admin/exclude" {tid("exclude-form")}>{csrf_field(csrf)}
 <label for="exclude-username">Exclude a user from 2FA until</label>
 <input name="username" placeholder="username" {tid("exclude-username")}>
@@ -330,6 +426,7 @@ The accepted window applies to every code.</p>
 <label for="reset-group-name">Reset every factor of a group</label>
 <input name="group" placeholder="group" {tid("reset-group-name")}>
 <button type="submit" class="danger" {tid("reset-group-submit")}>Reset group</button></form></section>
+{_notices_section(csrf, notices, list(outbox), outbox_counts or {}, mail_note) if notices is not None else ""}
 <section class="card wide"><h2>Activity <span class="hint" {tid("activity-live")}>(connecting…)</span></h2>
 <ul class="feed" {tid("activity-feed")}>{feed}</ul></section>"""
     return layout("Administration", body, csrf=csrf, user=username, flash=flash, page="admin", admin=True)
@@ -338,7 +435,8 @@ The accepted window applies to every code.</p>
 def _user_row(csrf: str, user: UserStatus) -> str:
     name = user.username
     return f"""<tr data-username="{e(name)}" data-testid="user-row"><td>{e(name)}</td>
-<td>{e(", ".join(user.groups))}</td><td>{"on" if user.totp else "off"}</td>
+<td>{e(", ".join(user.groups))}</td><td data-testid="user-email">{e(user.email or "")}</td>
+<td>{"on" if user.totp else "off"}</td>
 <td>{user.webauthn}</td><td>{user.backup_codes_left}</td>
 <td>{"yes" if user.required else "no"}</td><td>{e(user.locked_until or "")}</td><td>
 <form method="post" action="/admin/reset-user" class="inline">{csrf_field(csrf)}

@@ -21,6 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..core import sealing
+from ..core.addresses import check_address
 from ..core.audit import make_event
 from ..core.policy import TOTP_WINDOW
 from ..core.totp import MIN_SECRET_BITS, TotpParams
@@ -88,6 +89,11 @@ def check_seed(seed: Seed) -> str | None:
     for group in seed.groups:
         if not 1 <= len(group) <= MAX_NAME or any(c.isspace() or not c.isprintable() for c in group):
             return f"group {group[:40]!r} must be 1-{MAX_NAME} printable characters without spaces"
+    if seed.email is not None:
+        try:
+            check_address(seed.email)
+        except ValueError as exc:
+            return f"email: {exc}"
     return None
 
 
@@ -122,7 +128,8 @@ def import_seeds(store: Store, data: bytes, *, name: str = "", fmt: str | None =
     source = os.path.basename(name) or "a file"
     users, factors, audit = [], [], []
     for seed in accepted:
-        users.append((seed.username, json.dumps(sorted(set(seed.groups)))))
+        users.append((seed.username, json.dumps(sorted(set(seed.groups))),
+                      check_address(seed.email) if seed.email is not None else None))
         factors.append((seed.username, sealing.seal(aead, seed.username, seed.secret), seed.digits, seed.period,
                         seed.algorithm.upper(), seed.drift, seed.window))
         detail = f"imported from {source} ({fmt}, {seed.where})"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FORMATS = ("pskc", "csv", "jsonl")
-COLUMNS = ("username", "secret", "digits", "period", "algorithm", "window", "groups", "serial")
+COLUMNS = ("username", "secret", "digits", "period", "algorithm", "window", "groups", "serial", "email")
 REQUIRED = ("username", "secret")
 TOTP_URI = "urn:ietf:params:xml:ns:keyprov:pskc:totp"
 MAX_SECRET_TEXT = 1024  # base32 characters: 640 bytes, far above any real seed
@@ -47,6 +47,7 @@ class Seed:
     groups: tuple[str, ...] = field(default=())
     drift: int = 0
     window: Any = None  # steps either side this factor accepts at most (None: the policy's window)
+    email: Any = None  # where the user's notices go (None: no address in the file)
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def _seed_from_fields(where: str, fields: dict[str, Any]) -> Seed | Rejected:
             return Rejected(where, f"{name} must be a whole number, got {str(value)[:20]!r}")
     algorithm = fields.get("algorithm") or "SHA1"
     return Seed(where, fields["username"], secret, numbers["digits"], numbers["period"], algorithm, groups,
-                window=numbers["window"])
+                window=numbers["window"], email=fields.get("email") or None)
 
 
 def read_csv(data: bytes) -> Iterator[Seed | Rejected]:
@@ -224,4 +225,16 @@ def _seed_from_key(where: str, key: Any, secret: bytes | None, drift: Any, map_s
     suite = (key.algorithm_suite or "SHA1").upper().removeprefix("HMAC-").replace("-", "")
     if not isinstance(drift, int) or abs(drift) > 1_000_000:
         return Rejected(where, f"time drift {drift!r} is not a plausible number of steps")
-    return Seed(where, name, bytes(secret), key.response_length or 6, key.time_interval or 30, suite, (), drift)
+    return Seed(where, name, bytes(secret), key.response_length or 6, key.time_interval or 30, suite, (), drift,
+                email=_pskc_address(key.userid))
+
+
+def _pskc_address(userid: Any) -> str | None:
+    """PSKC has no mail field, but RFC 6030 names a mail address as one form of a key's UserId: such a UserId is
+    taken as the user's address too (any other form, e.g. a DN, gives none)."""
+    from ..core.addresses import check_address
+
+    try:
+        return check_address(userid) if isinstance(userid, str) and "@" in userid else None
+    except ValueError:
+        return None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from ..core import backup as rules
+from ..core import notices
 from ..settings import VerifierSettings
 from ..store import Store
+from ..store.base import Effects
 from .gate import Gate
-from .results import VerifyResult
+from .results import OK, VerifyResult
 from .users import require_user
 
 
@@ -22,14 +24,20 @@ class BackupCodes:
         # (one hash per Verifier) so that the first such attempt is not slower than the rest.
         self._dummy_hash = rules.hash_code(rules.generate_codes(1)[0], settings.backup_hash)
 
-    def generate(self, username: str, actor: str | None = None) -> list[str]:
-        """Ten fresh codes, shown once; the old set stops working."""
+    def generate(self, username: str, actor: str | None = None, ip: str | None = None,
+                 user_agent: str | None = None) -> list[str]:
+        """Ten fresh codes, shown once; the old set stops working. The user is mailed (never the codes)."""
         require_user(self.store, username)
         pairs = rules.generate_tagged_codes(self._lookup_key)
+        now = self.gate.clock()
+        effects = Effects([self.gate.record("backup_codes_generated", now, username=username, method="backup",
+                                            actor=actor, ip=ip, user_agent=user_agent, result="ok",
+                                            detail=f"{len(pairs)} codes")],
+                          self.gate.mails("backup_codes_regenerated", username, now, ip=ip, user_agent=user_agent,
+                                          count=len(pairs), by_admin=actor is not None and actor != username))
         self.store.replace_backup_codes(username, [rules.hash_code(c, self.settings.backup_hash) for c, _tag in pairs],
-                                        [tag for _c, tag in pairs])
-        self.gate.audit("backup_codes_generated", username=username, method="backup", actor=actor, result="ok",
-                        detail=f"{len(pairs)} codes")
+                                        [tag for _c, tag in pairs], effects)
+        self.gate.published(effects)
         return [code for code, _tag in pairs]
 
     def verify(self, username: str, code: str, ip: str, user_agent: str) -> VerifyResult:
@@ -42,7 +50,8 @@ class BackupCodes:
         """
         name = username if isinstance(username, str) else ""
         tag = rules.lookup_tag(code, self._lookup_key) if isinstance(code, str) else None
-        context = self.store.backup_code_context(name, tag or "", self.gate.counter_keys(name, ip))
+        network = notices.network_of(ip)
+        context = self.store.backup_code_context(name, tag or "", self.gate.counter_keys(name, ip), network)
         if (locked := self.gate.locked(context["failures"], self.gate.clock())) is not None:
             return locked
         if tag is None:  # cannot be a code of ours: refused before any hashing, for every user alike
@@ -55,7 +64,16 @@ class BackupCodes:
             truth = None if context["codes_left"] else "not_enrolled"
             return self.gate.fail(name, ip, user_agent, "backup", "invalid", audit_result=truth,
                                   detail=None if context["user"] else "unknown user")
-        if not self.store.use_backup_code(found["id"]):
+        now = self.gate.clock()
+        left = context["codes_left"] - 1
+        record = self.gate.success_record(name, ip, user_agent, "backup", detail=f"{left} backup codes left", now=now)
+        low = self.gate.mails("backup_codes_low", name, now, settings=notices.notice_settings_of(context["notices"]),
+                              ip=ip, user_agent=user_agent, left=left) if left <= notices.LOW_BACKUP_CODES else []
+        # The code taken, the counters cleared, the audit row and any mail: one transaction.
+        audit_id = self.store.accept_backup_code(found["id"], self.gate.counter_keys(name, ip), record, low,
+                                                 self.gate.sign_in_network(name, context, network, now, ip,
+                                                                           user_agent, "backup"))
+        if audit_id is None:  # a concurrent attempt used this code first
             return self.gate.fail(name, ip, user_agent, "backup", "replay", count_user=False)
-        return self.gate.succeed(name, ip, user_agent, "backup",
-                                 detail=f"{context['codes_left'] - 1} backup codes left")
+        self.gate.accepted(record, audit_id)
+        return OK

@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from ..errors import BadRequest
 from ..store import Store
-from .gate import Gate
+from ..store.base import Effects
+from .gate import Gate, Outcome
 from .users import load_policy, require_user
 
 MAX_TOKEN = 200
@@ -36,9 +37,12 @@ class Devices:
             raise BadRequest("remembering devices is turned off by the policy")
         token = secrets.token_urlsafe(32)
         now = self.clock()
-        self.store.add_device(token_hash(token), username, now + days * SECONDS_PER_DAY, now)
-        self.gate.audit("device_remembered", username=username, method="device", ip=ip, user_agent=user_agent,
-                        result="ok", detail=f"{days} days")
+        # A remembered device is a new device of the account: the user is told (never the token).
+        effects = Effects([self.gate.record("device_remembered", now, username=username, method="device", ip=ip,
+                                            user_agent=user_agent, result="ok", detail=f"{days} days")],
+                          self.gate.mails("new_device", username, now, ip=ip, user_agent=user_agent, days=days))
+        self.store.add_device(token_hash(token), username, now + days * SECONDS_PER_DAY, now, effects)
+        self.gate.published(effects)
         return token
 
     def check(self, username: str, token: str) -> str | None:
@@ -51,10 +55,17 @@ class Devices:
             return None
         return new_token
 
-    def revoke_all(self, username: str, actor: str | None = None) -> int:
-        """Forget every remembered device of the user; returns how many."""
+    def revoke_all(self, username: str, actor: str | None = None, ip: str | None = None,
+                   user_agent: str | None = None) -> int:
+        """Forget every remembered device of the user; returns how many. The user is mailed when there were any."""
         require_user(self.store, username)
-        count = self.store.delete_devices(username)
-        self.gate.audit("devices_revoked", username=username, method="device", actor=actor, result="ok",
-                        detail=f"{count} devices")
+        now = self.clock()
+        settings = self.gate.notice_settings()
+        outcome = Outcome(lambda count: Effects(
+            [self.gate.record("devices_revoked", now, username=username, method="device", actor=actor, ip=ip,
+                              user_agent=user_agent, result="ok", detail=f"{count} devices")],
+            self.gate.mails("devices_revoked", username, now, settings=settings, ip=ip, user_agent=user_agent,
+                            count=count, by_admin=actor is not None and actor != username) if count else ()))
+        count = self.store.delete_devices(username, outcome)
+        self.gate.published(outcome.effects)
         return count

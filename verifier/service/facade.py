@@ -20,6 +20,8 @@ Public methods, by concern (results are the frozen dataclasses of :mod:`verifier
   ``reset_group``, ``unlock``
 - gate sessions: ``list_sessions``, ``revoke_sessions`` (the forward-auth gate's logins; ``sessions`` is
   the service the gate itself drives)
+- mail to users: ``set_email``, ``mail_prefs``, ``set_mail_prefs``, ``notice_settings``, ``update_notice_settings``,
+  ``outbox``, ``outbox_counts``, ``queue_due_reminders`` (the sender in verifier/mail/ delivers the outbox)
 - audit: ``audit`` (query), ``subscribe_audit`` (live feed of JSON-ready dicts)
 
 Code that needs only part of this can type against :class:`Verifier` itself: its signatures are the
@@ -36,16 +38,20 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..core.audit import AuditEvent
+from ..core.notices import NoticeSettings
 from ..errors import BadRequest
 from ..settings import VerifierSettings, resolve_server_key
 from ..store import Store
 from .backup_codes import BackupCodes
 from .devices import Devices
 from .gate import AuditListener, Gate
+from .notices import Notices
 from .policy import Policies
 from .results import (
     CeremonyStart,
     CredentialInfo,
+    MailPrefs,
+    OutboxMail,
     PolicySettings,
     SessionInfo,
     TotpEnrolment,
@@ -54,7 +60,7 @@ from .results import (
 )
 from .sessions import Sessions
 from .totp import Totp
-from .users import Users
+from .users import Users, initial_policy
 from .webauthn import DEFAULT_CREDENTIAL_NAME, WebAuthn
 
 MAX_AUDIT_PAGE = 10_000
@@ -77,12 +83,14 @@ class Verifier:
         self.devices = Devices(store, clock, self.gate)
         self.policy = Policies(store, self.settings, clock, self.gate)
         self.sessions = Sessions(store, clock, self.gate)
+        self.notices = Notices(store, clock, self.gate, initial_policy(self.settings))
 
     # ---- users ----------------------------------------------------------------------------------------
     def create_user(self, username: str, password: str | None = None, groups: Iterable[str] = (),
-                    actor: str | None = None) -> UserStatus:
-        """Create a user (password optional: a tracker may keep passwords itself); raises UserExists."""
-        return self.users.create(username, password, groups, actor)
+                    actor: str | None = None, email: str | None = None) -> UserStatus:
+        """Create a user (password optional: a tracker may keep passwords itself; ``email``, where their notices
+        go, optional); raises UserExists, or BadRequest for a bad name, group, password or address."""
+        return self.users.create(username, password, groups, actor, email)
 
     def list_users(self) -> list[str]:
         """All usernames, sorted."""
@@ -126,14 +134,17 @@ class Verifier:
         """Check a TOTP code: window ±N steps, each step accepted once (atomic ledger), rate-limited."""
         return self.totp.verify(username, code, ip, user_agent)
 
-    def totp_remove(self, username: str, actor: str | None = None) -> bool:
-        """Remove the user's TOTP factor (and any pending enrolment)."""
-        return self.totp.remove(username, actor)
+    def totp_remove(self, username: str, actor: str | None = None, ip: str | None = None,
+                    user_agent: str | None = None) -> bool:
+        """Remove the user's TOTP factor (and any pending enrolment); ``ip`` and ``user_agent`` of whoever did it
+        go into the user's notice."""
+        return self.totp.remove(username, actor, ip, user_agent)
 
     # ---- backup codes ---------------------------------------------------------------------------------
-    def generate_backup_codes(self, username: str, actor: str | None = None) -> list[str]:
-        """Ten fresh codes, shown once; the old set stops working."""
-        return self.backup_codes.generate(username, actor)
+    def generate_backup_codes(self, username: str, actor: str | None = None, ip: str | None = None,
+                              user_agent: str | None = None) -> list[str]:
+        """Ten fresh codes, shown once; the old set stops working (the user is told, never the codes)."""
+        return self.backup_codes.generate(username, actor, ip, user_agent)
 
     def verify_backup_code(self, username: str, code: str, ip: str, user_agent: str) -> VerifyResult:
         """Check a backup code; each one works once."""
@@ -145,9 +156,10 @@ class Verifier:
         return self.webauthn.register_begin(username, origin)
 
     def webauthn_register_complete(self, username: str, state_id: str, response: dict[str, Any],
-                                   name: str = DEFAULT_CREDENTIAL_NAME) -> CredentialInfo:
+                                   name: str = DEFAULT_CREDENTIAL_NAME, ip: str | None = None,
+                                   user_agent: str | None = None) -> CredentialInfo:
         """Verify a registration and store the credential; raises WebAuthnRejected."""
-        return self.webauthn.register_complete(username, state_id, response, name)
+        return self.webauthn.register_complete(username, state_id, response, name, ip, user_agent)
 
     def import_u2f_credential(self, username: str, key_handle: bytes, public_key: bytes,
                               name: str = DEFAULT_CREDENTIAL_NAME, sign_count: int = 0,
@@ -172,9 +184,10 @@ class Verifier:
         """Rename one of the user's keys; raises CredentialNotFound."""
         return self.webauthn.rename(username, cred_id, name)
 
-    def remove_credential(self, username: str, cred_id: str, actor: str | None = None) -> None:
+    def remove_credential(self, username: str, cred_id: str, actor: str | None = None, ip: str | None = None,
+                          user_agent: str | None = None) -> None:
         """Remove one of the user's keys; raises CredentialNotFound."""
-        self.webauthn.remove(username, cred_id, actor)
+        self.webauthn.remove(username, cred_id, actor, ip, user_agent)
 
     # ---- remember this device -------------------------------------------------------------------------
     def remember_device(self, username: str, ip: str, user_agent: str) -> str:
@@ -185,9 +198,10 @@ class Verifier:
         """A rotated token when ``token`` is a live device token of ``username``; else None (old one dies)."""
         return self.devices.check(username, token)
 
-    def revoke_devices(self, username: str, actor: str | None = None) -> int:
+    def revoke_devices(self, username: str, actor: str | None = None, ip: str | None = None,
+                       user_agent: str | None = None) -> int:
         """Forget every remembered device of the user; returns how many."""
-        return self.devices.revoke_all(username, actor)
+        return self.devices.revoke_all(username, actor, ip, user_agent)
 
     # ---- policy and admin -----------------------------------------------------------------------------
     def get_policy(self) -> PolicySettings:
@@ -197,18 +211,20 @@ class Verifier:
     def set_policy(self, mode: str, groups: Iterable[str] = (), ip_allowlist: Iterable[str] = (),
                    remember_days: int = 0, actor: str | None = None, *, totp_digits: int | None = None,
                    totp_period: int | None = None, totp_algorithm: str | None = None,
-                   totp_window: int | None = None, issuer: str | None = None) -> PolicySettings:
-        """Replace who is asked (mode, groups, allowlist, remember days) and change the TOTP settings given
-        (None keeps one); raises InvalidPolicy (naming the field and its range) and changes nothing on bad
-        input."""
+                   totp_window: int | None = None, issuer: str | None = None,
+                   enrol_deadline: float | None = None) -> PolicySettings:
+        """Replace who is asked (mode, groups, allowlist, remember days) and change the TOTP settings and the
+        enrolment deadline given (None keeps one; a deadline of 0 removes it); raises InvalidPolicy (naming the
+        field and its range) and changes nothing on bad input. Users it newly asks are mailed."""
         return self.policy.set(mode, groups, ip_allowlist, remember_days, actor, totp_digits=totp_digits,
                                totp_period=totp_period, totp_algorithm=totp_algorithm, totp_window=totp_window,
-                               issuer=issuer)
+                               issuer=issuer, enrol_deadline=enrol_deadline)
 
     def update_policy(self, actor: str | None = None, **changes: Any) -> PolicySettings:
         """Change only the named policy fields (``mode``, ``groups``, ``ip_allowlist``, ``remember_days``,
-        ``totp_digits``, ``totp_period``, ``totp_algorithm``, ``totp_window``, ``issuer``), keeping the
-        others; raises InvalidPolicy and changes nothing on bad input. Audited with the old and new values."""
+        ``totp_digits``, ``totp_period``, ``totp_algorithm``, ``totp_window``, ``issuer``, ``enrol_deadline``),
+        keeping the others; raises InvalidPolicy and changes nothing on bad input. Audited with the old and new
+        values; users the change newly asks are mailed."""
         return self.policy.update(changes, actor)
 
     def second_factor_required(self, username: str, ip: str) -> bool:
@@ -235,6 +251,42 @@ class Verifier:
     def revoke_sessions(self, username: str, sid: str | None = None, actor: str | None = None) -> int:
         """End the user's gate sessions (or the one with public id ``sid``): refused at their next request."""
         return self.sessions.revoke(username, sid, actor)
+
+    # ---- mail to users --------------------------------------------------------------------------------
+    def set_email(self, username: str, email: str | None, actor: str | None = None) -> MailPrefs:
+        """Set (None: forget) where the user's notices go; raises BadRequest for anything but a plain address."""
+        return self.notices.set_email(username, email, actor)
+
+    def mail_prefs(self, username: str) -> MailPrefs:
+        """The user's address, mail language and switched-off notices."""
+        return self.notices.prefs(username)
+
+    def set_mail_prefs(self, username: str, language: str | None = None, off: Iterable[str] | None = None,
+                       actor: str | None = None) -> MailPrefs:
+        """The user's mail language (``""``: the deployment's) and the informational notices they switch off;
+        raises BadRequest for a security notice (only the admin may switch those off)."""
+        return self.notices.set_prefs(username, language, off, actor)
+
+    def notice_settings(self) -> NoticeSettings:
+        """The admin's mail settings (mail off until an admin turns it on)."""
+        return self.notices.settings()
+
+    def update_notice_settings(self, actor: str | None = None, **changes: Any) -> NoticeSettings:
+        """Change the named mail settings (``enabled``, ``off``, ``language``, ``timezone``, ``reminder_days``,
+        ``account_url``, ``contact``), keeping the others; raises BadRequest and changes nothing on bad input."""
+        return self.notices.update(changes, actor)
+
+    def outbox(self, status: str | None = None, username: str | None = None, limit: int = 100) -> list[OutboxMail]:
+        """Mails in the outbox, newest first."""
+        return self.notices.outbox(status, username, limit)
+
+    def outbox_counts(self) -> dict[str, int]:
+        """How many mails are pending, sent, failed and dropped."""
+        return self.notices.outbox_counts()
+
+    def queue_due_reminders(self, now: float | None = None) -> int:
+        """Write the enrolment reminders if they are due and were not written yet (the sender calls this)."""
+        return self.notices.queue_due_reminders(now)
 
     # ---- audit ----------------------------------------------------------------------------------------
     def audit(self, username: str | None = None, event: str | None = None, since: float | None = None,

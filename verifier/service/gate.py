@@ -1,10 +1,12 @@
-"""The gate every verification passes: rate limits before the check, counters and audit after it.
+"""The gate every verification passes: rate limits before the check, counters and audit after it, and the
+mail an event causes (outbox rows, written by the store in the event's own transaction).
 
 Counters: the username (known or not, so a lock never tells whether a user exists) with a back-off that
 always lifts by itself, and the client address (plus its /64 for IPv6), which hard-locks at
 ``ip_rate_limit.max_failures``. The rules are pure functions in :mod:`verifier.core.ratelimit`; this
 module applies them to the store and writes the audit events, including the live feed to subscribers.
-The factor services read, count and clear failure counters only through the gate.
+The factor services read, count and clear failure counters only through the gate, and build the audit rows
+and outbox mails of their events with it (``record``, ``mails``, ``sign_in_network``).
 See docs/verifier.md, "Rate limiting and lockout".
 """
 
@@ -15,14 +17,28 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..core import ratelimit
+from ..core import notices, ratelimit
 from ..core.audit import make_event
 from ..settings import VerifierSettings
 from ..store import Store
+from ..store.base import NOTICES_SETTING, Effects, NewNetwork
 from .results import OK, VerifyResult
 
 AuditListener = Callable[[dict[str, Any]], None]
 Failures = Mapping[str, tuple[int, float | None]]
+
+
+class Outcome:
+    """Effects that an event's outcome decides (a count, whether something was there), built by the store inside
+    the event's transaction and kept here to be published afterwards."""
+
+    def __init__(self, build: Callable[[Any], Effects]) -> None:
+        self._build = build
+        self.effects = Effects()
+
+    def __call__(self, outcome: Any) -> Effects:
+        self.effects = self._build(outcome)
+        return self.effects
 
 
 class Gate:
@@ -76,23 +92,37 @@ class Gate:
         counts = self.store.add_failures(((user_key,) if count_user else ()) + ratelimit.address_keys(ip))
         locks = ratelimit.locks_after_failures(counts, now, user_key, self.settings.rate_limit,
                                                self.settings.ip_rate_limit)
-        for key, until in locks.items():
-            self.store.set_locked_until(key, until)
-            self._audit_lock(key, until, counts[key], now, username, method, ip, ua)
+        if locks:
+            # The locks, their audit rows and the mail to a user whose account it locks: one transaction.
+            effects = Effects([self._lock_record(key, until, counts[key], now, username, method, ip, ua)
+                               for key, until in locks.items()],
+                              self._lock_mails(username, locks.get(user_key), counts.get(user_key, 0), now, ip, ua))
+            self.store.apply_locks(locks, effects)
+            self.published(effects)
         self.audit("verify", username=username, method=method, credential=credential, ip=ip, user_agent=ua,
                    result=audit_result or reason, detail=detail)
         return VerifyResult(False, reason, (max(locks.values()) - now) if locks else None)
 
-    def _audit_lock(self, key: str, until: float, count: int, now: float, username: str, method: str, ip: str,
-                    ua: str) -> None:
+    def _lock_record(self, key: str, until: float, count: int, now: float, username: str, method: str, ip: str,
+                     ua: str) -> dict[str, Any]:
         if until == ratelimit.HARD_LOCK_UNTIL:
-            self.audit("lockout", username=username, method=method, ip=ip, user_agent=ua, result="locked",
-                       detail=f"{key} locked until an admin unlocks it: {count} consecutive failures")
-            return
+            return make_event(now, "lockout", username=username, method=method, ip=ip, user_agent=ua,
+                              result="locked",
+                              detail=f"{key} locked until an admin unlocks it: {count} consecutive failures").to_dict()
         alarm = " (at or past the 100 NIST allows: an attack on this user?)" \
             if count >= ratelimit.MAX_ALLOWED_FAILURES else ""
-        self.audit("throttled", username=username, method=method, ip=ip, user_agent=ua, result="locked",
-                   detail=f"{key} back-off {until - now:.0f} s after {count} consecutive failures{alarm}")
+        return make_event(now, "throttled", username=username, method=method, ip=ip, user_agent=ua, result="locked",
+                          detail=f"{key} back-off {until - now:.0f} s after {count} consecutive failures{alarm}"
+                          ).to_dict()
+
+    def _lock_mails(self, username: str, until: float | None, count: int, now: float, ip: str,
+                    ua: str) -> list[dict[str, Any]]:
+        """The mail to a user whose own counter this failure locked: at the first back-off of a streak and at 100
+        failures (the store writes it only when such a user exists)."""
+        if until is None or not notices.lock_mail_due(count, self.settings.rate_limit):
+            return []
+        return self.mails("account_locked", username, now, ip=ip, user_agent=ua, failures=count,
+                          locked_for=round(until - now), attack=count >= ratelimit.MAX_ALLOWED_FAILURES)
 
     def succeed(self, username: str, ip: str, ua: str, method: str, credential: str | None = None,
                 detail: str | None = None) -> VerifyResult:
@@ -100,6 +130,33 @@ class Gate:
         record = self.success_record(username, ip, ua, method, credential, detail)
         self.accepted(record, self.store.record_success(self.counter_keys(username, ip), record))
         return OK
+
+    # ---- mail ---------------------------------------------------------------------------------------
+    def mails(self, kind: str, username: str, now: float, *, settings: notices.NoticeSettings | None = None,
+              **params: Any) -> list[dict[str, Any]]:
+        """The outbox row of a ``kind`` notice to ``username`` (to be written with the event), or none when the
+        admin has mail or this kind switched off. ``settings``: when the caller's read already carried them (a
+        sign-in), else they are read here (an event that is not on a hot path)."""
+        if not (settings or self.notice_settings()).sends(kind):
+            return []
+        return [notices.outbox_row(kind, username, now, **params)]
+
+    def notice_settings(self) -> notices.NoticeSettings:
+        """The admin's mail settings as stored now."""
+        return notices.notice_settings_of(self.store.get_setting(NOTICES_SETTING))
+
+    def sign_in_network(self, username: str, context: dict[str, Any], network: str | None, now: float, ip: str,
+                        ua: str, method: str) -> NewNetwork | None:
+        """What an accepted sign-in writes about its network: nothing when mail (or ``new_network``) is off or the
+        network is known (the usual sign-in: the write it always was); else record the network, and mail it
+        when the user had signed in from others before (a user's first recorded network is not news)."""
+        raw = context["notices"]
+        if raw is None or network is None or context["seen_network"] == notices.SEEN_THIS or \
+                not notices.notice_settings_of(raw).sends("new_network"):
+            return None
+        mail = notices.outbox_row("new_network", username, now, ip=ip, user_agent=ua, method=method) \
+            if context["seen_network"] == notices.SEEN_OTHER else None
+        return NewNetwork(network, mail)
 
     # ---- audit --------------------------------------------------------------------------------------
     def success_record(self, username: str, ip: str, ua: str, method: str, credential: str | None = None,
@@ -112,6 +169,16 @@ class Gate:
         """Publish an audit row the store wrote together with an acceptance."""
         record["id"] = audit_id
         self.publish(record)
+
+    def record(self, event: str, now: float | None = None, **fields: Any) -> dict[str, Any]:
+        """An audit row for a store call that writes it with its change (in :class:`Effects`)."""
+        return make_event(self.clock() if now is None else now, event, **fields).to_dict()
+
+    def published(self, effects: Effects) -> None:
+        """Publish the audit rows a store call wrote with its change (the store set their ids)."""
+        for record in effects.audit:
+            if "id" in record:
+                self.publish(record)
 
     def audit(self, event: str, **fields: Any) -> None:
         """Write one audit event and publish it."""

@@ -7,11 +7,13 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..core import notices, ratelimit
 from ..core.audit import make_event
 from ..core.policy import Policy
 from ..errors import InvalidPolicy, PolicyConflict
 from ..settings import VerifierSettings
 from ..store import Store
+from ..store.base import Effects
 from .gate import Gate
 from .results import PolicySettings
 from .users import POLICY_SETTING, check_name, initial_policy, load_policy, policy_of, require_user
@@ -43,7 +45,8 @@ class Policies:
 
         Raises InvalidPolicy naming the bad field (a number with its range) and changes nothing then. The
         write is a compare-and-set against the policy it was built from, with the audit row (old and new
-        values) in the same transaction: of two admins changing different fields at once, neither loses.
+        values) in the same transaction: of two admins changing different fields at once, neither loses. A change
+        that asks users who were not asked before mails each of them, in that transaction too.
         """
         changes = {name: value for name, value in changes.items() if value is not None}  # None keeps a field
         unknown = sorted(set(changes) - set(Policy().to_dict()))
@@ -58,13 +61,28 @@ class Policies:
                                        merged.pop("remember_days"), **merged)
             except (ValueError, TypeError) as exc:
                 raise InvalidPolicy(str(exc)) from None
-            record = make_event(self.clock(), "policy_changed", method="admin", actor=actor, result="ok",
-                                detail=new.changes_from(old)).to_dict()
-            audit_id = self.store.replace_setting(POLICY_SETTING, raw, json.dumps(new.to_dict()), record)
+            now = self.clock()
+            mails = self._enforcement_mails(old, new, now)
+            told = f"; enforcement notice to {len(mails)} user(s)" if mails else ""
+            record = make_event(now, "policy_changed", method="admin", actor=actor, result="ok",
+                                detail=new.changes_from(old) + told).to_dict()
+            audit_id = self.store.replace_setting(POLICY_SETTING, raw, json.dumps(new.to_dict()), record, mails)
             if audit_id is not None:
                 self.gate.accepted(record, audit_id)
                 return _settings_of(new)
         raise PolicyConflict("the policy kept changing while this change was made: try again")
+
+    def _enforcement_mails(self, old: Policy, new: Policy, now: float) -> list[dict[str, Any]]:
+        """One ``policy_enforced`` notice per user the new policy asks and the old one did not (the mode or its
+        groups changed), telling whether they already have a factor and the enrolment deadline."""
+        if (old.mode, old.groups) == (new.mode, new.groups):
+            return []
+        settings = self.gate.notice_settings()
+        if not settings.sends("policy_enforced"):
+            return []
+        return [notices.outbox_row("policy_enforced", user["username"], now, enrolled=user["enrolled"],
+                                   deadline=new.enrol_deadline)
+                for user in notices.newly_required(old, new, self.store.users_for_notices(), now)]
 
     def set(self, mode: str, groups: Iterable[str] = (), ip_allowlist: Iterable[str] = (), remember_days: int = 0,
             actor: str | None = None, **totp: Any) -> PolicySettings:
@@ -87,12 +105,12 @@ class Policies:
     def reset_user(self, username: str, actor: str | None = None) -> None:
         """Remove every factor, backup code and remembered device of the user, and lift its lock."""
         require_user(self.store, username)
-        self.store.delete_totp(username)
-        self.store.delete_backup_codes(username)
-        self.store.delete_credentials(username)
-        self.store.delete_devices(username)
-        self.gate.clear(username)
-        self.gate.audit("user_reset", username=username, method="admin", actor=actor, result="ok")
+        now = self.clock()
+        effects = Effects([self.gate.record("user_reset", now, username=username, method="admin", actor=actor,
+                                            result="ok")],
+                          self.gate.mails("user_reset", username, now))
+        self.store.reset_user(username, [ratelimit.user_key(username)], effects)
+        self.gate.published(effects)
 
     def reset_group(self, group: str, actor: str | None = None) -> list[str]:
         """:meth:`reset_user` for every member of ``group``; returns the usernames."""

@@ -37,6 +37,7 @@ class UserStatus(Record):
     locked_until: float | None
     excluded_until: float | None
     remembered_devices: int
+    email: str | None = None  # where the user's notices go (None: no address known)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,37 @@ class PolicySettings(Record):
     totp_algorithm: str
     totp_window: int
     issuer: str
+    enrol_deadline: float | None = None  # unix time by which the users asked must have a second factor
+
+
+@dataclass(frozen=True)
+class MailPrefs(Record):
+    """A user's mail: where it goes, in which language (None: the deployment's), the informational notices they
+    switched off, and which notices they may switch off and which always go."""
+
+    email: str | None
+    language: str | None
+    off: list[str]
+    may_switch_off: list[str]
+    always_sent: list[str]
+
+
+@dataclass(frozen=True)
+class OutboxMail(Record):
+    """One mail in the outbox as the admin sees it: what it tells (``params``: time, address, browser, a key's
+    name, a count; never a secret), its state and, once sent, where it went."""
+
+    id: int
+    created: float
+    kind: str
+    username: str
+    params: dict[str, Any]
+    status: str  # pending | sent | failed | dropped
+    attempts: int
+    next_attempt: float
+    sent: float | None
+    recipient: str | None
+    last_error: str | None
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,12 @@ from collections.abc import Callable
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..core import sealing
+from ..core import notices, sealing
 from ..core import totp as rules
 from ..settings import VerifierSettings
 from ..store import Store
-from .gate import Gate
+from ..store.base import Effects
+from .gate import Gate, Outcome
 from .results import OK, TotpEnrolment, VerifyResult
 from .users import initial_policy, load_policy, policy_of, require_user
 
@@ -90,13 +91,16 @@ class Totp:
         if step is None:
             return self.gate.fail(username, ip, user_agent, "totp", "invalid")
         drift = rules.drift_of(step, now, params.period)
+        effects = Effects([self.gate.record("totp_enrolled", now, username=username, method="totp", ip=ip,
+                                            user_agent=user_agent, result="ok",
+                                            detail=f"drift {drift} steps; {params.digits} digits, {params.period} s, "
+                                            f"{params.algorithm}")],
+                          self.gate.mails("key_added", username, now, factor="totp", ip=ip, user_agent=user_agent))
         if not self.store.confirm_totp(username, pending["secret_enc"], sealing.seal(self._aead, username, secret),
-                                       params.digits, params.period, params.algorithm, step, drift, now):
+                                       params.digits, params.period, params.algorithm, step, drift, now, effects):
             return VerifyResult(False, "replay")  # a concurrent confirm used this enrolment
         self.gate.clear(username)
-        self.gate.audit("totp_enrolled", username=username, method="totp", ip=ip, user_agent=user_agent,
-                        result="ok", detail=f"drift {drift} steps; {params.digits} digits, {params.period} s, "
-                        f"{params.algorithm}")
+        self.gate.published(effects)
         return OK
 
     def verify(self, username: str, code: str, ip: str, user_agent: str) -> VerifyResult:
@@ -109,7 +113,8 @@ class Totp:
         """
         name = username if isinstance(username, str) else ""
         keys = self.gate.counter_keys(name, ip)
-        context = self.store.totp_context(name, keys)
+        network = notices.network_of(ip)
+        context = self.store.totp_context(name, keys, network)
         now = self.clock()
         if (locked := self.gate.locked(context["failures"], now)) is not None:
             return locked
@@ -130,18 +135,26 @@ class Totp:
             return self.gate.fail(name, ip, user_agent, "totp", "replay", count_user=False)
         drift = rules.drift_of(step, now, params.period)
         record = self.gate.success_record(name, ip, user_agent, "totp", detail=f"drift {drift} steps", now=now)
-        # Only counters the read found are cleared: on the usual path (none) the write is the ledger and audit.
+        # Only counters the read found are cleared, and a network only written when it is new: on the usual path
+        # (neither) the write is the ledger and the audit row.
         audit_id = self.store.accept_totp_step(name, step, drift, [k for k in keys if k in context["failures"]],
-                                               record)
+                                               record, self.gate.sign_in_network(name, context, network, now, ip,
+                                                                                 user_agent, "totp"))
         if audit_id is None:  # a concurrent request accepted this step first
             return self.gate.fail(name, ip, user_agent, "totp", "replay", count_user=False)
         self.gate.accepted(record, audit_id)
         return OK
 
-    def remove(self, username: str, actor: str | None = None) -> bool:
-        """Remove the user's TOTP factor (and any pending enrolment)."""
+    def remove(self, username: str, actor: str | None = None, ip: str | None = None,
+               user_agent: str | None = None) -> bool:
+        """Remove the user's TOTP factor (and any pending enrolment); the user is mailed when there was one."""
         require_user(self.store, username)
-        removed = self.store.delete_totp(username)
-        self.gate.audit("totp_removed", username=username, method="totp", actor=actor,
-                        result="ok" if removed else "not_enrolled")
+        now = self.clock()
+        mails = self.gate.mails("key_removed", username, now, factor="totp", ip=ip, user_agent=user_agent,
+                                by_admin=actor is not None and actor != username)
+        outcome = Outcome(lambda removed: Effects([self.gate.record(
+            "totp_removed", now, username=username, method="totp", actor=actor, ip=ip, user_agent=user_agent,
+            result="ok" if removed else "not_enrolled")], mails if removed else ()))
+        removed = self.store.delete_totp(username, outcome)
+        self.gate.published(outcome.effects)
         return removed

@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..core import backup as backup_rules
+from ..core.addresses import check_address
 from ..core.policy import Policy
 from ..core.totp import TotpParams
 from ..errors import BadRequest, UserNotFound, VerifierConfigError
 from ..settings import VerifierSettings
 from ..store import Store
-from ..store.base import POLICY_SETTING
+from ..store.base import POLICY_SETTING, Effects
 from .gate import Gate
 from .results import OK, UserStatus, VerifyResult
 
@@ -31,6 +32,14 @@ def check_name(kind: str, value: Any) -> str:
             any(c.isspace() or not c.isprintable() for c in value):
         raise BadRequest(f"{kind} must be 1-{MAX_NAME} printable characters without spaces")
     return value
+
+
+def mail_address(value: Any) -> str:
+    """A user's mail address as stored; raises BadRequest naming what is wrong with it."""
+    try:
+        return check_address(value)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def require_user(store: Store, username: str) -> dict[str, Any]:
@@ -90,16 +99,21 @@ class Users:
         self.gate = gate
 
     def create(self, username: str, password: str | None = None, groups: Iterable[str] = (),
-               actor: str | None = None) -> UserStatus:
-        """Create a user (password optional: a tracker may keep passwords itself); raises UserExists."""
+               actor: str | None = None, email: str | None = None) -> UserStatus:
+        """Create a user (password optional: a tracker may keep passwords itself; a mail address optional);
+        raises UserExists, or BadRequest for a bad name, group, password or address."""
         check_name("username", username)
         group_list = [check_name("group", g) for g in groups]
         if password is not None and (not isinstance(password, str) or not 1 <= len(password) <= MAX_PASSWORD):
             raise BadRequest(f"password must be 1-{MAX_PASSWORD} characters")
+        address = mail_address(email) if email is not None else None
         pw_hash = backup_rules.hash_password(password, self.settings.password_hash) if password else None
-        self.store.create_user(username, pw_hash, group_list, self.clock())
-        self.gate.audit("user_created", username=username, method="admin", actor=actor, result="ok",
-                        detail=f"groups: {', '.join(sorted(set(group_list))) or '-'}")
+        now = self.clock()
+        effects = Effects([self.gate.record("user_created", now, username=username, method="admin", actor=actor,
+                                            result="ok", detail=f"groups: {', '.join(sorted(set(group_list))) or '-'}"
+                                            + (f"; mail to {address}" if address else ""))])
+        self.store.create_user(username, pw_hash, group_list, now, address, effects)
+        self.gate.published(effects)
         return self.status(username)
 
     def names(self) -> list[str]:
@@ -130,12 +144,20 @@ class Users:
         return self.gate.fail(username, ip, user_agent, "password", "invalid")
 
     def set_groups(self, username: str, groups: Iterable[str], actor: str | None = None) -> UserStatus:
-        """Replace a user's groups."""
-        require_user(self.store, username)
+        """Replace a user's groups; a user the policy asks only from now on (a new group) is told, as a policy
+        change tells the users it newly asks."""
+        user = require_user(self.store, username)
         group_list = sorted({check_name("group", g) for g in groups})
-        self.store.set_groups(username, group_list)
-        self.gate.audit("groups_changed", username=username, method="admin", actor=actor, result="ok",
-                        detail=f"groups: {', '.join(group_list) or '-'}")
+        now = self.clock()
+        policy = load_policy(self.store)
+        asked = policy.requires(group_list, user["excluded_until"], "", now)
+        mails = self.gate.mails("policy_enforced", username, now, deadline=policy.enrol_deadline, enrolled=bool(
+            self.store.get_totp(username) or self.store.list_credentials(username))) \
+            if asked and not policy.requires(user["groups"], user["excluded_until"], "", now) else []
+        effects = Effects([self.gate.record("groups_changed", now, username=username, method="admin", actor=actor,
+                                            result="ok", detail=f"groups: {', '.join(group_list) or '-'}")], mails)
+        self.store.set_groups(username, group_list, effects)
+        self.gate.published(effects)
         return self.status(username)
 
     def add_to_group(self, username: str, group: str, actor: str | None = None) -> UserStatus:
@@ -168,4 +190,5 @@ class Users:
             locked_until=self.gate.user_locked_until(username, now),
             excluded_until=excluded_until if (excluded_until or 0) > now else None,
             remembered_devices=self.store.count_devices(username, now),
+            email=user["email"],
         )

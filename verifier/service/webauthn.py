@@ -16,11 +16,12 @@ from typing import Any
 
 from fido2.webauthn import AttestedCredentialData, PublicKeyCredentialUserEntity
 
-from ..core import fido2_hints
+from ..core import fido2_hints, notices
 from ..core import webauthn as rules
 from ..errors import BadRequest, CredentialNotFound, WebAuthnRejected
 from ..settings import VerifierSettings
 from ..store import Store
+from ..store.base import Effects
 from .gate import Gate
 from .results import OK, CeremonyStart, CredentialInfo, VerifyResult
 from .users import require_user
@@ -157,8 +158,9 @@ class WebAuthn:
         return CeremonyStart(dict(options), self._put_state(username, "register", state))
 
     def register_complete(self, username: str, state_id: str, response: dict[str, Any],
-                          name: str = DEFAULT_CREDENTIAL_NAME) -> CredentialInfo:
-        """Verify a registration and store the credential; raises WebAuthnRejected."""
+                          name: str = DEFAULT_CREDENTIAL_NAME, ip: str | None = None,
+                          user_agent: str | None = None) -> CredentialInfo:
+        """Verify a registration and store the credential (the user is mailed); raises WebAuthnRejected."""
         require_user(self.store, username)
         name = credential_name(name)
         state = self._take_state(username, "register", state_id)
@@ -173,16 +175,26 @@ class WebAuthn:
         cred_id = _websafe(cred.credential_id)
         if any(row["credential_id"] == cred_id for row in self.store.list_credentials(username)):
             raise WebAuthnRejected("this security key is already registered")
+        now = self.clock()
+        effects = self._added(username, cred_id, name, now, ip, user_agent, None, name)
         try:
-            self.store.add_credential(username, cred_id, name, _b64(bytes(cred)), auth_data.counter, None,
-                                      self.clock())
+            self.store.add_credential(username, cred_id, name, _b64(bytes(cred)), auth_data.counter, None, now,
+                                      effects)
         except Exception as exc:
             if self.store._is_unique_violation(exc):
                 raise WebAuthnRejected("this security key is already registered to another user") from None
             raise
-        self.gate.audit("webauthn_registered", username=username, method="webauthn", credential=cred_id,
-                        result="ok", detail=name)
+        self.gate.published(effects)
         return self.credential(username, cred_id)
+
+    def _added(self, username: str, cred_id: str, name: str, now: float, ip: str | None, user_agent: str | None,
+               actor: str | None, detail: str) -> Effects:
+        """The audit row and the mail of a key added to an account."""
+        return Effects([self.gate.record("webauthn_registered", now, username=username, method="webauthn",
+                                         credential=cred_id, ip=ip, user_agent=user_agent, result="ok", actor=actor,
+                                         detail=detail)],
+                       self.gate.mails("key_added", username, now, factor="security_key", name=name, ip=ip,
+                                       user_agent=user_agent, by_admin=actor is not None and actor != username))
 
     def import_u2f(self, username: str, key_handle: bytes, public_key: bytes, name: str = DEFAULT_CREDENTIAL_NAME,
                    sign_count: int = 0, actor: str | None = None) -> CredentialInfo:
@@ -195,10 +207,11 @@ class WebAuthn:
         except Exception as exc:
             raise WebAuthnRejected(f"not a U2F registration: {exc}") from None
         cred_id = _websafe(cred.credential_id)
-        self.store.add_credential(username, cred_id, credential_name(name), _b64(bytes(cred)), int(sign_count),
-                                  self.settings.appid, self.clock())
-        self.gate.audit("webauthn_registered", username=username, method="webauthn", credential=cred_id,
-                        result="ok", actor=actor, detail="legacy U2F (appid)")
+        name, now = credential_name(name), self.clock()
+        effects = self._added(username, cred_id, name, now, None, None, actor, "legacy U2F (appid)")
+        self.store.add_credential(username, cred_id, name, _b64(bytes(cred)), int(sign_count), self.settings.appid,
+                                  now, effects)
+        self.gate.published(effects)
         return self.credential(username, cred_id)
 
     # ---- authentication -----------------------------------------------------------------------------
@@ -230,7 +243,8 @@ class WebAuthn:
             username = ""
         if not valid_state_id(state_id):
             state_id = None
-        context = self.store.credentials_context(username, self.gate.counter_keys(username, ip), state_id)
+        network = notices.network_of(ip)
+        context = self.store.credentials_context(username, self.gate.counter_keys(username, ip), state_id, network)
         if (locked := self.gate.locked(context["failures"], self.clock())) is not None:
             return locked
         if not context["user"]:
@@ -258,8 +272,7 @@ class WebAuthn:
             self._server_for(row, auth_data.rp_id_hash).authenticate_complete(state, [cred], parsed)
         except Exception:
             return self._refuse(username, state_id, ip, user_agent, cred_id)
-        return self._accept(username, state_id, row, int(auth_data.counter), ip, user_agent,
-                            [k for k in context["failures"]])
+        return self._accept(username, state_id, row, int(auth_data.counter), ip, user_agent, context, network)
 
     def _refuse(self, username: str, state_id: str, ip: str, user_agent: str, cred_id: str | None) -> VerifyResult:
         """An assertion that does not verify: its challenge is spent, the failure counted."""
@@ -274,7 +287,7 @@ class WebAuthn:
         return self._server
 
     def _accept(self, username: str, state_id: str, row: Mapping[str, Any], presented: int, ip: str,
-                user_agent: str, clear_keys: list[str]) -> VerifyResult:
+                user_agent: str, context: dict[str, Any], network: str | None) -> VerifyResult:
         """The sign-counter rule, then the write that takes the challenge and makes the assertion count once."""
         cred_id, stored = row["credential_id"], int(row["sign_count"])
         if not rules.counter_ok(stored, presented):
@@ -285,7 +298,9 @@ class WebAuthn:
             return self.gate.fail(username, ip, user_agent, "webauthn", "counter_regression", credential=cred_id)
         now = self.clock()
         record = self.gate.success_record(username, ip, user_agent, "webauthn", credential=cred_id, now=now)
-        outcome = self.store.accept_assertion(state_id, cred_id, stored, presented, now, clear_keys, record)
+        outcome = self.store.accept_assertion(state_id, cred_id, stored, presented, now, list(context["failures"]),
+                                              record, self.gate.sign_in_network(username, context, network, now, ip,
+                                                                                user_agent, "webauthn"))
         if outcome == "taken":  # a concurrent answer to the same challenge was accepted or refused first
             self.gate.audit("verify", username=username, method="webauthn", credential=cred_id, ip=ip,
                             user_agent=user_agent, result="expired", detail="challenge already used")
@@ -319,10 +334,18 @@ class WebAuthn:
                         detail=name)
         return self.credential(username, cred_id)
 
-    def remove(self, username: str, cred_id: str, actor: str | None = None) -> None:
-        """Remove one of the user's keys; raises CredentialNotFound."""
+    def remove(self, username: str, cred_id: str, actor: str | None = None, ip: str | None = None,
+               user_agent: str | None = None) -> None:
+        """Remove one of the user's keys (the user is mailed, naming it); raises CredentialNotFound."""
         require_user(self.store, username)
-        if not self.store.delete_credential(username, cred_id):
+        name = next((row["name"] for row in self.store.list_credentials(username) if row["credential_id"] == cred_id),
+                    None)
+        now = self.clock()
+        effects = Effects([self.gate.record("webauthn_removed", now, username=username, method="webauthn",
+                                            credential=cred_id, actor=actor, ip=ip, user_agent=user_agent,
+                                            result="ok")],
+                          self.gate.mails("key_removed", username, now, factor="security_key", name=name, ip=ip,
+                                          user_agent=user_agent, by_admin=actor is not None and actor != username))
+        if name is None or not self.store.delete_credential(username, cred_id, effects):
             raise CredentialNotFound(f"no security key {cred_id!r} for user {username!r}")
-        self.gate.audit("webauthn_removed", username=username, method="webauthn", credential=cred_id,
-                        actor=actor, result="ok")
+        self.gate.published(effects)

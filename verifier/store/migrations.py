@@ -122,6 +122,40 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX gate_sessions_user ON gate_sessions(username)",
         "CREATE INDEX gate_sessions_expires ON gate_sessions(expires)",
     ]),
+    (6, [
+        # Mail to users (issue 22). A user's address (NULL: none known), the language of their mails (NULL:
+        # the deployment's) and the informational notices they switched off (a JSON list of kinds).
+        "ALTER TABLE users ADD COLUMN email TEXT",
+        "ALTER TABLE users ADD COLUMN mail_language TEXT",
+        "ALTER TABLE users ADD COLUMN mail_off TEXT NOT NULL DEFAULT '[]'",
+        # The durable outbox: a row is written in the transaction of the event that causes it and holds what the
+        # mail tells (params, JSON; never a secret), not the mail itself: the sender resolves the recipient and
+        # renders it when it delivers. A sender claims due rows with a lease (lease_owner, lease_until); a
+        # crashed sender's rows become due again when the lease ends.
+        """CREATE TABLE outbox (
+            id {pk},
+            created DOUBLE PRECISION NOT NULL,
+            kind TEXT NOT NULL,
+            username TEXT NOT NULL,
+            params TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt DOUBLE PRECISION NOT NULL,
+            lease_owner TEXT,
+            lease_until DOUBLE PRECISION,
+            sent DOUBLE PRECISION,
+            recipient TEXT,
+            last_error TEXT)""",
+        "CREATE INDEX outbox_due ON outbox(status, next_attempt)",
+        "CREATE INDEX outbox_user ON outbox(username, id)",
+        # The client networks each user has signed in from (IPv4 /16, IPv6 /48): a sign-in from a network not
+        # among them, by a user who has some, is mailed as a sign-in from a new device.
+        """CREATE TABLE sign_in_networks (
+            username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+            network TEXT NOT NULL,
+            first_seen DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (username, network))""",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -23,16 +23,29 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from .base import AUDIT_FIELDS, POLICY_SETTING, Store, Tx
+from .base import (
+    AUDIT_FIELDS,
+    NOTICES_SETTING,
+    OUTBOX_FIELDS,
+    POLICY_SETTING,
+    SIGN_IN_COLUMNS,
+    NewNetwork,
+    Store,
+    Tx,
+    _totp_context,
+)
 
 MIGRATION_LOCK_ID = 0x7472_6B32  # "trk2": pg_advisory_xact_lock key for migrations
+MAILER_LOCK_CLASS = 0x746D_6C72  # "tmlr": the mail sender's session advisory lock (objid: the schema's hash)
 _AUDIT_CASTS = {"ts": "double precision"}  # every other audit column is text
 _AUDIT_VALUES = ", ".join(f"?::{_AUDIT_CASTS.get(c, 'text')}" for c in AUDIT_FIELDS)
+_MAIL_CASTS = {"created": "double precision", "next_attempt": "double precision"}
+_MAIL_VALUES = ", ".join(f"?::{_MAIL_CASTS.get(c, 'text')}" for c in OUTBOX_FIELDS)
 _TOTP_CONTEXT = (
     "SELECT u.username IS NOT NULL AS user_exists, t.username AS factor_of, t.secret_enc, t.digits, t.period, "
     "t.algorithm, t.last_step, t.drift, t.window_steps, (SELECT json_agg(json_build_array(f.counter_key, f.count, "
     "f.locked_until)) FROM failures f WHERE f.counter_key = ANY(?)) AS failures, "
-    "(SELECT s.value FROM settings s WHERE s.name = ?) AS policy "
+    f"(SELECT s.value FROM settings s WHERE s.name = ?) AS policy, {SIGN_IN_COLUMNS} "
     "FROM (SELECT 1) AS one LEFT JOIN users u ON u.username = ? LEFT JOIN totp t ON t.username = u.username")
 
 
@@ -45,6 +58,7 @@ class PostgresStore(Store):
     """The shared store for multi-process deployments."""
 
     pk_sql = "BIGSERIAL PRIMARY KEY"
+    skip_locked = " FOR UPDATE SKIP LOCKED"  # two senders never claim one mail: each skips the other's rows
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16) -> None:
         import psycopg
@@ -99,33 +113,61 @@ class PostgresStore(Store):
         self._readers.cursor = conn.cursor()
         return self._readers.cursor
 
-    def totp_context(self, username: str, counter_keys: Sequence[str]) -> dict[str, Any]:
+    def totp_context(self, username: str, counter_keys: Sequence[str], network: str | None = None) -> dict[str, Any]:
         """As :meth:`Store.totp_context`, in one statement."""
         with self.tx(write=False) as tx:
-            row = tx.run(_TOTP_CONTEXT, (list(counter_keys), POLICY_SETTING, username))[0]
+            row = tx.run(_TOTP_CONTEXT, (list(counter_keys), POLICY_SETTING, network, NOTICES_SETTING, username))[0]
         failures = {key: (count, locked_until) for key, count, locked_until in row.pop("failures") or ()}
-        user_exists = row.pop("user_exists")
-        policy = row.pop("policy")
-        factor = row if row.pop("factor_of") is not None else None
-        return {"user": user_exists, "totp": factor, "failures": failures, "policy": policy}
+        return _totp_context(row, failures)
 
     def accept_totp_step(self, username: str, new_step: int, drift: int, clear_keys: Sequence[str],
-                         audit: dict[str, Any]) -> int | None:
-        """As :meth:`Store.accept_totp_step`, in one statement (no BEGIN/COMMIT round trips)."""
-        clear = ("cleared AS (DELETE FROM failures WHERE counter_key = ANY(?) AND EXISTS (SELECT 1 FROM advanced)) "
-                 if clear_keys else "")
+                         audit: dict[str, Any], network: NewNetwork | None = None) -> int | None:
+        """As :meth:`Store.accept_totp_step`, in one statement (no BEGIN/COMMIT round trips). A sign-in from a
+        known network (the usual one) runs the statement it always ran; a new network adds two clauses."""
+        parts = []
+        params: list[Any] = [new_step, drift, username, new_step]
+        if clear_keys:
+            parts.append("cleared AS (DELETE FROM failures WHERE counter_key = ANY(?) AND EXISTS (SELECT 1 FROM "
+                         "advanced))")
+            params.append(list(clear_keys))
+        if network is not None:
+            parts.append("net AS (INSERT INTO sign_in_networks (username, network, first_seen) SELECT ?::text, "
+                         "?::text, ?::double precision WHERE EXISTS (SELECT 1 FROM advanced) ON CONFLICT "
+                         "(username, network) DO NOTHING RETURNING 1)")
+            params += [username, network.network, audit["ts"]]
+            if network.mail is not None:  # only the sign-in that recorded the network mails it
+                parts.append(f"mailed AS (INSERT INTO outbox ({', '.join(OUTBOX_FIELDS)}) SELECT {_MAIL_VALUES} "
+                             "WHERE EXISTS (SELECT 1 FROM net))")
+                params += [network.mail[c] for c in OUTBOX_FIELDS]
         sql = ("WITH advanced AS (UPDATE totp SET last_step = ?, drift = ? WHERE username = ? AND last_step < ? "
-               f"RETURNING 1){', ' + clear if clear else ' '}"
+               f"RETURNING 1){''.join(', ' + part for part in parts)} "
                f"INSERT INTO audit ({', '.join(AUDIT_FIELDS)}) SELECT {_AUDIT_VALUES} "
                "WHERE EXISTS (SELECT 1 FROM advanced) RETURNING id")
-        params = [new_step, drift, username, new_step, *([list(clear_keys)] if clear_keys else []),
-                  *(audit.get(c) for c in AUDIT_FIELDS)]
+        params += [audit.get(c) for c in AUDIT_FIELDS]
         with self.tx(write=False) as tx:  # one statement: atomic on its own
             rows = tx.run(sql, params)
         return rows[0]["id"] if rows else None
 
     def _lock_for_migration(self, tx: Tx) -> None:
         tx.run("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK_ID,))
+
+    def try_mailer_lock(self) -> _AdvisoryLock | None:
+        """A session advisory lock on a connection of its own (not the pool's): PostgreSQL releases it when that
+        connection ends, so a sender that dies (or loses the database) frees it for another node's sender. Keyed
+        by the schema too, so deployments sharing one database in different schemas each have their sender."""
+        import psycopg
+
+        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        try:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))",
+                               (MAILER_LOCK_CLASS,)).fetchone()
+        except Exception:
+            conn.close()
+            raise
+        if not row or not row[0]:
+            conn.close()
+            return None
+        return _AdvisoryLock(conn)
 
     def _is_unique_violation(self, exc: Exception) -> bool:
         import psycopg
@@ -140,3 +182,26 @@ class PostgresStore(Store):
                 with contextlib.suppress(Exception):
                     conn.close()
             self._reader_connections.clear()
+
+
+class _AdvisoryLock:
+    """The mail sender's session advisory lock and the connection that holds it."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def held(self) -> bool:
+        """True while the holding connection still answers (the lock lives exactly as long as it)."""
+        try:
+            self._conn.execute("SELECT 1")
+        except Exception:
+            return False
+        return True
+
+    def release(self) -> None:
+        with contextlib.suppress(Exception):
+            # Unlocked before the close: a closed session's locks are freed only when its server process has
+            # ended, a moment after the client let go (a standby asking at once would still find it held).
+            self._conn.execute("SELECT pg_advisory_unlock(%s, hashtext(current_schema()))", (MAILER_LOCK_CLASS,))
+        with contextlib.suppress(Exception):
+            self._conn.close()

@@ -116,6 +116,23 @@ class SqliteStore(Store):
     def _lock_for_migration(self, tx: Tx) -> None:
         pass  # BEGIN IMMEDIATE already excludes other writers
 
+    def try_mailer_lock(self) -> _FileLock | None:
+        """``flock`` of ``<db>-mailer`` (0600), without waiting: the kernel releases it when the holder dies."""
+        if fcntl is None:
+            return _FileLock(None)  # Windows: no flock; the leases of claimed mails still keep senders apart
+        path = Path(self.path).with_name(Path(self.path).name + "-mailer")
+        try:
+            create_private_file(path)
+            file = open(path, "rb")  # noqa: SIM115 (held until release())
+        except OSError as exc:
+            raise VerifierConfigError(f"cannot open the mail sender's lock {path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            file.close()
+            return None
+        return _FileLock(file)
+
     def close(self) -> None:
         """Close every connection this store opened."""
         with self._all_lock:
@@ -131,6 +148,21 @@ class SqliteStore(Store):
 
 def _same(sql: str) -> str:
     return sql
+
+
+class _FileLock:
+    """The mail sender's ``flock`` and the open file that holds it."""
+
+    def __init__(self, file: BinaryIO | None) -> None:
+        self._file = file
+
+    def held(self) -> bool:
+        return True  # a flock lasts while the file is open in this process
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the last descriptor releases the flock
+            self._file = None
 
 
 def open_writer_lock(db: Path) -> BinaryIO | None:

@@ -11,7 +11,12 @@ from starlette.concurrency import run_in_threadpool
 
 from ...audit_feed import stream_audit
 from ...core.audit import AuditEvent
+from ...core.notices import KINDS
+from ...mail.recipients import default_recipients
+from ...mail.sender import Withheld, compose
 from ...service import UserStatus, Verifier
+from ...service.notices import outbox_mail
+from ...settings import MailSettings
 from .. import pages
 from ..sessions import LoginState
 from ..visit import SESSION_COOKIE, Visit, mock_context, page, page_origin
@@ -20,6 +25,9 @@ router = APIRouter(prefix="/admin")
 Admin = Annotated[Visit, page(LoginState.AUTHENTICATED, admin=True)]
 AdminForm = Annotated[Visit, page(LoginState.AUTHENTICATED, csrf=True, admin=True)]
 FEED_LENGTH = 50
+OUTBOX_LENGTH = 50
+# What the outbox preview renders with when the mock runs no sender (the sink was not available).
+PREVIEW_MAIL = MailSettings(host="localhost", from_address="jibra@example.com", from_name="Jibra")
 
 
 def known_users(v: Verifier) -> list[UserStatus]:
@@ -36,7 +44,9 @@ def recent_events(v: Verifier) -> list[AuditEvent]:
 def admin(visit: Admin) -> Response:
     v = visit.verifier
     page_html = pages.admin_page(visit.csrf, visit.username, v.get_policy(), known_users(v), recent_events(v),
-                                 flash=visit.session.take_flash())
+                                 flash=visit.session.take_flash(), notices=v.notice_settings(),
+                                 outbox=v.outbox(limit=OUTBOX_LENGTH), outbox_counts=v.outbox_counts(),
+                                 mail_note=getattr(visit.request.app.state, "mail_note", ""))
     return visit.html(page_html)
 
 
@@ -45,7 +55,7 @@ def admin_policy(visit: AdminForm, mode: Annotated[str, Form()] = "all", groups:
                  ip_allowlist: Annotated[str, Form()] = "", remember_days: Annotated[str, Form()] = "0",
                  totp_digits: Annotated[str, Form()] = "", totp_period: Annotated[str, Form()] = "",
                  totp_algorithm: Annotated[str, Form()] = "", totp_window: Annotated[str, Form()] = "",
-                 issuer: Annotated[str, Form()] = "") -> Response:
+                 issuer: Annotated[str, Form()] = "", enrol_deadline: Annotated[str, Form()] = "") -> Response:
     group_list = [g.strip() for g in groups.split(",") if g.strip()]
     nets = [n.strip() for n in ip_allowlist.split() if n.strip()]
     try:
@@ -55,13 +65,23 @@ def admin_policy(visit: AdminForm, mode: Annotated[str, Form()] = "all", groups:
         totp = {name: whole_number(label, text) if text.strip() else None for name, label, text in (
             ("totp_digits", "Code digits", totp_digits), ("totp_period", "Code period", totp_period),
             ("totp_window", "Accepted window", totp_window))}
+        deadline = end_of_day(enrol_deadline) if enrol_deadline.strip() else 0  # 0: no deadline
     except ValueError as exc:
         visit.session.flash = f"Policy not saved: {exc}"
     else:  # a policy the verifier refuses (InvalidPolicy) is the app's verifier_refused flash
         visit.verifier.set_policy(mode, group_list, nets, days, actor=visit.username, **totp,
-                                  totp_algorithm=totp_algorithm or None, issuer=issuer)
+                                  totp_algorithm=totp_algorithm or None, issuer=issuer, enrol_deadline=deadline)
         visit.session.flash = "Policy saved."
     return visit.redirect("/admin")
+
+
+def end_of_day(text: str) -> float:
+    """A form's date (YYYY-MM-DD) as the unix time of its last second, UTC; raises ValueError."""
+    try:
+        day = dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"a date must be YYYY-MM-DD, got {text.strip()[:20]!r}") from None
+    return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.UTC).timestamp()
 
 
 def whole_number(label: str, text: str) -> int:
@@ -88,7 +108,7 @@ def admin_unlock(visit: AdminForm, username: Annotated[str, Form()] = "") -> Res
 
 @router.post("/revoke-devices")
 def admin_revoke_devices(visit: AdminForm, username: Annotated[str, Form()] = "") -> Response:
-    visit.verifier.revoke_devices(username)
+    visit.verifier.revoke_devices(username, actor=visit.username)
     visit.session.flash = f"Remembered devices of {username} forgotten."
     return visit.redirect("/admin")
 
@@ -98,6 +118,56 @@ def admin_revoke_sessions(visit: AdminForm, username: Annotated[str, Form()] = "
     count = visit.verifier.revoke_sessions(username, actor=visit.username)  # unknown user: verifier_refused
     visit.session.flash = f"{count} gate sessions of {username} ended: the gate refuses them at their next request."
     return visit.redirect("/admin")
+
+
+@router.post("/email")
+def admin_email(visit: AdminForm, username: Annotated[str, Form()] = "",
+                email: Annotated[str, Form()] = "") -> Response:
+    # an unknown user or a bad address: verifier_refused's flash, naming what is wrong
+    prefs = visit.verifier.set_email(username.strip(), email.strip() or None, actor=visit.username)
+    visit.session.flash = f"Mail for {username.strip()} goes to {prefs.email}." if prefs.email else \
+        f"{username.strip()} has no mail address now."
+    return visit.redirect("/admin")
+
+
+@router.post("/notifications")
+def admin_notifications(visit: AdminForm, enabled: Annotated[str, Form()] = "",
+                        sent: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies form defaults)
+                        language: Annotated[str, Form()] = "en", timezone: Annotated[str, Form()] = "UTC",
+                        reminder_days: Annotated[str, Form()] = "7", account_url: Annotated[str, Form()] = "",
+                        contact: Annotated[str, Form()] = "") -> Response:
+    try:
+        days = whole_number("Enrolment reminder", reminder_days)
+    except ValueError as exc:
+        visit.session.flash = f"Notifications not saved: {exc}"
+        return visit.redirect("/admin")
+    # a setting the verifier refuses (BadRequest): verifier_refused's flash
+    visit.verifier.update_notice_settings(actor=visit.username, enabled=enabled == "on",
+                                          off=[kind for kind in KINDS if kind not in sent], language=language,
+                                          timezone=timezone.strip() or "UTC", reminder_days=days,
+                                          account_url=account_url.strip(), contact=contact.strip())
+    visit.session.flash = "Notifications saved."
+    return visit.redirect("/admin")
+
+
+@router.get("/outbox/{mail_id}")
+def admin_outbox_mail(visit: Admin, mail_id: int) -> Response:
+    """One mail of the outbox as its recipient reads it (rendered as the sender renders it)."""
+    v = visit.verifier
+    row = v.store.get_mail(mail_id)
+    if row is None:
+        visit.session.flash = f"There is no mail {mail_id} in the outbox."
+        return visit.redirect("/admin")
+    mail = getattr(visit.request.app.state, "mail_settings", None) or PREVIEW_MAIL
+    user = v.store.mail_users([row["username"]]).get(row["username"])
+    composed = compose(row, user, v.notice_settings(), mail, default_recipients())
+    shown = outbox_mail(row)
+    if isinstance(composed, Withheld):
+        return visit.html(pages.outbox_mail_page(visit.csrf, visit.username, shown, "Not sent",
+                                                 composed.recipient or "-", composed.reason))
+    text = composed.message.get_body(("plain",)).get_content()
+    return visit.html(pages.outbox_mail_page(visit.csrf, visit.username, shown, str(composed.message["Subject"]),
+                                             composed.recipient, text))
 
 
 @router.post("/reset-group")

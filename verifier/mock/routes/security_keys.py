@@ -115,7 +115,8 @@ def register_key_complete(visit: RegisterCeremony, body: Body) -> Response:
     if body is None or state_id is None:
         return malformed(visit)
     try:
-        visit.verifier.webauthn_register_complete(visit.username, state_id, body["credential"], name)
+        visit.verifier.webauthn_register_complete(visit.username, state_id, body["credential"], name, visit.ip,
+                                                  visit.user_agent)
     except Exception as exc:  # a malformed response must never become a 500
         return visit.json_error(400, error_code(exc), f"The security key could not be registered: {exc}")
     visit.session.flash = f"Security key “{name}” registered."
@@ -136,6 +137,7 @@ def account_key_rename(visit: AccountForm, credential_id: Annotated[str, Form()]
 
 @router.post("/account/keys/remove")
 def account_key_remove(visit: AccountForm, credential_id: Annotated[str, Form()] = "") -> Response:
-    visit.verifier.remove_credential(visit.username, credential_id)
+    visit.verifier.remove_credential(visit.username, credential_id, actor=visit.username, ip=visit.ip,
+                                     user_agent=visit.user_agent)
     visit.session.flash = "Security key removed."
     return visit.redirect("/account")
