@@ -2,9 +2,10 @@
 
 ``create_mock_app(verifier)`` returns a FastAPI app made of one router per page group (routes/). Pages are
 server-rendered HTML (pages.py); the only script is static/mock.js (WebAuthn ceremonies and the live
-activity feed). Everything about factors, policy and audit is decided by the
-:class:`verifier.service.Verifier`; the mock only keeps browser sessions and walks the login-transaction
-state machine (sessions.py), each route receiving a checked visit (visit.py).
+activity feed), with the WebAuthn JSON conversions it shares with the gate's portal (verifier/web/).
+Everything about factors, policy and audit is decided by the :class:`verifier.service.Verifier`; the mock
+only keeps browser sessions and walks the login-transaction state machine (sessions.py), each route
+receiving a checked visit (visit.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .visit import BehindGate, Detour, MockContext, current_visit
 
 ADMIN_GROUPS = ("jira-administrators",)
 STATIC_DIR = Path(__file__).with_name("static")
+SHARED_STATIC_DIR = Path(__file__).resolve().parents[1] / "web"
 
 
 def create_mock_app(verifier: Verifier, *, admin_groups: tuple[str, ...] = ADMIN_GROUPS,
@@ -48,6 +50,7 @@ def create_mock_app(verifier: Verifier, *, admin_groups: tuple[str, ...] = ADMIN
     app.add_exception_handler(Detour, answer_detour)
     app.add_exception_handler(VerifierError, verifier_refused)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/shared", StaticFiles(directory=SHARED_STATIC_DIR), name="shared")  # verifier/web/: both front ends
     if api_app is not None:
         app.mount("/api", api_app)
     for router in ROUTERS:

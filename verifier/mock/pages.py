@@ -59,6 +59,7 @@ def layout(title: str, body: str, *, csrf: str = "", user: str | None = None, fl
 <meta name="csrf-token" content="{e(csrf)}">
 <title>{e(title)} · {PRODUCT}</title>
 <link rel="stylesheet" href="/static/mock.css">
+<script src="/shared/webauthn_json.js" defer></script>
 <script src="/static/mock.js" defer></script>
 </head><body data-page="{e(page)}">
 <header class="bar"><a class="brand" href="/">{PRODUCT}</a><span class="tag">mock tracker</span>{nav}</header>

@@ -25,6 +25,7 @@ from .routes import router
 from .visit import PortalContext
 
 STATIC_DIR = Path(__file__).with_name("static")
+SHARED_STATIC_DIR = Path(__file__).resolve().parents[2] / "web"
 _HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -108,5 +109,6 @@ def create_portal_app(ctx: PortalContext) -> Any:
     app.state.portal = ctx
     app.add_exception_handler(VerifierError, verifier_refused)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/shared", StaticFiles(directory=SHARED_STATIC_DIR), name="shared")  # verifier/web/: both front ends
     app.include_router(router)
     return PortalGuard(app, ctx.config)

@@ -45,6 +45,7 @@ def layout(title: str, body: str, *, page: str, user: str | None = None, notice:
 <meta name="referrer" content="same-origin">
 <title>{e(title)} · {PRODUCT}</title>
 <link rel="stylesheet" href="/static/gate.css">
+<script src="/shared/webauthn_json.js" defer></script>
 <script src="/static/gate.js" defer></script>
 </head><body data-page="{e(page)}"{rd_attr}>
 <header class="bar"><span class="brand">{PRODUCT}</span>{who}</header>

@@ -1,48 +1,7 @@
-// The portal's only script: security-key ceremonies. Options arrive as WebAuthn JSON (binary fields
-// base64url); the answer goes back in the same form. Same-origin JSON POSTs (the server checks Origin).
+// The portal's script: security-key ceremonies. Options arrive as WebAuthn JSON (binary fields base64url),
+// converted by verifier/web/webauthn_json.js (loaded before it); the answer goes back in the same form.
+// Same-origin JSON POSTs (the server checks Origin).
 "use strict";
-
-function b64urlToBuf(value) {
-  const b64 = value.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(value.length / 4) * 4, "=");
-  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)).buffer;
-}
-
-function bufToB64url(buf) {
-  let s = "";
-  for (const byte of new Uint8Array(buf)) s += String.fromCharCode(byte);
-  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function decodeOptions(raw) {
-  const o = structuredClone(raw.publicKey || raw);
-  o.challenge = b64urlToBuf(o.challenge);
-  if (o.user && typeof o.user.id === "string") o.user.id = b64urlToBuf(o.user.id);
-  for (const list of [o.allowCredentials, o.excludeCredentials]) {
-    for (const cred of list || []) cred.id = b64urlToBuf(cred.id);
-  }
-  return o;
-}
-
-function encodeCredential(cred) {
-  const r = cred.response;
-  const response = { clientDataJSON: bufToB64url(r.clientDataJSON) };
-  if (r.attestationObject) {
-    response.attestationObject = bufToB64url(r.attestationObject);
-    if (r.getTransports) response.transports = r.getTransports();
-  } else {
-    response.authenticatorData = bufToB64url(r.authenticatorData);
-    response.signature = bufToB64url(r.signature);
-    if (r.userHandle) response.userHandle = bufToB64url(r.userHandle);
-  }
-  return {
-    id: cred.id,
-    rawId: bufToB64url(cred.rawId),
-    type: cred.type,
-    authenticatorAttachment: cred.authenticatorAttachment || undefined,
-    response,
-    clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
-  };
-}
 
 async function postJSON(url, body) {
   const res = await fetch(url, {
