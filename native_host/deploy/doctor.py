@@ -211,10 +211,14 @@ def doctor(
             target, browser, configs, current_host, user_data_dir, registry, policies, report, usable, system
         )
         if is_installed and not registered:
+            # A manifest that is there but unusable (a wrong extension id, another host) has its own problem
+            # above: this line must not say there is none.
+            present = any(m.present for m in report.manifests if m.browser == browser.name)
+            what = "no usable manifest: see above" if present else "no manifest"
             report.problems.append(
                 Problem(
                     browser.name,
-                    "the host is not registered (no manifest)" + (" system-wide" if system else ""),
+                    f"the host is not registered ({what})" + (" system-wide" if system else ""),
                     f"run `{_install_cmd(browser.name, 'system' if system else 'user')}`",
                 )
             )

@@ -139,6 +139,14 @@ def test_a_wrong_firefox_add_on_id_is_reported_with_the_id_to_install(root, tmp_
     assert f"--extension-id {GECKO_EXTENSION_ID}" in text
 
 
+def test_an_unusable_manifest_is_not_called_missing(root, tmp_path):
+    installed(root)
+    edit_manifest(root, CHROMIUM_USER, allowed_origins=[f"chrome-extension://{'b' * 32}/"])
+    text = problems(run_doctor(root, tmp_path, probe=False))
+    assert "chromium: the host is not registered (no usable manifest: see above)" in text
+    assert "(no manifest)" not in text
+
+
 def test_broken_json_is_reported(root, tmp_path):
     installed(root)
     (root / FIREFOX_USER).write_text('{"name": "dev.tracker2fa.host",')
