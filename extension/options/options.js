@@ -3,6 +3,7 @@
 import { callBackground } from "../common/api.js";
 import { localize, t } from "../common/i18n.js";
 import { selectValue } from "../common/select.js";
+import { siteOrigin } from "../common/site_origin.js";
 import { effectiveSettings, writeUser } from "../common/settings.js";
 
 const $ = (id) => document.getElementById(id);
@@ -59,17 +60,14 @@ function collectRules() {
   return rules;
 }
 
+// Each line must be a site's origin (common/site_origin.js: the host's rule for bindings); a typo is refused
+// with the origin meant, since an exact match that no page can have would silently never apply.
 function collectOrigins(id = "auto-fill-origins") {
   const origins = [];
   for (const line of $(id).value.split(/\s+/).filter(Boolean)) {
-    let url;
-    try {
-      url = new URL(line);
-    } catch {
-      throw new Error(t("options_not_origin", line));
-    }
-    if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error(t("options_not_http_origin", line));
-    origins.push(url.origin);
+    const { origin, problem, meant } = siteOrigin(line);
+    if (problem) throw new Error(t(...problem) + (meant ? t("options_origin_did_you_mean", meant) : ""));
+    origins.push(origin);
   }
   return origins;
 }

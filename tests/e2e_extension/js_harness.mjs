@@ -7,6 +7,7 @@ const origin = await import(new URL("background/origin.js", root));
 const host = await import(new URL("background/host.js", root));
 const settings = await import(new URL("common/settings.js", root));
 const messages = await import(new URL("common/messages.js", root));
+const siteOrigins = await import(new URL("common/site_origin.js", root));
 await import(new URL("common/origin_policy.js", root)); // a plain script: it fills globalThis.__tracker2fa
 const policy = globalThis.__tracker2fa;
 
@@ -142,6 +143,7 @@ const functions = {
   mergeSettings: (user, managed) => settings.mergeSettings(user, managed),
   userMessage: (code, fallback) => messages.userMessage(code, fallback),
   knownCodes: () => messages.KNOWN_CODES,
+  siteOrigin: (line) => siteOrigins.siteOrigin(line),
   scenario: (name) => scenarios[name](),
 };
 

@@ -303,3 +303,47 @@ def test_merge_never_fails_and_managed_booleans_always_win(node: Node, user: dic
         assert merged["autoFillOrigins"] == []
     assert all(o.startswith(("http://", "https://")) for o in merged["autoFillOrigins"])
     assert isinstance(merged["allowExport"], bool)
+
+
+# ---- tracker origins typed in the options page: the host's rule for bindings ----
+
+
+@pytest.mark.parametrize(
+    ("line", "meant"),
+    [
+        ("https://jira.example,com", "https://jira.example.com"),
+        ("https://jira..example.com", "https://jira.example.com"),
+        ("https://jira.example.com.", "https://jira.example.com"),
+        ("https://-jira.example.com:8443", "https://jira.example.com:8443"),
+        ("https://*.example.com", None),
+    ],
+)
+def test_an_origin_with_a_typo_is_refused_with_the_origin_meant(node: Node, line: str, meant: str | None) -> None:
+    got = node("siteOrigin", line)
+    assert "origin" not in got and got["problem"][1] == line
+    assert got.get("meant") == meant
+
+
+@pytest.mark.parametrize("line", ["https://jira.example.com", "http://localhost:8080", "https://192.168.1.4:8443",
+                                  "https://[::1]:9000", "https://jira_dev.example.com"])
+def test_a_sites_origin_is_taken_as_the_browser_writes_it(node: Node, line: str) -> None:
+    assert node("siteOrigin", line) == {"origin": line}
+
+
+@settings(max_examples=300, deadline=None)
+@given(host=st.text(alphabet="abz09-_.,;*", min_size=1, max_size=12), port=st.sampled_from(["", ":8080"]))
+def test_the_options_page_and_the_host_agree_on_which_origins_are_sites(node: Node, host: str, port: str) -> None:
+    # The extension's rule (common/site_origin.js) and the host's (native_host/origins.bindable_origin)
+    # accept the same lines, and where both suggest an origin it is the same one.
+    from native_host.errors import InvalidOrigin
+    from native_host.origins import bindable_origin
+
+    line = f"https://{host}{port}"
+    try:
+        host_origin, host_problem = bindable_origin(line).serialized, None
+    except InvalidOrigin as exc:
+        host_origin, host_problem = None, str(exc)
+    got = node("siteOrigin", line)
+    assert got.get("origin") == host_origin, (line, got, host_problem)
+    if got.get("meant") and host_problem and "did you mean" in host_problem:
+        assert host_problem.endswith(f"did you mean {got['meant']}?"), (got, host_problem)

@@ -102,3 +102,15 @@ def test_invalid_auto_fill_origin_is_refused(browser: Chromium) -> None:
     options.wait_for_selector("#saved[data-state=error]")
     assert "is not an origin" in options.locator("#saved").text_content()
     options.close()
+
+
+def test_a_tracker_origin_with_a_typo_is_refused_with_the_origin_meant_and_nothing_is_saved(browser: Chromium) -> None:
+    options = open_options(browser)
+    before = browser.background("chrome.storage.local.get('settings').then((s) => s.settings ?? null)")
+    options.locator("#security-key-origins").fill("https://jira.example,com")
+    options.locator("#save").click()
+    options.wait_for_selector("#saved[data-state=error]")
+    shown = options.locator("#saved").text_content()
+    assert "not \",\"" in shown and "Did you mean https://jira.example.com?" in shown, shown
+    assert browser.background("chrome.storage.local.get('settings').then((s) => s.settings ?? null)") == before
+    options.close()
