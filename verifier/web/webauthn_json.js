@@ -1,6 +1,6 @@
 // WebAuthn options and credentials between their JSON form (binary fields base64url, as the verifier's API
-// speaks it) and the objects navigator.credentials takes and gives: shared by the verifier's two pages that
-// run ceremonies, the mock tracker (verifier/mock/static/mock.js) and the gate's portal
+// speaks it) and the objects navigator.credentials takes and gives, and one ceremony of a button: shared by
+// the verifier's two front ends that run ceremonies, the mock tracker (verifier/mock/static/mock.js) and the gate's portal
 // (verifier/gate/portal/static/gate.js). A classic script: its functions are globals of the page, loaded
 // (deferred) before the page's own script.
 "use strict";
@@ -45,4 +45,35 @@ function encodeCredential(cred) {
     response,
     clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
   };
+}
+
+function showError(message) {
+  const el = document.getElementById("webauthn-error");
+  el.textContent = message;
+  el.hidden = !message;
+}
+
+// One ceremony of a page's button: `post(url, body)` is the page's own JSON POST (its CSRF header), `prefix`
+// the server's begin/complete routes, `kind` "get" or "create", `extra()` what the complete call adds.
+// body[data-webauthn] says pending, done or failed; #webauthn-error says why.
+async function ceremony(post, prefix, kind, button, extra) {
+  button.disabled = true;
+  showError("");
+  document.body.dataset.webauthn = "pending";
+  try {
+    const begin = await post(`${prefix}/begin`, {});
+    if (!begin.ok) throw new Error(begin.message || "The server refused to start.");
+    const publicKey = decodeOptions(begin.options);
+    const cred = kind === "get"
+      ? await navigator.credentials.get({ publicKey })
+      : await navigator.credentials.create({ publicKey });
+    const done = await post(`${prefix}/complete`, { credential: encodeCredential(cred), ...extra() });
+    if (!done.ok) throw new Error(done.message || "The security key was not accepted.");
+    document.body.dataset.webauthn = "done";
+    window.location.assign(done.redirect);
+  } catch (err) {
+    document.body.dataset.webauthn = "failed";
+    showError(err && err.name && err.name !== "Error" ? `${err.name}: ${err.message}` : String(err.message || err));
+    button.disabled = false;
+  }
 }

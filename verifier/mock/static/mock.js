@@ -17,35 +17,6 @@ async function postJSON(url, body) {
   return data;
 }
 
-function showError(message) {
-  const el = document.getElementById("webauthn-error");
-  el.textContent = message;
-  el.hidden = !message;
-}
-
-async function ceremony(prefix, kind, extra) {
-  const button = document.getElementById(kind === "get" ? "use-security-key" : "register-key");
-  button.disabled = true;
-  showError("");
-  document.body.dataset.webauthn = "pending";
-  try {
-    const begin = await postJSON(`${prefix}/begin`, {});
-    if (!begin.ok) throw new Error(begin.message || "The server refused to start.");
-    const publicKey = decodeOptions(begin.options);
-    const cred = kind === "get"
-      ? await navigator.credentials.get({ publicKey })
-      : await navigator.credentials.create({ publicKey });
-    const done = await postJSON(`${prefix}/complete`, { credential: encodeCredential(cred), ...extra() });
-    if (!done.ok) throw new Error(done.message || "The security key was not accepted.");
-    document.body.dataset.webauthn = "done";
-    window.location.assign(done.redirect);
-  } catch (err) {
-    document.body.dataset.webauthn = "failed";
-    showError(err && err.name && err.name !== "Error" ? `${err.name}: ${err.message}` : String(err.message || err));
-    button.disabled = false;
-  }
-}
-
 function startActivityFeed() {
   const feed = document.getElementById("activity-feed");
   const live = document.getElementById("activity-live");
@@ -70,13 +41,13 @@ document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
   const useKey = document.getElementById("use-security-key");
   if (useKey) {
-    useKey.addEventListener("click", () => ceremony("/2fa/webauthn", "get", () => ({
+    useKey.addEventListener("click", () => ceremony(postJSON, "/2fa/webauthn", "get", useKey, () => ({
       remember: document.getElementById("remember-device").checked,
     })));
   }
   const register = document.getElementById("register-key");
   if (register) {
-    register.addEventListener("click", () => ceremony("/account/keys", "create", () => ({
+    register.addEventListener("click", () => ceremony(postJSON, "/account/keys", "create", register, () => ({
       name: document.getElementById("key-name").value,
     })));
   }
