@@ -77,6 +77,14 @@ if [ "$(node -p "require('./.tools/node_modules/axe-core/package.json').version"
   npm install --silent --no-audit --no-fund --prefix .tools "axe-core@$AXE_VERSION" >/dev/null
 fi
 
+# @simplewebauthn/server: a relying party we did not write, verifying what the extension and host make.
+# 13.x: the last line that runs on Node 20 (14 needs Node 22).
+SIMPLEWEBAUTHN_VERSION=13.3.1
+if [ "$(node -p "require('./.tools/node_modules/@simplewebauthn/server/package.json').version" 2>/dev/null)" != "$SIMPLEWEBAUTHN_VERSION" ]; then
+  echo "== npm: @simplewebauthn/server@$SIMPLEWEBAUTHN_VERSION"
+  npm install --silent --no-audit --no-fund --prefix .tools "@simplewebauthn/server@$SIMPLEWEBAUTHN_VERSION" >/dev/null
+fi
+
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== web-ext lint"

@@ -9,8 +9,10 @@ import base64
 import hashlib
 import json
 import secrets
+import subprocess
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 from fido2.webauthn import AttestationObject
@@ -31,6 +33,9 @@ from .test_i18n import catalog
 
 pytestmark = pytest.mark.browser
 TRACKER = "/pages/fido_legacy.html"
+# @simplewebauthn/server (npm, in .tools from scripts/test.sh): a relying party we did not write.
+SIMPLEWEBAUTHN = Path(__file__).with_name("simplewebauthn_verify.mjs")
+SIMPLEWEBAUTHN_PACKAGE = Path(__file__).resolve().parents[2] / ".tools" / "node_modules" / "@simplewebauthn" / "server"
 SETTLED = "Promise.race([pending, new Promise((r) => setTimeout(() => r('no answer'), 20000))])"
 
 
@@ -314,36 +319,72 @@ def test_direct_attestation_is_asked_in_the_consent_window(browser: Chromium, pa
 # ---- independent relying parties ----
 
 
-def test_py_webauthn_verifies_a_registration_and_an_assertion_made_through_the_extension(
-    auto_browser: Chromium, pages: PageServer
-) -> None:
-    from webauthn import verify_authentication_response, verify_registration_response
+class MadeThroughTheExtension(NamedTuple):
+    """A registration and an assertion with it, as a page's script sees them (JSON), and their challenges."""
 
-    origin = pages.origin("localhost")
-    page = auto_browser.open(pages.url(TRACKER, host="localhost"))
-    challenge = secrets.token_bytes(32)
+    origin: str
+    registration: dict[str, Any]
+    registration_challenge: bytes
+    assertion: dict[str, Any]
+    assertion_challenge: bytes
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def register_and_sign(browser: Chromium, pages: PageServer) -> MadeThroughTheExtension:
+    page = browser.open(pages.url(TRACKER, host="localhost"))
+    registration_challenge = secrets.token_bytes(32)
     registration = page.evaluate(
         """(challenge) => navigator.credentials.create({publicKey: {rp: {name: "T", id: "localhost"},
              user: {id: new Uint8Array([1, 2, 3]), name: "alice", displayName: "Alice"},
              challenge: Uint8Array.from(challenge), pubKeyCredParams: [{type: "public-key", alg: -7}]}})
            .then((c) => JSON.parse(JSON.stringify(c)))""",
-        list(challenge),
+        list(registration_challenge),
     )
-    verified = verify_registration_response(credential=registration, expected_challenge=challenge,
-                                            expected_rp_id="localhost", expected_origin=origin)
-    challenge = secrets.token_bytes(32)
+    assertion_challenge = secrets.token_bytes(32)
     assertion = page.evaluate(
         """([challenge, id]) => navigator.credentials.get({publicKey: {rpId: "localhost",
              challenge: Uint8Array.from(challenge), allowCredentials: [{type: "public-key", id: Uint8Array.from(id)}]}})
            .then((c) => c.toJSON())""",
-        [list(challenge), list(verified.credential_id)],
+        [list(assertion_challenge), list(b64url_decode(registration["rawId"]))],
     )
-    checked = verify_authentication_response(credential=assertion, expected_challenge=challenge,
-                                             expected_rp_id="localhost", expected_origin=origin,
+    page.close()
+    return MadeThroughTheExtension(pages.origin("localhost"), registration, registration_challenge, assertion,
+                                   assertion_challenge)
+
+
+def test_py_webauthn_verifies_a_registration_and_an_assertion_made_through_the_extension(
+    auto_browser: Chromium, pages: PageServer
+) -> None:
+    from webauthn import verify_authentication_response, verify_registration_response
+
+    made = register_and_sign(auto_browser, pages)
+    verified = verify_registration_response(credential=made.registration,
+                                            expected_challenge=made.registration_challenge,
+                                            expected_rp_id="localhost", expected_origin=made.origin)
+    checked = verify_authentication_response(credential=made.assertion, expected_challenge=made.assertion_challenge,
+                                             expected_rp_id="localhost", expected_origin=made.origin,
                                              credential_public_key=verified.credential_public_key,
                                              credential_current_sign_count=verified.sign_count)
     assert checked.new_sign_count > verified.sign_count
-    page.close()
+
+
+def test_simplewebauthn_verifies_a_registration_and_an_assertion_made_through_the_extension(
+    auto_browser: Chromium, pages: PageServer
+) -> None:
+    assert SIMPLEWEBAUTHN_PACKAGE.is_dir(), "@simplewebauthn/server is missing: run scripts/test.sh (it installs it)"
+    made = register_and_sign(auto_browser, pages)
+    given = {"origin": made.origin, "rpID": "localhost", "registration": made.registration,
+             "registrationChallenge": b64url(made.registration_challenge), "assertion": made.assertion,
+             "assertionChallenge": b64url(made.assertion_challenge)}
+    done = subprocess.run(["node", str(SIMPLEWEBAUTHN)], input=json.dumps(given), capture_output=True, text=True,
+                          timeout=60, check=True)
+    got = json.loads(done.stdout)
+    assert got.get("error") is None, got
+    assert (got["registered"], got["fmt"], got["credentialId"]) == (True, "none", made.registration["id"])
+    assert got["authenticated"] is True and got["newCounter"] > got["counter"]
 
 
 SHAPE = """(value) => { const shape = (v) => Array.isArray(v) ? ["array", ...new Set(v.map(shape).map(JSON.stringify))]
