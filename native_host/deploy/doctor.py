@@ -437,14 +437,16 @@ def _check_vault(
             if guard is not None:
                 report.not_started.append({"program": str(host_disk), "manifest": str(manifest_disk), "reason": guard})
                 report.notes.append(
-                    f"did not start {host_disk} (named by {manifest_disk}) to test it: {guard}. Run as root or on "
-                    "a profile that is not yours, doctor starts only this installation's host or a program no "
-                    "other user can change; run `tracker2fa doctor` as the profile's owner to test this one"
+                    f"did not start {host_disk} (named by {manifest_disk}) to test it: {guard}. Run as root (an "
+                    "administrator on Windows) or on a profile that is not yours, doctor starts only this "
+                    "installation's host or a program no other user can change; run `tracker2fa doctor` as the "
+                    "profile's owner to test this one"
                 )
                 continue
             probed += 1
             argv = probe_argv(family, manifest_disk, config.chromium_extension_ids, config.firefox_extension_ids)
-            host_env = env_for_host if not _guarded(target, manifest_disk) else probe_environment(env_for_host)
+            stripped = _guarded(target, manifest_disk) and hasattr(os, "geteuid")  # POSIX: root's probe
+            host_env = probe_environment(env_for_host) if stripped else env_for_host
             status, failure = probe_host(host_disk, argv, host_env)
             if failure:
                 answers = False
@@ -490,10 +492,22 @@ def probe_environment(env: Mapping[str, str]) -> dict[str, str]:
     return kept
 
 
+def _elevated_on_windows() -> bool:
+    """True when this Windows process runs with an administrator's token (True when that cannot be told)."""
+    try:
+        import ctypes
+
+        return bool(ctypes.windll.shell32.IsUserAnAdmin())  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return True
+
+
 def _guarded(target: TargetOS, manifest: Path) -> bool:
-    """True when the probe must not trust the manifest's program: doctor runs as root, or the manifest is
-    another user's (a helpdesk checking someone's profile). Windows has no owners to compare here."""
-    if target.is_windows or not hasattr(os, "geteuid"):
+    """True when the probe must not trust the manifest's program: doctor runs as root (as an administrator on
+    Windows), or the manifest is another user's (a helpdesk checking someone's profile)."""
+    if not hasattr(os, "geteuid"):  # Windows: no owner to compare here, so elevation alone decides
+        return _elevated_on_windows()
+    if target.is_windows:  # a Windows layout read from elsewhere: its programs are not started
         return False
     if os.geteuid() == 0:
         return True
@@ -508,6 +522,13 @@ def _probe_guard(target: TargetOS, manifest: Path, host: Path, current_host: Pur
     installation's host, or a program that neither another user nor what it runs can be changed by."""
     if not _guarded(target, manifest):
         return None
+    if not hasattr(os, "geteuid"):  # Windows gives doctor no owner to check: only this installation's host
+        ours = current_host is not None and os.path.normcase(os.path.normpath(host)) == os.path.normcase(
+            os.path.normpath(target.on_disk(current_host)))
+        return None if ours else (
+            f"doctor runs as an administrator and cannot tell who could change {host} on Windows: it starts "
+            "only this installation's host"
+        )
     from .trust import program_problems
 
     allowed = frozenset({0, os.geteuid()})

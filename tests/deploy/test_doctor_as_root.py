@@ -17,6 +17,7 @@ import pytest
 
 from native_host import DEV_EXTENSION_ID, HOST_NAME
 from native_host.cli import main as cli_main
+from native_host.deploy import doctor as doctor_module
 from native_host.deploy.doctor import doctor
 
 from .conftest import NOBODY, host_executable, owned_by
@@ -155,6 +156,50 @@ def test_doctor_cli_as_root_prints_what_it_did_not_start(shared_tmp, capsys, mon
     assert not marker.exists()
     assert "host answers hello: not checked" in out
     assert f"  not started: {script} (named by {profile}/NativeMessagingHosts/{HOST_NAME}.json)" in out
+
+
+def as_on_windows(monkeypatch: pytest.MonkeyPatch, elevated: bool) -> None:
+    """Doctor as it runs on Windows (no os.geteuid: no owners to compare), with or without an administrator's
+    token."""
+    monkeypatch.delattr(os, "geteuid")
+    monkeypatch.setattr(doctor_module, "_elevated_on_windows", lambda: elevated)
+
+
+def an_administrators_script(shared: Path, marker: Path) -> Path:
+    """A program owned by root, no group/other write: POSIX's rule would start it."""
+    script = shared / "admin-tool.sh"
+    script.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    script.chmod(0o755)
+    return script
+
+
+def test_an_administrator_on_windows_starts_no_program_but_this_installations_host(shared_tmp, monkeypatch):
+    marker = marker_folder(shared_tmp) / "ran"
+    script = an_administrators_script(shared_tmp, marker)
+    profile = their_profile(shared_tmp, str(script))
+    as_on_windows(monkeypatch, elevated=True)
+    report = run_doctor(profile, env_in(shared_tmp))
+    assert not marker.exists()
+    assert report.not_started[0]["reason"] == (
+        f"doctor runs as an administrator and cannot tell who could change {script} on Windows: it starts only "
+        "this installation's host"
+    )
+
+
+def test_an_administrator_on_windows_still_starts_this_installations_host(shared_tmp, monkeypatch):
+    profile = their_profile(shared_tmp, host_executable())
+    as_on_windows(monkeypatch, elevated=True)
+    report = run_doctor(profile, env_in(shared_tmp))
+    assert (report.not_started, report.host_answers) == ([], True)
+
+
+def test_a_user_on_windows_without_elevation_still_gets_the_probe(shared_tmp, monkeypatch):
+    marker = marker_folder(shared_tmp) / "ran"
+    profile = their_profile(shared_tmp, str(an_administrators_script(shared_tmp, marker)))
+    as_on_windows(monkeypatch, elevated=False)
+    report = run_doctor(profile, env_in(shared_tmp))
+    assert report.not_started == []
+    assert marker.exists()
 
 
 @pytest.mark.parametrize("name", ["PYTHONPATH", "LD_PRELOAD", "PYTHONHOME", "BASH_ENV"])
