@@ -3,8 +3,9 @@
 The sender asks :meth:`Recipients.address_of` for every mail it delivers (the outbox keeps the user, not the
 address, so a mail goes where the user's address is at delivery). Sources are asked in order and the first
 that knows an address wins. Today there is one: the address stored with the user (create-user, the seed
-import, the admin API, the mock). A second source, such as a directory's ``mail`` attribute for users who sign
-in through LDAP, is added in :func:`default_recipients` and nowhere else. Whatever a source returns is checked
+import, the admin API, the mock; for users who sign in to the gate through LDAP, the directory's ``mail``
+attribute, written to the user at each sign-in). Another source would be added in :func:`default_recipients`
+and nowhere else. Whatever a source returns is checked
 by the sender (``verifier.core.addresses.smtp_address``) before it reaches a header.
 """
 
