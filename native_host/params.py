@@ -82,7 +82,7 @@ _ENTRY_FIELDS: dict[str, type] = {
 
 def entry_from_params(data: object) -> Entry:
     """Build an Entry from the ``entry`` object of ``vault.add``, checking every field's type and size."""
-    from .vault.entry import MAX_FIELD_LENGTH, Entry
+    from .vault.entry import MAX_FIELD_LENGTH, Entry, typed_secret
 
     if not isinstance(data, dict):
         raise BadRequest("parameter 'entry' must be an object")
@@ -98,6 +98,7 @@ def entry_from_params(data: object) -> Entry:
         fields[key] = value
     if "secret" not in fields:
         raise BadRequest("entry field 'secret' is required")
+    fields["secret"] = typed_secret(fields["secret"])  # typed or pasted in the popup: not cut short
     try:
         return Entry(**fields)
     except (TypeError, ValueError) as exc:

@@ -183,7 +183,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def _entry_from_args(args: argparse.Namespace) -> Any:
-    from ..vault.entry import Entry
+    from ..vault.entry import Entry, typed_secret
 
     if args.uri and args.secret:
         raise UsageError("give an otpauth:// URI or --secret, not both")
@@ -198,7 +198,7 @@ def _entry_from_args(args: argparse.Namespace) -> Any:
     if not args.secret:
         raise UsageError("give an otpauth:// URI, or --secret (with --issuer/--account) to add an entry by hand")
     return Entry(
-        secret=args.secret,
+        secret=typed_secret(args.secret),  # typed by hand: not cut short
         kind=args.kind,
         issuer=args.issuer or "",
         account=args.account or "",

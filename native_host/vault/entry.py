@@ -41,29 +41,37 @@ def oversized_field(entry: Entry) -> str | None:
 
 
 # 80 bits: the shortest secret authenticator apps accept (Google Authenticator: "Key value is too short"), and
-# what many sites still issue; RFC 4226 asks for 128 and recommends 160. Anything shorter is a paste cut short.
+# what many sites still issue; RFC 4226 asks for 128 and recommends 160. A shorter secret typed or pasted by
+# hand is most likely cut short. Only such secrets are held to it: an account already in the vault, or one
+# from a QR code or another app's export, keeps the secret it has (refusing it would lock the user out of it).
 MIN_SECRET_CHARS = 16
 _BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 
 
-def normalize_secret(secret: str) -> str:
-    """Canonical Base32: upper case, no spaces, hyphens or padding, at least :data:`MIN_SECRET_CHARS` characters.
-    Raises InvalidSecret saying which rule it breaks (a character, the length)."""
+def normalize_secret(secret: str, minimum: int = 1) -> str:
+    """Canonical Base32: upper case, no spaces, hyphens or padding, at least ``minimum`` characters
+    (:data:`MIN_SECRET_CHARS` for a secret typed by hand: :func:`typed_secret`). Raises InvalidSecret saying
+    which rule it breaks (a character, the length)."""
     cleaned = "".join(secret.split()).replace("-", "").rstrip("=").upper()
     if not cleaned:
         raise InvalidSecret("the secret is empty")
     stray = next((c for c in cleaned if c not in _BASE32), None)
     if stray is not None:
         raise InvalidSecret(f"the secret is not valid Base32: {stray!r} is not one of its letters A–Z and digits 2–7")
-    if len(cleaned) < MIN_SECRET_CHARS:
+    if len(cleaned) < minimum:
         raise InvalidSecret(f"the secret is too short: {len(cleaned)} characters; a TOTP secret has at least "
-                            f"{MIN_SECRET_CHARS} Base32 characters (80 bits). Was it copied in full?")
+                            f"{minimum} Base32 characters ({minimum * 5} bits). Was it copied in full?")
     try:
         base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
     except (binascii.Error, ValueError):  # 8n+1, 8n+3 and 8n+6 characters encode no whole number of bytes
         raise InvalidSecret(f"the secret's {len(cleaned)} characters are not a length Base32 text has: one is "
                             "missing or one too many. Was it copied in full?") from None
     return cleaned
+
+
+def typed_secret(secret: str) -> str:
+    """A secret the user typed or pasted on its own (not in a URI or a file): canonical, and not cut short."""
+    return normalize_secret(secret, MIN_SECRET_CHARS)
 
 
 def secret_from_bytes(raw: bytes) -> str:

@@ -416,8 +416,11 @@ class UnlockedVault(PersistedVault):
         target = VaultFile(path).create(password, kdf_cost=kdf_cost)
         try:
             target.add_many(entries)
-        finally:
+        except BaseException:
             target.lock()
+            Path(path).unlink(missing_ok=True)  # made just now (create refuses an existing file): no empty backup
+            raise
+        target.lock()
 
     def export_uris(self) -> list[str]:
         """Every entry as an ``otpauth://`` URI: plaintext secrets; the caller must have confirmed."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -265,3 +267,70 @@ def test_backup_codes_are_added_counted_and_replaced(cli, initialised, vault_pat
     assert counted.code == 0 and "1 unused backup code of 2" in counted.out and "2222" not in counted.out
     replaced = cli("backup-codes", "Jira", "33333333", "--replace", "--password-stdin", "--json")
     assert json.loads(replaced.out) | {"id": ""} == {"id": "", "backup_codes_left": 1, "backup_codes_total": 1}
+
+
+# A vault written by tracker2fa before secrets typed by hand needed 16 characters (made once with the code of
+# 4ac9ff1: `vault add --secret JBSWY3DP`, bound to https://legacy.example.com). Never regenerate it.
+SHORT_SECRET_VAULT = Path(__file__).parent / "data" / "vault-with-short-secret-v1.json"
+SHORT_SECRET = "JBSWY3DP"
+
+
+@pytest.fixture
+def vault_with_a_short_secret(vault_path: Path) -> Path:
+    shutil.copyfile(SHORT_SECRET_VAULT, vault_path)
+    return vault_path
+
+
+@pytest.mark.parametrize("command", [
+    ("bind", "Legacy:short", "https://legacy2.example.com"),
+    ("rename", "Legacy:short", "--account", "renamed"),
+    ("bind", "--unbind", "Legacy:short", "https://legacy.example.com"),
+])
+def test_an_account_with_a_short_secret_from_before_the_minimum_can_still_be_changed(cli, vault_with_a_short_secret,
+                                                                                    command):
+    result = cli(*command, "--password-stdin")
+    assert result.code == 0, result.err
+    assert [e.secret for e in VaultFile(vault_with_a_short_secret).unlock(PASSWORD).entries()] == [SHORT_SECRET]
+
+
+def test_an_account_with_a_short_secret_from_before_the_minimum_is_exported(cli, vault_with_a_short_secret,
+                                                                           tmp_path):
+    backup = tmp_path / "backup.json"
+    result = cli("export", "--encrypted", str(backup), "--kdf-cost", "minimum", "--password-stdin",
+                 stdin=f"{PASSWORD}\nbackup pw\n")
+    assert result.code == 0, result.err
+    assert [e.secret for e in VaultFile(backup).unlock("backup pw").entries()] == [SHORT_SECRET]
+
+
+def test_an_account_with_a_short_secret_from_before_the_minimum_still_gives_its_code(cli, vault_with_a_short_secret):
+    from cryptography.hazmat.primitives.hashes import SHA1
+    from cryptography.hazmat.primitives.twofactor.totp import TOTP
+
+    now = time.time()  # pyotp refuses a secret under 128 bits; cryptography's TOTP takes it when told to
+    expected = {TOTP(base64.b32decode(SHORT_SECRET), 6, SHA1(), 30, enforce_key_length=False).generate(t).decode()
+                for t in (now, now + 1)}  # the code command may run in the next period
+    result = cli("code", "Legacy:short", "--password-stdin")
+    assert result.code == 0 and result.out.strip() in expected
+
+
+def test_a_secret_typed_by_hand_must_not_be_cut_short(cli, initialised, vault_path):
+    before = vault_path.read_bytes()
+    result = cli("add", "--secret", SHORT_SECRET, "--issuer", "New", "--password-stdin")
+    assert result.code != 0 and "too short: 8 characters; a TOTP secret has at least 16" in result.err
+    assert vault_path.read_bytes() == before
+
+
+def test_an_encrypted_export_that_fails_leaves_no_backup_file(cli, initialised, vault_path, tmp_path, monkeypatch):
+    from native_host.vault.unlocked import UnlockedVault
+
+    def disk_full(self: UnlockedVault, entries: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(UnlockedVault, "add_many", disk_full)  # the backup's write fails, as on a full disk
+    before = vault_path.read_bytes()
+    backup = tmp_path / "backup.json"
+    result = cli("export", "--encrypted", str(backup), "--kdf-cost", "minimum", "--password-stdin",
+                 stdin=f"{PASSWORD}\nbackup pw\n")
+    assert result.code != 0 and "No space left on device" in result.err
+    assert not backup.exists()
+    assert vault_path.read_bytes() == before

@@ -163,6 +163,13 @@ def test_add_by_fields_checks_their_types(unlocked):
     assert unlocked.reply_to("bad")["error"]["code"] == "bad_request"
 
 
+def test_a_secret_typed_in_the_popup_that_is_cut_short_is_refused_and_nothing_is_added(unlocked):
+    unlocked.send({"id": "short", "method": "vault.add", "params": {"entry": {"secret": "JBSWY3DP"}}})
+    error = unlocked.reply_to("short")["error"]
+    assert error["code"] == "invalid_secret" and "too short: 8 characters" in error["message"]
+    assert len(unlocked.result("vault.entries")["entries"]) == 2
+
+
 def test_a_bad_uri_is_refused_and_nothing_is_added(unlocked):
     assert unlocked.error_code("vault.add", {"uri": "otpauth://totp/x?secret=not*base32", "origins": [JIRA]}) in {
         "invalid_uri",

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from native_host.errors import InvalidSecret, InvalidUri
-from native_host.vault.entry import Entry
+from native_host.vault.entry import Entry, typed_secret
 from native_host.vault.otpauth import entry_to_otpauth_uri, parse_otpauth_uri, parse_uri_list
 
 # Timing is not under test; a loaded CI machine must not turn slow examples into failures.
@@ -216,10 +216,16 @@ def test_uri_list_round_trip_keeps_order_and_ignores_comments(items, noise):
 
 
 @pytest.mark.parametrize("short", ["JBSWY3DP", "ABC", "JBSWY3DPEHPK3PX"])
-def test_a_secret_too_short_says_so_with_the_minimum_not_that_it_is_not_base32(short):
+def test_a_typed_secret_too_short_says_so_with_the_minimum_not_that_it_is_not_base32(short):
     with pytest.raises(InvalidSecret, match=r"too short: \d+ characters; a TOTP secret has at least 16") as refused:
-        parse_otpauth_uri(f"otpauth://totp/x?secret={short}")
+        typed_secret(short)
     assert "not valid Base32" not in str(refused.value)
+
+
+def test_a_short_secret_in_a_uri_is_kept_as_given():
+    # A QR code or another app's export carries the whole secret the site issued: refusing a short one would
+    # lock the user out of that account. Only a secret typed by hand is held to the minimum.
+    assert parse_otpauth_uri("otpauth://totp/x?secret=JBSWY3DP").secret == "JBSWY3DP"
 
 
 def test_a_stray_character_is_named():
