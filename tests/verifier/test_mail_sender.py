@@ -172,6 +172,19 @@ def test_a_leased_mail_is_nobody_elses_until_its_lease_ends_and_then_goes_once(v
     assert message_ids(relay) == [f"<outbox-{claimed['id']}.{int(claimed['created'])}@example.com>"]
 
 
+def test_a_claim_never_takes_a_mail_another_sender_holds_until_that_lease_ends(verifier, clock):
+    # The store itself, below the sender's "anything due?" read: the claim's own conditions must hold the line
+    # when two senders pass that read at once.
+    turn_mail_on(verifier)
+    queue_resets(verifier, 2)
+    now = clock()
+    [held] = verifier.store.claim_mail("sender-a", now, now + 60, 1)  # PostgreSQL claimed two here once
+    others = verifier.store.claim_mail("sender-b", now, now + 30, 10)
+    assert len(others) == 1 and others[0]["id"] != held["id"]
+    assert verifier.store.claim_mail("sender-c", now + 45, now + 105, 10) == [others[0]]  # b's lease ended
+    assert [r["id"] for r in verifier.store.claim_mail("sender-d", now + 61, now + 121, 10)] == [held["id"]]
+
+
 def test_a_sender_starts_no_send_in_the_second_half_of_its_lease(verifier, clock, relay):
     turn_mail_on(verifier)
     queue_resets(verifier, 3)

@@ -723,13 +723,18 @@ class Store(ABC):
         ends (its sender died) makes them due again. Returns ``{"id", "created", "kind", "username", "params",
         "attempts"}`` rows."""
         with self.tx() as tx:
-            # The outer conditions repeat the inner ones: a row another claim changed meanwhile is re-checked
-            # against them (PostgreSQL re-evaluates only the outer WHERE of a row it waited for).
-            rows = tx.run("UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id IN (SELECT id FROM outbox "
-                          "WHERE status = 'pending' AND next_attempt <= ? AND (lease_until IS NULL OR lease_until < ?) "
-                          f"ORDER BY id LIMIT ?{self.skip_locked}) AND status = 'pending' AND (lease_until IS NULL OR "
-                          "lease_until < ?) RETURNING id, created, kind, username, params, attempts",
-                          (owner, lease_until, now, now, int(limit), now))
+            # The pick is a MATERIALIZED CTE, run once: as an IN subquery PostgreSQL may rescan it for each row
+            # (a nested loop), and a rescan skips the rows this UPDATE has just changed, so it found the next
+            # ones: LIMIT 1 claimed two. The outer conditions repeat the inner ones: a row another claim changed
+            # meanwhile is re-checked against them (PostgreSQL re-evaluates only the outer WHERE of a row it
+            # waited for).
+            rows = tx.run("WITH picked AS MATERIALIZED (SELECT id FROM outbox WHERE status = 'pending' AND "
+                          "next_attempt <= ? AND (lease_until IS NULL OR lease_until < ?) "
+                          f"ORDER BY id LIMIT ?{self.skip_locked}) "
+                          "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id IN (SELECT id FROM picked) "
+                          "AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?) "
+                          "RETURNING id, created, kind, username, params, attempts",
+                          (now, now, int(limit), owner, lease_until, now))
         return sorted(rows, key=lambda r: r["id"])
 
     def mail_sent(self, mail_id: int, owner: str, now: float, recipient: str) -> bool:
