@@ -110,6 +110,27 @@ def verifier(store, server_key, clock):
     return Verifier(store, fast_settings(server_key), clock=clock)
 
 
+@pytest.fixture
+def db(store_url, server_key, monkeypatch) -> str:
+    """A database a verifier has created (admin commands never create one), the key in the environment."""
+    import base64
+
+    from verifier.store import open_store
+
+    monkeypatch.setenv("TRACKER2FA_VERIFIER_KEY", base64.b64encode(server_key).decode())
+    open_store(store_url).close()
+    return store_url
+
+
+def admin(db: str, *args: str, capsys) -> tuple[int, str, str]:
+    """``tracker2fa verifier admin --db DB ARGS`` in process: exit code, stdout, stderr."""
+    from native_host.cli import main
+
+    code = main(["verifier", "admin", "--db", db, *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def enrol_totp(verifier, clock: Clock, username: str = "alice") -> bytes:
     """Create ``username`` with TOTP enrolled (confirmed one step back); returns the raw secret."""
     import base64

@@ -22,21 +22,7 @@ from hypothesis import strategies as st
 
 from native_host.cli import main
 
-
-@pytest.fixture
-def db(store_url, server_key, monkeypatch) -> str:
-    """A database a verifier has created (admin commands never create one)."""
-    from verifier.store import open_store
-
-    monkeypatch.setenv("TRACKER2FA_VERIFIER_KEY", base64.b64encode(server_key).decode())
-    open_store(store_url).close()
-    return store_url
-
-
-def admin(db: str, *args: str, capsys) -> tuple[int, str, str]:
-    code = main(["verifier", "admin", "--db", db, *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+from .conftest import admin
 
 
 def test_create_user_with_groups(db, capsys):

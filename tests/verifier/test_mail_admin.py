@@ -15,7 +15,7 @@ from native_host.cli import main
 from verifier.seeds import import_seeds
 from verifier.service import Verifier
 
-from .conftest import fast_settings
+from .conftest import admin, fast_settings
 
 TOTP_URI = "urn:ietf:params:xml:ns:keyprov:pskc:totp"
 ADMIN = {"authorization": "Bearer admin-secret-token"}
@@ -124,21 +124,6 @@ def test_a_trackers_backup_code_request_puts_the_users_address_into_the_notice(a
 
 
 # ---- the admin CLI ----------------------------------------------------------------------------------------
-@pytest.fixture
-def db(store_url, server_key, monkeypatch) -> str:
-    from verifier.store import open_store
-
-    monkeypatch.setenv("TRACKER2FA_VERIFIER_KEY", base64.b64encode(server_key).decode())
-    open_store(store_url).close()
-    return store_url
-
-
-def admin(db: str, *args: str, capsys) -> tuple[int, str, str]:
-    code = main(["verifier", "admin", "--db", db, *args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_the_admin_cli_sets_addresses_and_mail_settings_and_shows_the_outbox(db, capsys):
     assert admin(db, "create-user", "alice", "--email", "alice@example.com", capsys=capsys)[0] == 0
     code, _, err = admin(db, "create-user", "eve", "--email", "not an address", capsys=capsys)
