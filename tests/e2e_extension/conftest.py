@@ -230,6 +230,16 @@ def stop_chromium(browser: Chromium) -> None:
         kill_pid(pid)
 
 
+def unlocked_chromium(factory: Callable[..., Chromium], tmp_path_factory: pytest.TempPathFactory,
+                      entries: list[dict[str, Any]]) -> Chromium:
+    """A Chromium from ``factory`` whose throwaway vault holds ``entries`` (as make_vault takes them), unlocked."""
+    vault = tmp_path_factory.mktemp("vault") / "vault.json"
+    make_vault(vault, entries)
+    browser = factory(vault=vault)
+    browser.unlock()
+    return browser
+
+
 def shared_chromium(start: Callable[..., Chromium]) -> Shared[Chromium]:
     """The browsers ``start`` starts, shared by a module's tests until one fails (tests/support/shared.py);
     a discarded one is closed with its hosts."""

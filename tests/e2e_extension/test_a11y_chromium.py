@@ -20,8 +20,8 @@ from .conftest import (
     MockTracker,
     PageServer,
     fill_control,
-    make_vault,
     shared_chromium,
+    unlocked_chromium,
     valid_codes,
     wait_filled,
 )
@@ -51,11 +51,8 @@ def assert_accessible(page: Any) -> None:
 @pytest.fixture(scope="module")
 def shared_browser(chromium_factory: Any, tmp_path_factory: Any) -> Iterator[Shared[Chromium]]:
     def new_browser() -> Chromium:
-        vault = tmp_path_factory.mktemp("vault") / "vault.json"
-        make_vault(vault, [])  # starts empty: the popup's empty state is checked first
-        b = chromium_factory(vault=vault)
-        b.unlock()
-        return b
+        # The vault starts empty: the popup's empty state is checked first.
+        return unlocked_chromium(chromium_factory, tmp_path_factory, [])
 
     with shared_chromium(new_browser) as shared:
         yield shared

@@ -17,10 +17,10 @@ from .conftest import (
     control_message,
     control_state,
     fill_control,
-    make_vault,
     screenshot,
     serve_pages,
     shared_chromium,
+    unlocked_chromium,
     valid_codes,
     wait_filled,
 )
@@ -44,9 +44,9 @@ def shared_browser(
     tmp_path_factory: Any,
 ) -> Iterator[Shared[Chromium]]:
     def new_browser() -> Chromium:
-        vault = tmp_path_factory.mktemp("vault") / "vault.json"
-        make_vault(
-            vault,
+        return unlocked_chromium(
+            chromium_factory,
+            tmp_path_factory,
             [
                 {
                     "secret": SECRET,
@@ -61,9 +61,6 @@ def shared_browser(
                 {"secret": SECRET, "issuer": "Unlisted", "account": "alice", "origins": [unlisted_pages.origin()]},
             ],
         )
-        b = chromium_factory(vault=vault)
-        b.unlock()
-        return b
 
     with shared_chromium(new_browser) as shared:
         yield shared

@@ -18,9 +18,9 @@ from .conftest import (
     control_message,
     control_state,
     fill_control,
-    make_vault,
     screenshot,
     shared_chromium,
+    unlocked_chromium,
     wait_filled,
 )
 
@@ -30,11 +30,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def shared_browser(chromium_factory: Any, tmp_path_factory: Any) -> Iterator[Shared[Chromium]]:
     def new_browser() -> Chromium:
-        vault = tmp_path_factory.mktemp("vault") / "vault.json"
-        make_vault(vault, [])
-        b = chromium_factory(vault=vault)
-        b.unlock()
-        return b
+        return unlocked_chromium(chromium_factory, tmp_path_factory, [])
 
     with shared_chromium(new_browser) as shared:
         yield shared

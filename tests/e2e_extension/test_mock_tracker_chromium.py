@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.shared import Shared
 
-from .conftest import Chromium, fill_control, make_vault, screenshot, shared_chromium, wait_filled
+from .conftest import Chromium, fill_control, screenshot, shared_chromium, unlocked_chromium, wait_filled
 from .mock_tracker import MockTracker
 
 pytestmark = pytest.mark.browser
@@ -22,9 +22,9 @@ def shared_browser(chromium_factory: Any, tmp_path_factory: Any) -> Iterator[Sha
 
     def new_browser(mock: MockTracker) -> Chromium:
         entry = parse_otpauth_uri(mock.alice_uri)
-        vault = tmp_path_factory.mktemp("vault") / "vault.json"
-        make_vault(
-            vault,
+        return unlocked_chromium(
+            chromium_factory,
+            tmp_path_factory,
             [
                 {
                     "secret": entry.secret,
@@ -38,9 +38,6 @@ def shared_browser(chromium_factory: Any, tmp_path_factory: Any) -> Iterator[Sha
                 }
             ],
         )
-        b = chromium_factory(vault=vault)
-        b.unlock()
-        return b
 
     with shared_chromium(new_browser) as shared:
         yield shared

@@ -15,7 +15,7 @@ import pytest
 
 from native_host.devtools import browsers
 
-from .conftest import Chromium, fill_control, make_vault, screenshot, wait_filled
+from .conftest import Chromium, fill_control, screenshot, unlocked_chromium, wait_filled
 from .mock_tracker import MockTracker, running_mock
 
 pytestmark = pytest.mark.browser
@@ -34,10 +34,7 @@ def mock(tmp_path_factory: Any) -> Iterator[MockTracker]:
 
 @pytest.fixture
 def browser(chromium_factory: Any, tmp_path_factory: Any) -> Iterator[Chromium]:
-    vault = tmp_path_factory.mktemp("vault") / "vault.json"
-    make_vault(vault, [])  # empty: the account comes from the QR code
-    b = chromium_factory(vault=vault)
-    b.unlock()
+    b = unlocked_chromium(chromium_factory, tmp_path_factory, [])  # empty: the account comes from the QR code
     yield b
 
 

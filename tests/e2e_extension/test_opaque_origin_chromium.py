@@ -20,8 +20,8 @@ from .conftest import (
     control_message,
     control_state,
     fill_control,
-    make_vault,
     shared_chromium,
+    unlocked_chromium,
     valid_codes,
     wait_filled,
 )
@@ -47,10 +47,8 @@ COUNT_CODE_REQUESTS = """(() => {
 @pytest.fixture(scope="module")
 def shared_browser(chromium_factory: Any, pages: PageServer, tmp_path_factory: Any) -> Iterator[Shared[Chromium]]:
     def new_browser() -> Chromium:
-        vault = tmp_path_factory.mktemp("vault") / "vault.json"
-        make_vault(vault, [{"secret": SECRET, "issuer": "Tracker", "account": "alice", "origins": [pages.origin()]}])
-        b = chromium_factory(vault=vault)
-        b.unlock()
+        account = {"secret": SECRET, "issuer": "Tracker", "account": "alice", "origins": [pages.origin()]}
+        b = unlocked_chromium(chromium_factory, tmp_path_factory, [account])
         b.background(f"chrome.storage.local.set({{settings: {{autoFillOrigins: ['{pages.origin()}']}}}})")
         return b
 

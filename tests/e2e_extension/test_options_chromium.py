@@ -15,9 +15,9 @@ from .conftest import (
     Chromium,
     PageServer,
     fill_control,
-    make_vault,
     screenshot,
     shared_chromium,
+    unlocked_chromium,
     valid_codes,
     wait_filled,
 )
@@ -30,11 +30,8 @@ CUSTOM_PAGE = """<!doctype html><title>Custom tracker</title>
 @pytest.fixture(scope="module")
 def shared_browser(chromium_factory: Any, pages: PageServer, tmp_path_factory: Any) -> Iterator[Shared[Chromium]]:
     def new_browser() -> Chromium:
-        vault = tmp_path_factory.mktemp("vault") / "vault.json"
-        make_vault(vault, [{"secret": SECRET, "issuer": "Custom", "account": "c", "origins": [pages.origin()]}])
-        b = chromium_factory(vault=vault)
-        b.unlock()
-        return b
+        account = {"secret": SECRET, "issuer": "Custom", "account": "c", "origins": [pages.origin()]}
+        return unlocked_chromium(chromium_factory, tmp_path_factory, [account])
 
     with shared_chromium(new_browser) as shared:
         yield shared

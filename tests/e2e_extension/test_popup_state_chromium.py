@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.shared import Shared
 
-from .conftest import SECRET, Chromium, PageServer, add_entry, make_vault, screenshot, shared_chromium
+from .conftest import SECRET, Chromium, PageServer, add_entry, screenshot, shared_chromium, unlocked_chromium
 
 pytestmark = pytest.mark.browser
 POPUP_SIZE = {"width": 360, "height": 600}
@@ -21,11 +21,7 @@ POPUP_SIZE = {"width": 360, "height": 600}
 @pytest.fixture(scope="module")
 def shared_browser(chromium_factory: Any, tmp_path_factory: Any) -> Iterator[Shared[Chromium]]:
     def new_browser() -> Chromium:
-        vault = tmp_path_factory.mktemp("vault") / "vault.json"
-        make_vault(vault, [])
-        b = chromium_factory(vault=vault)
-        b.unlock()
-        return b
+        return unlocked_chromium(chromium_factory, tmp_path_factory, [])
 
     with shared_chromium(new_browser) as shared:
         yield shared
